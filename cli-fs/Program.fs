@@ -1,0 +1,35 @@
+module Stack.Cli.Program
+
+open System
+open Argu
+open Stack.Cli.DecodeCommand
+open Stack.Cli.CraftCommand
+
+type Command =
+    | [<CliPrefix(CliPrefix.None)>] Decode of ParseResults<DecodeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
+
+    interface IArgParserTemplate with
+        member c.Usage =
+            match c with
+            | Decode _ -> "print packets (hex or pcap) layer by layer, or as JSON."
+            | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
+
+[<EntryPoint>]
+let main argv =
+    let parser = ArgumentParser.Create<Command>(programName = "tcpstack")
+
+    try
+        let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
+
+        match results.GetSubCommand() with
+        | Decode args -> DecodeCommand.run args Console.In Console.Out
+        | Craft args -> CraftCommand.run args Console.Out
+    with
+    | :? ArguParseException as e ->
+        let helpAsked = e.ErrorCode = ErrorCode.HelpText
+        (if helpAsked then Console.Out else Console.Error).WriteLine e.Message
+        if helpAsked then 0 else 2
+    | Failure message ->
+        eprintfn "tcpstack: %s" message
+        2

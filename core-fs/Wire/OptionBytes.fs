@@ -1,0 +1,122 @@
+namespace Stack.Core.Wire
+
+open System
+open System.Buffers.Binary
+
+/// Up to 40 bytes of header options (the most an IPv4 or TCP header can carry), held
+/// inline so a parsed header allocates nothing. The bytes are kept exactly as on the wire,
+/// padding included, so writing a parsed header gives back the same bytes.
+[<Struct; CustomEquality; NoComparison>]
+type OptionBytes =
+    val private W0: uint64
+    val private W1: uint64
+    val private W2: uint64
+    val private W3: uint64
+    val private W4: uint64
+    /// How many bytes are held (0..40).
+    val Length: int
+
+    private new(w0, w1, w2, w3, w4, length) =
+        { W0 = w0
+          W1 = w1
+          W2 = w2
+          W3 = w3
+          W4 = w4
+          Length = length }
+
+    /// The most option bytes an IPv4 or TCP header has room for.
+    static member Capacity = 40
+
+    static member Empty = OptionBytes(0UL, 0UL, 0UL, 0UL, 0UL, 0)
+
+    member private x.Word(i: int) =
+        match i with
+        | 0 -> x.W0
+        | 1 -> x.W1
+        | 2 -> x.W2
+        | 3 -> x.W3
+        | _ -> x.W4
+
+    /// The byte at `index` (0-based); bytes at or past Length read as zero.
+    member x.Item
+        with get (index: int) =
+            if index < 0 || index >= OptionBytes.Capacity then
+                0uy
+            else
+                byte (x.Word(index / 8) >>> (56 - 8 * (index % 8)))
+
+    /// Copies the bytes into `destination`, which must hold Length bytes.
+    member x.CopyTo(destination: Span<byte>) =
+        let mutable i = 0
+
+        while i < x.Length do
+            if x.Length - i >= 8 then
+                BinaryPrimitives.WriteUInt64BigEndian(destination.Slice(i, 8), x.Word(i / 8))
+                i <- i + 8
+            else
+                destination[i] <- x[i]
+                i <- i + 1
+
+    member x.ToArray() =
+        let a = Array.zeroCreate<byte> x.Length
+        x.CopyTo(Span a)
+        a
+
+    /// Bytes 8i..8i+7 of `source` as a big-endian word, zero past its end.
+    static member private ReadWord(source: ReadOnlySpan<byte>, i: int) =
+        let start = i * 8
+
+        if source.Length >= start + 8 then
+            BinaryPrimitives.ReadUInt64BigEndian(source.Slice(start, 8))
+        else
+            let mutable w = 0UL
+
+            for j in start .. source.Length - 1 do
+                w <- w ||| (uint64 source[j] <<< (56 - 8 * (j - start)))
+
+            w
+
+    /// Takes a copy of `source`; None when it is longer than 40 bytes.
+    static member TryCreate(source: ReadOnlySpan<byte>) : OptionBytes voption =
+        if source.Length > OptionBytes.Capacity then
+            ValueNone
+        else
+            ValueSome(
+                OptionBytes(
+                    OptionBytes.ReadWord(source, 0),
+                    OptionBytes.ReadWord(source, 1),
+                    OptionBytes.ReadWord(source, 2),
+                    OptionBytes.ReadWord(source, 3),
+                    OptionBytes.ReadWord(source, 4),
+                    source.Length
+                )
+            )
+
+    /// Takes a copy of `source`; raises ArgumentException when it is longer than 40 bytes.
+    static member Create(source: ReadOnlySpan<byte>) =
+        match OptionBytes.TryCreate source with
+        | ValueSome o -> o
+        | ValueNone -> invalidArg "source" $"options are {source.Length} bytes; a header holds at most 40"
+
+    static member Create(source: byte array) = OptionBytes.Create(ReadOnlySpan source)
+
+    member x.Equals(o: OptionBytes) =
+        x.Length = o.Length
+        && x.W0 = o.W0
+        && x.W1 = o.W1
+        && x.W2 = o.W2
+        && x.W3 = o.W3
+        && x.W4 = o.W4
+
+    override x.Equals(o: obj) =
+        match o with
+        | :? OptionBytes as other -> x.Equals other
+        | _ -> false
+
+    override x.GetHashCode() =
+        HashCode.Combine(x.W0, x.W1, x.W2, x.W3, x.W4, x.Length)
+
+    override x.ToString() = Convert.ToHexString(x.ToArray()).ToLowerInvariant()
+
+    interface IEquatable<OptionBytes> with
+        member x.Equals(o: OptionBytes) = x.Equals o

@@ -1,0 +1,57 @@
+namespace Stack.Core.Wire
+
+/// The layer a parse error belongs to.
+[<RequireQualifiedAccess>]
+type Layer =
+    | Ipv4
+    | Tcp
+    | Icmpv4
+    | Pcap
+
+    override x.ToString() =
+        match x with
+        | Ipv4 -> "IPv4"
+        | Tcp -> "TCP"
+        | Icmpv4 -> "ICMPv4"
+        | Pcap -> "pcap"
+
+/// Why bytes could not be read as a packet. Every case names the problem; parsing never
+/// throws.
+type ParseError =
+    /// The buffer ends before `field` is complete: `needed` bytes were required, `available` were there.
+    | Truncated of layer: Layer * field: string * needed: int * available: int
+    /// The IP version nibble is not 4.
+    | BadVersion of version: int
+    /// The header length field is below the minimum or beyond the bytes present.
+    | BadHeaderLength of layer: Layer * headerLength: int
+    /// The IPv4 total length is smaller than the header or larger than the buffer.
+    | BadTotalLength of totalLength: int * headerLength: int * available: int
+    /// The stored checksum does not match the bytes.
+    | BadChecksum of layer: Layer * stored: uint16 * computed: uint16
+    /// An option's length byte is impossible (below 2, beyond the option area, or wrong for its kind).
+    | BadOptionLength of layer: Layer * kind: byte * length: int * offset: int
+    /// The packet is well formed but of a kind this reader does not handle.
+    | Unsupported of layer: Layer * what: string
+    /// The original datagram quoted in an ICMP error cannot be read.
+    | BadQuote of ParseError
+
+module ParseError =
+    /// One readable sentence for a parse error.
+    let rec describe (e: ParseError) =
+        match e with
+        | Truncated(layer, field, needed, available) ->
+            $"{layer}: truncated at {field} (needs {needed} bytes, {available} present)"
+        | BadVersion v -> $"IPv4: bad version {v} (expected 4)"
+        | BadHeaderLength(layer, len) -> $"{layer}: bad header length {len} bytes"
+        | BadTotalLength(total, header, available) ->
+            $"IPv4: bad total length {total} (header is {header} bytes, {available} bytes present)"
+        | BadChecksum(layer, stored, computed) -> $"{layer}: bad checksum 0x%04x{stored} (computed 0x%04x{computed})"
+        | BadOptionLength(layer, kind, len, offset) ->
+            $"{layer}: bad option length {len} for option kind {kind} at option byte {offset}"
+        | Unsupported(layer, what) -> $"{layer}: unsupported {what}"
+        | BadQuote inner -> $"ICMPv4: the quoted original datagram is unreadable ({describe inner})"
+
+/// Whether a parser checks the checksum field.
+type ChecksumPolicy =
+    | Verify
+    | Ignore

@@ -1,0 +1,221 @@
+namespace Stack.Core.Wire
+
+open System
+open System.Buffers.Binary
+
+/// One TCP option (RFC 9293 3.1, RFC 7323, RFC 2018). `Eol` ends the list: bytes after
+/// it are padding.
+type TcpOption =
+    | Eol
+    | Nop
+    /// Maximum segment size (kind 2).
+    | Mss of uint16
+    /// Window scale shift count (kind 3, RFC 7323).
+    | WindowScale of byte
+    /// SACK permitted (kind 4, RFC 2018).
+    | SackPermitted
+    /// SACK blocks as (left edge, right edge) pairs, 1 to 4 of them (kind 5, RFC 2018).
+    | Sack of (uint32 * uint32) list
+    /// Timestamps (kind 8, RFC 7323).
+    | Timestamps of tsval: uint32 * tsecr: uint32
+    /// Any other option, kept with its kind and data bytes.
+    | Unknown of kind: byte * data: byte array
+
+module TcpOptionKind =
+    [<Literal>]
+    let Eol = 0uy
+
+    [<Literal>]
+    let Nop = 1uy
+
+    [<Literal>]
+    let Mss = 2uy
+
+    [<Literal>]
+    let WindowScale = 3uy
+
+    [<Literal>]
+    let SackPermitted = 4uy
+
+    [<Literal>]
+    let Sack = 5uy
+
+    [<Literal>]
+    let Timestamps = 8uy
+
+module TcpOptions =
+    /// The most SACK blocks that fit in the 40-byte option area.
+    [<Literal>]
+    let MaxSackBlocks = 4
+
+    /// The length of the option starting at `offset`, or the error that makes it unreadable.
+    /// EOL and NOP are one byte; every other kind has a length byte that must agree with
+    /// its kind and fit in the option area.
+    let private optionLength (area: ReadOnlySpan<byte>) (offset: int) : Result<int, ParseError> =
+        let kind = area[offset]
+
+        if kind = TcpOptionKind.Eol || kind = TcpOptionKind.Nop then
+            Ok 1
+        elif offset + 1 >= area.Length then
+            Error(BadOptionLength(Layer.Tcp, kind, 0, offset))
+        else
+            let length = int area[offset + 1]
+
+            let fitsKind =
+                match kind with
+                | TcpOptionKind.Mss -> length = 4
+                | TcpOptionKind.WindowScale -> length = 3
+                | TcpOptionKind.SackPermitted -> length = 2
+                | TcpOptionKind.Sack -> length >= 10 && (length - 2) % 8 = 0
+                | TcpOptionKind.Timestamps -> length = 10
+                | _ -> length >= 2
+
+            if not fitsKind || offset + length > area.Length then
+                Error(BadOptionLength(Layer.Tcp, kind, length, offset))
+            else
+                Ok length
+
+    /// Checks every option length in `area` without allocating.
+    let validate (area: ReadOnlySpan<byte>) : Result<unit, ParseError> =
+        let mutable offset = 0
+        let mutable error = ValueNone
+
+        while offset < area.Length do
+            if area[offset] = TcpOptionKind.Eol then
+                offset <- area.Length
+            else
+                match optionLength area offset with
+                | Ok n -> offset <- offset + n
+                | Error e ->
+                    error <- ValueSome e
+                    offset <- area.Length
+
+        match error with
+        | ValueSome e -> Error e
+        | ValueNone -> Ok()
+
+    let private readOption (area: ReadOnlySpan<byte>) (offset: int) (length: int) : TcpOption =
+        let body = area.Slice(offset + 2, length - 2)
+
+        match area[offset] with
+        | TcpOptionKind.Mss -> Mss(BinaryPrimitives.ReadUInt16BigEndian body)
+        | TcpOptionKind.WindowScale -> WindowScale body[0]
+        | TcpOptionKind.SackPermitted -> SackPermitted
+        | TcpOptionKind.Sack ->
+            let mutable blocks = []
+
+            for i in body.Length / 8 - 1 .. -1 .. 0 do
+                let left = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(i * 8, 4))
+                let right = BinaryPrimitives.ReadUInt32BigEndian(body.Slice(i * 8 + 4, 4))
+                blocks <- (left, right) :: blocks
+
+            Sack blocks
+        | TcpOptionKind.Timestamps ->
+            Timestamps(BinaryPrimitives.ReadUInt32BigEndian body, BinaryPrimitives.ReadUInt32BigEndian(body.Slice 4))
+        | kind -> Unknown(kind, body.ToArray())
+
+    /// Reads the option area into a list. Stops after EOL.
+    let tryParse (area: ReadOnlySpan<byte>) : Result<TcpOption list, ParseError> =
+        let options = Collections.Generic.List<TcpOption>()
+        let mutable offset = 0
+        let mutable error = ValueNone
+
+        while offset < area.Length do
+            if area[offset] = TcpOptionKind.Eol then
+                options.Add Eol
+                offset <- area.Length
+            elif area[offset] = TcpOptionKind.Nop then
+                options.Add Nop
+                offset <- offset + 1
+            else
+                match optionLength area offset with
+                | Ok n ->
+                    options.Add(readOption area offset n)
+                    offset <- offset + n
+                | Error e ->
+                    error <- ValueSome e
+                    offset <- area.Length
+
+        match error with
+        | ValueSome e -> Error e
+        | ValueNone -> Ok(List.ofSeq options)
+
+    /// Reads the options held in a parsed header (already validated by `Tcp.tryParse`).
+    let toList (options: OptionBytes) : Result<TcpOption list, ParseError> =
+        tryParse (ReadOnlySpan(options.ToArray()))
+
+    /// Bytes one option takes on the wire.
+    let encodedLength (o: TcpOption) =
+        match o with
+        | Eol
+        | Nop -> 1
+        | Mss _ -> 4
+        | WindowScale _ -> 3
+        | SackPermitted -> 2
+        | Sack blocks -> 2 + 8 * List.length blocks
+        | Timestamps _ -> 10
+        | Unknown(_, data) -> 2 + data.Length
+
+    /// Writes the options in order (no padding) and returns the bytes written. Raises
+    /// ArgumentException for an option that has no valid encoding.
+    let write (options: TcpOption list) (dest: Span<byte>) : int =
+        let mutable offset = 0
+
+        for o in options do
+            let n = encodedLength o
+
+            if offset + n > dest.Length then
+                invalidArg "options" $"options need more than the {dest.Length} bytes available"
+
+            let d = dest.Slice(offset, n)
+
+            match o with
+            | Eol -> d[0] <- TcpOptionKind.Eol
+            | Nop -> d[0] <- TcpOptionKind.Nop
+            | Mss v ->
+                d[0] <- TcpOptionKind.Mss
+                BinaryPrimitives.WriteUInt16BigEndian(d.Slice 2, v)
+            | WindowScale s ->
+                d[0] <- TcpOptionKind.WindowScale
+                d[2] <- s
+            | SackPermitted -> d[0] <- TcpOptionKind.SackPermitted
+            | Sack blocks ->
+                if blocks.IsEmpty || blocks.Length > MaxSackBlocks then
+                    invalidArg "options" $"a SACK option holds 1 to 4 blocks, not {blocks.Length}"
+
+                d[0] <- TcpOptionKind.Sack
+
+                let mutable i = 0
+
+                for left, right in blocks do
+                    BinaryPrimitives.WriteUInt32BigEndian(d.Slice(2 + i * 8, 4), left)
+                    BinaryPrimitives.WriteUInt32BigEndian(d.Slice(6 + i * 8, 4), right)
+                    i <- i + 1
+            | Timestamps(tsval, tsecr) ->
+                d[0] <- TcpOptionKind.Timestamps
+                BinaryPrimitives.WriteUInt32BigEndian(d.Slice(2, 4), tsval)
+                BinaryPrimitives.WriteUInt32BigEndian(d.Slice(6, 4), tsecr)
+            | Unknown(kind, data) ->
+                if kind = TcpOptionKind.Eol || kind = TcpOptionKind.Nop || n > 255 then
+                    invalidArg "options" $"option kind {kind} with {data.Length} data bytes has no encoding"
+
+                d[0] <- kind
+                data.AsSpan().CopyTo(d.Slice 2)
+
+            if n > 1 then
+                d[1] <- byte n
+
+            offset <- offset + n
+
+        offset
+
+    /// Encodes a list for a header. Raises ArgumentException past 40 bytes.
+    let ofList (options: TcpOption list) : OptionBytes =
+        let total = options |> List.sumBy encodedLength
+
+        if total > OptionBytes.Capacity then
+            invalidArg "options" $"options take {total} bytes; a TCP header holds at most 40"
+
+        let buf = Array.zeroCreate<byte> total
+        write options (Span buf) |> ignore
+        OptionBytes.Create buf
