@@ -132,7 +132,7 @@ let private writeIcmp (w: Utf8JsonWriter) (m: IcmpPacket) =
 
 /// Plain text in strings ("'" stays "'"): the output is for people and scripts, not HTML.
 let private writerOptions =
-    JsonWriterOptions(Encoder = Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+    JsonWriterOptions(Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
 let private toLine (write: Utf8JsonWriter -> unit) =
     use stream = new MemoryStream()

@@ -209,13 +209,15 @@ module TcpOptions =
 
         offset
 
-    /// Encodes a list for a header. Raises ArgumentException past 40 bytes.
+    /// Encodes a list for a header, padded with zeros (EOL) to a multiple of 4 bytes as the
+    /// header needs, so `toList` of the result ends with `Eol` when padding was added.
+    /// Raises ArgumentException past 40 bytes.
     let ofList (options: TcpOption list) : OptionBytes =
         let total = options |> List.sumBy encodedLength
 
         if total > OptionBytes.Capacity then
             invalidArg "options" $"options take {total} bytes; a TCP header holds at most 40"
 
-        let buf = Array.zeroCreate<byte> total
+        let buf = Array.zeroCreate<byte> ((total + 3) &&& ~~~3)
         write options (Span buf) |> ignore
         OptionBytes.Create buf
