@@ -51,31 +51,37 @@ type CraftArgs =
             | Pcap _ -> "append the packet to this pcap file (created if missing) instead of printing hex."
 
 let private flagLetters =
-    [ 'F', TcpFlags.Fin
-      'S', TcpFlags.Syn
-      'R', TcpFlags.Rst
-      'P', TcpFlags.Psh
-      'A', TcpFlags.Ack
-      'U', TcpFlags.Urg
-      'E', TcpFlags.Ece
-      'C', TcpFlags.Cwr ]
+    [
+        'F', TcpFlags.Fin
+        'S', TcpFlags.Syn
+        'R', TcpFlags.Rst
+        'P', TcpFlags.Psh
+        'A', TcpFlags.Ack
+        'U', TcpFlags.Urg
+        'E', TcpFlags.Ece
+        'C', TcpFlags.Cwr
+    ]
     |> Map.ofList
 
 let private flagWords =
-    [ "FIN", TcpFlags.Fin
-      "SYN", TcpFlags.Syn
-      "RST", TcpFlags.Rst
-      "PSH", TcpFlags.Psh
-      "ACK", TcpFlags.Ack
-      "URG", TcpFlags.Urg
-      "ECE", TcpFlags.Ece
-      "CWR", TcpFlags.Cwr ]
+    [
+        "FIN", TcpFlags.Fin
+        "SYN", TcpFlags.Syn
+        "RST", TcpFlags.Rst
+        "PSH", TcpFlags.Psh
+        "ACK", TcpFlags.Ack
+        "URG", TcpFlags.Urg
+        "ECE", TcpFlags.Ece
+        "CWR", TcpFlags.Cwr
+    ]
     |> Map.ofList
 
 /// "SA", "S", "SYN,ACK", "syn+ack" or "" (no flags).
 let parseFlags (text: string) : Result<TcpFlags, string> =
     let text = text.Trim().ToUpperInvariant()
-    let words = text.Split([| ','; '+'; '|'; ' ' |], StringSplitOptions.RemoveEmptyEntries)
+
+    let words =
+        text.Split([| ','; '+'; '|'; ' ' |], StringSplitOptions.RemoveEmptyEntries)
 
     let fromWords () =
         words
@@ -102,27 +108,29 @@ let parseFlags (text: string) : Result<TcpFlags, string> =
 /// Options in the order and alignment Linux uses for a SYN: MSS, SACK-permitted and
 /// timestamps (NOP-padded when alone), window scale after a NOP.
 let optionList (mss: uint16 option) (sackPermitted: bool) (timestamps: (uint32 * uint32) option) (wscale: byte option) =
-    [ match mss with
-      | Some m -> TcpOption.Mss m
-      | None -> ()
-      match sackPermitted, timestamps with
-      | true, Some ts ->
-          SackPermitted
-          TcpOption.Timestamps ts
-      | true, None ->
-          Nop
-          Nop
-          SackPermitted
-      | false, Some ts ->
-          Nop
-          Nop
-          TcpOption.Timestamps ts
-      | false, None -> ()
-      match wscale with
-      | Some s ->
-          Nop
-          WindowScale s
-      | None -> () ]
+    [
+        match mss with
+        | Some m -> TcpOption.Mss m
+        | None -> ()
+        match sackPermitted, timestamps with
+        | true, Some ts ->
+            SackPermitted
+            TcpOption.Timestamps ts
+        | true, None ->
+            Nop
+            Nop
+            SackPermitted
+        | false, Some ts ->
+            Nop
+            Nop
+            TcpOption.Timestamps ts
+        | false, None -> ()
+        match wscale with
+        | Some s ->
+            Nop
+            WindowScale s
+        | None -> ()
+    ]
 
 /// Builds the packet the arguments describe. Bad values raise Argu's error, usage included.
 let build (args: ParseResults<CraftArgs>) : byte array =
@@ -178,14 +186,19 @@ let build (args: ParseResults<CraftArgs>) : byte array =
             SequenceNumber = args.GetResult(Seq, defaultValue = 0u)
             AcknowledgmentNumber = args.GetResult(Ack, defaultValue = 0u)
             Flags = flags
-            Window = args.GetResult(Window, defaultValue = 8192) |> inRange "window" 0 65535 |> uint16
-            Options = TcpOptions.ofList options }
+            Window =
+                args.GetResult(Window, defaultValue = 8192)
+                |> inRange "window" 0 65535
+                |> uint16
+            Options = TcpOptions.ofList options
+        }
 
     let ip =
         { Ipv4.header IpProtocol.Tcp src dst 0 with
             Ttl = args.GetResult(Ttl, defaultValue = 64) |> inRange "ttl" 0 255 |> byte
             Identification = args.GetResult(Id, defaultValue = 0) |> inRange "id" 0 65535 |> uint16
-            DontFragment = args.Contains Df }
+            DontFragment = args.Contains Df
+        }
 
     let total = ip.HeaderLength + tcp.HeaderLength + payload.Length
 

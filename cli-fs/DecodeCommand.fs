@@ -52,7 +52,11 @@ let private ofPcap (path: string) =
                 | ValueSome(struct (offset, length)) ->
                     yield Bytes($"record {i + 1}", bytes.AsSpan(r.DataOffset + offset, length).ToArray())
                 | ValueNone ->
-                    yield Unreadable($"record {i + 1}", $"record {i + 1}: link type {file.LinkType} is not raw IP or IPv4 over Ethernet")
+                    yield
+                        Unreadable(
+                            $"record {i + 1}",
+                            $"record {i + 1}: link type {file.LinkType} is not raw IP or IPv4 over Ethernet"
+                        )
 
             match file.TruncatedAtEnd with
             | Some e -> yield Unreadable("end", $"the file ends inside a record: {ParseError.describe e}")

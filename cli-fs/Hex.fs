@@ -18,4 +18,5 @@ let tryParse (text: string) : Result<byte array, string> =
         | Some i -> Error $"'{cleaned[i]}' is not a hex digit"
         | None -> Ok(Convert.FromHexString cleaned)
 
-let ofBytes (bytes: ReadOnlySpan<byte>) = Convert.ToHexString(bytes).ToLowerInvariant()
+let ofBytes (bytes: ReadOnlySpan<byte>) =
+    Convert.ToHexString(bytes).ToLowerInvariant()

@@ -20,9 +20,11 @@ let naive (data: byte array) =
 
 let private lengths =
     Gen.frequency
-        [ 4, Gen.choose (0, 200)
-          2, Gen.choose (200, 3000)
-          1, Gen.choose (60000, 70000) ]
+        [
+            4, Gen.choose (0, 200)
+            2, Gen.choose (200, 3000)
+            1, Gen.choose (60000, 70000)
+        ]
 
 let private buffers =
     gen {
@@ -40,66 +42,90 @@ let private buffers =
 let tests =
     testList
         "Checksum"
-        [ test "RFC 1071 section 3 example" {
-              // The worked example: words 0001 f203 f4f5 f6f7 sum to ddf2 before complement.
-              let data = [| 0x00uy; 0x01uy; 0xf2uy; 0x03uy; 0xf4uy; 0xf5uy; 0xf6uy; 0xf7uy |]
-              Expect.equal (Checksum.sum (ReadOnlySpan data)) 0xddf2u "sum"
-              Expect.equal (Checksum.compute (ReadOnlySpan data)) 0x220dus "checksum"
-          }
+        [
+            test "RFC 1071 section 3 example" {
+                // The worked example: words 0001 f203 f4f5 f6f7 sum to ddf2 before complement.
+                let data = [| 0x00uy; 0x01uy; 0xf2uy; 0x03uy; 0xf4uy; 0xf5uy; 0xf6uy; 0xf7uy |]
+                Expect.equal (Checksum.sum (ReadOnlySpan data)) 0xddf2u "sum"
+                Expect.equal (Checksum.compute (ReadOnlySpan data)) 0x220dus "checksum"
+            }
 
-          test "odd length pads the last byte as the high half of a word" {
-              Expect.equal (Checksum.compute (ReadOnlySpan [| 0x12uy |])) (~~~0x1200us) "one byte"
-              Expect.equal (Checksum.compute (ReadOnlySpan [| 1uy; 2uy; 3uy |])) (~~~0x0402us) "three bytes"
-          }
+            test "odd length pads the last byte as the high half of a word" {
+                Expect.equal (Checksum.compute (ReadOnlySpan [| 0x12uy |])) (~~~0x1200us) "one byte"
+                Expect.equal (Checksum.compute (ReadOnlySpan [| 1uy; 2uy; 3uy |])) (~~~0x0402us) "three bytes"
+            }
 
-          propN 300 "matches the textbook sum for every length, vector paths included" buffers (fun data ->
-              Checksum.compute (ReadOnlySpan data) = naive data)
+            propN 300 "matches the textbook sum for every length, vector paths included" buffers (fun data ->
+                Checksum.compute (ReadOnlySpan data) = naive data)
 
-          prop
-              "partial sums of an even split add up"
-              (Gen.zip (bytesOf 0 400) (Gen.choose (0, 200)))
-              (fun (data, cut) ->
-                  let cut = min (cut * 2) (data.Length &&& ~~~1)
-                  let whole = Checksum.sum (ReadOnlySpan data)
-                  let parts = Checksum.add (Checksum.sum (ReadOnlySpan(data, 0, cut))) (Checksum.sum (ReadOnlySpan(data, cut, data.Length - cut)))
-                  Checksum.finish whole = Checksum.finish parts)
+            prop
+                "partial sums of an even split add up"
+                (Gen.zip (bytesOf 0 400) (Gen.choose (0, 200)))
+                (fun (data, cut) ->
+                    let cut = min (cut * 2) (data.Length &&& ~~~1)
+                    let whole = Checksum.sum (ReadOnlySpan data)
 
-          prop "data with its checksum appended is valid" (bytesOf 0 300) (fun data ->
-              let data = if data.Length % 2 = 1 then Array.append data [| 0uy |] else data
-              let c = Checksum.compute (ReadOnlySpan data)
-              let withSum = Array.append data [| byte (c >>> 8); byte c |]
-              Checksum.isValid (ReadOnlySpan withSum))
+                    let parts =
+                        Checksum.add
+                            (Checksum.sum (ReadOnlySpan(data, 0, cut)))
+                            (Checksum.sum (ReadOnlySpan(data, cut, data.Length - cut)))
 
-          prop
-              "RFC 1624 incremental update equals a full recomputation"
-              (Gen.zip3 (bytesOf 2 200) (Gen.choose (0, 1000)) (Gen.choose (0, 65535)))
-              (fun (data, at, word) ->
-                  let data = if data.Length % 2 = 1 then Array.append data [| 0uy |] else data
-                  let at = (at % (data.Length / 2)) * 2
-                  let before = Checksum.compute (ReadOnlySpan data)
-                  let oldWord = (uint16 data[at] <<< 8) ||| uint16 data[at + 1]
-                  let changed = Array.copy data
-                  changed[at] <- byte (word >>> 8)
-                  changed[at + 1] <- byte word
-                  let updated = Checksum.update before oldWord (uint16 word)
-                  let recomputed = Checksum.compute (ReadOnlySpan changed)
-                  // 0x0000 and 0xFFFF are the two zeros of one's complement: both verify.
-                  updated = recomputed || (updated ^^^ recomputed = 0xFFFFus && (updated = 0us || recomputed = 0us)))
+                    Checksum.finish whole = Checksum.finish parts)
 
-          prop "update32 of an address equals recomputing the IPv4 header" (Gen.zip (ipv4Header 100) address) (fun (h, newSrc) ->
-              let buf = Array.zeroCreate h.HeaderLength
-              Ipv4.write h (Span buf) |> ignore
-              let stored = (uint16 buf[10] <<< 8) ||| uint16 buf[11]
-              let updated = Checksum.update32 stored h.Source.Value newSrc.Value
-              let again = Array.zeroCreate h.HeaderLength
-              Ipv4.write { h with Source = newSrc } (Span again) |> ignore
-              let expected = (uint16 again[10] <<< 8) ||| uint16 again[11]
-              updated = expected || (updated ^^^ expected = 0xFFFFus))
+            prop "data with its checksum appended is valid" (bytesOf 0 300) (fun data ->
+                let data =
+                    if data.Length % 2 = 1 then
+                        Array.append data [| 0uy |]
+                    else
+                        data
 
-          prop "pseudo-header sum equals summing its 12 bytes" (Gen.zip3 address address (Gen.choose (0, 65535))) (fun (s, d, len) ->
-              let bytes = Array.zeroCreate 12
-              Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(bytes, 0, 4), s.Value)
-              Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(bytes, 4, 4), d.Value)
-              bytes[9] <- 6uy
-              Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(Span(bytes, 10, 2), uint16 len)
-              Checksum.pseudoHeader s d 6uy len = Checksum.sum (ReadOnlySpan bytes)) ]
+                let c = Checksum.compute (ReadOnlySpan data)
+                let withSum = Array.append data [| byte (c >>> 8); byte c |]
+                Checksum.isValid (ReadOnlySpan withSum))
+
+            prop
+                "RFC 1624 incremental update equals a full recomputation"
+                (Gen.zip3 (bytesOf 2 200) (Gen.choose (0, 1000)) (Gen.choose (0, 65535)))
+                (fun (data, at, word) ->
+                    let data =
+                        if data.Length % 2 = 1 then
+                            Array.append data [| 0uy |]
+                        else
+                            data
+
+                    let at = (at % (data.Length / 2)) * 2
+                    let before = Checksum.compute (ReadOnlySpan data)
+                    let oldWord = (uint16 data[at] <<< 8) ||| uint16 data[at + 1]
+                    let changed = Array.copy data
+                    changed[at] <- byte (word >>> 8)
+                    changed[at + 1] <- byte word
+                    let updated = Checksum.update before oldWord (uint16 word)
+                    let recomputed = Checksum.compute (ReadOnlySpan changed)
+                    // 0x0000 and 0xFFFF are the two zeros of one's complement: both verify.
+                    updated = recomputed
+                    || (updated ^^^ recomputed = 0xFFFFus && (updated = 0us || recomputed = 0us)))
+
+            prop
+                "update32 of an address equals recomputing the IPv4 header"
+                (Gen.zip (ipv4Header 100) address)
+                (fun (h, newSrc) ->
+                    let buf = Array.zeroCreate h.HeaderLength
+                    Ipv4.write h (Span buf) |> ignore
+                    let stored = (uint16 buf[10] <<< 8) ||| uint16 buf[11]
+                    let updated = Checksum.update32 stored h.Source.Value newSrc.Value
+                    let again = Array.zeroCreate h.HeaderLength
+                    Ipv4.write { h with Source = newSrc } (Span again) |> ignore
+                    let expected = (uint16 again[10] <<< 8) ||| uint16 again[11]
+                    updated = expected || (updated ^^^ expected = 0xFFFFus))
+
+            prop
+                "pseudo-header sum equals summing its 12 bytes"
+                (Gen.zip3 address address (Gen.choose (0, 65535)))
+                (fun (s, d, len) ->
+                    let bytes = Array.zeroCreate 12
+                    Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(bytes, 0, 4), s.Value)
+                    Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(bytes, 4, 4), d.Value)
+                    bytes[9] <- 6uy
+                    Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(Span(bytes, 10, 2), uint16 len)
+                    Checksum.pseudoHeader s d 6uy len = Checksum.sum (ReadOnlySpan bytes))
+        ]

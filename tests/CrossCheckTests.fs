@@ -46,34 +46,64 @@ let private pdKinds (tcp: PdTcp) =
 
 /// The fields where PacketDotNet and we disagree (empty when all agree).
 let private ipv4Differences (ours: Ipv4Header) (theirs: PdIpv4) =
-    [ if not (theirs.SourceAddress.Equals(ipOf ours.Source)) then "source"
-      if not (theirs.DestinationAddress.Equals(ipOf ours.Destination)) then "destination"
-      if theirs.TimeToLive <> int ours.Ttl then "ttl"
-      if int theirs.Protocol <> int ours.Protocol then "protocol"
-      if theirs.Id <> ours.Identification then "identification"
-      if theirs.TotalLength <> ours.TotalLength then "total length"
-      if theirs.HeaderLength * 4 <> ours.HeaderLength then "header length"
-      if theirs.FragmentOffset <> int ours.FragmentOffset then "fragment offset"
-      if (theirs.FragmentFlags &&& 0x2 <> 0) <> ours.DontFragment then "DF"
-      if (theirs.FragmentFlags &&& 0x1 <> 0) <> ours.MoreFragments then "MF"
-      if theirs.TypeOfService <> int ours.Tos then "tos"
-      if not theirs.ValidIPChecksum then "IP checksum" ]
+    [
+        if not (theirs.SourceAddress.Equals(ipOf ours.Source)) then
+            "source"
+        if not (theirs.DestinationAddress.Equals(ipOf ours.Destination)) then
+            "destination"
+        if theirs.TimeToLive <> int ours.Ttl then
+            "ttl"
+        if int theirs.Protocol <> int ours.Protocol then
+            "protocol"
+        if theirs.Id <> ours.Identification then
+            "identification"
+        if theirs.TotalLength <> ours.TotalLength then
+            "total length"
+        if theirs.HeaderLength * 4 <> ours.HeaderLength then
+            "header length"
+        if theirs.FragmentOffset <> int ours.FragmentOffset then
+            "fragment offset"
+        if (theirs.FragmentFlags &&& 0x2 <> 0) <> ours.DontFragment then
+            "DF"
+        if (theirs.FragmentFlags &&& 0x1 <> 0) <> ours.MoreFragments then
+            "MF"
+        if theirs.TypeOfService <> int ours.Tos then
+            "tos"
+        if not theirs.ValidIPChecksum then
+            "IP checksum"
+    ]
 
 let private tcpDifferences (ours: TcpHeader) (payloadLength: int) (theirs: PdTcp) =
-    [ if theirs.SourcePort <> ours.SourcePort then "source port"
-      if theirs.DestinationPort <> ours.DestinationPort then "destination port"
-      if theirs.SequenceNumber <> ours.SequenceNumber then "seq"
-      if theirs.AcknowledgmentNumber <> ours.AcknowledgmentNumber then "ack"
-      if theirs.WindowSize <> ours.Window then "window"
-      if uint16 theirs.UrgentPointer <> ours.UrgentPointer then "urgent pointer" // it reads a signed 16-bit value
-      if theirs.DataOffset <> ours.DataOffset then "data offset"
-      if byte theirs.Flags <> byte ours.Flags then "flags"
-      if theirs.Synchronize <> ours.Has TcpFlags.Syn then "SYN"
-      if theirs.Finished <> ours.Has TcpFlags.Fin then "FIN"
-      if theirs.Reset <> ours.Has TcpFlags.Rst then "RST"
-      if theirs.Acknowledgment <> ours.Has TcpFlags.Ack then "ACK"
-      if theirs.PayloadData.Length <> payloadLength then "payload length"
-      if not theirs.ValidTcpChecksum then "TCP checksum" ]
+    [
+        if theirs.SourcePort <> ours.SourcePort then
+            "source port"
+        if theirs.DestinationPort <> ours.DestinationPort then
+            "destination port"
+        if theirs.SequenceNumber <> ours.SequenceNumber then
+            "seq"
+        if theirs.AcknowledgmentNumber <> ours.AcknowledgmentNumber then
+            "ack"
+        if theirs.WindowSize <> ours.Window then
+            "window"
+        if uint16 theirs.UrgentPointer <> ours.UrgentPointer then
+            "urgent pointer" // it reads a signed 16-bit value
+        if theirs.DataOffset <> ours.DataOffset then
+            "data offset"
+        if byte theirs.Flags <> byte ours.Flags then
+            "flags"
+        if theirs.Synchronize <> ours.Has TcpFlags.Syn then
+            "SYN"
+        if theirs.Finished <> ours.Has TcpFlags.Fin then
+            "FIN"
+        if theirs.Reset <> ours.Has TcpFlags.Rst then
+            "RST"
+        if theirs.Acknowledgment <> ours.Has TcpFlags.Ack then
+            "ACK"
+        if theirs.PayloadData.Length <> payloadLength then
+            "payload length"
+        if not theirs.ValidTcpChecksum then
+            "TCP checksum"
+    ]
 
 /// PacketDotNet's reading of raw IPv4 bytes.
 let private pdParse (bytes: byte array) =
@@ -94,79 +124,100 @@ let private pdReadsOptions (tcp: TcpHeader) (options: TcpOption list) =
 let tests =
     testList
         "Cross-check with PacketDotNet"
-        [ propN 3000 "TCP/IPv4 packets we write read the same there" tcpPacket (fun p ->
-              let ip = pdParse p.Bytes
-              let tcp = ip.Extract<PdTcp>()
+        [
+            propN 3000 "TCP/IPv4 packets we write read the same there" tcpPacket (fun p ->
+                let ip = pdParse p.Bytes
+                let tcp = ip.Extract<PdTcp>()
 
-              let differences =
-                  ipv4Differences p.Ip ip
-                  @ tcpDifferences p.Tcp p.Payload.Length tcp
-                  @ [ if pdReadsOptions p.Tcp p.Options && pdKinds tcp <> kinds p.Options then $"options {pdKinds tcp}" ]
+                let differences =
+                    ipv4Differences p.Ip ip
+                    @ tcpDifferences p.Tcp p.Payload.Length tcp
+                    @ [
+                        if pdReadsOptions p.Tcp p.Options && pdKinds tcp <> kinds p.Options then
+                            $"options {pdKinds tcp}"
+                    ]
 
-              Expect.equal differences [] "fields read differently"
-              true)
+                Expect.equal differences [] "fields read differently"
+                true)
 
-          propN 1000 "ICMP messages we write read the same there" icmpMessage (fun (h, payload) ->
-              let ip = Ipv4.header IpProtocol.Icmp (Ipv4Address.Parse "10.0.0.1") (Ipv4Address.Parse "10.0.0.2") 0
-              let icmp = (pdParse (Packet.icmpToArray ip h (ReadOnlySpan payload))).Extract<PdIcmp>()
+            propN 1000 "ICMP messages we write read the same there" icmpMessage (fun (h, payload) ->
+                let ip =
+                    Ipv4.header IpProtocol.Icmp (Ipv4Address.Parse "10.0.0.1") (Ipv4Address.Parse "10.0.0.2") 0
 
-              let differences =
-                  [ if not icmp.ValidIcmpChecksum then "checksum"
-                    if int icmp.TypeCode >>> 8 <> int h.Type then $"type {int icmp.TypeCode}"
-                    if int icmp.TypeCode &&& 0xFF <> int h.Code then $"code {int icmp.TypeCode}"
-                    if h.Type = IcmpType.EchoRequest && (icmp.Id <> h.Identifier || icmp.Sequence <> h.SequenceNumber) then
-                        "echo id/seq" ]
+                let icmp =
+                    (pdParse (Packet.icmpToArray ip h (ReadOnlySpan payload))).Extract<PdIcmp>()
 
-              Expect.equal differences [] "fields read differently"
-              true)
+                let differences =
+                    [
+                        if not icmp.ValidIcmpChecksum then
+                            "checksum"
+                        if int icmp.TypeCode >>> 8 <> int h.Type then
+                            $"type {int icmp.TypeCode}"
+                        if int icmp.TypeCode &&& 0xFF <> int h.Code then
+                            $"code {int icmp.TypeCode}"
+                        if
+                            h.Type = IcmpType.EchoRequest
+                            && (icmp.Id <> h.Identifier || icmp.Sequence <> h.SequenceNumber)
+                        then
+                            "echo id/seq"
+                    ]
 
-          propN 2000 "packets PacketDotNet builds read the same here" tcpPacket (fun p ->
-              let tcp = PdTcp(p.Tcp.SourcePort, p.Tcp.DestinationPort)
-              tcp.SequenceNumber <- p.Tcp.SequenceNumber
-              tcp.AcknowledgmentNumber <- p.Tcp.AcknowledgmentNumber
-              tcp.WindowSize <- p.Tcp.Window
-              tcp.Flags <- uint16 p.Tcp.Flags
-              tcp.UrgentPointer <- int (int16 p.Tcp.UrgentPointer)
-              tcp.PayloadData <- p.Payload
-              let ip = PdIpv4(ipOf p.Ip.Source, ipOf p.Ip.Destination)
-              ip.TimeToLive <- int p.Ip.Ttl
-              ip.Id <- p.Ip.Identification
-              ip.PayloadPacket <- tcp
-              ip.UpdateCalculatedValues()
-              tcp.UpdateTcpChecksum()
-              ip.UpdateIPChecksum()
-              let bytes = ip.Bytes
+                Expect.equal differences [] "fields read differently"
+                true)
 
-              match Ipv4.tryParse (ReadOnlySpan bytes) with
-              | Ok parsed ->
-                  let h = parsed.Header
+            propN 2000 "packets PacketDotNet builds read the same here" tcpPacket (fun p ->
+                let tcp = PdTcp(p.Tcp.SourcePort, p.Tcp.DestinationPort)
+                tcp.SequenceNumber <- p.Tcp.SequenceNumber
+                tcp.AcknowledgmentNumber <- p.Tcp.AcknowledgmentNumber
+                tcp.WindowSize <- p.Tcp.Window
+                tcp.Flags <- uint16 p.Tcp.Flags
+                tcp.UrgentPointer <- int (int16 p.Tcp.UrgentPointer)
+                tcp.PayloadData <- p.Payload
+                let ip = PdIpv4(ipOf p.Ip.Source, ipOf p.Ip.Destination)
+                ip.TimeToLive <- int p.Ip.Ttl
+                ip.Id <- p.Ip.Identification
+                ip.PayloadPacket <- tcp
+                ip.UpdateCalculatedValues()
+                tcp.UpdateTcpChecksum()
+                ip.UpdateIPChecksum()
+                let bytes = ip.Bytes
 
-                  match Tcp.tryParse h.Source h.Destination (ReadOnlySpan(bytes, parsed.PayloadOffset, parsed.PayloadLength)) with
-                  | Ok seg ->
-                      h.Source = ofIp ip.SourceAddress
-                      && h.Ttl = p.Ip.Ttl
-                      && h.Identification = p.Ip.Identification
-                      && seg.Header.SourcePort = p.Tcp.SourcePort
-                      && seg.Header.SequenceNumber = p.Tcp.SequenceNumber
-                      && seg.Header.AcknowledgmentNumber = p.Tcp.AcknowledgmentNumber
-                      && seg.Header.Window = p.Tcp.Window
-                      && seg.Header.Flags = p.Tcp.Flags
-                      && seg.PayloadLength = p.Payload.Length
-                  | Error e -> failtest (ParseError.describe e)
-              | Error e -> failtest (ParseError.describe e))
+                match Ipv4.tryParse (ReadOnlySpan bytes) with
+                | Ok parsed ->
+                    let h = parsed.Header
 
-          test "the Linux capture reads the same in both" {
-              for bytes in CaptureTests.capturePackets.Force() do
-                  match Packet.decode (ReadOnlySpan bytes) with
-                  | Ok d ->
-                      let ip = pdParse bytes
-                      Expect.equal (ipv4Differences d.Ip.Header ip) [] (Pretty.summaryOf d)
+                    match
+                        Tcp.tryParse
+                            h.Source
+                            h.Destination
+                            (ReadOnlySpan(bytes, parsed.PayloadOffset, parsed.PayloadLength))
+                    with
+                    | Ok seg ->
+                        h.Source = ofIp ip.SourceAddress
+                        && h.Ttl = p.Ip.Ttl
+                        && h.Identification = p.Ip.Identification
+                        && seg.Header.SourcePort = p.Tcp.SourcePort
+                        && seg.Header.SequenceNumber = p.Tcp.SequenceNumber
+                        && seg.Header.AcknowledgmentNumber = p.Tcp.AcknowledgmentNumber
+                        && seg.Header.Window = p.Tcp.Window
+                        && seg.Header.Flags = p.Tcp.Flags
+                        && seg.PayloadLength = p.Payload.Length
+                    | Error e -> failtest (ParseError.describe e)
+                | Error e -> failtest (ParseError.describe e))
 
-                      match d.Transport with
-                      | TcpTransport(seg, _, options) ->
-                          let tcp = ip.Extract<PdTcp>()
-                          Expect.equal (tcpDifferences seg.Header seg.PayloadLength tcp) [] (Pretty.summaryOf d)
-                          Expect.equal (pdKinds tcp) (kinds options) (Pretty.summaryOf d)
-                      | _ -> ()
-                  | Error e -> failtest (ParseError.describe e)
-          } ]
+            test "the Linux capture reads the same in both" {
+                for bytes in CaptureTests.capturePackets.Force() do
+                    match Packet.decode (ReadOnlySpan bytes) with
+                    | Ok d ->
+                        let ip = pdParse bytes
+                        Expect.equal (ipv4Differences d.Ip.Header ip) [] (Pretty.summaryOf d)
+
+                        match d.Transport with
+                        | TcpTransport(seg, _, options) ->
+                            let tcp = ip.Extract<PdTcp>()
+                            Expect.equal (tcpDifferences seg.Header seg.PayloadLength tcp) [] (Pretty.summaryOf d)
+                            Expect.equal (pdKinds tcp) (kinds options) (Pretty.summaryOf d)
+                        | _ -> ()
+                    | Error e -> failtest (ParseError.describe e)
+            }
+        ]

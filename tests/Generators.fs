@@ -45,42 +45,45 @@ let ipv4Header (maxPayload: int) =
         let! payload = Gen.choose (0, maxPayload)
 
         return
-            { Tos = tos
-              Identification = id
-              ReservedFlag = reserved
-              DontFragment = df
-              MoreFragments = mf
-              FragmentOffset = uint16 offset
-              Ttl = ttl
-              Protocol = protocol
-              Source = src
-              Destination = dst
-              Options = options
-              PayloadLength = payload }
+            {
+                Tos = tos
+                Identification = id
+                ReservedFlag = reserved
+                DontFragment = df
+                MoreFragments = mf
+                FragmentOffset = uint16 offset
+                Ttl = ttl
+                Protocol = protocol
+                Source = src
+                Destination = dst
+                Options = options
+                PayloadLength = payload
+            }
     }
 
-let private knownKinds =
-    set [ 0uy; 1uy; 2uy; 3uy; 4uy; 5uy; 8uy ]
+let private knownKinds = set [ 0uy; 1uy; 2uy; 3uy; 4uy; 5uy; 8uy ]
 
 let tcpOption =
     Gen.frequency
-        [ 3, Gen.constant Nop
-          2, uint16Gen |> Gen.map Mss
-          2, byteGen |> Gen.map WindowScale
-          2, Gen.constant SackPermitted
-          2, Gen.map2 (fun a b -> Timestamps(a, b)) uint32Gen uint32Gen
-          2,
-          gen {
-              let! n = Gen.choose (1, TcpOptions.MaxSackBlocks)
-              let! blocks = Gen.listOfLength n (Gen.zip uint32Gen uint32Gen)
-              return Sack blocks
-          }
-          1,
-          gen {
-              let! kind = byteGen |> Gen.filter (knownKinds.Contains >> not)
-              let! data = bytesOf 0 8
-              return Unknown(kind, data)
-          } ]
+        [
+            3, Gen.constant Nop
+            2, uint16Gen |> Gen.map Mss
+            2, byteGen |> Gen.map WindowScale
+            2, Gen.constant SackPermitted
+            2, Gen.map2 (fun a b -> Timestamps(a, b)) uint32Gen uint32Gen
+            2,
+            gen {
+                let! n = Gen.choose (1, TcpOptions.MaxSackBlocks)
+                let! blocks = Gen.listOfLength n (Gen.zip uint32Gen uint32Gen)
+                return Sack blocks
+            }
+            1,
+            gen {
+                let! kind = byteGen |> Gen.filter (knownKinds.Contains >> not)
+                let! data = bytesOf 0 8
+                return Unknown(kind, data)
+            }
+        ]
 
 /// An option list as a header holds it: at most 40 bytes, EOL only at the end, and ending
 /// with EOL when the options do not fill a multiple of 4 (the padding reads back as EOL).
@@ -110,32 +113,39 @@ let tcpHeaderWith (options: TcpOption list) =
         let! dport = uint16Gen
         let! seq = uint32Gen
         let! ack = uint32Gen
-        let! reserved = Gen.frequency [ 5, Gen.constant 0uy; 1, Gen.choose (0, 15) |> Gen.map byte ]
+
+        let! reserved =
+            Gen.frequency [ 5, Gen.constant 0uy; 1, Gen.choose (0, 15) |> Gen.map byte ]
+
         let! flags = byteGen
         let! window = uint16Gen
         let! urgent = uint16Gen
 
         return
-            { SourcePort = sport
-              DestinationPort = dport
-              SequenceNumber = seq
-              AcknowledgmentNumber = ack
-              Reserved = reserved
-              Flags = LanguagePrimitives.EnumOfValue flags
-              Window = window
-              UrgentPointer = urgent
-              Options = TcpOptions.ofList options }
+            {
+                SourcePort = sport
+                DestinationPort = dport
+                SequenceNumber = seq
+                AcknowledgmentNumber = ack
+                Reserved = reserved
+                Flags = LanguagePrimitives.EnumOfValue flags
+                Window = window
+                UrgentPointer = urgent
+                Options = TcpOptions.ofList options
+            }
     }
 
 let tcpHeader = tcpOptionList |> Gen.bind tcpHeaderWith
 
 /// A whole, valid TCP/IPv4 packet: its IP and TCP headers, payload and bytes.
 type TcpPacketCase =
-    { Ip: Ipv4Header
-      Tcp: TcpHeader
-      Options: TcpOption list
-      Payload: byte array
-      Bytes: byte array }
+    {
+        Ip: Ipv4Header
+        Tcp: TcpHeader
+        Options: TcpOption list
+        Payload: byte array
+        Bytes: byte array
+    }
 
     override c.ToString() = Convert.ToHexString c.Bytes
 
@@ -151,14 +161,17 @@ let tcpPacket =
                 MoreFragments = false
                 FragmentOffset = 0us
                 Protocol = IpProtocol.Tcp
-                PayloadLength = tcp.HeaderLength + payload.Length }
+                PayloadLength = tcp.HeaderLength + payload.Length
+            }
 
         return
-            { Ip = ip
-              Tcp = tcp
-              Options = options
-              Payload = payload
-              Bytes = Packet.tcpToArray ip tcp (ReadOnlySpan payload) }
+            {
+                Ip = ip
+                Tcp = tcp
+                Options = options
+                Payload = payload
+                Bytes = Packet.tcpToArray ip tcp (ReadOnlySpan payload)
+            }
     }
 
 /// An ICMP message with a payload that fits its type: errors quote an IPv4 header and 8
@@ -168,7 +181,13 @@ let icmpMessage =
         let! kind = Gen.elements [ 0uy; 3uy; 8uy; 11uy; 5uy; 13uy ]
         let! code = Gen.frequency [ 3, Gen.choose (0, 15) |> Gen.map byte; 1, byteGen ]
         let! rest = uint32Gen
-        let header = { Type = kind; Code = code; RestOfHeader = rest }
+
+        let header =
+            {
+                Type = kind
+                Code = code
+                RestOfHeader = rest
+            }
 
         let! payload =
             if header.IsError then
@@ -206,7 +225,8 @@ let isError =
 /// Property-test settings: enough cases to mean something on a 2-core machine.
 let config =
     { FsCheckConfig.defaultConfig with
-        maxTest = 500 }
+        maxTest = 500
+    }
 
 let prop name (g: Gen<'a>) (body: 'a -> bool) =
     testPropertyWithConfig config name (Prop.forAll (Arb.fromGen g) body)

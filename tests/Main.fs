@@ -15,8 +15,15 @@ let main argv =
         { basePrinter with
             summary =
                 fun config summary ->
-                    counts <- Some(summary.passed.Length, summary.failed.Length + summary.errored.Length, summary.ignored.Length)
-                    basePrinter.summary config summary }
+                    counts <-
+                        Some(
+                            summary.passed.Length,
+                            summary.failed.Length + summary.errored.Length,
+                            summary.ignored.Length
+                        )
+
+                    basePrinter.summary config summary
+        }
 
     let code = runTestsInAssemblyWithCLIArgs [ Printer printer ] argv
 

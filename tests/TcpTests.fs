@@ -18,7 +18,11 @@ let segmentOf (h: TcpHeader) (payload: byte array) =
     buf
 
 let private withOptionArea (area: byte array) =
-    let h = { Tcp.header 1us 2us with Options = OptionBytes.Create(Array.append area (Array.zeroCreate ((4 - area.Length % 4) % 4))) }
+    let h =
+        { Tcp.header 1us 2us with
+            Options = OptionBytes.Create(Array.append area (Array.zeroCreate ((4 - area.Length % 4) % 4)))
+        }
+
     segmentOf h [||]
 
 let private optionError (area: byte array) =
@@ -30,86 +34,110 @@ let private optionError (area: byte array) =
 let tests =
     testList
         "TCP"
-        [ prop "parse (write r) = r" (Gen.zip tcpHeader (bytesOf 0 100)) (fun (h, payload) ->
-              match Tcp.tryParse src dst (ReadOnlySpan(segmentOf h payload)) with
-              | Ok seg ->
-                  seg.Header = h
-                  && seg.PayloadOffset = h.HeaderLength
-                  && seg.PayloadLength = payload.Length
-              | Error _ -> false)
+        [
+            prop "parse (write r) = r" (Gen.zip tcpHeader (bytesOf 0 100)) (fun (h, payload) ->
+                match Tcp.tryParse src dst (ReadOnlySpan(segmentOf h payload)) with
+                | Ok seg ->
+                    seg.Header = h
+                    && seg.PayloadOffset = h.HeaderLength
+                    && seg.PayloadLength = payload.Length
+                | Error _ -> false)
 
-          prop "write (parse b) = b" tcpPacket (fun p ->
-              match Packet.decode (ReadOnlySpan p.Bytes) with
-              | Ok { Ip = ip; Transport = TcpTransport(seg, true, _) } ->
-                  Packet.tcpToArray ip.Header seg.Header (ReadOnlySpan(p.Bytes, ip.PayloadOffset + seg.PayloadOffset, seg.PayloadLength)) = p.Bytes
-              | _ -> false)
+            prop "write (parse b) = b" tcpPacket (fun p ->
+                match Packet.decode (ReadOnlySpan p.Bytes) with
+                | Ok {
+                         Ip = ip
+                         Transport = TcpTransport(seg, true, _)
+                     } ->
+                    Packet.tcpToArray
+                        ip.Header
+                        seg.Header
+                        (ReadOnlySpan(p.Bytes, ip.PayloadOffset + seg.PayloadOffset, seg.PayloadLength))
+                        =
+                        p.Bytes
+                | _ -> false)
 
-          prop "option lists roundtrip through the header bytes" tcpOptionList (fun options ->
-              TcpOptions.toList (TcpOptions.ofList options) = Ok options)
+            prop "option lists roundtrip through the header bytes" tcpOptionList (fun options ->
+                TcpOptions.toList (TcpOptions.ofList options) = Ok options)
 
-          propN 2000 "arbitrary bytes never throw" anyBytes (fun bytes ->
-              Tcp.tryParse src dst (ReadOnlySpan bytes) |> ignore
-              Tcp.tryParseUnchecked (ReadOnlySpan bytes) |> ignore
-              TcpOptions.tryParse (ReadOnlySpan bytes) |> ignore
-              true)
+            propN 2000 "arbitrary bytes never throw" anyBytes (fun bytes ->
+                Tcp.tryParse src dst (ReadOnlySpan bytes) |> ignore
+                Tcp.tryParseUnchecked (ReadOnlySpan bytes) |> ignore
+                TcpOptions.tryParse (ReadOnlySpan bytes) |> ignore
+                true)
 
-          propN 1000 "arbitrary option areas never throw" (bytesOf 0 40) (fun area ->
-              let buf = withOptionArea area
-              Tcp.tryParse src dst (ReadOnlySpan buf) |> ignore
-              Pretty.packet (ReadOnlySpan buf) |> ignore
-              true)
+            propN 1000 "arbitrary option areas never throw" (bytesOf 0 40) (fun area ->
+                let buf = withOptionArea area
+                Tcp.tryParse src dst (ReadOnlySpan buf) |> ignore
+                Pretty.packet (ReadOnlySpan buf) |> ignore
+                true)
 
-          prop "every truncation of a header is an error, not an exception" tcpHeader (fun h ->
-              let bytes = segmentOf h [||]
+            prop "every truncation of a header is an error, not an exception" tcpHeader (fun h ->
+                let bytes = segmentOf h [||]
 
-              [ 0 .. bytes.Length - 1 ]
-              |> List.forall (fun n -> isError (Tcp.tryParse src dst (ReadOnlySpan(bytes, 0, n)))))
+                [ 0 .. bytes.Length - 1 ]
+                |> List.forall (fun n -> isError (Tcp.tryParse src dst (ReadOnlySpan(bytes, 0, n)))))
 
-          prop "any single flipped bit in a packet is caught" (Gen.zip tcpPacket (Gen.choose (0, Int32.MaxValue))) (fun (p, bit) ->
-              let flipped = flipBit p.Bytes bit
+            prop
+                "any single flipped bit in a packet is caught"
+                (Gen.zip tcpPacket (Gen.choose (0, Int32.MaxValue)))
+                (fun (p, bit) ->
+                    let flipped = flipBit p.Bytes bit
 
-              match Ipv4.tryParse (ReadOnlySpan flipped) with
-              | Error _ -> true
-              | Ok ip ->
-                  let body = ReadOnlySpan(flipped, ip.PayloadOffset, ip.PayloadLength)
-                  // A flip in an address changes the pseudo-header, so TCP catches it too.
-                  isError (Tcp.tryParse ip.Header.Source ip.Header.Destination body))
+                    match Ipv4.tryParse (ReadOnlySpan flipped) with
+                    | Error _ -> true
+                    | Ok ip ->
+                        let body = ReadOnlySpan(flipped, ip.PayloadOffset, ip.PayloadLength)
+                        // A flip in an address changes the pseudo-header, so TCP catches it too.
+                        isError (Tcp.tryParse ip.Header.Source ip.Header.Destination body))
 
-          test "bad option lengths are errors that name the option" {
-              Expect.equal (optionError [| 2uy; 3uy; 5uy |]) (Some(2uy, 3)) "MSS of length 3"
-              Expect.equal (optionError [| 3uy; 2uy |]) (Some(3uy, 2)) "window scale of length 2"
-              Expect.equal (optionError [| 8uy; 12uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]) (Some(8uy, 12)) "timestamps of length 12"
-              Expect.equal (optionError [| 5uy; 9uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]) (Some(5uy, 9)) "SACK not 2+8n"
-              Expect.equal (optionError [| 30uy; 1uy |]) (Some(30uy, 1)) "length below 2"
-              Expect.equal (optionError [| 30uy; 40uy |]) (Some(30uy, 40)) "runs past the option area"
-              Expect.equal (optionError [| 1uy; 1uy; 1uy; 30uy |]) (Some(30uy, 0)) "no length byte"
-              Expect.equal (optionError [| 0uy; 30uy; 40uy; 9uy |]) None "bytes after EOL are padding"
-          }
+            test "bad option lengths are errors that name the option" {
+                Expect.equal (optionError [| 2uy; 3uy; 5uy |]) (Some(2uy, 3)) "MSS of length 3"
+                Expect.equal (optionError [| 3uy; 2uy |]) (Some(3uy, 2)) "window scale of length 2"
 
-          test "a data offset below 5 or beyond the segment is an error" {
-              let bytes = segmentOf (Tcp.header 1us 2us) [||]
-              let low = Array.copy bytes
-              low[12] <- 0x40uy
-              Expect.isTrue (isError (Tcp.tryParseUnchecked (ReadOnlySpan low))) "offset 4"
-              let high = Array.copy bytes
-              high[12] <- 0xF0uy
-              Expect.isTrue (isError (Tcp.tryParseUnchecked (ReadOnlySpan high))) "offset 15 with 20 bytes"
-          }
+                Expect.equal
+                    (optionError [| 8uy; 12uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |])
+                    (Some(8uy, 12))
+                    "timestamps of length 12"
 
-          test "flags and options read as a Linux SYN carries them" {
-              let options = [ Mss 1460us; SackPermitted; Timestamps(1u, 0u); Nop; WindowScale 7uy ]
+                Expect.equal
+                    (optionError [| 5uy; 9uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |])
+                    (Some(5uy, 9))
+                    "SACK not 2+8n"
 
-              let h =
-                  { Tcp.header 12345us 9999us with
-                      SequenceNumber = 1u
-                      Flags = TcpFlags.Syn ||| TcpFlags.Ece ||| TcpFlags.Cwr
-                      Window = 64240us
-                      Options = TcpOptions.ofList options }
+                Expect.equal (optionError [| 30uy; 1uy |]) (Some(30uy, 1)) "length below 2"
+                Expect.equal (optionError [| 30uy; 40uy |]) (Some(30uy, 40)) "runs past the option area"
+                Expect.equal (optionError [| 1uy; 1uy; 1uy; 30uy |]) (Some(30uy, 0)) "no length byte"
+                Expect.equal (optionError [| 0uy; 30uy; 40uy; 9uy |]) None "bytes after EOL are padding"
+            }
 
-              match Tcp.tryParse src dst (ReadOnlySpan(segmentOf h [||])) with
-              | Ok seg ->
-                  Expect.equal seg.Header.DataOffset 10 "data offset"
-                  Expect.equal (Pretty.flagNames seg.Header.Flags) [ "SYN"; "ECE"; "CWR" ] "flags"
-                  Expect.equal (TcpOptions.toList seg.Header.Options) (Ok options) "options"
-              | Error e -> failtest (ParseError.describe e)
-          } ]
+            test "a data offset below 5 or beyond the segment is an error" {
+                let bytes = segmentOf (Tcp.header 1us 2us) [||]
+                let low = Array.copy bytes
+                low[12] <- 0x40uy
+                Expect.isTrue (isError (Tcp.tryParseUnchecked (ReadOnlySpan low))) "offset 4"
+                let high = Array.copy bytes
+                high[12] <- 0xF0uy
+                Expect.isTrue (isError (Tcp.tryParseUnchecked (ReadOnlySpan high))) "offset 15 with 20 bytes"
+            }
+
+            test "flags and options read as a Linux SYN carries them" {
+                let options =
+                    [ Mss 1460us; SackPermitted; Timestamps(1u, 0u); Nop; WindowScale 7uy ]
+
+                let h =
+                    { Tcp.header 12345us 9999us with
+                        SequenceNumber = 1u
+                        Flags = TcpFlags.Syn ||| TcpFlags.Ece ||| TcpFlags.Cwr
+                        Window = 64240us
+                        Options = TcpOptions.ofList options
+                    }
+
+                match Tcp.tryParse src dst (ReadOnlySpan(segmentOf h [||])) with
+                | Ok seg ->
+                    Expect.equal seg.Header.DataOffset 10 "data offset"
+                    Expect.equal (Pretty.flagNames seg.Header.Flags) [ "SYN"; "ECE"; "CWR" ] "flags"
+                    Expect.equal (TcpOptions.toList seg.Header.Options) (Ok options) "options"
+                | Error e -> failtest (ParseError.describe e)
+            }
+        ]

@@ -43,25 +43,31 @@ module UnreachableCode =
 /// the type. The checksum follows from header and payload.
 [<Struct>]
 type IcmpHeader =
-    { Type: byte
-      Code: byte
-      /// Echo: identifier and sequence number; fragmentation needed: next-hop MTU in the low
-      /// 16 bits (RFC 1191); otherwise unused.
-      RestOfHeader: uint32 }
+    {
+        Type: byte
+        Code: byte
+        /// Echo: identifier and sequence number; fragmentation needed: next-hop MTU in the low
+        /// 16 bits (RFC 1191); otherwise unused.
+        RestOfHeader: uint32
+    }
 
     member h.Identifier = uint16 (h.RestOfHeader >>> 16)
     member h.SequenceNumber = uint16 h.RestOfHeader
     member h.NextHopMtu = uint16 h.RestOfHeader
-    member h.IsError = h.Type = IcmpType.DestinationUnreachable || h.Type = IcmpType.TimeExceeded
+
+    member h.IsError =
+        h.Type = IcmpType.DestinationUnreachable || h.Type = IcmpType.TimeExceeded
 
 /// The start of the datagram an ICMP error quotes: its IPv4 header and the first bytes (up
 /// to 8) of its payload, which hold the ports (and for TCP the sequence number).
 [<Struct>]
 type QuotedOriginal =
-    { Header: Ipv4Header
-      /// Up to the first 8 payload bytes, most significant byte first.
-      TransportPrefix: uint64
-      TransportPrefixLength: int }
+    {
+        Header: Ipv4Header
+        /// Up to the first 8 payload bytes, most significant byte first.
+        TransportPrefix: uint64
+        TransportPrefixLength: int
+    }
 
     member q.SourcePort =
         if q.TransportPrefixLength >= 2 then
@@ -85,36 +91,45 @@ type QuotedOriginal =
 /// An ICMPv4 message as read from bytes.
 [<Struct>]
 type IcmpPacket =
-    { Header: IcmpHeader
-      Checksum: uint16
-      ChecksumValid: bool
-      PayloadOffset: int
-      PayloadLength: int
-      /// For destination unreachable and time exceeded: the quoted original datagram.
-      Original: QuotedOriginal voption }
+    {
+        Header: IcmpHeader
+        Checksum: uint16
+        ChecksumValid: bool
+        PayloadOffset: int
+        PayloadLength: int
+        /// For destination unreachable and time exceeded: the quoted original datagram.
+        Original: QuotedOriginal voption
+    }
 
 module Icmpv4 =
     [<Literal>]
     let HeaderLength = 8
 
     let echoRequest (identifier: uint16) (sequence: uint16) =
-        { Type = IcmpType.EchoRequest
-          Code = 0uy
-          RestOfHeader = (uint32 identifier <<< 16) ||| uint32 sequence }
+        {
+            Type = IcmpType.EchoRequest
+            Code = 0uy
+            RestOfHeader = (uint32 identifier <<< 16) ||| uint32 sequence
+        }
 
     let echoReply (identifier: uint16) (sequence: uint16) =
         { echoRequest identifier sequence with
-            Type = IcmpType.EchoReply }
+            Type = IcmpType.EchoReply
+        }
 
     let destinationUnreachable (code: byte) (nextHopMtu: uint16) =
-        { Type = IcmpType.DestinationUnreachable
-          Code = code
-          RestOfHeader = uint32 nextHopMtu }
+        {
+            Type = IcmpType.DestinationUnreachable
+            Code = code
+            RestOfHeader = uint32 nextHopMtu
+        }
 
     let timeExceeded (code: byte) =
-        { Type = IcmpType.TimeExceeded
-          Code = code
-          RestOfHeader = 0u }
+        {
+            Type = IcmpType.TimeExceeded
+            Code = code
+            RestOfHeader = 0u
+        }
 
     /// Reads the original datagram an ICMP error quotes.
     let tryParseQuoted (quote: ReadOnlySpan<byte>) : Result<QuotedOriginal, ParseError> =
@@ -129,9 +144,11 @@ module Icmpv4 =
                 prefix <- prefix ||| (uint64 rest[i] <<< (56 - 8 * i))
 
             Ok
-                { Header = ip.Header
-                  TransportPrefix = prefix
-                  TransportPrefixLength = n }
+                {
+                    Header = ip.Header
+                    TransportPrefix = prefix
+                    TransportPrefixLength = n
+                }
 
     let private parse (policy: ChecksumPolicy) (buf: ReadOnlySpan<byte>) : Result<IcmpPacket, ParseError> =
         if buf.Length < HeaderLength then
@@ -145,9 +162,11 @@ module Icmpv4 =
                 Error(BadChecksum(Layer.Icmpv4, stored, Checksum.finish zeroed))
             else
                 let header =
-                    { Type = buf[0]
-                      Code = buf[1]
-                      RestOfHeader = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4)) }
+                    {
+                        Type = buf[0]
+                        Code = buf[1]
+                        RestOfHeader = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
+                    }
 
                 let payload = buf.Slice HeaderLength
 
@@ -163,12 +182,14 @@ module Icmpv4 =
                 | Error e -> Error e
                 | Ok original ->
                     Ok
-                        { Header = header
-                          Checksum = stored
-                          ChecksumValid = valid
-                          PayloadOffset = HeaderLength
-                          PayloadLength = payload.Length
-                          Original = original }
+                        {
+                            Header = header
+                            Checksum = stored
+                            ChecksumValid = valid
+                            PayloadOffset = HeaderLength
+                            PayloadLength = payload.Length
+                            Original = original
+                        }
 
     /// Reads an ICMPv4 message that fills `buf` exactly (an IPv4 payload) and verifies its
     /// checksum. Errors (destination unreachable, time exceeded) must quote a readable
@@ -191,6 +212,6 @@ module Icmpv4 =
         BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(2, 2), 0us)
         BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(4, 4), h.RestOfHeader)
         payload.CopyTo(dest.Slice HeaderLength)
-        let checksum = Checksum.compute (Span<byte>.op_Implicit (dest.Slice(0, length)))
+        let checksum = Checksum.compute (Span<byte>.op_Implicit(dest.Slice(0, length)))
         BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(2, 2), checksum)
         length

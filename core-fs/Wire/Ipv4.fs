@@ -52,10 +52,12 @@ type Ipv4Header =
 /// An IPv4 packet as read from bytes: the header plus what the wire said about it.
 [<Struct>]
 type Ipv4Packet =
-    { Header: Ipv4Header
-      /// The checksum field as stored.
-      Checksum: uint16
-      ChecksumValid: bool }
+    {
+        Header: Ipv4Header
+        /// The checksum field as stored.
+        Checksum: uint16
+        ChecksumValid: bool
+    }
 
     member p.HeaderLength = p.Header.HeaderLength
     member p.TotalLength = p.Header.TotalLength
@@ -72,25 +74,31 @@ module Ipv4 =
 
     /// A header with common defaults (TTL 64, DF set, no options) for the given endpoints.
     let header (protocol: byte) (source: Ipv4Address) (destination: Ipv4Address) (payloadLength: int) =
-        { Tos = 0uy
-          Identification = 0us
-          ReservedFlag = false
-          DontFragment = true
-          MoreFragments = false
-          FragmentOffset = 0us
-          Ttl = 64uy
-          Protocol = protocol
-          Source = source
-          Destination = destination
-          Options = OptionBytes.Empty
-          PayloadLength = payloadLength }
+        {
+            Tos = 0uy
+            Identification = 0us
+            ReservedFlag = false
+            DontFragment = true
+            MoreFragments = false
+            FragmentOffset = 0us
+            Ttl = 64uy
+            Protocol = protocol
+            Source = source
+            Destination = destination
+            Options = OptionBytes.Empty
+            PayloadLength = payloadLength
+        }
 
     let private readAddress (buf: ReadOnlySpan<byte>) (offset: int) =
         Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(offset, 4)))
 
     /// Reads the header; `quoted` skips the total-length check against the buffer, for the
     /// original header that an ICMP error quotes (it arrives without most of its payload).
-    let private parse (policy: ChecksumPolicy) (quoted: bool) (buf: ReadOnlySpan<byte>) : Result<Ipv4Packet, ParseError> =
+    let private parse
+        (policy: ChecksumPolicy)
+        (quoted: bool)
+        (buf: ReadOnlySpan<byte>)
+        : Result<Ipv4Packet, ParseError> =
         if buf.Length < MinHeaderLength then
             Error(Truncated(Layer.Ipv4, "fixed header", MinHeaderLength, buf.Length))
         else
@@ -118,23 +126,27 @@ module Ipv4 =
                     let flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(6, 2))
 
                     let header =
-                        { Tos = buf[1]
-                          Identification = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(4, 2))
-                          ReservedFlag = flagsAndOffset &&& 0x8000us <> 0us
-                          DontFragment = flagsAndOffset &&& 0x4000us <> 0us
-                          MoreFragments = flagsAndOffset &&& 0x2000us <> 0us
-                          FragmentOffset = flagsAndOffset &&& 0x1FFFus
-                          Ttl = buf[8]
-                          Protocol = buf[9]
-                          Source = readAddress buf 12
-                          Destination = readAddress buf 16
-                          Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
-                          PayloadLength = totalLength - headerLength }
+                        {
+                            Tos = buf[1]
+                            Identification = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(4, 2))
+                            ReservedFlag = flagsAndOffset &&& 0x8000us <> 0us
+                            DontFragment = flagsAndOffset &&& 0x4000us <> 0us
+                            MoreFragments = flagsAndOffset &&& 0x2000us <> 0us
+                            FragmentOffset = flagsAndOffset &&& 0x1FFFus
+                            Ttl = buf[8]
+                            Protocol = buf[9]
+                            Source = readAddress buf 12
+                            Destination = readAddress buf 16
+                            Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
+                            PayloadLength = totalLength - headerLength
+                        }
 
                     Ok
-                        { Header = header
-                          Checksum = stored
-                          ChecksumValid = valid }
+                        {
+                            Header = header
+                            Checksum = stored
+                            ChecksumValid = valid
+                        }
 
     /// Reads an IPv4 header from the start of `buf`, checking the checksum as `policy` says.
     /// Bytes beyond the total length are ignored.
@@ -180,6 +192,9 @@ module Ipv4 =
         BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(16, 4), h.Destination.Value)
         h.Options.CopyTo(dest.Slice MinHeaderLength)
         dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
-        let checksum = Checksum.compute (Span<byte>.op_Implicit (dest.Slice(0, headerLength)))
+
+        let checksum =
+            Checksum.compute (Span<byte>.op_Implicit(dest.Slice(0, headerLength)))
+
         BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(10, 2), checksum)
         headerLength

@@ -10,9 +10,17 @@ type Ipv4Address =
     new(value: uint32) = { Value = value }
 
     new(a: byte, b: byte, c: byte, d: byte) =
-        { Value = (uint32 a <<< 24) ||| (uint32 b <<< 16) ||| (uint32 c <<< 8) ||| uint32 d }
+        {
+            Value = (uint32 a <<< 24) ||| (uint32 b <<< 16) ||| (uint32 c <<< 8) ||| uint32 d
+        }
 
-    member x.Octets = [| byte (x.Value >>> 24); byte (x.Value >>> 16); byte (x.Value >>> 8); byte x.Value |]
+    member x.Octets =
+        [|
+            byte (x.Value >>> 24)
+            byte (x.Value >>> 16)
+            byte (x.Value >>> 8)
+            byte x.Value
+        |]
 
     override x.ToString() =
         $"{x.Value >>> 24}.{(x.Value >>> 16) &&& 0xFFu}.{(x.Value >>> 8) &&& 0xFFu}.{x.Value &&& 0xFFu}"

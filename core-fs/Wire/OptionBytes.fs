@@ -17,12 +17,14 @@ type OptionBytes =
     val Length: int
 
     private new(w0, w1, w2, w3, w4, length) =
-        { W0 = w0
-          W1 = w1
-          W2 = w2
-          W3 = w3
-          W4 = w4
-          Length = length }
+        {
+            W0 = w0
+            W1 = w1
+            W2 = w2
+            W3 = w3
+            W4 = w4
+            Length = length
+        }
 
     /// The most option bytes an IPv4 or TCP header has room for.
     static member Capacity = 40
@@ -116,7 +118,8 @@ type OptionBytes =
     override x.GetHashCode() =
         HashCode.Combine(x.W0, x.W1, x.W2, x.W3, x.W4, x.Length)
 
-    override x.ToString() = Convert.ToHexString(x.ToArray()).ToLowerInvariant()
+    override x.ToString() =
+        Convert.ToHexString(x.ToArray()).ToLowerInvariant()
 
     interface IEquatable<OptionBytes> with
         member x.Equals(o: OptionBytes) = x.Equals o

@@ -16,12 +16,14 @@ type Transport =
 /// A whole packet read for display or inspection: every layer, checksums reported, not
 /// enforced. The fast path uses the per-layer parsers directly.
 type DecodedPacket =
-    { Ip: Ipv4Packet
-      Transport: Transport
-      /// Offset and length, in the decoded buffer, of the innermost payload (TCP data,
-      /// ICMP body, or the IP payload when the transport was not read).
-      PayloadOffset: int
-      PayloadLength: int }
+    {
+        Ip: Ipv4Packet
+        Transport: Transport
+        /// Offset and length, in the decoded buffer, of the innermost payload (TCP data,
+        /// ICMP body, or the IP payload when the transport was not read).
+        PayloadOffset: int
+        PayloadLength: int
+    }
 
 module Packet =
     /// Reads every layer of the IPv4 packet at the start of `buf` without enforcing
@@ -53,10 +55,12 @@ module Packet =
                     OtherProtocol h.Protocol, 0, body.Length
 
             Ok
-                { Ip = ip
-                  Transport = transport
-                  PayloadOffset = ip.PayloadOffset + offset
-                  PayloadLength = length }
+                {
+                    Ip = ip
+                    Transport = transport
+                    PayloadOffset = ip.PayloadOffset + offset
+                    PayloadLength = length
+                }
 
     /// Writes a whole TCP/IPv4 packet: `ip` (its protocol and payload length are set
     /// here), `tcp` and `payload`, both checksums filled in. Returns the total length.
@@ -66,7 +70,8 @@ module Packet =
         let ip =
             { ip with
                 Protocol = IpProtocol.Tcp
-                PayloadLength = segmentLength }
+                PayloadLength = segmentLength
+            }
 
         if dest.Length < ip.TotalLength then
             invalidArg "dest" $"needs {ip.TotalLength} bytes for the packet, has {dest.Length}"
@@ -83,7 +88,8 @@ module Packet =
         let ip =
             { ip with
                 Protocol = IpProtocol.Icmp
-                PayloadLength = Icmpv4.HeaderLength + payload.Length }
+                PayloadLength = Icmpv4.HeaderLength + payload.Length
+            }
 
         if dest.Length < ip.TotalLength then
             invalidArg "dest" $"needs {ip.TotalLength} bytes for the packet, has {dest.Length}"

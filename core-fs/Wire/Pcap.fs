@@ -39,21 +39,25 @@ let DefaultSnapLength = 262144
 /// One record: when it was captured, its lengths, and where its bytes lie in the file.
 [<Struct>]
 type Record =
-    { Seconds: uint32
-      /// Microseconds, or nanoseconds when the file says so.
-      Fraction: uint32
-      CapturedLength: int
-      OriginalLength: int
-      DataOffset: int }
+    {
+        Seconds: uint32
+        /// Microseconds, or nanoseconds when the file says so.
+        Fraction: uint32
+        CapturedLength: int
+        OriginalLength: int
+        DataOffset: int
+    }
 
 type File =
-    { LinkType: uint32
-      SnapLength: uint32
-      Nanoseconds: bool
-      Records: Record array
-      /// Set when the file ends inside a record (a capture cut short); the records before
-      /// it are all there.
-      TruncatedAtEnd: ParseError option }
+    {
+        LinkType: uint32
+        SnapLength: uint32
+        Nanoseconds: bool
+        Records: Record array
+        /// Set when the file ends inside a record (a capture cut short); the records before
+        /// it are all there.
+        TruncatedAtEnd: ParseError option
+    }
 
 /// The 24-byte file header for little-endian, microsecond records.
 let fileHeader (linkType: uint32) (snapLength: int) : byte array =
@@ -89,7 +93,12 @@ let record (timestampMicros: int64) (packet: ReadOnlySpan<byte>) : byte array =
 
 /// A whole LINKTYPE_RAW file holding `packets`, one per `timestampsMicros` entry.
 let ofPackets (packets: (int64 * byte array) seq) : byte array =
-    let parts = [| yield fileHeader LinkType.Raw DefaultSnapLength; for t, p in packets -> record t (ReadOnlySpan p) |]
+    let parts =
+        [|
+            yield fileHeader LinkType.Raw DefaultSnapLength
+            for t, p in packets -> record t (ReadOnlySpan p)
+        |]
+
     Array.concat parts
 
 let private readU32 (littleEndian: bool) (s: ReadOnlySpan<byte>) =
@@ -116,7 +125,7 @@ let tryRead (bytes: ReadOnlySpan<byte>) : Result<File, ParseError> =
         match littleEndian with
         | None -> Error(Unsupported(Layer.Pcap, $"file: magic number 0x%08x{magicBe} is not classic pcap"))
         | Some le ->
-            
+
             let records = Collections.Generic.List<Record>()
             let mutable offset = FileHeaderLength
             let mutable truncated = None
@@ -130,23 +139,28 @@ let tryRead (bytes: ReadOnlySpan<byte>) : Result<File, ParseError> =
                     let available = bytes.Length - offset - RecordHeaderLength
 
                     if captured > uint32 available then
-                        truncated <- Some(Truncated(Layer.Pcap, "record data", int (min captured 0x7FFFFFFFu), available))
+                        truncated <-
+                            Some(Truncated(Layer.Pcap, "record data", int (min captured 0x7FFFFFFFu), available))
                     else
                         records.Add
-                            { Seconds = readU32 le (h.Slice(0, 4))
-                              Fraction = readU32 le (h.Slice(4, 4))
-                              CapturedLength = int captured
-                              OriginalLength = int (min (readU32 le (h.Slice(12, 4))) 0x7FFFFFFFu)
-                              DataOffset = offset + RecordHeaderLength }
+                            {
+                                Seconds = readU32 le (h.Slice(0, 4))
+                                Fraction = readU32 le (h.Slice(4, 4))
+                                CapturedLength = int captured
+                                OriginalLength = int (min (readU32 le (h.Slice(12, 4))) 0x7FFFFFFFu)
+                                DataOffset = offset + RecordHeaderLength
+                            }
 
                         offset <- offset + RecordHeaderLength + int captured
 
             Ok
-                { LinkType = readU32 le (bytes.Slice(20, 4))
-                  SnapLength = readU32 le (bytes.Slice(16, 4))
-                  Nanoseconds = nanoseconds
-                  Records = records.ToArray()
-                  TruncatedAtEnd = truncated }
+                {
+                    LinkType = readU32 le (bytes.Slice(20, 4))
+                    SnapLength = readU32 le (bytes.Slice(16, 4))
+                    Nanoseconds = nanoseconds
+                    Records = records.ToArray()
+                    TruncatedAtEnd = truncated
+                }
 
 /// Where the IPv4 packet lies inside a record's bytes for the file's link type: the whole
 /// record for raw links, past the 14-byte header for Ethernet frames of type IPv4.

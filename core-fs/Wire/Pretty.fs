@@ -7,17 +7,21 @@ open System.Text
 
 /// Flag names, lowest bit first (so a SYN-ACK reads "SYN, ACK").
 let flagNames (flags: TcpFlags) : string list =
-    [ for flag, name in
-          [ TcpFlags.Fin, "FIN"
-            TcpFlags.Syn, "SYN"
-            TcpFlags.Rst, "RST"
-            TcpFlags.Psh, "PSH"
-            TcpFlags.Ack, "ACK"
-            TcpFlags.Urg, "URG"
-            TcpFlags.Ece, "ECE"
-            TcpFlags.Cwr, "CWR" ] do
-          if flags &&& flag = flag then
-              name ]
+    [
+        for flag, name in
+            [
+                TcpFlags.Fin, "FIN"
+                TcpFlags.Syn, "SYN"
+                TcpFlags.Rst, "RST"
+                TcpFlags.Psh, "PSH"
+                TcpFlags.Ack, "ACK"
+                TcpFlags.Urg, "URG"
+                TcpFlags.Ece, "ECE"
+                TcpFlags.Cwr, "CWR"
+            ] do
+            if flags &&& flag = flag then
+                name
+    ]
 
 let flags (f: TcpFlags) =
     match flagNames f with
@@ -58,9 +62,14 @@ let ipv4 (p: Ipv4Packet) =
     line sb "Identification" $"{h.Identification} (0x%04x{h.Identification})"
 
     let fl =
-        [ if h.ReservedFlag then "reserved"
-          if h.DontFragment then "DF"
-          if h.MoreFragments then "MF" ]
+        [
+            if h.ReservedFlag then
+                "reserved"
+            if h.DontFragment then
+                "DF"
+            if h.MoreFragments then
+                "MF"
+        ]
 
     line sb "Flags" (if fl.IsEmpty then "none" else String.Join(", ", fl))
     line sb "Fragment Offset" $"{int h.FragmentOffset * 8} bytes"
@@ -161,7 +170,12 @@ let summaryOf (d: DecodedPacket) =
     match d.Transport with
     | TcpTransport(seg, valid, opts) ->
         let h = seg.Header
-        let ack = if h.Has TcpFlags.Ack then $" ack {h.AcknowledgmentNumber}" else ""
+
+        let ack =
+            if h.Has TcpFlags.Ack then
+                $" ack {h.AcknowledgmentNumber}"
+            else
+                ""
 
         let opts =
             match opts with

@@ -19,19 +19,21 @@ type TcpFlags =
 /// A TCP header (RFC 9293 3.1) as values. The data offset and checksum follow from it.
 [<Struct>]
 type TcpHeader =
-    { SourcePort: uint16
-      DestinationPort: uint16
-      SequenceNumber: uint32
-      AcknowledgmentNumber: uint32
-      /// The four bits between the data offset and CWR; zero on a sane network, kept so
-      /// bytes roundtrip.
-      Reserved: byte
-      Flags: TcpFlags
-      Window: uint16
-      UrgentPointer: uint16
-      /// Option bytes as on the wire (see `TcpOptions`); `write` pads them with zeros to a
-      /// multiple of 4.
-      Options: OptionBytes }
+    {
+        SourcePort: uint16
+        DestinationPort: uint16
+        SequenceNumber: uint32
+        AcknowledgmentNumber: uint32
+        /// The four bits between the data offset and CWR; zero on a sane network, kept so
+        /// bytes roundtrip.
+        Reserved: byte
+        Flags: TcpFlags
+        Window: uint16
+        UrgentPointer: uint16
+        /// Option bytes as on the wire (see `TcpOptions`); `write` pads them with zeros to a
+        /// multiple of 4.
+        Options: OptionBytes
+    }
 
     /// Header length in bytes: 20 plus the options rounded up to 4.
     member h.HeaderLength = 20 + ((h.Options.Length + 3) &&& ~~~3)
@@ -43,10 +45,12 @@ type TcpHeader =
 /// payload lies in the parsed buffer.
 [<Struct>]
 type TcpSegment =
-    { Header: TcpHeader
-      Checksum: uint16
-      PayloadOffset: int
-      PayloadLength: int }
+    {
+        Header: TcpHeader
+        Checksum: uint16
+        PayloadOffset: int
+        PayloadLength: int
+    }
 
 module Tcp =
     [<Literal>]
@@ -54,15 +58,17 @@ module Tcp =
 
     /// A header with no options, a zero window and no flags; fill in with `with`.
     let header (sourcePort: uint16) (destinationPort: uint16) =
-        { SourcePort = sourcePort
-          DestinationPort = destinationPort
-          SequenceNumber = 0u
-          AcknowledgmentNumber = 0u
-          Reserved = 0uy
-          Flags = TcpFlags.None
-          Window = 0us
-          UrgentPointer = 0us
-          Options = OptionBytes.Empty }
+        {
+            SourcePort = sourcePort
+            DestinationPort = destinationPort
+            SequenceNumber = 0u
+            AcknowledgmentNumber = 0u
+            Reserved = 0uy
+            Flags = TcpFlags.None
+            Window = 0us
+            UrgentPointer = 0us
+            Options = OptionBytes.Empty
+        }
 
     /// The checksum a segment (header and payload, as in `segment`) should carry.
     let computeChecksum (source: Ipv4Address) (destination: Ipv4Address) (segment: ReadOnlySpan<byte>) =
@@ -93,21 +99,25 @@ module Tcp =
                 | Error e -> Error e
                 | Ok() ->
                     let header =
-                        { SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(0, 2))
-                          DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
-                          SequenceNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
-                          AcknowledgmentNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(8, 4))
-                          Reserved = buf[12] &&& 0x0Fuy
-                          Flags = LanguagePrimitives.EnumOfValue<byte, TcpFlags> buf[13]
-                          Window = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(14, 2))
-                          UrgentPointer = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(18, 2))
-                          Options = OptionBytes.Create area }
+                        {
+                            SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(0, 2))
+                            DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
+                            SequenceNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
+                            AcknowledgmentNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(8, 4))
+                            Reserved = buf[12] &&& 0x0Fuy
+                            Flags = LanguagePrimitives.EnumOfValue<byte, TcpFlags> buf[13]
+                            Window = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(14, 2))
+                            UrgentPointer = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(18, 2))
+                            Options = OptionBytes.Create area
+                        }
 
                     Ok
-                        { Header = header
-                          Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
-                          PayloadOffset = headerLength
-                          PayloadLength = buf.Length - headerLength }
+                        {
+                            Header = header
+                            Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
+                            PayloadOffset = headerLength
+                            PayloadLength = buf.Length - headerLength
+                        }
 
     /// Reads a TCP segment that fills `buf` exactly and verifies its checksum against the
     /// pseudo-header of `source` and `destination`.
@@ -116,7 +126,9 @@ module Tcp =
         | Ok seg when not (checksumValid source destination buf) ->
             let zeroed =
                 Checksum.add
-                    (Checksum.add (Checksum.pseudoHeader source destination IpProtocol.Tcp buf.Length) (Checksum.sum buf))
+                    (Checksum.add
+                        (Checksum.pseudoHeader source destination IpProtocol.Tcp buf.Length)
+                        (Checksum.sum buf))
                     (uint32 (~~~seg.Checksum))
 
             Error(BadChecksum(Layer.Tcp, seg.Checksum, Checksum.finish zeroed))

@@ -218,6 +218,6 @@ module TcpOptions =
         if total > OptionBytes.Capacity then
             invalidArg "options" $"options take {total} bytes; a TCP header holds at most 40"
 
-        let buf = Array.zeroCreate<byte> ((total + 3) &&& ~~~3)
+        let buf = Array.zeroCreate<byte>((total + 3) &&& ~~~3)
         write options (Span buf) |> ignore
         OptionBytes.Create buf

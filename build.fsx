@@ -1,0 +1,233 @@
+// The build script: `dotnet fsi build.fsx -- <target> [args]`.
+// Targets: clean, restore, build, format, checkformat, test, soak, bench, demo, help.
+// A small runner of our own (FAKE 6 does not restore on these machines; see
+// ../shared/TOOLCHAIN.md): each target names the targets it needs, and each runs once.
+
+open System
+open System.Diagnostics
+open System.IO
+
+let root = __SOURCE_DIRECTORY__
+let solution = Path.Combine(root, "Stack.sln")
+
+let testDll =
+    Path.Combine(root, "tests", "bin", "Release", "net10.0", "Stack.Tests.dll")
+
+let cliDll =
+    Path.Combine(root, "cli-fs", "bin", "Release", "net10.0", "tcpstack.dll")
+
+let args = fsi.CommandLineArgs |> Array.skip 1 |> List.ofArray
+
+let step (text: string) =
+    Console.ForegroundColor <- ConsoleColor.Cyan
+    printfn "==> %s" text
+    Console.ResetColor()
+
+/// Runs a program in the repository root with the console passed through; returns its
+/// exit code.
+let exec (program: string) (arguments: string list) =
+    let psi = ProcessStartInfo(program, arguments)
+    psi.WorkingDirectory <- root
+    psi.UseShellExecute <- false
+    use p = Process.Start psi
+    p.WaitForExit()
+    p.ExitCode
+
+/// Runs a program and stops the build with a clear message when it fails.
+let run (program: string) (arguments: string list) =
+    let code = exec program arguments
+
+    if code <> 0 then
+        let line = String.Join(" ", program :: arguments)
+        eprintfn "build: `%s` failed with exit code %d" line code
+        exit code
+
+let dotnet = run "dotnet"
+
+let apt (packages: string list) =
+    let missing =
+        packages
+        |> List.filter (fun p -> exec "dpkg-query" [ "-W"; "-f=${Status}"; p ] <> 0)
+
+    if not missing.IsEmpty then
+        step $"""installing {String.Join(", ", missing)} (apt-get)"""
+        run "apt-get" [ "update"; "-qq" ]
+        run "apt-get" ("install" :: "-y" :: "-qq" :: "--no-install-recommends" :: missing)
+
+let targets: (string * string * string list * (string list -> unit)) list =
+    [
+        "clean",
+        "remove build outputs",
+        [],
+        fun _ ->
+            for dir in [ "core-fs"; "shell-cs"; "cli-fs"; "tests"; "bench" ] do
+                for sub in [ "bin"; "obj" ] do
+                    let path = Path.Combine(root, dir, sub)
+
+                    if Directory.Exists path then
+                        Directory.Delete(path, true)
+
+        "restore",
+        "restore tools and packages exactly as the lock files say",
+        [],
+        fun _ ->
+            dotnet [ "tool"; "restore" ]
+            dotnet [ "restore"; solution; "--locked-mode" ]
+
+        "build",
+        "build everything in Release",
+        [ "restore" ],
+        fun _ -> dotnet [ "build"; solution; "-c"; "Release"; "--no-restore"; "-nologo" ]
+
+        "format",
+        "format F# (fantomas) and C# (dotnet format)",
+        [ "restore" ],
+        fun _ ->
+            dotnet [ "fantomas"; "." ]
+            dotnet [ "format"; "shell-cs/Stack.Shell.csproj"; "--no-restore" ]
+
+        "checkformat",
+        "fail when any file needs formatting",
+        [ "restore" ],
+        fun _ ->
+            let fs = exec "dotnet" [ "fantomas"; "--check"; "." ]
+
+            if fs <> 0 then
+                eprintfn "build: F# files need formatting: run `dotnet fsi build.fsx -- format`"
+                exit 1
+
+            let cs =
+                exec
+                    "dotnet"
+                    [
+                        "format"
+                        "shell-cs/Stack.Shell.csproj"
+                        "--verify-no-changes"
+                        "--no-restore"
+                    ]
+
+            if cs <> 0 then
+                eprintfn "build: C# files need formatting: run `dotnet fsi build.fsx -- format`"
+                exit 1
+
+        "test",
+        "check formatting, build, run every test; ends with `N passed, N failed`",
+        [ "checkformat"; "build" ],
+        fun extra ->
+            step "running the tests"
+            exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
+
+        "soak",
+        "the property tests with many more cases",
+        [ "build" ],
+        fun extra ->
+            exit (
+                exec
+                    "dotnet"
+                    (testDll
+                     :: "--colours"
+                     :: "0"
+                     :: "--no-spinner"
+                     :: "--fscheck-max-tests"
+                     :: "20000"
+                     :: extra)
+            )
+
+        "bench",
+        "BenchmarkDotNet over the core (pass --quick for a short run)",
+        [ "restore" ],
+        fun extra ->
+            let extra = if extra.IsEmpty then [ "--filter"; "*" ] else extra
+            dotnet ([ "run"; "-c"; "Release"; "--project"; "bench"; "--no-restore"; "--" ] @ extra)
+
+        "demo",
+        "the main job: what the stack does, shown",
+        [ "build" ],
+        fun _ ->
+            step "crafting the seed's SYN (10.0.1.7:12345 -> 10.0.0.6:9999, seq 1) with Linux's SYN options"
+
+            let craft =
+                [
+                    cliDll
+                    "craft"
+                    "--src"
+                    "10.0.1.7"
+                    "--dst"
+                    "10.0.0.6"
+                    "--sport"
+                    "12345"
+                    "--dport"
+                    "9999"
+                ]
+                @ [
+                    "--flags"
+                    "S"
+                    "--seq"
+                    "1"
+                    "--mss"
+                    "1460"
+                    "--sack-permitted"
+                    "--timestamps"
+                    "1,0"
+                    "--wscale"
+                    "7"
+                ]
+
+            let psi = ProcessStartInfo("dotnet", craft)
+            psi.RedirectStandardOutput <- true
+            use p = Process.Start psi
+            let hex = p.StandardOutput.ReadToEnd().Trim()
+            p.WaitForExit()
+            printfn "%s" hex
+            step "decoding it"
+            run "dotnet" [ cliDll; "decode"; hex ]
+            step "decoding the first packets of a real Linux capture (../shared/captures)"
+            let capture = Path.Combine(root, "tests", "data", "linux-kernel.pcap")
+            let psi = ProcessStartInfo("dotnet", [ cliDll; "decode"; "--pcap"; capture ])
+            psi.RedirectStandardOutput <- true
+            use p = Process.Start psi
+            let lines = p.StandardOutput.ReadToEnd().Split('\n')
+            p.WaitForExit()
+
+            for line in lines |> Array.filter (fun l -> l.StartsWith "--") |> Array.truncate 12 do
+                printfn "%s" line
+
+            printfn
+                "... (%d packets in all: `dotnet %s decode --pcap %s`)"
+                (lines |> Array.filter (fun l -> l.StartsWith "--") |> Array.length)
+                cliDll
+                capture
+    ]
+
+let usage () =
+    printfn "usage: dotnet fsi build.fsx -- <target> [args]\n\ntargets:"
+
+    for name, doc, deps, _ in targets do
+        let needs =
+            if deps.IsEmpty then
+                ""
+            else
+                $""" (after {String.Join(", ", deps)})"""
+
+        printfn "  %-12s %s%s" name doc needs
+
+let rec runTarget (visited: Collections.Generic.HashSet<string>) (name: string) (extra: string list) =
+    match targets |> List.tryFind (fun (n, _, _, _) -> n = name) with
+    | None ->
+        eprintfn "build: unknown target '%s'" name
+        usage ()
+        exit 2
+    | Some(_, _, deps, action) ->
+        for dep in deps do
+            if visited.Add dep then
+                runTarget visited dep []
+
+        step name
+        action extra
+
+match args with
+| []
+| [ "help" ]
+| [ "--help" ] -> usage ()
+| target :: extra ->
+    runTarget (Collections.Generic.HashSet [ target.ToLowerInvariant() ]) (target.ToLowerInvariant()) extra
