@@ -29,6 +29,14 @@ let tests =
                 | Ok m -> icmpBytes m.Header (Array.sub bytes m.PayloadOffset m.PayloadLength) = bytes
                 | Error _ -> false)
 
+            prop "truncations never throw; below the 8-byte header they are errors" icmpMessage (fun (h, payload) ->
+                let bytes = icmpBytes h payload
+
+                [ 0 .. bytes.Length - 1 ]
+                |> List.forall (fun n ->
+                    let result = Icmpv4.tryParse (ReadOnlySpan(bytes, 0, n))
+                    n >= Icmpv4.HeaderLength || isError result))
+
             propN 2000 "arbitrary bytes never throw" anyBytes (fun bytes ->
                 Icmpv4.tryParse (ReadOnlySpan bytes) |> ignore
                 Icmpv4.tryParseUnchecked (ReadOnlySpan bytes) |> ignore

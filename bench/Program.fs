@@ -1,0 +1,38 @@
+/// Runs the benchmarks:
+///   dotnet run -c Release --project bench -- --filter '*'            full runs
+///   dotnet run -c Release --project bench -- --filter '*' --quick    numbers in a minute or two
+/// Any other BenchmarkDotNet option (--list flat, --job, --exporters ...) passes through.
+module Stack.Bench.Program
+
+open BenchmarkDotNet.Configs
+open BenchmarkDotNet.Jobs
+open BenchmarkDotNet.Running
+open BenchmarkDotNet.Toolchains.InProcess.Emit
+open Stack.Bench.WireBenchmarks
+
+/// BenchmarkDotNet's defaults plus the GB/s column, all results in one table.
+let private baseConfig () =
+    DefaultConfig.Instance.AddColumn(ThroughputColumn()).WithOptions(ConfigOptions.JoinSummary)
+
+/// Few iterations, run in this process (no per-run project build): rougher numbers, fast.
+let private quickJob =
+    Job.ShortRun.WithWarmupCount(2).WithIterationCount(5).WithToolchain(InProcessEmitToolchain.Instance).WithId("Quick")
+
+[<EntryPoint>]
+let main argv =
+    let quick = argv |> Array.contains "--quick"
+    let args = argv |> Array.filter (fun a -> a <> "--quick")
+
+    let config =
+        if quick then
+            baseConfig().AddJob(quickJob)
+        else
+            baseConfig ()
+
+    let summaries =
+        BenchmarkSwitcher.FromAssembly(typeof<ThroughputColumn>.Assembly).Run(args, config)
+
+    if summaries |> Seq.exists (fun s -> s.HasCriticalValidationErrors) then
+        1
+    else
+        0
