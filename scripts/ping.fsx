@@ -19,18 +19,9 @@ let payload = Array.init 56 byte
 let ip = Ipv4.header IpProtocol.Icmp source destination 0
 let packet = Packet.icmpToArray ip echo (ReadOnlySpan payload)
 
-/// Hex in rows of 16 with offsets.
-let hexDump (bytes: byte array) =
-    bytes
-    |> Array.chunkBySize 16
-    |> Array.mapi (fun row chunk ->
-        let hex = chunk |> Array.map (fun b -> b.ToString "x2") |> String.concat " "
-        $"%04x{row * 16}  {hex}")
-    |> String.concat "\n"
-
 printf "%s" (Pretty.packet (ReadOnlySpan packet))
 printfn ""
 printfn "%s" (Pretty.summary (ReadOnlySpan packet))
 printfn ""
 printfn "%d bytes:" packet.Length
-printfn "%s" (hexDump packet)
+printf "%s" (Pretty.hexDump (ReadOnlySpan packet))

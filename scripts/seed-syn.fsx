@@ -36,19 +36,10 @@ Tcp.write header (Span segment) |> ignore
 if not scapyBytes then
     Tcp.fillChecksum loopback loopback (Span segment)
 
-/// Hex in rows of 16 with offsets, like scapy's hexdump.
-let hexDump (bytes: byte array) =
-    bytes
-    |> Array.chunkBySize 16
-    |> Array.mapi (fun row chunk ->
-        let hex = chunk |> Array.map (fun b -> b.ToString "x2") |> String.concat " "
-        $"%04x{row * 16}  {hex}")
-    |> String.concat "\n"
-
 let path = Path.Combine(Environment.CurrentDirectory, "tcp.bin")
 File.WriteAllBytes(path, segment)
 printfn "Wrote %d bytes to %s" segment.Length path
-printfn "%s" (hexDump segment)
+printf "%s" (Pretty.hexDump (ReadOnlySpan segment))
 printfn ""
 
 match Tcp.tryParseUnchecked (ReadOnlySpan segment) with

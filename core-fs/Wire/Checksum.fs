@@ -6,7 +6,8 @@ module Stack.Core.Wire.Checksum
 open System
 open System.Buffers.Binary
 open System.Runtime.InteropServices
-open System.Runtime.Intrinsics
+open System.Runtime.CompilerServices
+open System.Numerics
 
 /// Folds a wide one's complement sum down to 16 bits.
 let inline private fold64 (x: uint64) : uint32 =
@@ -24,47 +25,29 @@ let inline private addCarry (acc: uint64) (w: uint64) =
 /// keeps the 32-bit lanes from overflowing.
 let private flushEvery = 16384
 
-let private sumVector256 (vecs: ReadOnlySpan<Vector256<uint32>>) : uint64 =
-    let mask = Vector256.Create 0xFFFFu
+/// Sums vectors of four-byte lanes as two 16-bit words each (low and high half), in
+/// 32-bit lanes widened to 64 bits before they could overflow.
+let private sumVectors (vecs: ReadOnlySpan<Vector<uint32>>) : uint64 =
+    let mask = Vector<uint32>(0xFFFFu)
     let mutable total = 0UL
     let mutable k = 0
 
     while k < vecs.Length do
         let stop = min vecs.Length (k + flushEvery)
-        let mutable lo = Vector256<uint32>.Zero
-        let mutable hi = Vector256<uint32>.Zero
+        let mutable lo = Vector<uint32>.Zero
+        let mutable hi = Vector<uint32>.Zero
 
         while k < stop do
             let v = vecs[k]
-            lo <- Vector256.Add(lo, Vector256.BitwiseAnd(v, mask))
-            hi <- Vector256.Add(hi, Vector256.ShiftRightLogical(v, 16))
+            lo <- lo + Vector.BitwiseAnd(v, mask)
+            hi <- hi + Vector.ShiftRightLogical(v, 16)
             k <- k + 1
 
-        let struct (a, b) = Vector256.Widen lo
-        let struct (c, d) = Vector256.Widen hi
-        total <- total + Vector256.Sum(Vector256.Add(Vector256.Add(a, b), Vector256.Add(c, d)))
-
-    total
-
-let private sumVector128 (vecs: ReadOnlySpan<Vector128<uint32>>) : uint64 =
-    let mask = Vector128.Create 0xFFFFu
-    let mutable total = 0UL
-    let mutable k = 0
-
-    while k < vecs.Length do
-        let stop = min vecs.Length (k + flushEvery)
-        let mutable lo = Vector128<uint32>.Zero
-        let mutable hi = Vector128<uint32>.Zero
-
-        while k < stop do
-            let v = vecs[k]
-            lo <- Vector128.Add(lo, Vector128.BitwiseAnd(v, mask))
-            hi <- Vector128.Add(hi, Vector128.ShiftRightLogical(v, 16))
-            k <- k + 1
-
-        let struct (a, b) = Vector128.Widen lo
-        let struct (c, d) = Vector128.Widen hi
-        total <- total + Vector128.Sum(Vector128.Add(Vector128.Add(a, b), Vector128.Add(c, d)))
+        let mutable a = Vector<uint64>.Zero
+        let mutable b = Vector<uint64>.Zero
+        // Each lane is below 2^30 here, so lo + hi still fits in 32 bits.
+        Vector.Widen(lo + hi, &a, &b)
+        total <- total + Vector.Sum(a + b)
 
     total
 
@@ -74,14 +57,10 @@ let private sumNative (data: ReadOnlySpan<byte>) : uint64 =
     let mutable acc = 0UL
     let mutable i = 0
 
-    if Vector256.IsHardwareAccelerated && data.Length >= 128 then
-        let count = data.Length / 32
-        acc <- sumVector256 (MemoryMarshal.Cast<byte, Vector256<uint32>>(data.Slice(0, count * 32)))
-        i <- count * 32
-    elif Vector128.IsHardwareAccelerated && data.Length >= 64 then
-        let count = data.Length / 16
-        acc <- sumVector128 (MemoryMarshal.Cast<byte, Vector128<uint32>>(data.Slice(0, count * 16)))
-        i <- count * 16
+    if Vector.IsHardwareAccelerated && data.Length >= 4 * Vector<byte>.Count then
+        let count = data.Length / Vector<byte>.Count
+        acc <- sumVectors (MemoryMarshal.Cast<byte, Vector<uint32>>(data.Slice(0, count * Vector<byte>.Count)))
+        i <- count * Vector<byte>.Count
 
     while i + 8 <= data.Length do
         acc <- addCarry acc (MemoryMarshal.Read<uint64>(data.Slice i))
@@ -112,19 +91,28 @@ let sum (data: ReadOnlySpan<byte>) : uint32 =
     else
         folded
 
+/// Folds a wide sum of 16-bit words (up to 2^48 of them) to a 16-bit partial sum.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let fold (wide: uint64) : uint32 = fold64 wide
+
 /// One's complement addition of two partial sums.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let add (a: uint32) (b: uint32) : uint32 = fold64 (uint64 a + uint64 b)
 
 /// The checksum field value for a finished sum.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let finish (total: uint32) : uint16 = ~~~(uint16 (fold64 (uint64 total)))
 
 /// The checksum of `data` (RFC 1071).
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let compute (data: ReadOnlySpan<byte>) : uint16 = finish (sum data)
 
 /// True when `data`, checksum field included, sums to all ones: the check RFC 1071 describes.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let isValid (data: ReadOnlySpan<byte>) : bool = sum data = 0xFFFFu
 
 /// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let pseudoHeader (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (length: int) : uint32 =
     fold64 (
         uint64 (source.Value >>> 16)

@@ -157,7 +157,7 @@ module Icmpv4 =
             let stored = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
             let valid = Checksum.isValid buf
 
-            if policy = Verify && not valid then
+            if policy.IsVerify && not valid then
                 let zeroed = Checksum.add (Checksum.sum buf) (uint32 (~~~stored))
                 Error(BadChecksum(Layer.Icmpv4, stored, Checksum.finish zeroed))
             else

@@ -2,6 +2,7 @@ namespace Stack.Core.Wire
 
 open System
 open System.Buffers.Binary
+open System.Runtime.CompilerServices
 
 /// IP protocol numbers this stack knows by name.
 module IpProtocol =
@@ -92,40 +93,51 @@ module Ipv4 =
     let private readAddress (buf: ReadOnlySpan<byte>) (offset: int) =
         Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(offset, 4)))
 
-    /// Reads the header; `quoted` skips the total-length check against the buffer, for the
-    /// original header that an ICMP error quotes (it arrives without most of its payload).
-    let private parse
-        (policy: ChecksumPolicy)
-        (quoted: bool)
-        (buf: ReadOnlySpan<byte>)
-        : Result<Ipv4Packet, ParseError> =
+    /// What makes the header at the start of `buf` unreadable, if anything. `quoted` skips
+    /// the total-length check against the buffer, for the original header that an ICMP
+    /// error quotes (it arrives without most of its payload). Kept apart from building the
+    /// result so the success path carries no error temporaries.
+    let private problem (verify: bool) (quoted: bool) (buf: ReadOnlySpan<byte>) : ParseError voption =
         if buf.Length < MinHeaderLength then
-            Error(Truncated(Layer.Ipv4, "fixed header", MinHeaderLength, buf.Length))
+            ValueSome(Truncated(Layer.Ipv4, "fixed header", MinHeaderLength, buf.Length))
         else
             let version = int (buf[0] >>> 4)
             let headerLength = int (buf[0] &&& 0x0Fuy) * 4
             let totalLength = int (BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2)))
 
             if version <> 4 then
-                Error(BadVersion version)
+                ValueSome(BadVersion version)
             elif headerLength < MinHeaderLength then
-                Error(BadHeaderLength(Layer.Ipv4, headerLength))
+                ValueSome(BadHeaderLength(Layer.Ipv4, headerLength))
             elif headerLength > buf.Length then
-                Error(Truncated(Layer.Ipv4, "options", headerLength, buf.Length))
+                ValueSome(Truncated(Layer.Ipv4, "options", headerLength, buf.Length))
             elif totalLength < headerLength || (not quoted && totalLength > buf.Length) then
-                Error(BadTotalLength(totalLength, headerLength, buf.Length))
-            else
-                let headerBytes = buf.Slice(0, headerLength)
+                ValueSome(BadTotalLength(totalLength, headerLength, buf.Length))
+            elif verify && not (Checksum.isValid (buf.Slice(0, headerLength))) then
                 let stored = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(10, 2))
-                let valid = Checksum.isValid headerBytes
 
-                if policy = Verify && not valid then
-                    let zeroed = Checksum.add (Checksum.sum headerBytes) (uint32 (~~~stored))
-                    Error(BadChecksum(Layer.Ipv4, stored, Checksum.finish zeroed))
-                else
-                    let flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(6, 2))
+                let zeroed =
+                    Checksum.add (Checksum.sum (buf.Slice(0, headerLength))) (uint32 (~~~stored))
 
-                    let header =
+                ValueSome(BadChecksum(Layer.Ipv4, stored, Checksum.finish zeroed))
+            else
+                ValueNone
+
+    let private parse
+        (policy: ChecksumPolicy)
+        (quoted: bool)
+        (buf: ReadOnlySpan<byte>)
+        : Result<Ipv4Packet, ParseError> =
+        match problem policy.IsVerify quoted buf with
+        | ValueSome e -> Error e
+        | ValueNone ->
+            let headerLength = int (buf[0] &&& 0x0Fuy) * 4
+            let totalLength = int (BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2)))
+            let flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(6, 2))
+
+            Ok
+                {
+                    Header =
                         {
                             Tos = buf[1]
                             Identification = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(4, 2))
@@ -137,16 +149,17 @@ module Ipv4 =
                             Protocol = buf[9]
                             Source = readAddress buf 12
                             Destination = readAddress buf 16
-                            Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
+                            Options =
+                                if headerLength = MinHeaderLength then
+                                    OptionBytes.Empty
+                                else
+                                    OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
                             PayloadLength = totalLength - headerLength
                         }
-
-                    Ok
-                        {
-                            Header = header
-                            Checksum = stored
-                            ChecksumValid = valid
-                        }
+                    Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(10, 2))
+                    // Verified above when the policy says so; otherwise look now.
+                    ChecksumValid = policy.IsVerify || Checksum.isValid (buf.Slice(0, headerLength))
+                }
 
     /// Reads an IPv4 header from the start of `buf`, checking the checksum as `policy` says.
     /// Bytes beyond the total length are ignored.
@@ -159,42 +172,75 @@ module Ipv4 =
     /// that were not quoted. The checksum is recorded, not enforced.
     let tryParseQuoted (buf: ReadOnlySpan<byte>) = parse Ignore true buf
 
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private cannotWrite (h: Ipv4Header) (available: int) : unit =
+        if h.PayloadLength < 0 || h.TotalLength > MaxTotalLength then
+            invalidArg "h" $"total length {h.TotalLength} is outside 20..65535"
+        elif h.FragmentOffset > 0x1FFFus then
+            invalidArg "h" $"fragment offset {h.FragmentOffset} does not fit in 13 bits"
+        else
+            invalidArg "dest" $"needs {h.HeaderLength} bytes for the IPv4 header, has {available}"
+
+    /// `write` with the protocol and payload length given apart from the header, so a
+    /// caller that knows them need not build a changed copy of `h`.
+    let writeWith (h: Ipv4Header) (protocol: byte) (payloadLength: int) (dest: Span<byte>) : int =
+        let headerLength = h.HeaderLength
+        let totalLength = headerLength + payloadLength
+
+        if
+            payloadLength < 0
+            || totalLength > MaxTotalLength
+            || h.FragmentOffset > 0x1FFFus
+            || dest.Length < headerLength
+        then
+            cannotWrite
+                { h with
+                    Protocol = protocol
+                    PayloadLength = payloadLength
+                }
+                dest.Length
+
+        let versionIhlTos = 0x4000us ||| (uint16 (headerLength / 4) <<< 8) ||| uint16 h.Tos
+
+        let flagsAndOffset =
+            (if h.ReservedFlag then 0x8000us else 0us)
+            ||| (if h.DontFragment then 0x4000us else 0us)
+            ||| (if h.MoreFragments then 0x2000us else 0us)
+            ||| h.FragmentOffset
+
+        let ttlProtocol = (uint16 h.Ttl <<< 8) ||| uint16 protocol
+
+        // The checksum comes from the field values, not from re-reading what was just
+        // written: the header words plus the options' own sum.
+        let sum =
+            uint64 versionIhlTos
+            + uint64 totalLength
+            + uint64 h.Identification
+            + uint64 flagsAndOffset
+            + uint64 ttlProtocol
+            + uint64 (h.Source.Value >>> 16)
+            + uint64 (h.Source.Value &&& 0xFFFFu)
+            + uint64 (h.Destination.Value >>> 16)
+            + uint64 (h.Destination.Value &&& 0xFFFFu)
+            + (if h.Options.Length = 0 then 0UL else uint64 h.Options.Sum)
+
+        Bytes.put16 dest 0 versionIhlTos
+        Bytes.put16 dest 2 (uint16 totalLength)
+        Bytes.put16 dest 4 h.Identification
+        Bytes.put16 dest 6 flagsAndOffset
+        Bytes.put16 dest 8 ttlProtocol
+        Bytes.put16 dest 10 (~~~(uint16 (Checksum.fold sum)))
+        Bytes.put32 dest 12 h.Source.Value
+        Bytes.put32 dest 16 h.Destination.Value
+
+        if headerLength > MinHeaderLength then
+            h.Options.CopyTo(dest.Slice MinHeaderLength)
+            dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
+
+        headerLength
+
     /// Writes the header (checksum filled in) at the start of `dest` and returns its length;
     /// the caller puts the payload after it. Raises ArgumentException when `dest` is too
     /// small or the lengths cannot be encoded.
     let write (h: Ipv4Header) (dest: Span<byte>) : int =
-        let headerLength = h.HeaderLength
-
-        if h.PayloadLength < 0 || h.TotalLength > MaxTotalLength then
-            invalidArg "h" $"total length {h.TotalLength} is outside 20..65535"
-
-        if h.FragmentOffset > 0x1FFFus then
-            invalidArg "h" $"fragment offset {h.FragmentOffset} does not fit in 13 bits"
-
-        if dest.Length < headerLength then
-            invalidArg "dest" $"needs {headerLength} bytes for the IPv4 header, has {dest.Length}"
-
-        dest[0] <- byte (0x40 ||| (headerLength / 4))
-        dest[1] <- h.Tos
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(2, 2), uint16 h.TotalLength)
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(4, 2), h.Identification)
-
-        let flags =
-            (if h.ReservedFlag then 0x8000us else 0us)
-            ||| (if h.DontFragment then 0x4000us else 0us)
-            ||| (if h.MoreFragments then 0x2000us else 0us)
-
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(6, 2), flags ||| h.FragmentOffset)
-        dest[8] <- h.Ttl
-        dest[9] <- h.Protocol
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(10, 2), 0us)
-        BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(12, 4), h.Source.Value)
-        BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(16, 4), h.Destination.Value)
-        h.Options.CopyTo(dest.Slice MinHeaderLength)
-        dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
-
-        let checksum =
-            Checksum.compute (Span<byte>.op_Implicit(dest.Slice(0, headerLength)))
-
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(10, 2), checksum)
-        headerLength
+        writeWith h h.Protocol h.PayloadLength dest

@@ -1,10 +1,11 @@
 namespace Stack.Core.Wire
 
 open System
+open System.Runtime.CompilerServices
 
 /// An IPv4 address, held as the 32-bit number it is on the wire (most significant
 /// octet first, so 10.0.0.1 is 0x0A000001).
-[<Struct; CustomEquality; CustomComparison>]
+[<Struct; IsReadOnly; CustomEquality; CustomComparison>]
 type Ipv4Address =
     val Value: uint32
     new(value: uint32) = { Value = value }

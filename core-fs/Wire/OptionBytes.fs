@@ -2,11 +2,12 @@ namespace Stack.Core.Wire
 
 open System
 open System.Buffers.Binary
+open System.Runtime.CompilerServices
 
 /// Up to 40 bytes of header options (the most an IPv4 or TCP header can carry), held
 /// inline so a parsed header allocates nothing. The bytes are kept exactly as on the wire,
 /// padding included, so writing a parsed header gives back the same bytes.
-[<Struct; CustomEquality; NoComparison>]
+[<Struct; IsReadOnly; CustomEquality; NoComparison>]
 type OptionBytes =
     val private W0: uint64
     val private W1: uint64
@@ -31,6 +32,7 @@ type OptionBytes =
 
     static member Empty = OptionBytes(0UL, 0UL, 0UL, 0UL, 0UL, 0)
 
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     member private x.Word(i: int) =
         match i with
         | 0 -> x.W0
@@ -49,27 +51,56 @@ type OptionBytes =
 
     /// Copies the bytes into `destination`, which must hold Length bytes.
     member x.CopyTo(destination: Span<byte>) =
+        if destination.Length < x.Length then
+            invalidArg "destination" $"needs {x.Length} bytes, has {destination.Length}"
+
         let mutable i = 0
 
+        while x.Length - i >= 8 do
+            let w = x.Word(i / 8)
+            Bytes.put32 destination i (uint32 (w >>> 32))
+            Bytes.put32 destination (i + 4) (uint32 w)
+            i <- i + 8
+
+        let tail = x.Word(i / 8)
+
+        if x.Length - i >= 4 then
+            Bytes.put32 destination i (uint32 (tail >>> 32))
+            i <- i + 4
+
         while i < x.Length do
-            if x.Length - i >= 8 then
-                BinaryPrimitives.WriteUInt64BigEndian(destination.Slice(i, 8), x.Word(i / 8))
-                i <- i + 8
-            else
-                destination[i] <- x[i]
-                i <- i + 1
+            destination[i] <- byte (tail >>> (56 - 8 * (i % 8)))
+            i <- i + 1
+
+    /// The one's complement sum of the bytes as big-endian 16-bit words (see `Checksum`),
+    /// computed from the held words without touching memory.
+    member x.Sum: uint32 =
+        let inline halves (w: uint64) = (w >>> 32) + (w &&& 0xFFFFFFFFUL)
+        let mutable s = halves x.W0 + halves x.W1 + halves x.W2 + halves x.W3 + halves x.W4
+        s <- (s &&& 0xFFFFFFFFUL) + (s >>> 32)
+        s <- (s &&& 0xFFFFUL) + (s >>> 16)
+        s <- (s &&& 0xFFFFUL) + (s >>> 16)
+        s <- (s &&& 0xFFFFUL) + (s >>> 16)
+        uint32 s
 
     member x.ToArray() =
         let a = Array.zeroCreate<byte> x.Length
         x.CopyTo(Span a)
         a
 
-    /// Bytes 8i..8i+7 of `source` as a big-endian word, zero past its end.
+    /// Bytes 8i..8i+7 of `source` as a big-endian word, zero past its end. Option areas
+    /// are whole 32-bit words on the wire, so the 4-byte tail has its own fast case.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     static member private ReadWord(source: ReadOnlySpan<byte>, i: int) =
         let start = i * 8
+        let remaining = source.Length - start
 
-        if source.Length >= start + 8 then
+        if remaining >= 8 then
             BinaryPrimitives.ReadUInt64BigEndian(source.Slice(start, 8))
+        elif remaining <= 0 then
+            0UL
+        elif remaining = 4 then
+            uint64 (BinaryPrimitives.ReadUInt32BigEndian(source.Slice(start, 4))) <<< 32
         else
             let mutable w = 0UL
 
@@ -78,27 +109,24 @@ type OptionBytes =
 
             w
 
-    /// Takes a copy of `source`; None when it is longer than 40 bytes.
-    static member TryCreate(source: ReadOnlySpan<byte>) : OptionBytes voption =
-        if source.Length > OptionBytes.Capacity then
-            ValueNone
-        else
-            ValueSome(
-                OptionBytes(
-                    OptionBytes.ReadWord(source, 0),
-                    OptionBytes.ReadWord(source, 1),
-                    OptionBytes.ReadWord(source, 2),
-                    OptionBytes.ReadWord(source, 3),
-                    OptionBytes.ReadWord(source, 4),
-                    source.Length
-                )
-            )
+    /// Kept out of line so the hot path stays small enough to inline.
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    static member private TooLong(length: int) : unit =
+        invalidArg "source" $"options are {length} bytes; a header holds at most 40"
 
     /// Takes a copy of `source`; raises ArgumentException when it is longer than 40 bytes.
     static member Create(source: ReadOnlySpan<byte>) =
-        match OptionBytes.TryCreate source with
-        | ValueSome o -> o
-        | ValueNone -> invalidArg "source" $"options are {source.Length} bytes; a header holds at most 40"
+        if source.Length > OptionBytes.Capacity then
+            OptionBytes.TooLong source.Length
+
+        OptionBytes(
+            OptionBytes.ReadWord(source, 0),
+            OptionBytes.ReadWord(source, 1),
+            OptionBytes.ReadWord(source, 2),
+            OptionBytes.ReadWord(source, 3),
+            OptionBytes.ReadWord(source, 4),
+            source.Length
+        )
 
     static member Create(source: byte array) = OptionBytes.Create(ReadOnlySpan source)
 

@@ -66,37 +66,17 @@ module Packet =
     /// here), `tcp` and `payload`, both checksums filled in. Returns the total length.
     let writeTcp (ip: Ipv4Header) (tcp: TcpHeader) (payload: ReadOnlySpan<byte>) (dest: Span<byte>) : int =
         let segmentLength = tcp.HeaderLength + payload.Length
+        let ipLength = Ipv4.writeWith ip IpProtocol.Tcp segmentLength dest
 
-        let ip =
-            { ip with
-                Protocol = IpProtocol.Tcp
-                PayloadLength = segmentLength
-            }
-
-        if dest.Length < ip.TotalLength then
-            invalidArg "dest" $"needs {ip.TotalLength} bytes for the packet, has {dest.Length}"
-
-        let ipLength = Ipv4.write ip dest
-        let segment = dest.Slice(ipLength, segmentLength)
-        let tcpLength = Tcp.write tcp segment
-        payload.CopyTo(segment.Slice tcpLength)
-        Tcp.fillChecksum ip.Source ip.Destination segment
-        ip.TotalLength
+        Tcp.writeSegment ip.Source ip.Destination tcp payload (dest.Slice ipLength)
+        + ipLength
 
     /// Writes a whole ICMP/IPv4 packet, both checksums filled in. Returns the total length.
     let writeIcmp (ip: Ipv4Header) (icmp: IcmpHeader) (payload: ReadOnlySpan<byte>) (dest: Span<byte>) : int =
-        let ip =
-            { ip with
-                Protocol = IpProtocol.Icmp
-                PayloadLength = Icmpv4.HeaderLength + payload.Length
-            }
+        let ipLength =
+            Ipv4.writeWith ip IpProtocol.Icmp (Icmpv4.HeaderLength + payload.Length) dest
 
-        if dest.Length < ip.TotalLength then
-            invalidArg "dest" $"needs {ip.TotalLength} bytes for the packet, has {dest.Length}"
-
-        let ipLength = Ipv4.write ip dest
-        Icmpv4.write icmp payload (dest.Slice ipLength) |> ignore
-        ip.TotalLength
+        Icmpv4.write icmp payload (dest.Slice ipLength) + ipLength
 
     /// `writeTcp` into a new array of the right size.
     let tcpToArray (ip: Ipv4Header) (tcp: TcpHeader) (payload: ReadOnlySpan<byte>) : byte array =

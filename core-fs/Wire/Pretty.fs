@@ -209,3 +209,16 @@ let summary (buf: ReadOnlySpan<byte>) =
     match Packet.decode buf with
     | Ok d -> summaryOf d
     | Error e -> $"unreadable packet: {ParseError.describe e}"
+
+/// Bytes as hex in rows of 16, each row led by its offset.
+let hexDump (bytes: ReadOnlySpan<byte>) =
+    let sb = StringBuilder()
+
+    for row in 0..16 .. bytes.Length - 1 do
+        let chunk = bytes.Slice(row, min 16 (bytes.Length - row))
+        let hex = Convert.ToHexString(chunk).ToLowerInvariant()
+        let pairs = [| for i in 0..2 .. hex.Length - 1 -> hex.Substring(i, 2) |]
+
+        sb.Append($"%04x{row}  ").Append(String.Join(" ", pairs)).Append('\n') |> ignore
+
+    sb.ToString()

@@ -2,6 +2,7 @@ namespace Stack.Core.Wire
 
 open System
 open System.Buffers.Binary
+open System.Runtime.CompilerServices
 
 /// The TCP control bits (RFC 9293 3.1, RFC 3168 for ECE and CWR).
 [<Flags>]
@@ -80,27 +81,59 @@ module Tcp =
         let pseudo = Checksum.pseudoHeader source destination IpProtocol.Tcp segment.Length
         Checksum.add pseudo (Checksum.sum segment) = 0xFFFFu
 
-    /// Reads a TCP segment that fills `buf` exactly (an IPv4 payload). Validates the data
-    /// offset and every option length; does not look at the checksum.
-    let tryParseUnchecked (buf: ReadOnlySpan<byte>) : Result<TcpSegment, ParseError> =
+    /// The bad-checksum error for a segment whose checksum did not verify.
+    let private badChecksum (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
+        let stored = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
+        let pseudo = Checksum.pseudoHeader source destination IpProtocol.Tcp buf.Length
+
+        let zeroed =
+            Checksum.add (Checksum.add pseudo (Checksum.sum buf)) (uint32 (~~~stored))
+
+        BadChecksum(Layer.Tcp, stored, Checksum.finish zeroed)
+
+    /// What makes the segment in `buf` unreadable, if anything. Kept apart from building
+    /// the result so the success path carries no error temporaries.
+    let private problem
+        (verify: bool)
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (buf: ReadOnlySpan<byte>)
+        : ParseError voption =
         if buf.Length < MinHeaderLength then
-            Error(Truncated(Layer.Tcp, "fixed header", MinHeaderLength, buf.Length))
+            ValueSome(Truncated(Layer.Tcp, "fixed header", MinHeaderLength, buf.Length))
         else
             let headerLength = int (buf[12] >>> 4) * 4
 
             if headerLength < MinHeaderLength then
-                Error(BadHeaderLength(Layer.Tcp, headerLength))
+                ValueSome(BadHeaderLength(Layer.Tcp, headerLength))
             elif headerLength > buf.Length then
-                Error(Truncated(Layer.Tcp, "options", headerLength, buf.Length))
+                ValueSome(Truncated(Layer.Tcp, "options", headerLength, buf.Length))
             else
-                let area = buf.Slice(MinHeaderLength, headerLength - MinHeaderLength)
+                match TcpOptions.firstBadOption (buf.Slice(MinHeaderLength, headerLength - MinHeaderLength)) with
+                | -1 when verify && not (checksumValid source destination buf) ->
+                    ValueSome(badChecksum source destination buf)
+                | -1 -> ValueNone
+                | offset ->
+                    ValueSome(
+                        TcpOptions.badOptionAt (buf.Slice(MinHeaderLength, headerLength - MinHeaderLength)) offset
+                    )
 
-                match TcpOptions.validate area with
-                | Error e -> Error e
-                | Ok() ->
-                    let header =
+    let private parse
+        (verify: bool)
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (buf: ReadOnlySpan<byte>)
+        : Result<TcpSegment, ParseError> =
+        match problem verify source destination buf with
+        | ValueSome e -> Error e
+        | ValueNone ->
+            let headerLength = int (buf[12] >>> 4) * 4
+
+            Ok
+                {
+                    Header =
                         {
-                            SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(0, 2))
+                            SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf)
                             DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
                             SequenceNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
                             AcknowledgmentNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(8, 4))
@@ -108,31 +141,64 @@ module Tcp =
                             Flags = LanguagePrimitives.EnumOfValue<byte, TcpFlags> buf[13]
                             Window = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(14, 2))
                             UrgentPointer = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(18, 2))
-                            Options = OptionBytes.Create area
+                            Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
                         }
+                    Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
+                    PayloadOffset = headerLength
+                    PayloadLength = buf.Length - headerLength
+                }
 
-                    Ok
-                        {
-                            Header = header
-                            Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
-                            PayloadOffset = headerLength
-                            PayloadLength = buf.Length - headerLength
-                        }
+    /// Reads a TCP segment that fills `buf` exactly (an IPv4 payload). Validates the data
+    /// offset and every option length; does not look at the checksum.
+    let tryParseUnchecked (buf: ReadOnlySpan<byte>) =
+        parse false (Ipv4Address 0u) (Ipv4Address 0u) buf
 
     /// Reads a TCP segment that fills `buf` exactly and verifies its checksum against the
     /// pseudo-header of `source` and `destination`.
     let tryParse (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
-        match tryParseUnchecked buf with
-        | Ok seg when not (checksumValid source destination buf) ->
-            let zeroed =
-                Checksum.add
-                    (Checksum.add
-                        (Checksum.pseudoHeader source destination IpProtocol.Tcp buf.Length)
-                        (Checksum.sum buf))
-                    (uint32 (~~~seg.Checksum))
+        parse true source destination buf
 
-            Error(BadChecksum(Layer.Tcp, seg.Checksum, Checksum.finish zeroed))
-        | result -> result
+    let inline private offsetAndFlags (h: TcpHeader) =
+        (uint16 h.DataOffset <<< 12)
+        ||| (uint16 (h.Reserved &&& 0x0Fuy) <<< 8)
+        ||| uint16 h.Flags
+
+    /// The header's 16-bit words summed wide (fold with `Checksum.fold`), checksum field
+    /// excluded, from the field values.
+    let inline private wideHeaderSum (h: TcpHeader) =
+        uint64 h.SourcePort
+        + uint64 h.DestinationPort
+        + uint64 (h.SequenceNumber >>> 16)
+        + uint64 (h.SequenceNumber &&& 0xFFFFu)
+        + uint64 (h.AcknowledgmentNumber >>> 16)
+        + uint64 (h.AcknowledgmentNumber &&& 0xFFFFu)
+        + uint64 (offsetAndFlags h)
+        + uint64 h.Window
+        + uint64 h.UrgentPointer
+        + (if h.Options.Length = 0 then 0UL else uint64 h.Options.Sum)
+
+    /// The one's complement sum of the header's words, checksum field excluded, from the
+    /// field values.
+    let headerSum (h: TcpHeader) : uint32 = Checksum.fold (wideHeaderSum h)
+
+    [<MethodImpl(MethodImplOptions.NoInlining)>]
+    let private tooSmall (needed: int) (available: int) : unit =
+        invalidArg "dest" $"needs {needed} bytes for the TCP segment, has {available}"
+
+    /// Stores the header with the given checksum; `dest` is known to be long enough.
+    let inline private store (h: TcpHeader) (headerLength: int) (checksum: uint16) (dest: Span<byte>) =
+        Bytes.put16 dest 0 h.SourcePort
+        Bytes.put16 dest 2 h.DestinationPort
+        Bytes.put32 dest 4 h.SequenceNumber
+        Bytes.put32 dest 8 h.AcknowledgmentNumber
+        Bytes.put16 dest 12 (offsetAndFlags h)
+        Bytes.put16 dest 14 h.Window
+        Bytes.put16 dest 16 checksum
+        Bytes.put16 dest 18 h.UrgentPointer
+
+        if headerLength > MinHeaderLength then
+            h.Options.CopyTo(dest.Slice MinHeaderLength)
+            dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
 
     /// Writes the header at the start of `dest` with a zero checksum and returns its length.
     /// Fill the checksum with `fillChecksum` once the payload is in place. Raises
@@ -141,20 +207,43 @@ module Tcp =
         let headerLength = h.HeaderLength
 
         if dest.Length < headerLength then
-            invalidArg "dest" $"needs {headerLength} bytes for the TCP header, has {dest.Length}"
+            tooSmall headerLength dest.Length
 
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(0, 2), h.SourcePort)
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(2, 2), h.DestinationPort)
-        BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(4, 4), h.SequenceNumber)
-        BinaryPrimitives.WriteUInt32BigEndian(dest.Slice(8, 4), h.AcknowledgmentNumber)
-        dest[12] <- (byte (headerLength / 4) <<< 4) ||| (h.Reserved &&& 0x0Fuy)
-        dest[13] <- byte h.Flags
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(14, 2), h.Window)
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(16, 2), 0us)
-        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice(18, 2), h.UrgentPointer)
-        h.Options.CopyTo(dest.Slice MinHeaderLength)
-        dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
+        store h headerLength 0us dest
         headerLength
+
+    /// Writes the header and `payload` into `dest` with the checksum for `source` and
+    /// `destination` filled in (summed from the header's values and the payload bytes) and
+    /// returns the segment length.
+    let writeSegment
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (h: TcpHeader)
+        (payload: ReadOnlySpan<byte>)
+        (dest: Span<byte>)
+        : int =
+        let headerLength = h.HeaderLength
+        let length = headerLength + payload.Length
+
+        if dest.Length < length then
+            tooSmall length dest.Length
+
+        let sum =
+            uint64 (source.Value >>> 16)
+            + uint64 (source.Value &&& 0xFFFFu)
+            + uint64 (destination.Value >>> 16)
+            + uint64 (destination.Value &&& 0xFFFFu)
+            + uint64 IpProtocol.Tcp
+            + uint64 length
+            + wideHeaderSum h
+            + (if payload.IsEmpty then
+                   0UL
+               else
+                   uint64 (Checksum.sum payload))
+
+        store h headerLength (~~~(uint16 (Checksum.fold sum))) dest
+        payload.CopyTo(dest.Slice headerLength)
+        length
 
     /// Computes and stores the checksum of `segment` (header and payload, in place).
     let fillChecksum (source: Ipv4Address) (destination: Ipv4Address) (segment: Span<byte>) =

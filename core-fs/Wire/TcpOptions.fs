@@ -48,51 +48,54 @@ module TcpOptions =
     [<Literal>]
     let MaxSackBlocks = 4
 
-    /// The length of the option starting at `offset`, or the error that makes it unreadable.
-    /// EOL and NOP are one byte; every other kind has a length byte that must agree with
-    /// its kind and fit in the option area.
-    let private optionLength (area: ReadOnlySpan<byte>) (offset: int) : Result<int, ParseError> =
-        let kind = area[offset]
+    /// Whether an option of `kind` may have `length` (kinds this stack reads have fixed
+    /// lengths; any other needs at least its kind and length bytes).
+    let inline private lengthFits (kind: byte) (length: int) =
+        match kind with
+        | TcpOptionKind.Mss -> length = 4
+        | TcpOptionKind.WindowScale -> length = 3
+        | TcpOptionKind.SackPermitted -> length = 2
+        | TcpOptionKind.Sack -> length >= 10 && (length - 2) % 8 = 0
+        | TcpOptionKind.Timestamps -> length = 10
+        | _ -> length >= 2
 
-        if kind = TcpOptionKind.Eol || kind = TcpOptionKind.Nop then
-            Ok 1
-        elif offset + 1 >= area.Length then
-            Error(BadOptionLength(Layer.Tcp, kind, 0, offset))
-        else
-            let length = int area[offset + 1]
+    /// The offset of the first option whose length is impossible, or -1 when all are fine.
+    /// Stops at EOL: what follows is padding.
+    let firstBadOption (area: ReadOnlySpan<byte>) : int =
+        let mutable offset = 0
+        let mutable bad = -1
 
-            let fitsKind =
-                match kind with
-                | TcpOptionKind.Mss -> length = 4
-                | TcpOptionKind.WindowScale -> length = 3
-                | TcpOptionKind.SackPermitted -> length = 2
-                | TcpOptionKind.Sack -> length >= 10 && (length - 2) % 8 = 0
-                | TcpOptionKind.Timestamps -> length = 10
-                | _ -> length >= 2
+        while offset < area.Length do
+            let kind = area[offset]
 
-            if not fitsKind || offset + length > area.Length then
-                Error(BadOptionLength(Layer.Tcp, kind, length, offset))
+            if kind = TcpOptionKind.Eol then
+                offset <- area.Length
+            elif kind = TcpOptionKind.Nop then
+                offset <- offset + 1
+            elif offset + 1 >= area.Length then
+                bad <- offset
+                offset <- area.Length
             else
-                Ok length
+                let length = int area[offset + 1]
+
+                if lengthFits kind length && offset + length <= area.Length then
+                    offset <- offset + length
+                else
+                    bad <- offset
+                    offset <- area.Length
+
+        bad
+
+    /// The error for the option at `offset` (as found by `firstBadOption`).
+    let badOptionAt (area: ReadOnlySpan<byte>) (offset: int) =
+        let length = if offset + 1 < area.Length then int area[offset + 1] else 0
+        BadOptionLength(Layer.Tcp, area[offset], length, offset)
 
     /// Checks every option length in `area` without allocating.
     let validate (area: ReadOnlySpan<byte>) : Result<unit, ParseError> =
-        let mutable offset = 0
-        let mutable error = ValueNone
-
-        while offset < area.Length do
-            if area[offset] = TcpOptionKind.Eol then
-                offset <- area.Length
-            else
-                match optionLength area offset with
-                | Ok n -> offset <- offset + n
-                | Error e ->
-                    error <- ValueSome e
-                    offset <- area.Length
-
-        match error with
-        | ValueSome e -> Error e
-        | ValueNone -> Ok()
+        match firstBadOption area with
+        | -1 -> Ok()
+        | offset -> Error(badOptionAt area offset)
 
     let private readOption (area: ReadOnlySpan<byte>) (offset: int) (length: int) : TcpOption =
         let body = area.Slice(offset + 2, length - 2)
@@ -116,29 +119,25 @@ module TcpOptions =
 
     /// Reads the option area into a list. Stops after EOL.
     let tryParse (area: ReadOnlySpan<byte>) : Result<TcpOption list, ParseError> =
-        let options = Collections.Generic.List<TcpOption>()
-        let mutable offset = 0
-        let mutable error = ValueNone
+        match firstBadOption area with
+        | -1 ->
+            let options = Collections.Generic.List<TcpOption>()
+            let mutable offset = 0
 
-        while offset < area.Length do
-            if area[offset] = TcpOptionKind.Eol then
-                options.Add Eol
-                offset <- area.Length
-            elif area[offset] = TcpOptionKind.Nop then
-                options.Add Nop
-                offset <- offset + 1
-            else
-                match optionLength area offset with
-                | Ok n ->
-                    options.Add(readOption area offset n)
-                    offset <- offset + n
-                | Error e ->
-                    error <- ValueSome e
+            while offset < area.Length do
+                if area[offset] = TcpOptionKind.Eol then
+                    options.Add Eol
                     offset <- area.Length
+                elif area[offset] = TcpOptionKind.Nop then
+                    options.Add Nop
+                    offset <- offset + 1
+                else
+                    let length = int area[offset + 1]
+                    options.Add(readOption area offset length)
+                    offset <- offset + length
 
-        match error with
-        | ValueSome e -> Error e
-        | ValueNone -> Ok(List.ofSeq options)
+            Ok(List.ofSeq options)
+        | offset -> Error(badOptionAt area offset)
 
     /// Reads the options held in a parsed header (already validated by `Tcp.tryParse`).
     let toList (options: OptionBytes) : Result<TcpOption list, ParseError> =
