@@ -20,7 +20,11 @@ let private ofIp (a: IPAddress) =
     let b = a.GetAddressBytes()
     Ipv4Address(b[0], b[1], b[2], b[3])
 
-/// The option kinds PacketDotNet lists, in order; EOL ends its list as it ends ours.
+/// Option kinds before the first EOL: EOL and what follows it are padding, and
+/// PacketDotNet lists that padding inconsistently (one EOL per byte, or none at the end).
+let private beforeEol (kinds: int list) = List.takeWhile ((<>) 0) kinds
+
+/// Our option kinds in the form PacketDotNet lists them.
 let private kinds (options: TcpOption list) =
     options
     |> List.map (function
@@ -32,17 +36,12 @@ let private kinds (options: TcpOption list) =
         | Sack _ -> 5
         | Timestamps _ -> 8
         | Unknown(k, _) -> int k)
+    |> beforeEol
 
-/// PacketDotNet's option kinds up to the first EOL (it lists each padding byte as one).
 let private pdKinds (tcp: PdTcp) =
     match tcp.OptionsCollection with
     | null -> []
-    | options ->
-        let all = options |> Seq.map (fun o -> int o.Kind) |> List.ofSeq
-
-        match List.tryFindIndex ((=) 0) all with
-        | Some i -> List.take (i + 1) all
-        | None -> all
+    | options -> options |> Seq.map (fun o -> int o.Kind) |> List.ofSeq |> beforeEol
 
 /// The fields where PacketDotNet and we disagree (empty when all agree).
 let private ipv4Differences (ours: Ipv4Header) (theirs: PdIpv4) =

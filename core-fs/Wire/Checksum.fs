@@ -9,13 +9,13 @@ open System.Runtime.InteropServices
 open System.Runtime.CompilerServices
 open System.Numerics
 
-/// Folds a wide one's complement sum down to 16 bits.
+/// Folds a wide one's complement sum down to 16 bits: 64 to 32 bits with the end-around
+/// carry, then 32 to 16 by adding the word to itself rotated, which leaves the folded sum,
+/// carry included, in the high half.
 let inline private fold64 (x: uint64) : uint32 =
-    let mutable s = (x &&& 0xFFFFFFFFUL) + (x >>> 32)
-    s <- (s &&& 0xFFFFUL) + (s >>> 16)
-    s <- (s &&& 0xFFFFUL) + (s >>> 16)
-    s <- (s &&& 0xFFFFUL) + (s >>> 16)
-    uint32 s
+    let s = (x &&& 0xFFFFFFFFUL) + (x >>> 32)
+    let s32 = uint32 s + uint32 (s >>> 32)
+    (s32 + BitOperations.RotateRight(s32, 16)) >>> 16
 
 let inline private addCarry (acc: uint64) (w: uint64) =
     let s = acc + w
@@ -62,22 +62,25 @@ let private sumNative (data: ReadOnlySpan<byte>) : uint64 =
         acc <- sumVectors (MemoryMarshal.Cast<byte, Vector<uint32>>(data.Slice(0, count * Vector<byte>.Count)))
         i <- count * Vector<byte>.Count
 
+    // 32-bit halves added into 64 bits cannot overflow for any span length, so no carry
+    // needs handling until the fold.
     while i + 8 <= data.Length do
-        acc <- addCarry acc (MemoryMarshal.Read<uint64>(data.Slice i))
+        let w = Bytes.native64 data i
+        acc <- acc + (w &&& 0xFFFFFFFFUL) + (w >>> 32)
         i <- i + 8
 
     if i + 4 <= data.Length then
-        acc <- addCarry acc (uint64 (MemoryMarshal.Read<uint32>(data.Slice i)))
+        acc <- acc + uint64 (Bytes.native32 data i)
         i <- i + 4
 
     if i + 2 <= data.Length then
-        acc <- addCarry acc (uint64 (MemoryMarshal.Read<uint16>(data.Slice i)))
+        acc <- acc + uint64 (MemoryMarshal.Read<uint16>(data.Slice i))
         i <- i + 2
 
     if i < data.Length then
         // A trailing odd byte is the high-order byte of a word padded with zero.
         let last = uint64 data[i]
-        acc <- addCarry acc (if BitConverter.IsLittleEndian then last else last <<< 8)
+        acc <- acc + (if BitConverter.IsLittleEndian then last else last <<< 8)
 
     acc
 
@@ -109,7 +112,23 @@ let compute (data: ReadOnlySpan<byte>) : uint16 = finish (sum data)
 
 /// True when `data`, checksum field included, sums to all ones: the check RFC 1071 describes.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let isValid (data: ReadOnlySpan<byte>) : bool = sum data = 0xFFFFu
+let isValid (data: ReadOnlySpan<byte>) : bool =
+    // All ones reads the same in either byte order: no swap needed.
+    fold64 (sumNative data) = 0xFFFFu
+
+/// True when `data` plus a partial sum (a pseudo-header's, say) comes to all ones: `isValid`
+/// for checksums that cover more than the bytes at hand. One fold for both parts.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let isValidWith (partial: uint32) (data: ReadOnlySpan<byte>) : bool =
+    // Swapping a 16-bit one's complement sum swaps the bytes of the total, so the partial
+    // sum joins the native-order sum of the data swapped.
+    let native =
+        if BitConverter.IsLittleEndian then
+            uint64 (BinaryPrimitives.ReverseEndianness(uint16 partial))
+        else
+            uint64 partial
+
+    fold64 (addCarry (sumNative data) native) = 0xFFFFu
 
 /// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]

@@ -173,17 +173,18 @@ module Ipv4 =
     let tryParseQuoted (buf: ReadOnlySpan<byte>) = parse Ignore true buf
 
     [<MethodImpl(MethodImplOptions.NoInlining)>]
-    let private cannotWrite (h: Ipv4Header) (available: int) : unit =
-        if h.PayloadLength < 0 || h.TotalLength > MaxTotalLength then
-            invalidArg "h" $"total length {h.TotalLength} is outside 20..65535"
+    let private cannotWrite (h: Ipv4Header) (payloadLength: int) (available: int) : unit =
+        let totalLength = h.HeaderLength + payloadLength
+
+        if payloadLength < 0 || totalLength > MaxTotalLength then
+            invalidArg "h" $"total length {totalLength} is outside 20..65535"
         elif h.FragmentOffset > 0x1FFFus then
             invalidArg "h" $"fragment offset {h.FragmentOffset} does not fit in 13 bits"
         else
             invalidArg "dest" $"needs {h.HeaderLength} bytes for the IPv4 header, has {available}"
 
-    /// `write` with the protocol and payload length given apart from the header, so a
-    /// caller that knows them need not build a changed copy of `h`.
-    let writeWith (h: Ipv4Header) (protocol: byte) (payloadLength: int) (dest: Span<byte>) : int =
+    /// The writer behind `write` and `writeWith`, reading the header in place.
+    let internal writeInto (h: inref<Ipv4Header>) (protocol: byte) (payloadLength: int) (dest: Span<byte>) : int =
         let headerLength = h.HeaderLength
         let totalLength = headerLength + payloadLength
 
@@ -193,12 +194,7 @@ module Ipv4 =
             || h.FragmentOffset > 0x1FFFus
             || dest.Length < headerLength
         then
-            cannotWrite
-                { h with
-                    Protocol = protocol
-                    PayloadLength = payloadLength
-                }
-                dest.Length
+            cannotWrite h payloadLength dest.Length
 
         let versionIhlTos = 0x4000us ||| (uint16 (headerLength / 4) <<< 8) ||| uint16 h.Tos
 
@@ -234,13 +230,19 @@ module Ipv4 =
         Bytes.put32 dest 16 h.Destination.Value
 
         if headerLength > MinHeaderLength then
-            h.Options.CopyTo(dest.Slice MinHeaderLength)
-            dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
+            h.Options.WriteArea(dest.Slice MinHeaderLength)
 
         headerLength
+
+    /// `write` with the protocol and payload length given apart from the header, so a
+    /// caller that knows them need not build a changed copy of `h`.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let writeWith (h: Ipv4Header) (protocol: byte) (payloadLength: int) (dest: Span<byte>) : int =
+        writeInto &h protocol payloadLength dest
 
     /// Writes the header (checksum filled in) at the start of `dest` and returns its length;
     /// the caller puts the payload after it. Raises ArgumentException when `dest` is too
     /// small or the lengths cannot be encoded.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     let write (h: Ipv4Header) (dest: Span<byte>) : int =
-        writeWith h h.Protocol h.PayloadLength dest
+        writeInto &h h.Protocol h.PayloadLength dest

@@ -57,9 +57,7 @@ type OptionBytes =
         let mutable i = 0
 
         while x.Length - i >= 8 do
-            let w = x.Word(i / 8)
-            Bytes.put32 destination i (uint32 (w >>> 32))
-            Bytes.put32 destination (i + 4) (uint32 w)
+            Bytes.put64 destination i (x.Word(i / 8))
             i <- i + 8
 
         let tail = x.Word(i / 8)
@@ -71,6 +69,20 @@ type OptionBytes =
         while i < x.Length do
             destination[i] <- byte (tail >>> (56 - 8 * (i % 8)))
             i <- i + 1
+
+    /// Writes the option area of a header: the bytes, then zeros up to the next multiple
+    /// of 4 (the padding a header needs), in whole-word stores. `destination` must hold
+    /// that many bytes (the caller checked the header length).
+    member internal x.WriteArea(destination: Span<byte>) =
+        let area = (x.Length + 3) &&& ~~~3
+        let mutable i = 0
+
+        while area - i >= 8 do
+            Bytes.put64 destination i (x.Word(i / 8))
+            i <- i + 8
+
+        if area - i = 4 then
+            Bytes.put32 destination i (uint32 (x.Word(i / 8) >>> 32))
 
     /// The one's complement sum of the bytes as big-endian 16-bit words (see `Checksum`),
     /// computed from the held words without touching memory.

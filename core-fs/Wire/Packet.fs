@@ -1,6 +1,7 @@
 namespace Stack.Core.Wire
 
 open System
+open System.Runtime.CompilerServices
 
 /// What an IPv4 packet carries, as far as this stack reads it.
 type Transport =
@@ -64,6 +65,7 @@ module Packet =
 
     /// Writes a whole TCP/IPv4 packet: `ip` (its protocol and payload length are set
     /// here), `tcp` and `payload`, both checksums filled in. Returns the total length.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     let writeTcp (ip: Ipv4Header) (tcp: TcpHeader) (payload: ReadOnlySpan<byte>) (dest: Span<byte>) : int =
         let segmentLength = tcp.HeaderLength + payload.Length
         let ipLength = Ipv4.writeWith ip IpProtocol.Tcp segmentLength dest

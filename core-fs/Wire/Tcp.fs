@@ -78,8 +78,7 @@ module Tcp =
 
     /// True when the stored checksum of `segment` (header and payload) is right.
     let checksumValid (source: Ipv4Address) (destination: Ipv4Address) (segment: ReadOnlySpan<byte>) =
-        let pseudo = Checksum.pseudoHeader source destination IpProtocol.Tcp segment.Length
-        Checksum.add pseudo (Checksum.sum segment) = 0xFFFFu
+        Checksum.isValidWith (Checksum.pseudoHeader source destination IpProtocol.Tcp segment.Length) segment
 
     /// The bad-checksum error for a segment whose checksum did not verify.
     let private badChecksum (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
@@ -158,47 +157,46 @@ module Tcp =
     let tryParse (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
         parse true source destination buf
 
-    let inline private offsetAndFlags (h: TcpHeader) =
+    let inline private offsetAndFlags (h: inref<TcpHeader>) =
         (uint16 h.DataOffset <<< 12)
         ||| (uint16 (h.Reserved &&& 0x0Fuy) <<< 8)
         ||| uint16 h.Flags
 
     /// The header's 16-bit words summed wide (fold with `Checksum.fold`), checksum field
     /// excluded, from the field values.
-    let inline private wideHeaderSum (h: TcpHeader) =
+    let inline private wideHeaderSum (h: inref<TcpHeader>) =
         uint64 h.SourcePort
         + uint64 h.DestinationPort
         + uint64 (h.SequenceNumber >>> 16)
         + uint64 (h.SequenceNumber &&& 0xFFFFu)
         + uint64 (h.AcknowledgmentNumber >>> 16)
         + uint64 (h.AcknowledgmentNumber &&& 0xFFFFu)
-        + uint64 (offsetAndFlags h)
+        + uint64 (offsetAndFlags &h)
         + uint64 h.Window
         + uint64 h.UrgentPointer
         + (if h.Options.Length = 0 then 0UL else uint64 h.Options.Sum)
 
     /// The one's complement sum of the header's words, checksum field excluded, from the
     /// field values.
-    let headerSum (h: TcpHeader) : uint32 = Checksum.fold (wideHeaderSum h)
+    let headerSum (h: TcpHeader) : uint32 = Checksum.fold (wideHeaderSum &h)
 
     [<MethodImpl(MethodImplOptions.NoInlining)>]
     let private tooSmall (needed: int) (available: int) : unit =
         invalidArg "dest" $"needs {needed} bytes for the TCP segment, has {available}"
 
     /// Stores the header with the given checksum; `dest` is known to be long enough.
-    let inline private store (h: TcpHeader) (headerLength: int) (checksum: uint16) (dest: Span<byte>) =
+    let inline private store (h: inref<TcpHeader>) (headerLength: int) (checksum: uint16) (dest: Span<byte>) =
         Bytes.put16 dest 0 h.SourcePort
         Bytes.put16 dest 2 h.DestinationPort
         Bytes.put32 dest 4 h.SequenceNumber
         Bytes.put32 dest 8 h.AcknowledgmentNumber
-        Bytes.put16 dest 12 (offsetAndFlags h)
+        Bytes.put16 dest 12 (offsetAndFlags &h)
         Bytes.put16 dest 14 h.Window
         Bytes.put16 dest 16 checksum
         Bytes.put16 dest 18 h.UrgentPointer
 
         if headerLength > MinHeaderLength then
-            h.Options.CopyTo(dest.Slice MinHeaderLength)
-            dest.Slice(MinHeaderLength + h.Options.Length, headerLength - MinHeaderLength - h.Options.Length).Clear()
+            h.Options.WriteArea(dest.Slice MinHeaderLength)
 
     /// Writes the header at the start of `dest` with a zero checksum and returns its length.
     /// Fill the checksum with `fillChecksum` once the payload is in place. Raises
@@ -209,16 +207,14 @@ module Tcp =
         if dest.Length < headerLength then
             tooSmall headerLength dest.Length
 
-        store h headerLength 0us dest
+        store &h headerLength 0us dest
         headerLength
 
-    /// Writes the header and `payload` into `dest` with the checksum for `source` and
-    /// `destination` filled in (summed from the header's values and the payload bytes) and
-    /// returns the segment length.
-    let writeSegment
+    /// The writer behind `writeSegment`, reading the header in place.
+    let internal writeSegmentInto
         (source: Ipv4Address)
         (destination: Ipv4Address)
-        (h: TcpHeader)
+        (h: inref<TcpHeader>)
         (payload: ReadOnlySpan<byte>)
         (dest: Span<byte>)
         : int =
@@ -235,15 +231,31 @@ module Tcp =
             + uint64 (destination.Value &&& 0xFFFFu)
             + uint64 IpProtocol.Tcp
             + uint64 length
-            + wideHeaderSum h
+            + wideHeaderSum &h
             + (if payload.IsEmpty then
                    0UL
                else
                    uint64 (Checksum.sum payload))
 
-        store h headerLength (~~~(uint16 (Checksum.fold sum))) dest
-        payload.CopyTo(dest.Slice headerLength)
+        store &h headerLength (~~~(uint16 (Checksum.fold sum))) dest
+
+        if not payload.IsEmpty then
+            payload.CopyTo(dest.Slice headerLength)
+
         length
+
+    /// Writes the header and `payload` into `dest` with the checksum for `source` and
+    /// `destination` filled in (summed from the header's values and the payload bytes) and
+    /// returns the segment length.
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    let writeSegment
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (h: TcpHeader)
+        (payload: ReadOnlySpan<byte>)
+        (dest: Span<byte>)
+        : int =
+        writeSegmentInto source destination &h payload dest
 
     /// Computes and stores the checksum of `segment` (header and payload, in place).
     let fillChecksum (source: Ipv4Address) (destination: Ipv4Address) (segment: Span<byte>) =

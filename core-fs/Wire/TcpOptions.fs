@@ -68,21 +68,18 @@ module TcpOptions =
         while offset < area.Length do
             let kind = area[offset]
 
-            if kind = TcpOptionKind.Eol then
-                offset <- area.Length
-            elif kind = TcpOptionKind.Nop then
-                offset <- offset + 1
-            elif offset + 1 >= area.Length then
-                bad <- offset
-                offset <- area.Length
-            else
-                let length = int area[offset + 1]
+            if kind > TcpOptionKind.Nop then
+                let length = if offset + 1 < area.Length then int area[offset + 1] else 0
 
-                if lengthFits kind length && offset + length <= area.Length then
+                if lengthFits kind length && length <= area.Length - offset then
                     offset <- offset + length
                 else
                     bad <- offset
                     offset <- area.Length
+            elif kind = TcpOptionKind.Nop then
+                offset <- offset + 1
+            else
+                offset <- area.Length
 
         bad
 
