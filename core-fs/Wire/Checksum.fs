@@ -116,19 +116,23 @@ let isValid (data: ReadOnlySpan<byte>) : bool =
     // All ones reads the same in either byte order: no swap needed.
     fold64 (sumNative data) = 0xFFFFu
 
-/// True when `data` plus a partial sum (a pseudo-header's, say) comes to all ones: `isValid`
-/// for checksums that cover more than the bytes at hand. One fold for both parts.
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let isValidWith (partial: uint32) (data: ReadOnlySpan<byte>) : bool =
-    // Swapping a 16-bit one's complement sum swaps the bytes of the total, so the partial
-    // sum joins the native-order sum of the data swapped.
-    let native =
-        if BitConverter.IsLittleEndian then
-            uint64 (BinaryPrimitives.ReverseEndianness(uint16 partial))
-        else
-            uint64 partial
+/// The pseudo-header's 16-bit words summed wide in the machine's byte order, ready to add
+/// to a native sum of the segment: no fold or swap until the end.
+let inline private pseudoHeaderNative (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (length: int) =
+    let inline halves (v: uint32) = uint64 (v &&& 0xFFFFu) + uint64 (v >>> 16)
 
-    fold64 (addCarry (sumNative data) native) = 0xFFFFu
+    if BitConverter.IsLittleEndian then
+        halves (BinaryPrimitives.ReverseEndianness source.Value)
+        + halves (BinaryPrimitives.ReverseEndianness destination.Value)
+        + (uint64 protocol <<< 8)
+        + uint64 (BinaryPrimitives.ReverseEndianness(uint16 length))
+    else
+        halves source.Value + halves destination.Value + uint64 protocol + uint64 (uint16 length)
+
+/// True when a TCP or UDP segment's checksum is right for its IPv4 pseudo-header.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let isValidWithPseudoHeader (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (segment: ReadOnlySpan<byte>) =
+    fold64 (sumNative segment + pseudoHeaderNative source destination protocol segment.Length) = 0xFFFFu
 
 /// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]

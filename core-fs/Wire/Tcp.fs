@@ -78,7 +78,7 @@ module Tcp =
 
     /// True when the stored checksum of `segment` (header and payload) is right.
     let checksumValid (source: Ipv4Address) (destination: Ipv4Address) (segment: ReadOnlySpan<byte>) =
-        Checksum.isValidWith (Checksum.pseudoHeader source destination IpProtocol.Tcp segment.Length) segment
+        Checksum.isValidWithPseudoHeader source destination IpProtocol.Tcp segment
 
     /// The bad-checksum error for a segment whose checksum did not verify.
     let private badChecksum (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
