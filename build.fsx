@@ -137,7 +137,13 @@ let targets: (string * string * string list * (string list -> unit)) list =
         "BenchmarkDotNet over the core (pass --quick for a short run)",
         [ "restore" ],
         fun extra ->
-            let extra = if extra.IsEmpty then [ "--filter"; "*" ] else extra
+            // Without a filter BenchmarkDotNet asks which benchmarks to run: run them all.
+            let extra =
+                if List.contains "--filter" extra then
+                    extra
+                else
+                    [ "--filter"; "*" ] @ extra
+
             dotnet ([ "run"; "-c"; "Release"; "--project"; "bench"; "--no-restore"; "--" ] @ extra)
 
         "demo",

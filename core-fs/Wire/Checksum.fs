@@ -119,7 +119,8 @@ let isValid (data: ReadOnlySpan<byte>) : bool =
 /// The pseudo-header's 16-bit words summed wide in the machine's byte order, ready to add
 /// to a native sum of the segment: no fold or swap until the end.
 let inline private pseudoHeaderNative (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (length: int) =
-    let inline halves (v: uint32) = uint64 (v &&& 0xFFFFu) + uint64 (v >>> 16)
+    let inline halves (v: uint32) =
+        uint64 (v &&& 0xFFFFu) + uint64 (v >>> 16)
 
     if BitConverter.IsLittleEndian then
         halves (BinaryPrimitives.ReverseEndianness source.Value)
@@ -127,12 +128,25 @@ let inline private pseudoHeaderNative (source: Ipv4Address) (destination: Ipv4Ad
         + (uint64 protocol <<< 8)
         + uint64 (BinaryPrimitives.ReverseEndianness(uint16 length))
     else
-        halves source.Value + halves destination.Value + uint64 protocol + uint64 (uint16 length)
+        halves source.Value
+        + halves destination.Value
+        + uint64 protocol
+        + uint64 (uint16 length)
 
 /// True when a TCP or UDP segment's checksum is right for its IPv4 pseudo-header.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let isValidWithPseudoHeader (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (segment: ReadOnlySpan<byte>) =
-    fold64 (sumNative segment + pseudoHeaderNative source destination protocol segment.Length) = 0xFFFFu
+let isValidWithPseudoHeader
+    (source: Ipv4Address)
+    (destination: Ipv4Address)
+    (protocol: byte)
+    (segment: ReadOnlySpan<byte>)
+    =
+    fold64 (
+        sumNative segment
+        + pseudoHeaderNative source destination protocol segment.Length
+    )
+        =
+        0xFFFFu
 
 /// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
