@@ -17,10 +17,6 @@ let inline private fold64 (x: uint64) : uint32 =
     let s32 = uint32 s + uint32 (s >>> 32)
     (s32 + BitOperations.RotateRight(s32, 16)) >>> 16
 
-let inline private addCarry (acc: uint64) (w: uint64) =
-    let s = acc + w
-    if s < w then s + 1UL else s
-
 /// Lanes of 16-bit words gain at most 0xFFFF per step; flushing well before 2^16 steps
 /// keeps the 32-bit lanes from overflowing.
 let private flushEvery = 16384
