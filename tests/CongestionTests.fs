@@ -1,0 +1,67 @@
+module Stack.Tests.CongestionTests
+
+open Expecto
+open FsCheck.FSharp
+open Stack.Core.Tcp
+open Stack.Core.Tcp.Congestion
+open Stack.Tests.Generators
+
+let private mss = 1000
+
+/// One round trip in which every segment of the window is acknowledged, one ACK per segment.
+let private roundTrip (cc: ICongestionControl) =
+    let segments = cc.Window / mss
+    [ 1..segments ] |> List.fold (fun (c: ICongestionControl) _ -> c.OnAck mss) cc
+
+[<Tests>]
+let tests =
+    testList
+        "Congestion (NewReno)"
+        [
+            test "the initial window is 10 segments, or 14600 bytes for large segments (RFC 6928)" {
+                Expect.equal (initialWindow 1460) 14600 "1460"
+                Expect.equal (initialWindow 1000) 10000 "1000"
+                Expect.equal (initialWindow 9000) 18000 "jumbo: 2 MSS"
+            }
+
+            test "slow start doubles the window each round trip" {
+                let cc = newReno mss
+                Expect.equal (roundTrip cc).Window (2 * cc.Window) "doubled"
+                Expect.equal (roundTrip (roundTrip cc)).Window (4 * cc.Window) "doubled again"
+            }
+
+            test "congestion avoidance adds one segment per round trip" {
+                let cc = (newReno mss).OnLoss(20 * mss).OnRecoveryEnd(20 * mss)
+                Expect.equal cc.Window (10 * mss) "half the flight after recovery"
+                Expect.equal (roundTrip cc).Window (11 * mss) "one more segment"
+                Expect.equal (roundTrip (roundTrip cc)).Window (12 * mss) "and another"
+            }
+
+            test "fast recovery: half the flight plus three, inflate per duplicate, deflate on partial ACKs" {
+                let cc = (newReno mss).OnLoss(40 * mss)
+                Expect.equal cc.SlowStartThreshold (20 * mss) "ssthresh"
+                Expect.equal cc.Window (23 * mss) "cwnd = ssthresh + 3 MSS"
+                let inflated = cc.OnDuplicateAck().OnDuplicateAck()
+                Expect.equal inflated.Window (25 * mss) "inflated"
+                Expect.equal (inflated.OnPartialAck(5 * mss)).Window (21 * mss) "deflated by the new data, plus one MSS"
+                Expect.equal (inflated.OnRecoveryEnd(10 * mss)).Window (11 * mss) "min(ssthresh, flight + MSS)"
+            }
+
+            test "a timeout drops to one segment and halves the threshold" {
+                let cc = (newReno mss).OnTimeout(30 * mss)
+                Expect.equal cc.Window mss "loss window"
+                Expect.equal cc.SlowStartThreshold (15 * mss) "ssthresh"
+            }
+
+            prop "the threshold never falls below two segments" (Gen.choose (0, 100000)) (fun flight ->
+                let cc = newReno mss
+
+                (cc.OnLoss flight).SlowStartThreshold >= 2 * mss
+                && (cc.OnTimeout flight).SlowStartThreshold >= 2 * mss)
+
+            prop "the window never shrinks on ACKs outside recovery" (Gen.listOf (Gen.choose (1, 3000))) (fun acks ->
+                acks
+                |> List.scan (fun (c: ICongestionControl) a -> c.OnAck a) ((newReno mss).OnTimeout(8 * mss))
+                |> List.pairwise
+                |> List.forall (fun (a, b) -> b.Window >= a.Window))
+        ]
