@@ -44,16 +44,6 @@ let run (program: string) (arguments: string list) =
 
 let dotnet = run "dotnet"
 
-let apt (packages: string list) =
-    let missing =
-        packages
-        |> List.filter (fun p -> exec "dpkg-query" [ "-W"; "-f=${Status}"; p ] <> 0)
-
-    if not missing.IsEmpty then
-        step $"""installing {String.Join(", ", missing)} (apt-get)"""
-        run "apt-get" [ "update"; "-qq" ]
-        run "apt-get" ("install" :: "-y" :: "-qq" :: "--no-install-recommends" :: missing)
-
 let targets: (string * string * string list * (string list -> unit)) list =
     [
         "clean",
