@@ -1,0 +1,83 @@
+/// The connection's timers as data (after quinn-proto's timer table): a deadline per kind,
+/// set and cleared by the transition functions, the earliest one reported as the
+/// connection's next deadline. Nothing fires by itself: the caller passes the time in.
+/// A value of five numbers, so restarting a timer on every segment allocates nothing.
+module Stack.Core.Tcp.Timers
+
+/// The timers a TCP connection runs.
+type Kind =
+    /// Retransmission of unacknowledged data, SYN or FIN (RFC 6298).
+    | Retransmit
+    /// The delayed ACK (RFC 9293 3.8.6.3).
+    | DelayedAck
+    /// Zero-window probing (RFC 9293 3.8.6.1).
+    | Persist
+    /// Keepalive probes (RFC 9293 3.8.4).
+    | Keepalive
+    /// The end of TIME-WAIT, 2 MSL after it began.
+    | TimeWait
+
+let kinds = [ Retransmit; DelayedAck; Persist; Keepalive; TimeWait ]
+
+[<Literal>]
+let private Unset = System.Int64.MaxValue
+
+/// A deadline per kind in microseconds; `Unset` (Int64.MaxValue) when off.
+[<Struct>]
+type Table =
+    private
+        {
+            Retransmit: int64
+            DelayedAck: int64
+            Persist: int64
+            Keepalive: int64
+            TimeWait: int64
+        }
+
+/// No timer set.
+let empty =
+    {
+        Retransmit = Unset
+        DelayedAck = Unset
+        Persist = Unset
+        Keepalive = Unset
+        TimeWait = Unset
+    }
+
+let private raw (kind: Kind) (t: Table) =
+    match kind with
+    | Retransmit -> t.Retransmit
+    | DelayedAck -> t.DelayedAck
+    | Persist -> t.Persist
+    | Keepalive -> t.Keepalive
+    | TimeWait -> t.TimeWait
+
+/// The deadline of one timer, if it is set.
+let get (kind: Kind) (t: Table) =
+    let d = raw kind t
+    if d = Unset then ValueNone else ValueSome d
+
+/// The table with `kind` due at `deadline`.
+let set (kind: Kind) (deadline: int64) (t: Table) =
+    match kind with
+    | Retransmit -> { t with Retransmit = deadline }
+    | DelayedAck -> { t with DelayedAck = deadline }
+    | Persist -> { t with Persist = deadline }
+    | Keepalive -> { t with Keepalive = deadline }
+    | TimeWait -> { t with TimeWait = deadline }
+
+/// The table with `kind` off.
+let clear (kind: Kind) (t: Table) = set kind Unset t
+
+/// The earliest deadline of any timer, if one is set.
+let next (t: Table) =
+    let d =
+        min t.Retransmit (min t.DelayedAck (min t.Persist (min t.Keepalive t.TimeWait)))
+
+    if d = Unset then ValueNone else ValueSome d
+
+/// The timers due at `now`, earliest first.
+let expired (now: int64) (t: Table) : Kind list =
+    kinds
+    |> List.filter (fun k -> raw k t <> Unset && raw k t <= now)
+    |> List.sortBy (fun k -> raw k t)
