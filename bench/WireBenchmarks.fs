@@ -165,3 +165,18 @@ type HeaderPartBenchmarks() =
     [<Benchmark>]
     member _.WriteTcp() : int =
         Tcp.writeSegment LinuxSyn.source LinuxSyn.destination tcp ReadOnlySpan<byte>.Empty (Span buffer)
+
+/// `TcpOptions.summarize`, which the engine runs on every segment: the data-segment layout
+/// (NOP, NOP, timestamps) and the SYN's.
+[<MemoryDiagnoser>]
+type OptionBenchmarks() =
+    let dataSegment = TcpOptions.ofList [ Nop; Nop; Timestamps(1u, 2u) ]
+    let syn = LinuxSyn.tcp.Options
+
+    [<Benchmark>]
+    member _.SummarizeDataSegment() =
+        (TcpOptions.summarize dataSegment).SackBlockCount
+
+    [<Benchmark>]
+    member _.SummarizeSyn() =
+        (TcpOptions.summarize syn).SackBlockCount

@@ -91,6 +91,45 @@ let tests =
                         // A flip in an address changes the pseudo-header, so TCP catches it too.
                         isError (Tcp.tryParse ip.Header.Source ip.Header.Destination body))
 
+            prop "summarize reads what the option list holds (the last of each kind wins)" tcpOptionList (fun options ->
+                let k = TcpOptions.summarize (TcpOptions.ofList options)
+                let upToEol = options |> List.takeWhile ((<>) Eol)
+
+                let last f =
+                    upToEol |> List.choose f |> List.tryLast |> Option.toValueOption
+
+                let sack =
+                    last (function
+                        | Sack blocks -> Some blocks
+                        | _ -> None)
+
+                k.Mss =
+                    last (function
+                        | Mss v -> Some v
+                        | _ -> None)
+                && k.WindowScale =
+                    last (function
+                        | WindowScale v -> Some v
+                        | _ -> None)
+                && k.SackPermitted = (upToEol |> List.contains SackPermitted)
+                && k.Timestamps =
+                    last (function
+                        | Timestamps(a, b) -> Some(struct (a, b))
+                        | _ -> None)
+                && (match sack with
+                    | ValueNone -> k.SackBlockCount = 0
+                    | ValueSome blocks ->
+                        k.SackBlockCount = blocks.Length
+                        && (blocks
+                            |> List.mapi (fun i (l, r) -> k.SackBlock i = struct (l, r))
+                            |> List.forall id)))
+
+            test "the data-segment layout (NOP, NOP, timestamps) reads as the general path does" {
+                let k = TcpOptions.summarize (TcpOptions.ofList [ Nop; Nop; Timestamps(7u, 9u) ])
+                Expect.equal k.Timestamps (ValueSome(struct (7u, 9u))) "timestamps"
+                Expect.equal k.Mss ValueNone "nothing else"
+            }
+
             test "bad option lengths are errors that name the option" {
                 Expect.equal (optionError [| 2uy; 3uy; 5uy |]) (Some(2uy, 3)) "MSS of length 3"
                 Expect.equal (optionError [| 3uy; 2uy |]) (Some(3uy, 2)) "window scale of length 2"

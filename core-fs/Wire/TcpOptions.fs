@@ -43,6 +43,32 @@ module TcpOptionKind =
     [<Literal>]
     let Timestamps = 8uy
 
+/// The options a TCP engine acts on, read without allocating: what a segment carries of
+/// MSS, window scale, SACK-permitted, timestamps and up to four SACK blocks.
+[<Struct>]
+type KnownOptions =
+    {
+        Mss: uint16 voption
+        WindowScale: byte voption
+        SackPermitted: bool
+        /// TSval and TSecr.
+        Timestamps: struct (uint32 * uint32) voption
+        /// How many SACK blocks the segment carries (0 to 4).
+        SackBlockCount: int
+        Sack0: struct (uint32 * uint32)
+        Sack1: struct (uint32 * uint32)
+        Sack2: struct (uint32 * uint32)
+        Sack3: struct (uint32 * uint32)
+    }
+
+    /// SACK block `i` (0-based, below SackBlockCount) as (left edge, right edge).
+    member k.SackBlock(i: int) =
+        match i with
+        | 0 -> k.Sack0
+        | 1 -> k.Sack1
+        | 2 -> k.Sack2
+        | _ -> k.Sack3
+
 module TcpOptions =
     /// The most SACK blocks that fit in the 40-byte option area.
     [<Literal>]
@@ -139,6 +165,91 @@ module TcpOptions =
     /// Reads the options held in a parsed header (already validated by `Tcp.tryParse`).
     let toList (options: OptionBytes) : Result<TcpOption list, ParseError> =
         tryParse (ReadOnlySpan(options.ToArray()))
+
+    let private noOptions =
+        {
+            Mss = ValueNone
+            WindowScale = ValueNone
+            SackPermitted = false
+            Timestamps = ValueNone
+            SackBlockCount = 0
+            Sack0 = struct (0u, 0u)
+            Sack1 = struct (0u, 0u)
+            Sack2 = struct (0u, 0u)
+            Sack3 = struct (0u, 0u)
+        }
+
+    let private u32At (o: OptionBytes) (i: int) =
+        (uint32 o[i] <<< 24)
+        ||| (uint32 o[i + 1] <<< 16)
+        ||| (uint32 o[i + 2] <<< 8)
+        ||| uint32 o[i + 3]
+
+    /// Block `n` of the SACK option at `at` holding `count` blocks; zeros past the last.
+    let private sackBlock (o: OptionBytes) (at: int) (count: int) (n: int) =
+        if n < count then
+            struct (u32At o (at + 2 + 8 * n), u32At o (at + 6 + 8 * n))
+        else
+            struct (0u, 0u)
+
+    /// The known options of a parsed header (its option lengths were validated by
+    /// `Tcp.tryParse`; anything malformed is skipped, never thrown). The layout data
+    /// segments carry - NOP, NOP, timestamps (RFC 7323 appendix A) - is read in one step.
+    let summarize (options: OptionBytes) : KnownOptions =
+        if options.Length = 12 && u32At options 0 = 0x0101080Au then
+            { noOptions with
+                Timestamps = ValueSome(struct (u32At options 4, u32At options 8))
+            }
+        else
+            let mutable k = noOptions
+            let mutable i = 0
+
+            while i < options.Length do
+                let kind = options[i]
+
+                if kind = TcpOptionKind.Eol then
+                    i <- options.Length
+                elif kind = TcpOptionKind.Nop then
+                    i <- i + 1
+                else
+                    let length = if i + 1 < options.Length then int options[i + 1] else 0
+
+                    if length < 2 || i + length > options.Length then
+                        i <- options.Length
+                    else
+                        match kind with
+                        | TcpOptionKind.Mss when length = 4 ->
+                            k <-
+                                { k with
+                                    Mss = ValueSome((uint16 options[i + 2] <<< 8) ||| uint16 options[i + 3])
+                                }
+                        | TcpOptionKind.WindowScale when length = 3 ->
+                            k <-
+                                { k with
+                                    WindowScale = ValueSome options[i + 2]
+                                }
+                        | TcpOptionKind.SackPermitted when length = 2 -> k <- { k with SackPermitted = true }
+                        | TcpOptionKind.Timestamps when length = 10 ->
+                            k <-
+                                { k with
+                                    Timestamps = ValueSome(struct (u32At options (i + 2), u32At options (i + 6)))
+                                }
+                        | TcpOptionKind.Sack when length >= 10 && (length - 2) % 8 = 0 ->
+                            let blocks = (length - 2) / 8
+
+                            k <-
+                                { k with
+                                    SackBlockCount = min MaxSackBlocks blocks
+                                    Sack0 = sackBlock options i blocks 0
+                                    Sack1 = sackBlock options i blocks 1
+                                    Sack2 = sackBlock options i blocks 2
+                                    Sack3 = sackBlock options i blocks 3
+                                }
+                        | _ -> ()
+
+                        i <- i + length
+
+            k
 
     /// Bytes one option takes on the wire.
     let encodedLength (o: TcpOption) =
