@@ -124,6 +124,16 @@ let tests =
                             |> List.mapi (fun i (l, r) -> k.SackBlock i = struct (l, r))
                             |> List.forall id)))
 
+            prop "OptionBytes reads 32 bits at any offset as the bytes say" (bytesOf 0 40) (fun bytes ->
+                let o = OptionBytes.Create bytes
+
+                let at i =
+                    if i < bytes.Length then uint32 bytes[i] else 0u
+
+                [ 0..39 ]
+                |> List.forall (fun i ->
+                    o.ReadUInt32 i = ((at i <<< 24) ||| (at (i + 1) <<< 16) ||| (at (i + 2) <<< 8) ||| at (i + 3))))
+
             test "the data-segment layout (NOP, NOP, timestamps) reads as the general path does" {
                 let k = TcpOptions.summarize (TcpOptions.ofList [ Nop; Nop; Timestamps(7u, 9u) ])
                 Expect.equal k.Timestamps (ValueSome(struct (7u, 9u))) "timestamps"

@@ -49,6 +49,23 @@ type OptionBytes =
             else
                 byte (x.Word(index / 8) >>> (56 - 8 * (index % 8)))
 
+    /// The four bytes at `index` as a big-endian number (zeros past the end), straight from
+    /// the held words.
+    member x.ReadUInt32(index: int) : uint32 =
+        if index < 0 || index >= OptionBytes.Capacity then
+            0u
+        else
+            let shift = 8 * (index % 8)
+            let high = x.Word(index / 8) <<< shift
+
+            let low =
+                if shift > 32 && index / 8 < 4 then
+                    x.Word(index / 8 + 1) >>> (64 - shift)
+                else
+                    0UL
+
+            uint32 ((high ||| low) >>> 32)
+
     /// Copies the bytes into `destination`, which must hold Length bytes.
     member x.CopyTo(destination: Span<byte>) =
         if destination.Length < x.Length then

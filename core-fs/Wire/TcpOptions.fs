@@ -179,11 +179,8 @@ module TcpOptions =
             Sack3 = struct (0u, 0u)
         }
 
-    let private u32At (o: OptionBytes) (i: int) =
-        (uint32 o[i] <<< 24)
-        ||| (uint32 o[i + 1] <<< 16)
-        ||| (uint32 o[i + 2] <<< 8)
-        ||| uint32 o[i + 3]
+    let inline private u32At (o: OptionBytes) (i: int) = o.ReadUInt32 i
+
 
     /// Block `n` of the SACK option at `at` holding `count` blocks; zeros past the last.
     let private sackBlock (o: OptionBytes) (at: int) (count: int) (n: int) =
