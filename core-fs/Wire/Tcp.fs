@@ -49,9 +49,11 @@ type TcpSegment =
     {
         Header: TcpHeader
         Checksum: uint16
-        PayloadOffset: int
         PayloadLength: int
     }
+
+    /// Where the payload starts in the parsed buffer: right after the header.
+    member s.PayloadOffset = s.Header.HeaderLength
 
 module Tcp =
     [<Literal>]
@@ -143,7 +145,6 @@ module Tcp =
                             Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
                         }
                     Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
-                    PayloadOffset = headerLength
                     PayloadLength = buf.Length - headerLength
                 }
 
