@@ -222,17 +222,24 @@ let isError =
     | Error _ -> true
     | Ok _ -> false
 
+/// How many times more cases every property runs: 1 normally, more in the soak target
+/// (`dotnet fsi build.fsx -- soak` sets STACK_SOAK).
+let private soakFactor =
+    match Int32.TryParse(Environment.GetEnvironmentVariable "STACK_SOAK") with
+    | true, n when n > 1 -> n
+    | _ -> 1
+
 /// Property-test settings: enough cases to mean something on a 2-core machine.
 let config =
     { FsCheckConfig.defaultConfig with
-        maxTest = 500
+        maxTest = 500 * soakFactor
     }
 
 let prop name (g: Gen<'a>) (body: 'a -> bool) =
     testPropertyWithConfig config name (Prop.forAll (Arb.fromGen g) body)
 
 let propN n name (g: Gen<'a>) (body: 'a -> bool) =
-    testPropertyWithConfig { config with maxTest = n } name (Prop.forAll (Arb.fromGen g) body)
+    testPropertyWithConfig { config with maxTest = n * soakFactor } name (Prop.forAll (Arb.fromGen g) body)
 
 /// A generator of arbitrary byte arrays for "never throws" properties.
 let anyBytes = bytesOf 0 120
