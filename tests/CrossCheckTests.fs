@@ -20,9 +20,15 @@ let private ofIp (a: IPAddress) =
     let b = a.GetAddressBytes()
     Ipv4Address(b[0], b[1], b[2], b[3])
 
-/// Option kinds before the first EOL: EOL and what follows it are padding, and
-/// PacketDotNet lists that padding inconsistently (one EOL per byte, or none at the end).
-let private beforeEol (kinds: int list) = List.takeWhile ((<>) 0) kinds
+/// Option kinds before the first EOL, without trailing NOPs: EOL and what follows it are
+/// padding, which PacketDotNet lists inconsistently (one EOL per byte, or none), and it
+/// never reads a one-byte option in the last byte of the option area.
+let private beforeEol (kinds: int list) =
+    kinds
+    |> List.takeWhile ((<>) 0)
+    |> List.rev
+    |> List.skipWhile ((=) 1)
+    |> List.rev
 
 /// Our option kinds in the form PacketDotNet lists them.
 let private kinds (options: TcpOption list) =
