@@ -112,15 +112,8 @@ type HeaderBenchmarks() =
     member _.WriteTcpIpv4() : int =
         Packet.writeTcp ip tcp ReadOnlySpan<byte>.Empty (Span buffer)
 
-/// `HeaderBenchmarks` with 100 packets per invocation: the cost per packet in a loop, as
-/// a stack thread handling a batch pays it, without the per-call harness overhead.
-[<MemoryDiagnoser>]
-type HeaderBatchBenchmarks() =
-    let packet = LinuxSyn.bytes ()
-    let buffer = Array.zeroCreate<byte> 1500
-    let ip = LinuxSyn.ip
-    let tcp = LinuxSyn.tcp
-
+    /// 100 packets per invocation: the cost per packet in a loop, as a stack thread
+    /// handling a batch pays it, without the per-call harness overhead.
     [<Benchmark(OperationsPerInvoke = 100)>]
     member _.ParseTcpIpv4Batch() : uint32 =
         let mutable acc = 0u
@@ -139,14 +132,7 @@ type HeaderBatchBenchmarks() =
 
         acc
 
-/// The layers of `HeaderBenchmarks` one at a time, to see where the time goes.
-[<MemoryDiagnoser>]
-type HeaderPartBenchmarks() =
-    let packet = LinuxSyn.bytes ()
-    let buffer = Array.zeroCreate<byte> 1500
-    let ip = LinuxSyn.ip
-    let tcp = LinuxSyn.tcp
-
+    /// The layers one at a time, to see where the time goes.
     [<Benchmark>]
     member _.ParseIpv4() : int =
         match Ipv4.tryParse (ReadOnlySpan packet) with
