@@ -41,6 +41,7 @@ module ParseError =
         match e with
         | Truncated(layer, field, needed, available) ->
             $"{layer}: truncated at {field} (needs {needed} bytes, {available} present)"
+        | BadVersion 6 -> "IPv4: bad version 6 (an IPv6 packet; this stack reads IPv4 only)"
         | BadVersion v -> $"IPv4: bad version {v} (expected 4)"
         | BadHeaderLength(layer, len) -> $"{layer}: bad header length {len} bytes"
         | BadTotalLength(total, header, available) ->
