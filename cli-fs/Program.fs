@@ -4,16 +4,19 @@ open System
 open Argu
 open Stack.Cli.DecodeCommand
 open Stack.Cli.CraftCommand
+open Stack.Cli.SimCommand
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Decode of ParseResults<DecodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
+    | [<CliPrefix(CliPrefix.None)>] Sim of ParseResults<SimArgs>
 
     interface IArgParserTemplate with
         member c.Usage =
             match c with
             | Decode _ -> "print packets (hex or pcap) layer by layer, or as JSON."
             | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
+            | Sim _ -> "run two hosts on the deterministic network simulator and check their transfer."
 
 [<EntryPoint>]
 let main argv =
@@ -25,6 +28,7 @@ let main argv =
         match results.GetSubCommand() with
         | Decode args -> DecodeCommand.run args Console.In Console.Out
         | Craft args -> CraftCommand.run args Console.Out
+        | Sim args -> SimCommand.run args Console.Out
     with
     | :? ArguParseException as e ->
         let helpAsked = e.ErrorCode = ErrorCode.HelpText

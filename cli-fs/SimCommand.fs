@@ -1,0 +1,214 @@
+/// `tcpstack sim`: two hosts of the core on the deterministic simulator, each sending N
+/// pseudo-random bytes to the other over an impaired link, both checking what arrived.
+module Stack.Cli.SimCommand
+
+open System
+open System.Globalization
+open System.IO
+open System.Text.Json
+open Argu
+open Stack.Core
+open Stack.Core.Sim
+open Stack.Core.Tcp
+
+type SimArgs =
+    | Bytes of count: int64
+    | Seed of seed: uint64
+    | Loss of probability: string
+    | Dup of probability: string
+    | Reorder of probability: string
+    | Corrupt of probability: string
+    | Delay of ms: float
+    | Jitter of ms: float
+    | Bandwidth of mbit: float
+    | Queue of bytes: int64
+    | Mss of bytes: int
+    | Time_Limit of seconds: float
+    | Pcap of file: string
+    | Events of file: string
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Bytes _ -> "bytes each host sends (default 1000000)."
+            | Seed _ -> "seed of the run: the same seed gives the same run (default 1)."
+            | Loss _ -> "chance a packet is lost, as 0.05 or 5% (default 0)."
+            | Dup _ -> "chance a packet is duplicated (default 0)."
+            | Reorder _ -> "chance a packet is held back so later ones overtake it (default 0)."
+            | Corrupt _ -> "chance one bit of a packet is flipped (default 0)."
+            | Delay _ -> "one-way delay in milliseconds (default 5)."
+            | Jitter _ -> "extra random delay, up to this many milliseconds (default 0)."
+            | Bandwidth _ -> "link rate in Mbit/s (default: no limit)."
+            | Queue _ -> "bytes the rate-limited link queues before dropping (default 150000)."
+            | Mss _ -> "maximum segment size of both hosts (default 1460)."
+            | Time_Limit _ -> "give up after this many seconds of virtual time (default 3600)."
+            | Pcap _ -> "write the link traffic to this pcap file."
+            | Events _ -> "write the event log to this file, one line per event."
+            | Json -> "end with one JSON object describing the run."
+
+/// A probability written as 0.05 or 5%.
+let parseProbability (name: string) (text: string) =
+    let t = text.Trim()
+    let isPercent = t.EndsWith "%"
+    let number = if isPercent then t.TrimEnd('%').Trim() else t
+
+    match Double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture) with
+    | true, v ->
+        let p = if isPercent then v / 100.0 else v
+
+        if p < 0.0 || p > 1.0 || Double.IsNaN p then
+            failwith $"--{name} {text}: a probability lies between 0 and 1 (or 0%% and 100%%)"
+
+        p
+    | _ -> failwith $"--{name} {text}: not a probability; write it as 0.05 or 5%%"
+
+let private stateName (s: State) =
+    match s with
+    | State.Closed -> "CLOSED"
+    | State.Listen -> "LISTEN"
+    | State.SynSent -> "SYN-SENT"
+    | State.SynReceived -> "SYN-RECEIVED"
+    | State.Established -> "ESTABLISHED"
+    | State.FinWait1 -> "FIN-WAIT-1"
+    | State.FinWait2 -> "FIN-WAIT-2"
+    | State.CloseWait -> "CLOSE-WAIT"
+    | State.Closing -> "CLOSING"
+    | State.LastAck -> "LAST-ACK"
+    | State.TimeWait -> "TIME-WAIT"
+
+/// The run's configuration from the arguments.
+let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
+    let probability (name: string) (value: string option) =
+        value |> Option.map (parseProbability name) |> Option.defaultValue 0.0
+
+    let micros (ms: float) = int64 (ms * 1000.0)
+    let bytes = args.GetResult(Bytes, 1_000_000L)
+
+    if bytes < 0L then
+        failwith $"--bytes {bytes}: give a count of 0 or more"
+
+    let mss = args.GetResult(Mss, 1460)
+
+    if mss < 64 || mss > 65495 then
+        failwith $"--mss {mss}: choose between 64 and 65495"
+
+    let delay = args.GetResult(Delay, 5.0)
+    let jitter = args.GetResult(Jitter, 0.0)
+
+    if delay < 0.0 || jitter < 0.0 then
+        failwith "--delay and --jitter are milliseconds, 0 or more"
+
+    let bandwidth = args.GetResult(Bandwidth, 0.0)
+
+    if bandwidth < 0.0 then
+        failwith $"--bandwidth {bandwidth}: give Mbit/s, more than 0"
+
+    let link =
+        { Impair.none with
+            Loss = probability "loss" (args.TryGetResult Loss)
+            Duplicate = probability "dup" (args.TryGetResult Dup)
+            Reorder = probability "reorder" (args.TryGetResult Reorder)
+            ReorderDelayMicros = max 1000L (micros delay / 2L)
+            Corrupt = probability "corrupt" (args.TryGetResult Corrupt)
+            DelayMicros = micros delay
+            JitterMicros = micros jitter
+            RateBitsPerSecond = int64 (bandwidth * 1e6)
+            QueueLimitBytes = args.GetResult(Queue, 150_000L)
+        }
+
+    { Transfer.defaults with
+        Bytes = bytes
+        Seed = args.GetResult(Seed, 1UL)
+        Link = link
+        Connection =
+            { Transfer.defaults.Connection with
+                Mss = mss
+            }
+        TimeLimitMicros = int64 (args.GetResult(Time_Limit, 3600.0) * 1e6)
+        KeepEvents = args.Contains Events
+        Capture = args.Contains Pcap
+    }
+
+let private writeJson (out: TextWriter) (r: Transfer.Result) =
+    use stream = new MemoryStream()
+
+    do
+        use w = new Utf8JsonWriter(stream)
+        w.WriteStartObject()
+        w.WriteBoolean("completed", r.Completed)
+        w.WriteNumber("bytesVerified", r.BytesVerified)
+        w.WriteNumber("virtualMs", float r.VirtualMicros / 1000.0)
+        w.WriteNumber("retransmissions", r.Retransmissions)
+        w.WriteNumber("packetsSent", r.PacketsSent)
+        w.WriteStartObject "finalStates"
+        w.WriteString("A", stateName r.A.FinalState)
+        w.WriteString("B", stateName r.B.FinalState)
+        w.WriteEndObject()
+        w.WriteString("sha256A", r.A.ReceivedSha256)
+        w.WriteString("sha256B", r.B.ReceivedSha256)
+        w.WriteString("eventLogSha256", r.EventLogSha256)
+
+        match r.Failure with
+        | Some f -> w.WriteString("failure", f)
+        | None -> w.WriteNull "failure"
+
+        w.WriteEndObject()
+
+    out.WriteLine(Text.Encoding.UTF8.GetString(stream.ToArray()))
+
+let private percent (p: float) = $"{p * 100.0:G4}%%"
+
+let run (args: ParseResults<SimArgs>) (out: TextWriter) =
+    let config = configOf args
+    let l = config.Link
+    let clock = Diagnostics.Stopwatch.StartNew()
+    let r = Transfer.run config
+    let cpu = clock.Elapsed.TotalSeconds
+
+    let bandwidth =
+        if l.RateBitsPerSecond > 0L then
+            $"{float l.RateBitsPerSecond / 1e6:G4} Mbit/s"
+        else
+            "unlimited"
+
+    out.WriteLine $"sim: hosts A and B, {config.Bytes} bytes each way at once, seed {config.Seed}"
+
+    out.WriteLine
+        $"link: loss {percent l.Loss}, dup {percent l.Duplicate}, reorder {percent l.Reorder}, corrupt {percent l.Corrupt}, delay {float l.DelayMicros / 1000.0} ms, jitter {float l.JitterMicros / 1000.0} ms, bandwidth {bandwidth}"
+
+    let virtualSeconds = float r.VirtualMicros / 1e6
+
+    match r.Failure with
+    | None -> out.WriteLine $"completed in {virtualSeconds * 1000.0:F1} ms of virtual time ({cpu:F2} s of CPU)"
+    | Some f -> out.WriteLine $"NOT COMPLETED: {f} (at {virtualSeconds * 1000.0:F1} ms of virtual time)"
+
+    for side in [ r.A; r.B ] do
+        let verdict = if side.Verified then "all verified" else "NOT verified"
+
+        out.WriteLine
+            $"{side.Name}: sent {side.BytesSent}, received {side.BytesReceived} ({verdict}), {side.Retransmissions} retransmissions, final state {stateName side.FinalState}"
+
+        out.WriteLine $"   sha256 {side.ReceivedSha256}"
+
+    if r.Completed && virtualSeconds > 0.0 && config.Bytes > 0L then
+        out.WriteLine $"goodput: {float config.Bytes * 8.0 / virtualSeconds / 1e6:F2} Mbit/s each way (virtual time)"
+
+    out.WriteLine $"packets: {r.PacketsSent}; event log sha256 {r.EventLogSha256}"
+
+    match args.TryGetResult Events with
+    | Some path ->
+        File.WriteAllLines(path, r.Events)
+        out.WriteLine $"events: {path} ({r.Events.Length} lines)"
+    | None -> ()
+
+    match args.TryGetResult Pcap, r.Pcap with
+    | Some path, Some bytes ->
+        File.WriteAllBytes(path, bytes)
+        out.WriteLine $"pcap: {path} ({r.PacketsSent} packets; open it with tshark or Wireshark)"
+    | _ -> ()
+
+    if args.Contains Json then
+        writeJson out r
+
+    if r.Completed then 0 else 1

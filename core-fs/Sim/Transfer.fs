@@ -1,0 +1,375 @@
+/// The simulator's standard run: two hosts, one connects to the other, each sends N
+/// pseudo-random bytes while receiving the other's, both half-close, and both check every
+/// byte they received. The bytes go through real send and receive ring buffers, indexed
+/// by sequence number as the shell's are, so reassembly is checked end to end.
+module Stack.Core.Sim.Transfer
+
+open System
+open System.Security.Cryptography
+open Stack.Core
+open Stack.Core.Host
+open Stack.Core.Tcp
+open Stack.Core.Wire
+
+type Config =
+    {
+        /// Bytes each side sends.
+        Bytes: int64
+        Seed: uint64
+        /// The link, the same both ways.
+        Link: Impair.Options
+        /// Options of every connection (buffer sizes must be powers of two).
+        Connection: ConnectionOptions
+        /// The run fails if it has not finished by this virtual time.
+        TimeLimitMicros: int64
+        /// Keep the event log's lines (its hash is always computed).
+        KeepEvents: bool
+        /// Keep the link traffic as a pcap file.
+        Capture: bool
+    }
+
+let defaults =
+    {
+        Bytes = 1_000_000L
+        Seed = 1UL
+        Link = Impair.none
+        Connection = ConnectionOptions.defaults
+        TimeLimitMicros = 3_600_000_000L
+        KeepEvents = false
+        Capture = false
+    }
+
+/// How one side ended.
+type SideResult =
+    {
+        Name: string
+        FinalState: State
+        BytesSent: int64
+        BytesReceived: int64
+        /// Every received byte was the one expected, and the peer's FIN came after them all.
+        Verified: bool
+        ReceivedSha256: string
+        Retransmissions: int64
+    }
+
+type Result =
+    {
+        Completed: bool
+        /// Bytes received and checked, both directions together.
+        BytesVerified: int64
+        VirtualMicros: int64
+        Retransmissions: int64
+        /// Packets put on the links, both ways.
+        PacketsSent: int64
+        A: SideResult
+        B: SideResult
+        /// Why the run did not complete.
+        Failure: string option
+        EventLogSha256: string
+        Events: string list
+        Pcap: byte array option
+    }
+
+/// The byte at `offset` of the stream sent in `direction` (0: A to B, 1: B to A).
+let streamByte (seed: uint64) (direction: int) (offset: int64) =
+    let struct (bits, _) =
+        Rng.next (
+            Rng.create (
+                seed * 0x9E3779B97F4A7C15UL
+                + uint64 direction * 0x632BE59BD9B4E019UL
+                + uint64 (offset >>> 3)
+            )
+        )
+
+    byte (bits >>> (8 * int (offset &&& 7L)))
+
+/// The application side of one connection: its two ring buffers and how far it got.
+type private Endpoint(name: string, sendDirection: int, config: Config) =
+    let sendRing = Array.zeroCreate<byte> config.Connection.SendBufferSize
+    let receiveRing = Array.zeroCreate<byte> config.Connection.ReceiveBufferSize
+    let hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+
+    member val Tuple = Unchecked.defaultof<FourTuple> with get, set
+    member val Connected = false with get, set
+    member val Iss = SeqNum 0u with get, set
+    member val Irs = SeqNum 0u with get, set
+    member val Written = 0L with get, set
+    member val ReadPosition = 0L with get, set
+    member val CloseSent = false with get, set
+    member val PeerClosed = false with get, set
+    member val Mismatch: int64 option = None with get, set
+    member val State = State.SynSent with get, set
+    member val Retransmissions = 0L with get, set
+    member _.Name = name
+    member _.SendDirection = sendDirection
+
+    /// Where sequence number `seq` of a buffer starting at `first` lies in a ring.
+    member private _.Index (ring: byte array) (first: SeqNum) (seq: SeqNum) =
+        int ((seq.Value - first.Value) &&& uint32 (ring.Length - 1))
+
+    /// Fills the send ring with the next `count` stream bytes.
+    member e.Write(count: int) =
+        for i in 0 .. count - 1 do
+            let offset = e.Written + int64 i
+            sendRing[int (offset &&& int64 (sendRing.Length - 1))] <- streamByte config.Seed sendDirection offset
+
+        e.Written <- e.Written + int64 count
+
+    /// Copies the payload for sequence numbers [seq, seq + length) out of the send ring.
+    member e.Payload(seq: SeqNum, length: int) =
+        let bytes = Array.zeroCreate<byte> length
+        let start = e.Index sendRing (e.Iss + 1) seq
+
+        for i in 0 .. length - 1 do
+            bytes[i] <- sendRing[(start + i) &&& (sendRing.Length - 1)]
+
+        bytes
+
+    /// Stores arrived bytes at their place in the receive ring.
+    member e.Store(packet: byte array, offset: int, seq: SeqNum, length: int) =
+        let start = e.Index receiveRing (e.Irs + 1) seq
+
+        for i in 0 .. length - 1 do
+            receiveRing[(start + i) &&& (receiveRing.Length - 1)] <- packet[offset + i]
+
+    /// Reads `count` readable bytes and checks each against the stream.
+    member e.Read(count: int) =
+        let chunk = Array.zeroCreate<byte> count
+
+        for i in 0 .. count - 1 do
+            let offset = e.ReadPosition + int64 i
+            let b = receiveRing[int (offset &&& int64 (receiveRing.Length - 1))]
+            chunk[i] <- b
+
+            if e.Mismatch.IsNone && b <> streamByte config.Seed (1 - sendDirection) offset then
+                e.Mismatch <- Some offset
+
+        hash.AppendData chunk
+        e.ReadPosition <- e.ReadPosition + int64 count
+
+    member _.Sha256() =
+        Convert.ToHexString(hash.GetCurrentHash()).ToLowerInvariant()
+
+let private addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
+let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+
+[<Literal>]
+let private Port = 5000us
+
+let private flagLetters (f: TcpFlags) =
+    String(
+        [|
+            if f.HasFlag TcpFlags.Syn then
+                'S'
+            if f.HasFlag TcpFlags.Fin then
+                'F'
+            if f.HasFlag TcpFlags.Rst then
+                'R'
+            if f.HasFlag TcpFlags.Psh then
+                'P'
+            if f.HasFlag TcpFlags.Ack then
+                '.'
+        |]
+    )
+
+/// Runs the transfer and reports how it went.
+let run (config: Config) : Result =
+    let recorder = Recorder(config.KeepEvents, config.Capture)
+    let net = Network(recorder)
+
+    let hostOptions address =
+        { HostOptions.create address with
+            Connection = config.Connection
+        }
+
+    let hostA = Host.create (hostOptions addressA)
+
+    let hostB =
+        match Host.listen Port 16 (Host.create (hostOptions addressB)) with
+        | Ok h -> h
+        | Error e -> failwith $"listen: {e}"
+
+    net.Add hostA
+    net.Add hostB
+    net.Join(addressA, addressB, config.Link, config.Seed)
+    let a = Endpoint("A", 0, config)
+    let b = Endpoint("B", 1, config)
+    let endpointAt (address: Ipv4Address) = if address = addressA then a else b
+    let mutable packetsSent = 0L
+
+    let transmit (address: Ipv4Address) (t: Transmit) =
+        let e = endpointAt address
+        let host = net.Hosts[address]
+
+        let bytes =
+            match t with
+            | Datagram bytes -> bytes
+            | Segment(tuple, o) ->
+                let payload =
+                    if o.PayloadLength > 0 then
+                        e.Payload(o.PayloadStart, o.PayloadLength)
+                    else
+                        [||]
+
+                let buf = Array.zeroCreate<byte>(60 + o.Header.HeaderLength + payload.Length)
+                let n = Host.writeSegment host tuple o (ReadOnlySpan payload) (Span buf)
+                let h = o.Header
+
+                recorder.Log(
+                    net.Now,
+                    $"{e.Name} sends {flagLetters h.Flags} seq={h.SequenceNumber} ack={h.AcknowledgmentNumber} win={h.Window} len={o.PayloadLength}"
+                )
+
+                Array.sub buf 0 n
+
+        packetsSent <- packetsSent + 1L
+        net.Send bytes
+
+    let rec handle (address: Ipv4Address) (packet: byte array) (output: HostOutput) =
+        for t in output.Transmits do
+            transmit address t
+
+        let e = endpointAt address
+
+        for struct (tuple, o) in output.Connections do
+            if o.Events |> List.contains Event.Connected then
+                if address = addressB then
+                    let struct (accepted, host) = Host.accept Port net.Hosts[address]
+                    net.Update host
+
+                    match accepted with
+                    | ValueSome t when not e.Connected -> e.Tuple <- t
+                    | _ -> ()
+
+                match Host.tryFind tuple net.Hosts[address] with
+                | Some c when tuple = e.Tuple ->
+                    e.Connected <- true
+                    e.Iss <- c.InitialSendSequence
+                    e.Irs <- c.InitialReceiveSequence
+                | _ -> ()
+
+            if tuple = e.Tuple then
+                for ev in o.Events do
+                    recorder.Log(net.Now, $"{e.Name} {ev}")
+
+                    if ev = Event.PeerClosed then
+                        e.PeerClosed <- true
+
+                match o.Arrived with
+                | ValueSome arrived when not (isNull packet) ->
+                    e.Store(packet, arrived.PayloadOffset, arrived.Sequence, arrived.Length)
+                | _ -> ()
+
+                match Host.tryFind tuple net.Hosts[address] with
+                | Some c ->
+                    e.State <- c.CurrentState
+                    e.Retransmissions <- c.RetransmissionCount
+                | None -> e.State <- State.Closed
+
+                if o.Readable > 0 then
+                    e.Read o.Readable
+                    command address (Command.Consumed o.Readable)
+
+        drive address
+
+    and command (address: Ipv4Address) (cmd: Command) =
+        let e = endpointAt address
+
+        match Host.command net.Now e.Tuple cmd net.Hosts[address] with
+        | Ok(struct (host, output)) ->
+            net.Update host
+            handle address null output
+        | Error _ -> ()
+
+    /// The application writes while there is room, and closes after the last byte.
+    and drive (address: Ipv4Address) =
+        let e = endpointAt address
+
+        if e.Connected then
+            match Host.tryFind e.Tuple net.Hosts[address] with
+            | Some c when e.Written < config.Bytes && c.SendSpace > 0 ->
+                let count = int (min (int64 c.SendSpace) (config.Bytes - e.Written))
+                e.Write count
+                command address (Command.Send count)
+            | Some _ when e.Written = config.Bytes && not e.CloseSent ->
+                e.CloseSent <- true
+                command address Command.Close
+            | _ -> ()
+
+    match Host.connect 0L addressB Port net.Hosts[addressA] with
+    | Error e -> failwith $"connect: {e}"
+    | Ok(struct (host, tuple, output)) ->
+        net.Update host
+        a.Tuple <- tuple
+        handle addressA null output
+
+    let finished (e: Endpoint) =
+        e.ReadPosition = config.Bytes
+        && e.PeerClosed
+        && e.CloseSent
+        && (e.State = State.Closed || e.State = State.TimeWait)
+
+    let mutable failure = None
+    let mutable go = true
+    // Steps taken without the clock moving: a connection that keeps asking to run at the
+    // same instant is a bug, reported rather than looped on.
+    let mutable stuckSteps = 0
+    let mutable lastClock = -1L
+
+    while go do
+        if net.Now = lastClock then
+            stuckSteps <- stuckSteps + 1
+        else
+            stuckSteps <- 0
+            lastClock <- net.Now
+
+        if finished a && finished b then
+            go <- false
+        elif a.Mismatch.IsSome || b.Mismatch.IsSome then
+            failure <- Some "received bytes differ from the bytes sent"
+            go <- false
+        elif stuckSteps > 100_000 then
+            failure <- Some $"livelock: the clock stopped at {net.Now} us"
+            go <- false
+        elif net.NextEventTime > config.TimeLimitMicros then
+            failure <-
+                Some(
+                    if net.NextEventTime = Int64.MaxValue then
+                        "stalled: nothing left to happen"
+                    else
+                        $"not finished after {config.TimeLimitMicros / 1000L} ms of virtual time"
+                )
+
+            go <- false
+        else
+            net.Step handle |> ignore
+
+    let side (e: Endpoint) =
+        {
+            Name = e.Name
+            FinalState = e.State
+            BytesSent = e.Written
+            BytesReceived = e.ReadPosition
+            Verified = e.Mismatch.IsNone && e.PeerClosed && e.ReadPosition = config.Bytes
+            ReceivedSha256 = e.Sha256()
+            Retransmissions = e.Retransmissions
+        }
+
+    let sideA = side a
+    let sideB = side b
+
+    {
+        Completed = failure.IsNone
+        BytesVerified =
+            (if sideA.Verified then sideA.BytesReceived else 0L)
+            + (if sideB.Verified then sideB.BytesReceived else 0L)
+        VirtualMicros = net.Now
+        Retransmissions = sideA.Retransmissions + sideB.Retransmissions
+        PacketsSent = packetsSent
+        A = sideA
+        B = sideB
+        Failure = failure
+        EventLogSha256 = recorder.Sha256()
+        Events = List.ofSeq recorder.Lines
+        Pcap = if config.Capture then Some(recorder.Pcap()) else None
+    }

@@ -1,0 +1,679 @@
+/// A TCP connection as a pure transition function (RFC 9293): `handleSegment`,
+/// `handleUser` and `handleTimeout` take a connection and return the next one with the
+/// output of the step; `nextDeadline` says when to call `handleTimeout`. The argument is
+/// never changed: each step works on its own copy.
+[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
+module Stack.Core.Tcp.Connection
+
+open Stack.Core.Host
+open Stack.Core.Wire
+open Stack.Core.Tcp.Emit
+
+/// How long a timestamp may go unrefreshed before PAWS forgets it (RFC 7323 5.5).
+let private pawsIdleMicros = 24L * 24L * 3600L * 1_000_000L
+
+/// The least time between ACKs for empty segments outside the window (Linux's
+/// tcp_invalid_ratelimit).
+let private outOfWindowAckInterval = 500_000L
+
+let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) (state: State) =
+    let zero = SeqNum 0u
+
+    {
+        Options = options
+        LocalAddress = localAddress
+        LocalPort = localPort
+        RemoteAddress = Ipv4Address 0u
+        RemotePort = 0us
+        State = state
+        ActiveOpen = false
+        Iss = zero
+        SndUna = zero
+        SndNxt = zero
+        SndMax = zero
+        SndWnd = 0
+        MaxSndWnd = 0
+        SndWl1 = zero
+        SndWl2 = zero
+        SndQueued = zero
+        FinQueued = false
+        SndMss = min options.Mss 536
+        SndShift = 0
+        ScalingOn = false
+        Irs = zero
+        RcvNxt = zero
+        RcvEdge = zero
+        RcvUnread = 0
+        RcvShift =
+            if options.WindowScaling then
+                shiftFor options.ReceiveBufferSize
+            else
+                0
+        OutOfOrder = Reassembly.empty
+        PeerFin = ValueNone
+        TimestampsOn = false
+        SackOn = false
+        TsRecent = 0u
+        TsRecentAt = 0L
+        LastAckSent = zero
+        Rtt = Rtt.create options.Rtt
+        Timing = ValueNone
+        Congestion = options.CongestionControl options.Mss
+        DuplicateAcks = 0
+        InRecovery = false
+        Recover = zero
+        Retries = 0
+        PersistBackoffs = 0
+        KeepaliveProbes = 0
+        LastHeard = 0L
+        Timers = Timers.empty
+        UnackedSegments = 0
+        LastOutOfWindowAck = System.Int64.MinValue / 2L
+        Retransmissions = 0L
+        SegmentsSent = 0L
+        SegmentsReceived = 0L
+    }
+
+let private copy (c: Connection) = { c with State = c.State }
+
+/// Picks the ISS (RFC 6528) and lays out the send sequence space behind it.
+let private initSend (c: Connection) (now: int64) =
+    let iss =
+        Isn.generate c.Options.IsnKey now c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
+
+    c.Iss <- iss
+    c.SndUna <- iss
+    c.SndNxt <- iss + 1
+    c.SndMax <- iss + 1
+    c.SndQueued <- iss + 1
+    c.Recover <- iss
+
+/// A connection waiting in LISTEN on a local address and port (passive open).
+let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =
+    create options localAddress localPort State.Listen
+
+let private finish (c: Connection) (box: Outbox) = struct (c, box.ToOutput())
+
+let private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) =
+    c.Timers <- Timers.set kind deadline c.Timers
+
+/// Active open: a connection in SYN-SENT and its SYN.
+let connect
+    (options: ConnectionOptions)
+    (now: int64)
+    (localAddress: Ipv4Address)
+    (localPort: uint16)
+    (remoteAddress: Ipv4Address)
+    (remotePort: uint16)
+    : struct (Connection * Output) =
+    let c = create options localAddress localPort State.SynSent
+    c.RemoteAddress <- remoteAddress
+    c.RemotePort <- remotePort
+    c.ActiveOpen <- true
+    initSend c now
+    c.LastHeard <- now
+
+    if not options.Timestamps then
+        c.Timing <- ValueSome(struct (c.Iss, now))
+
+    let box = Outbox()
+    syn c now box
+    startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+    finish c box
+
+/// The reset that answers a segment nobody owns (RFC 9293 3.10.7.1), if any.
+let resetFor (incoming: Incoming) =
+    resetFor incoming.Header incoming.PayloadLength
+
+/// When `handleTimeout` is next due, if any timer runs.
+let nextDeadline (c: Connection) = Timers.next c.Timers
+
+let private enterClosed (c: Connection) (box: Outbox) =
+    c.State <- State.Closed
+    c.Timers <- Timers.empty
+    box.Raise Event.Closed
+
+let private enterTimeWait (c: Connection) (now: int64) =
+    c.State <- State.TimeWait
+    c.Timers <- Timers.set Timers.TimeWait (now + 2L * c.Options.MslMicros) Timers.empty
+
+let private armKeepalive (c: Connection) (now: int64) =
+    match c.Options.Keepalive with
+    | ValueSome k when
+        c.State = State.Established
+        || c.State = State.CloseWait
+        || c.State = State.FinWait2
+        ->
+        c.KeepaliveProbes <- 0
+        startTimer Timers.Keepalive (now + k.IdleMicros) c
+    | _ -> c.Timers <- Timers.clear Timers.Keepalive c.Timers
+
+/// Reads what the peer's SYN offers and settles what both sides use (RFC 7323, RFC 2018,
+/// and the MSS of RFC 9293 3.7.1).
+let private negotiate (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+    let o = c.Options
+    let h = incoming.Header
+    c.Irs <- SeqNum h.SequenceNumber
+    c.RcvNxt <- c.Irs + 1
+    c.RcvEdge <- c.RcvNxt
+    c.TimestampsOn <- o.Timestamps && offered.Timestamps.IsSome
+    c.SackOn <- o.Sack && offered.SackPermitted
+    c.ScalingOn <- o.WindowScaling && offered.WindowScale.IsSome
+
+    c.SndShift <-
+        match offered.WindowScale with
+        | ValueSome s when c.ScalingOn -> min 14 (int s)
+        | _ -> 0
+
+    if not c.ScalingOn then
+        c.RcvShift <- 0
+
+    let peerMss =
+        match offered.Mss with
+        | ValueSome m -> int m
+        | ValueNone -> 536
+
+    c.SndMss <- max 1 ((min peerMss o.Mss) - (if c.TimestampsOn then 12 else 0))
+    c.Congestion <- o.CongestionControl c.SndMss
+
+    match offered.Timestamps with
+    | ValueSome(struct (tsval, _)) when c.TimestampsOn ->
+        c.TsRecent <- tsval
+        c.TsRecentAt <- now
+    | _ -> ()
+
+    c.SndWnd <- int h.Window
+    c.MaxSndWnd <- c.SndWnd
+    c.SndWl1 <- c.Irs
+
+let private connected (c: Connection) (now: int64) (box: Outbox) =
+    c.State <- (if c.FinQueued then State.FinWait1 else State.Established)
+    c.Retries <- 0
+    box.Raise Event.Connected
+    armKeepalive c now
+
+/// RFC 9293 3.10.7.2: a segment for a connection in LISTEN.
+let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    let h = incoming.Header
+
+    if h.Has TcpFlags.Rst then
+        ()
+    elif h.Has TcpFlags.Ack then
+        match Emit.resetFor h incoming.PayloadLength with
+        | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
+        | ValueNone -> ()
+    elif h.Has TcpFlags.Syn then
+        c.LocalAddress <- incoming.Destination
+        c.RemoteAddress <- incoming.Source
+        c.RemotePort <- h.SourcePort
+        negotiate c now incoming (TcpOptions.summarize h.Options)
+        initSend c now
+        c.State <- State.SynReceived
+        c.LastHeard <- now
+
+        if not c.TimestampsOn then
+            c.Timing <- ValueSome(struct (c.Iss, now))
+
+        syn c now box
+        c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
+        startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+
+/// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
+let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    let h = incoming.Header
+    let ackNumber = SeqNum h.AcknowledgmentNumber
+    let hasAck = h.Has TcpFlags.Ack
+
+    if hasAck && (SeqNum.le ackNumber c.Iss || SeqNum.gt ackNumber c.SndMax) then
+        // It acknowledges something we never sent.
+        if not (h.Has TcpFlags.Rst) then
+            match Emit.resetFor h incoming.PayloadLength with
+            | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
+            | ValueNone -> ()
+    elif h.Has TcpFlags.Rst then
+        // Only a reset that acknowledges our SYN refuses the connection.
+        if hasAck then
+            box.Raise Event.Refused
+            enterClosed c box
+    elif h.Has TcpFlags.Syn then
+        let offered = TcpOptions.summarize h.Options
+        negotiate c now incoming offered
+
+        if hasAck then
+            c.SndWl2 <- ackNumber
+            Sender.measure c now ackNumber offered
+            c.SndUna <- ackNumber
+            c.Timers <- Timers.clear Timers.Retransmit c.Timers
+            connected c now box
+            ack c now box
+            Sender.output c now box
+        else
+            // Simultaneous open: both SYNs crossed.
+            c.State <- State.SynReceived
+            syn c now box
+            c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
+
+/// The length of a segment in sequence space.
+let private segmentLength (incoming: Incoming) =
+    let h = incoming.Header
+
+    incoming.PayloadLength
+    + (if h.Has TcpFlags.Syn then 1 else 0)
+    + (if h.Has TcpFlags.Fin then 1 else 0)
+
+/// RFC 9293 3.10.7.4, first check: does the segment fall in the receive window (its four
+/// cases)? A zero window still lets the segment at RCV.NXT through for its ACK; its data
+/// is trimmed away later.
+let private acceptable (c: Connection) (incoming: Incoming) =
+    let seq = SeqNum incoming.Header.SequenceNumber
+    let length = segmentLength incoming
+    let window = max 0 (c.RcvEdge - c.RcvNxt)
+
+    if length = 0 then
+        if window = 0 then
+            seq = c.RcvNxt
+        else
+            SeqNum.inWindow c.RcvNxt (uint32 window) seq
+    elif window = 0 then
+        seq = c.RcvNxt
+    else
+        SeqNum.inWindow c.RcvNxt (uint32 window) seq
+        || SeqNum.inWindow c.RcvNxt (uint32 window) (seq + length - 1)
+
+/// PAWS (RFC 7323 5.3): a segment whose timestamp is older than the latest one is an old
+/// duplicate.
+let private staleTimestamp (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+    match offered.Timestamps with
+    | ValueSome(struct (tsval, _)) when c.TimestampsOn && not (incoming.Header.Has TcpFlags.Rst) ->
+        int (tsval - c.TsRecent) < 0 && now - c.TsRecentAt < pawsIdleMicros
+    | _ -> false
+
+/// RFC 7323 4.3: remember the timestamp to echo from the segment that covers the last
+/// ACK we sent.
+let private recordTimestamp (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+    match offered.Timestamps with
+    | ValueSome(struct (tsval, _)) when c.TimestampsOn ->
+        if
+            int (tsval - c.TsRecent) >= 0
+            && SeqNum.le (SeqNum incoming.Header.SequenceNumber) c.LastAckSent
+        then
+            c.TsRecent <- tsval
+            c.TsRecentAt <- now
+    | _ -> ()
+
+/// RFC 9293 3.10.7.4, second check, with RFC 5961 3.2: only a reset exactly at RCV.NXT
+/// resets; one elsewhere in the window gets a challenge ACK.
+let private onReset (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    if SeqNum incoming.Header.SequenceNumber = c.RcvNxt then
+        match c.State with
+        | State.SynReceived ->
+            if c.ActiveOpen then
+                box.Raise Event.Refused
+
+            enterClosed c box
+        | State.Established
+        | State.FinWait1
+        | State.FinWait2
+        | State.CloseWait ->
+            box.Raise Event.Reset
+            enterClosed c box
+        | _ -> enterClosed c box
+    else
+        ack c now box
+
+/// The peer's FIN, once everything before it has arrived (RFC 9293 3.10.7.4 eighth step).
+let private takeFin (c: Connection) (now: int64) (box: Outbox) =
+    match c.PeerFin with
+    | ValueSome fin when fin = c.RcvNxt ->
+        match c.State with
+        | State.Established
+        | State.FinWait1
+        | State.FinWait2 ->
+            c.RcvNxt <- c.RcvNxt + 1
+            c.PeerFin <- ValueNone
+            box.Raise Event.PeerClosed
+
+            match c.State with
+            | State.Established ->
+                c.State <- State.CloseWait
+                armKeepalive c now
+            | State.FinWait1 when not (Sender.finAcked c) -> c.State <- State.Closing
+            | _ -> enterTimeWait c now
+
+            true
+        | _ -> false
+    | _ -> false
+
+/// RFC 9293 3.10.7.4, seventh step: keep the payload that falls in the window. Returns
+/// whether the ACK for it must go now (out of order, a hole filled, or a duplicate).
+let private onText (c: Connection) (box: Outbox) (incoming: Incoming) =
+    let seq = SeqNum incoming.Header.SequenceNumber
+    let seq = if incoming.Header.Has TcpFlags.Syn then seq + 1 else seq
+    let payloadEnd = seq + incoming.PayloadLength
+    let start = SeqNum.max seq c.RcvNxt
+    let stop = SeqNum.min payloadEnd c.RcvEdge
+    let length = stop - start
+
+    if length <= 0 then
+        true
+    else
+        let inOrder = start = c.RcvNxt
+        let holesBefore = not c.OutOfOrder.Blocks.IsEmpty
+
+        box.Arrived <-
+            ValueSome
+                {
+                    PayloadOffset = start - seq
+                    Sequence = start
+                    Length = length
+                }
+
+        let struct (arrival, ranges) = Reassembly.add c.RcvNxt start length c.OutOfOrder
+
+        match arrival with
+        | Reassembly.Advanced n ->
+            c.OutOfOrder <- ranges
+            c.RcvNxt <- c.RcvNxt + n
+            c.RcvUnread <- c.RcvUnread + n
+            box.Readable <- box.Readable + n
+        | Reassembly.Ignored -> ()
+
+        c.UnackedSegments <- c.UnackedSegments + 1
+        not inOrder || holesBefore || c.UnackedSegments >= 2
+
+/// An unacceptable segment gets an ACK (RFC 9293 3.10.7.4), except a reset. An empty one
+/// is answered at most twice a second, as Linux does, so two ends that disagree cannot
+/// keep each other busy with ACKs.
+let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    let empty = segmentLength incoming = 0
+
+    if
+        not (incoming.Header.Has TcpFlags.Rst)
+        && not (empty && now - c.LastOutOfWindowAck < outOfWindowAckInterval)
+    then
+        if empty then
+            c.LastOutOfWindowAck <- now
+
+        ack c now box
+
+/// RFC 9293 3.10.7.4: a segment in any synchronized state (SYN-RECEIVED to TIME-WAIT).
+let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    let h = incoming.Header
+    let seq = SeqNum h.SequenceNumber
+    let offered = TcpOptions.summarize h.Options
+
+    if
+        c.State = State.SynReceived
+        && h.Has TcpFlags.Syn
+        && not (h.Has TcpFlags.Ack)
+        && seq = c.Irs
+    then
+        // The peer did not get our SYN-ACK: send it again.
+        syn c now box
+    elif staleTimestamp c now incoming offered then
+        answerUnacceptable c now box incoming
+    elif not (acceptable c incoming) then
+        answerUnacceptable c now box incoming
+
+        if c.State = State.TimeWait && h.Has TcpFlags.Fin then
+            // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
+            enterTimeWait c now
+    else
+        recordTimestamp c now incoming offered
+        c.LastHeard <- now
+
+        if h.Has TcpFlags.Rst then
+            onReset c now box incoming
+        elif h.Has TcpFlags.Syn then
+            // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK.
+            ack c now box
+        elif not (h.Has TcpFlags.Ack) then
+            ()
+        else
+            let ackNumber = SeqNum h.AcknowledgmentNumber
+
+            let proceed =
+                if c.State <> State.SynReceived then
+                    true
+                elif SeqNum.betweenExclusiveInclusive c.SndUna ackNumber c.SndMax then
+                    c.SndWnd <- Sender.windowOf c h
+                    c.MaxSndWnd <- max c.MaxSndWnd c.SndWnd
+                    c.SndWl1 <- seq
+                    c.SndWl2 <- ackNumber
+                    connected c now box
+                    true
+                else
+                    match Emit.resetFor h incoming.PayloadLength with
+                    | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
+                    | ValueNone -> ()
+
+                    false
+
+            if proceed && Sender.onAck c now box incoming offered then
+                let finAcked = Sender.finAcked c
+
+                match c.State with
+                | State.FinWait1 when finAcked -> c.State <- State.FinWait2
+                | State.Closing when finAcked -> enterTimeWait c now
+                | State.LastAck when finAcked -> enterClosed c box
+                | _ -> ()
+
+                if c.State <> State.Closed then
+                    let receiving =
+                        c.State = State.Established
+                        || c.State = State.FinWait1
+                        || c.State = State.FinWait2
+
+                    let mutable ackNow = false
+
+                    if receiving && incoming.PayloadLength > 0 then
+                        ackNow <- onText c box incoming
+
+                    if h.Has TcpFlags.Fin && receiving then
+                        c.PeerFin <- ValueSome(seq + incoming.PayloadLength)
+
+                    if takeFin c now box then
+                        ackNow <- true
+
+                    let sentBefore = c.SegmentsSent
+                    Sender.output c now box
+
+                    if c.SegmentsSent = sentBefore && c.LastAckSent <> c.RcvNxt then
+                        if ackNow then
+                            ack c now box
+                        elif (Timers.get Timers.DelayedAck c.Timers).IsNone then
+                            startTimer Timers.DelayedAck (now + c.Options.DelayedAckMicros) c
+                    elif c.SegmentsSent = sentBefore && ackNow && incoming.PayloadLength > 0 then
+                        // Data we already had: our ACK was lost, say it again.
+                        ack c now box
+
+                    if c.State <> State.TimeWait then
+                        armKeepalive c now
+
+/// A segment arrives for this connection.
+let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = Outbox()
+    c.SegmentsReceived <- c.SegmentsReceived + 1L
+
+    match c.State with
+    | State.Closed ->
+        match Emit.resetFor incoming.Header incoming.PayloadLength with
+        | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
+        | ValueNone -> ()
+    | State.Listen -> onListen c now box incoming
+    | State.SynSent -> onSynSent c now box incoming
+    | _ -> onSynchronized c now box incoming
+
+    finish c box
+
+/// The window the application's reads have opened, announced when it grew enough to be
+/// worth a segment: two MSS (or half the buffer), or one MSS when the window was small.
+let private windowUpdate (c: Connection) (now: int64) (box: Outbox) =
+    let mss = c.Options.Mss
+    let half = c.Options.ReceiveBufferSize / 2
+    let available = max 0 (c.Options.ReceiveBufferSize - c.RcvUnread)
+    let growth = (c.RcvNxt + available) - c.RcvEdge
+    let current = c.RcvEdge - c.RcvNxt
+    let threshold = if current < mss then min half mss else min half (2 * mss)
+
+    if growth >= max 1 threshold then
+        ack c now box
+
+/// A user command.
+let handleUser (now: int64) (command: Command) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = Outbox()
+
+    match command with
+    | Command.Send bytes ->
+        match c.State with
+        | State.SynSent
+        | State.SynReceived
+        | State.Established
+        | State.CloseWait when not c.FinQueued ->
+            let queued = max 0 (min bytes c.SendSpace)
+            c.SndQueued <- c.SndQueued + queued
+            box.Queued <- queued
+            Sender.output c now box
+        | _ -> ()
+    | Command.Consumed bytes ->
+        let consumed = max 0 (min bytes c.RcvUnread)
+        c.RcvUnread <- c.RcvUnread - consumed
+
+        match c.State with
+        | State.Established
+        | State.FinWait1
+        | State.FinWait2 when consumed > 0 -> windowUpdate c now box
+        | _ -> ()
+    | Command.Close ->
+        match c.State with
+        | State.Listen
+        | State.SynSent -> enterClosed c box
+        | State.SynReceived -> c.FinQueued <- true
+        | State.Established ->
+            c.FinQueued <- true
+            c.State <- State.FinWait1
+            Sender.output c now box
+        | State.CloseWait ->
+            c.FinQueued <- true
+            c.State <- State.LastAck
+            Sender.output c now box
+        | _ -> ()
+    | Command.Abort ->
+        match c.State with
+        | State.SynReceived
+        | State.Established
+        | State.FinWait1
+        | State.FinWait2
+        | State.CloseWait ->
+            box.Send
+                {
+                    Header = baseHeader c c.SndMax TcpFlags.Rst
+                    PayloadLength = 0
+                }
+
+            enterClosed c box
+        | State.Closed -> ()
+        | _ -> enterClosed c box
+
+    finish c box
+
+let private timedOut (c: Connection) (box: Outbox) =
+    box.Raise Event.TimedOut
+    enterClosed c box
+
+let private onRetransmit (c: Connection) (now: int64) (box: Outbox) =
+    c.Retries <- c.Retries + 1
+
+    match c.State with
+    | State.SynSent
+    | State.SynReceived ->
+        if c.Retries > c.Options.MaxSynRetries then
+            timedOut c box
+        else
+            c.Rtt <- Rtt.backoff c.Rtt
+            c.Timing <- ValueNone
+            c.Retransmissions <- c.Retransmissions + 1L
+            syn c now box
+
+            if c.State = State.SynReceived then
+                c.RcvEdge <- SeqNum.max c.RcvEdge (c.RcvNxt + min 65535 c.Options.ReceiveBufferSize)
+
+            startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+    | State.Established
+    | State.CloseWait
+    | State.FinWait1
+    | State.Closing
+    | State.LastAck when SeqNum.gt c.SndMax c.SndUna ->
+        if c.Retries > c.Options.MaxRetries then
+            timedOut c box
+        else
+            Sender.onRetransmitTimeout c now box
+    | _ -> ()
+
+let private onKeepalive (c: Connection) (now: int64) (box: Outbox) =
+    match c.Options.Keepalive with
+    | ValueSome k ->
+        if now - c.LastHeard < k.IdleMicros then
+            startTimer Timers.Keepalive (c.LastHeard + k.IdleMicros) c
+        elif c.KeepaliveProbes >= k.Count then
+            timedOut c box
+        else
+            // A probe one below SND.UNA: the peer must answer it with an ACK.
+            send c now box (c.SndUna - 1) TcpFlags.None 0
+            c.KeepaliveProbes <- c.KeepaliveProbes + 1
+            startTimer Timers.Keepalive (now + k.IntervalMicros) c
+    | ValueNone -> ()
+
+/// What an ICMP error said about a segment this connection sent.
+[<RequireQualifiedAccess>]
+type IcmpProblem =
+    /// Port or protocol unreachable: nobody listens there (a hard error, RFC 5461).
+    | Unreachable
+    /// Fragmentation needed and DF set, with the next hop's MTU (RFC 1191).
+    | PacketTooBig of mtu: int
+    /// Any other error: soft, only worth counting.
+    | Other
+
+/// An ICMP error quoting a segment of this connection whose sequence number was
+/// `quotedSeq`. Believed only when that number is outstanding (RFC 5927 4.1).
+let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (connection: Connection) =
+    let c = copy connection
+    let box = Outbox()
+
+    if SeqNum.le c.SndUna quotedSeq && SeqNum.lt quotedSeq c.SndMax then
+        match problem with
+        | IcmpProblem.Unreachable when c.State = State.SynSent ->
+            box.Raise Event.Refused
+            enterClosed c box
+        | IcmpProblem.PacketTooBig mtu when mtu >= 68 ->
+            let options = if c.TimestampsOn then 12 else 0
+            c.SndMss <- max 8 (min c.SndMss (mtu - 40 - options))
+            // Send again at the new size without waiting for the timer.
+            if SeqNum.gt c.SndMax c.SndUna && c.State <> State.SynSent then
+                c.SndNxt <- c.SndUna
+                Sender.output c now box
+        | _ -> ()
+
+    finish c box
+
+/// Runs every timer due at `now`.
+let handleTimeout (now: int64) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = Outbox()
+
+    for kind in Timers.expired now c.Timers do
+        if c.State <> State.Closed && (Timers.get kind c.Timers).IsSome then
+            c.Timers <- Timers.clear kind c.Timers
+
+            match kind with
+            | Timers.Retransmit -> onRetransmit c now box
+            | Timers.DelayedAck ->
+                if c.LastAckSent <> c.RcvNxt || c.UnackedSegments > 0 then
+                    ack c now box
+            | Timers.Persist -> Sender.onPersist c now box
+            | Timers.Keepalive -> onKeepalive c now box
+            | Timers.TimeWait -> enterClosed c box
+
+    finish c box

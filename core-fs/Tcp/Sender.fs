@@ -1,0 +1,246 @@
+/// The sending half of a connection: what to send now (window, Nagle, silly-window
+/// avoidance, FIN), what an acknowledgment releases, round-trip samples, and loss recovery
+/// (fast retransmit and NewReno, RFC 5681 and RFC 6582).
+module internal Stack.Core.Tcp.Sender
+
+open Stack.Core.Wire
+open Stack.Core.Tcp.Emit
+
+/// States in which data and FIN may leave.
+let private mayTransmit (s: State) =
+    match s with
+    | State.Established
+    | State.CloseWait
+    | State.FinWait1
+    | State.Closing
+    | State.LastAck -> true
+    | _ -> false
+
+/// Our FIN was acknowledged.
+let finAcked (c: Connection) =
+    c.FinQueued && SeqNum.gt c.SndUna c.SndQueued
+
+let restartRetransmitTimer (c: Connection) (now: int64) =
+    c.Timers <- Timers.set Timers.Retransmit (now + Rtt.rto c.Rtt) c.Timers
+
+let private armRetransmitTimer (c: Connection) (now: int64) =
+    if (Timers.get Timers.Retransmit c.Timers).IsNone then
+        restartRetransmitTimer c now
+
+/// Sends `length` bytes of the send buffer from `seq`, with FIN when they end the queued
+/// data and the user closed. Returns the sequence number after the segment.
+let transmitRange (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (length: int) =
+    let withFin = c.FinQueued && seq + length = c.SndQueued
+    let reachesEnd = length > 0 && seq + length = c.SndQueued
+
+    let flags =
+        (if reachesEnd then TcpFlags.Psh else TcpFlags.None)
+        ||| (if withFin then TcpFlags.Fin else TcpFlags.None)
+
+    let retransmission = SeqNum.lt seq c.SndMax
+
+    if retransmission then
+        c.Retransmissions <- c.Retransmissions + 1L
+        // Karn's algorithm: a retransmitted segment gives no round-trip sample.
+        c.Timing <- ValueNone
+
+    send c now box seq flags length
+    let after = seq + length + (if withFin then 1 else 0)
+    c.SndMax <- SeqNum.max c.SndMax after
+
+    if not retransmission && not c.TimestampsOn && c.Timing.IsNone then
+        c.Timing <- ValueSome(struct (seq, now))
+
+    if after <> seq then
+        armRetransmitTimer c now
+
+    after
+
+/// Retransmits the first unacknowledged segment (fast retransmit, partial ACKs).
+let retransmitFirst (c: Connection) (now: int64) (box: Outbox) =
+    let length = max 0 (min c.SndMss (c.SndQueued - c.SndUna))
+
+    if length > 0 || (c.FinQueued && c.SndUna = c.SndQueued) then
+        transmitRange c now box c.SndUna length |> ignore
+
+/// The persist timer's interval: the RTO, doubled per unanswered probe, within the bounds.
+let private persistInterval (c: Connection) =
+    let mutable t = Rtt.rto c.Rtt
+    let mutable i = 0
+
+    while i < c.PersistBackoffs && t < c.Options.Rtt.MaxRto do
+        t <- t * 2L
+        i <- i + 1
+
+    min t c.Options.Rtt.MaxRto
+
+/// Sends what the windows, Nagle's algorithm and sender silly-window avoidance
+/// (RFC 9293 3.8.6.2.1) allow, then FIN when it is due; arms the persist timer when data
+/// waits for a window and nothing is in flight to bring one.
+let output (c: Connection) (now: int64) (box: Outbox) =
+    if mayTransmit c.State && SeqNum.gt c.SndUna c.Iss then
+        let mutable go = true
+
+        while go do
+            let inFlight = c.SndNxt - c.SndUna
+            let usable = (min c.SndWnd c.Congestion.Window) - inFlight
+            let unsent = c.SndQueued - c.SndNxt
+
+            if unsent > 0 then
+                let length = min unsent (min c.SndMss usable)
+                let full = length = c.SndMss
+                let last = length = unsent && (c.Options.NoDelay || inFlight = 0 || c.FinQueued)
+                let halfWindow = inFlight = 0 && length >= c.MaxSndWnd / 2
+
+                if length > 0 && (full || last || halfWindow) then
+                    c.SndNxt <- transmitRange c now box c.SndNxt length
+                else
+                    go <- false
+            elif unsent = 0 && c.FinQueued then
+                c.SndNxt <- transmitRange c now box c.SndNxt 0
+            else
+                go <- false
+
+        let waiting = c.SndQueued - c.SndNxt > 0
+
+        if waiting && c.SndNxt = c.SndUna then
+            if (Timers.get Timers.Persist c.Timers).IsNone then
+                c.Timers <- Timers.set Timers.Persist (now + persistInterval c) c.Timers
+        else
+            c.Timers <- Timers.clear Timers.Persist c.Timers
+            c.PersistBackoffs <- 0
+
+/// The persist timer expired: probe a zero window with a segment the receiver must answer
+/// (one below SND.UNA, as Linux does), or, when some window is open but too small for
+/// silly-window avoidance, send what fits (the override timeout of 3.8.6.2.1).
+let onPersist (c: Connection) (now: int64) (box: Outbox) =
+    let unsent = c.SndQueued - c.SndNxt
+    let usable = (min c.SndWnd c.Congestion.Window) - (c.SndNxt - c.SndUna)
+    let length = min unsent (min c.SndMss usable)
+
+    if length > 0 then
+        c.SndNxt <- transmitRange c now box c.SndNxt length
+    else
+        send c now box (c.SndUna - 1) TcpFlags.None 0
+
+    c.PersistBackoffs <- c.PersistBackoffs + 1
+    c.Timers <- Timers.clear Timers.Persist c.Timers
+    output c now box
+
+    if unsent > 0 && c.SndNxt = c.SndUna then
+        c.Timers <- Timers.set Timers.Persist (now + persistInterval c) c.Timers
+
+/// A round-trip sample from an ACK of new data: from the echoed timestamp when on
+/// (RFC 7323 RTTM), else from the one timed segment.
+let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
+    match options.Timestamps with
+    | ValueSome(struct (_, tsecr)) when c.TimestampsOn && tsecr <> 0u ->
+        let elapsedMs = int (tsClock now - tsecr)
+
+        if elapsedMs >= 0 then
+            c.Rtt <- Rtt.sample (int64 elapsedMs * 1000L) c.Rtt
+    | _ ->
+        match c.Timing with
+        | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq ->
+            c.Rtt <- Rtt.sample (now - sentAt) c.Rtt
+            c.Timing <- ValueNone
+        | _ -> ()
+
+/// The peer's window from a segment's field (scaled except on a SYN, RFC 7323 2.2).
+let windowOf (c: Connection) (h: TcpHeader) =
+    if h.Has TcpFlags.Syn || not c.ScalingOn then
+        int h.Window
+    else
+        int h.Window <<< c.SndShift
+
+/// RFC 9293 3.10.7.4: take the send window from the newest segment only.
+let private updateWindow (c: Connection) (seq: SeqNum) (ack: SeqNum) (window: int) =
+    if SeqNum.lt c.SndWl1 seq || (c.SndWl1 = seq && SeqNum.le c.SndWl2 ack) then
+        c.SndWnd <- window
+        c.SndWl1 <- seq
+        c.SndWl2 <- ack
+        c.MaxSndWnd <- max c.MaxSndWnd window
+
+/// What an acceptable segment's ACK field does to the send side, in a synchronized state
+/// (RFC 9293 3.10.7.4 fifth step, with RFC 5961 5.2's check). False when the segment is
+/// to be dropped (after answering it with an ACK).
+let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (options: KnownOptions) =
+    let h = incoming.Header
+    let ack = SeqNum h.AcknowledgmentNumber
+    let seq = SeqNum h.SequenceNumber
+
+    if SeqNum.gt ack c.SndMax then
+        // It acknowledges something not yet sent.
+        Emit.ack c now box
+        false
+    elif SeqNum.lt ack (c.SndUna - c.MaxSndWnd) then
+        // Too old to be believed: a challenge ACK (RFC 5961 5.2).
+        Emit.ack c now box
+        false
+    else
+        let window = windowOf c h
+
+        if SeqNum.gt ack c.SndUna then
+            let acked = ack - c.SndUna
+            let dataStart = SeqNum.max c.SndUna (c.Iss + 1)
+            let dataEnd = SeqNum.min ack c.SndQueued
+            box.Released <- box.Released + max 0 (dataEnd - dataStart)
+            measure c now ack options
+            c.SndUna <- ack
+            c.SndNxt <- SeqNum.max c.SndNxt ack
+            c.Retries <- 0
+
+            if c.InRecovery then
+                if SeqNum.ge ack c.Recover then
+                    c.Congestion <- c.Congestion.OnRecoveryEnd(c.SndMax - ack)
+                    c.InRecovery <- false
+                    c.DuplicateAcks <- 0
+                else
+                    // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
+                    retransmitFirst c now box
+                    c.Congestion <- c.Congestion.OnPartialAck acked
+            else
+                c.Congestion <- c.Congestion.OnAck acked
+                c.DuplicateAcks <- 0
+
+            if c.SndUna = c.SndMax then
+                c.Timers <- Timers.clear Timers.Retransmit c.Timers
+            else
+                restartRetransmitTimer c now
+        elif
+            ack = c.SndUna
+            && incoming.PayloadLength = 0
+            && not (h.Has TcpFlags.Syn || h.Has TcpFlags.Fin)
+            && window = c.SndWnd
+            && SeqNum.gt c.SndMax c.SndUna
+        then
+            // A duplicate ACK (RFC 5681 section 2).
+            c.DuplicateAcks <- c.DuplicateAcks + 1
+
+            if c.InRecovery then
+                c.Congestion <- c.Congestion.OnDuplicateAck()
+            elif c.DuplicateAcks = 3 && SeqNum.gt (c.SndUna - 1) c.Recover then
+                // Fast retransmit, and fast recovery until `recover` is acked.
+                c.Recover <- c.SndMax
+                c.InRecovery <- true
+                c.Congestion <- c.Congestion.OnLoss(c.SndMax - c.SndUna)
+                retransmitFirst c now box
+
+        if SeqNum.ge ack c.SndUna then
+            updateWindow c seq ack window
+
+        true
+
+/// The retransmission timer expired with data or FIN outstanding: back off, shrink the
+/// window to one segment, and send again from SND.UNA (RFC 6298 5.4-5.6, RFC 5681 3.1).
+let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
+    c.Congestion <- c.Congestion.OnTimeout(c.SndMax - c.SndUna)
+    c.Rtt <- Rtt.backoff c.Rtt
+    c.Recover <- c.SndMax
+    c.InRecovery <- false
+    c.DuplicateAcks <- 0
+    c.Timing <- ValueNone
+    c.SndNxt <- c.SndUna
+    c.Timers <- Timers.clear Timers.Retransmit c.Timers
+    output c now box
+    restartRetransmitTimer c now

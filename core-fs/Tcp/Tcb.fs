@@ -1,0 +1,122 @@
+namespace Stack.Core.Tcp
+
+open Stack.Core.Wire
+
+/// One connection: its state and transmission control block, with the RFC's names.
+/// Callers see it as a value: every step of `Connection` works on a private copy and
+/// returns it, and the fields can only be read.
+type Connection =
+    internal
+        {
+            Options: ConnectionOptions
+            mutable LocalAddress: Ipv4Address
+            LocalPort: uint16
+            mutable RemoteAddress: Ipv4Address
+            mutable RemotePort: uint16
+            mutable State: State
+            /// Opened by connect (or a simultaneous open), not from LISTEN.
+            mutable ActiveOpen: bool
+
+            // Send sequence space (RFC 9293 3.3.1).
+            mutable Iss: SeqNum
+            mutable SndUna: SeqNum
+            mutable SndNxt: SeqNum
+            /// The highest sequence number sent so far plus one; SND.NXT goes back to
+            /// SND.UNA after a timeout and climbs again.
+            mutable SndMax: SeqNum
+            /// The peer's window in bytes (scale applied).
+            mutable SndWnd: int
+            /// The largest window the peer has offered (RFC 5961's MAX.SND.WND).
+            mutable MaxSndWnd: int
+            mutable SndWl1: SeqNum
+            mutable SndWl2: SeqNum
+            /// The end of the data the user queued: data is [ISS+1, SndQueued), and our FIN,
+            /// once queued, takes the number SndQueued.
+            mutable SndQueued: SeqNum
+            mutable FinQueued: bool
+            /// The largest payload we send: the peer's MSS and ours, less the options
+            /// every segment carries.
+            mutable SndMss: int
+            mutable SndShift: int
+            /// Both sides offered window scaling (RFC 7323): the shifts apply.
+            mutable ScalingOn: bool
+
+            // Receive sequence space.
+            mutable Irs: SeqNum
+            mutable RcvNxt: SeqNum
+            /// The right edge of the window last advertised: it never moves left.
+            mutable RcvEdge: SeqNum
+            /// Readable bytes the application has not consumed yet.
+            mutable RcvUnread: int
+            mutable RcvShift: int
+            mutable OutOfOrder: Reassembly.Ranges
+            /// Where the peer's FIN is, once seen beyond RCV.NXT.
+            mutable PeerFin: SeqNum voption
+
+            // Negotiated options.
+            mutable TimestampsOn: bool
+            mutable SackOn: bool
+            mutable TsRecent: uint32
+            mutable TsRecentAt: int64
+            mutable LastAckSent: SeqNum
+
+            // Retransmission and congestion.
+            mutable Rtt: Rtt.Estimator
+            /// The segment being timed when timestamps are off: its sequence number and
+            /// when it left (Karn: never a retransmitted one).
+            mutable Timing: struct (SeqNum * int64) voption
+            mutable Congestion: Congestion.ICongestionControl
+            mutable DuplicateAcks: int
+            mutable InRecovery: bool
+            /// RFC 6582's "recover": SND.MAX when loss recovery began.
+            mutable Recover: SeqNum
+            /// Consecutive timeouts without progress.
+            mutable Retries: int
+            mutable PersistBackoffs: int
+            mutable KeepaliveProbes: int
+            mutable LastHeard: int64
+            mutable Timers: Timers.Table
+
+            // Acknowledgment policy.
+            /// Data segments received since we last sent an ACK.
+            mutable UnackedSegments: int
+            /// When we last answered a segment outside the window that carried nothing.
+            mutable LastOutOfWindowAck: int64
+
+            // Counters.
+            mutable Retransmissions: int64
+            mutable SegmentsSent: int64
+            mutable SegmentsReceived: int64
+        }
+
+    member c.CurrentState = c.State
+    member c.Local = struct (c.LocalAddress, c.LocalPort)
+    member c.Remote = struct (c.RemoteAddress, c.RemotePort)
+    member c.InitialSendSequence = c.Iss
+    member c.InitialReceiveSequence = c.Irs
+    member c.SendUnacknowledged = c.SndUna
+    member c.SendNext = c.SndNxt
+    member c.SendWindow = c.SndWnd
+    member c.ReceiveNext = c.RcvNxt
+    /// The receive window last advertised, in bytes.
+    member c.ReceiveWindow = max 0 (c.RcvEdge - c.RcvNxt)
+    member c.SendShift = c.SndShift
+    member c.ReceiveShift = c.RcvShift
+    member c.TimestampsEnabled = c.TimestampsOn
+    member c.SackEnabled = c.SackOn
+    member c.MaxSegmentSize = c.SndMss
+    member c.CongestionWindow = c.Congestion.Window
+    member c.SlowStartThreshold = c.Congestion.SlowStartThreshold
+    member c.RetransmissionTimeout = Rtt.rto c.Rtt
+    member c.SmoothedRtt = c.Rtt.Srtt
+    member c.RetransmissionCount = c.Retransmissions
+    member c.SegmentsSentCount = c.SegmentsSent
+    member c.SegmentsReceivedCount = c.SegmentsReceived
+    member c.Deadlines = c.Timers
+    /// Data queued by the user and not yet acknowledged, in bytes.
+    member c.SendBuffered = max 0 (c.SndQueued - SeqNum.max c.SndUna (c.Iss + 1))
+    /// Room left in the send buffer.
+    member c.SendSpace = max 0 (c.Options.SendBufferSize - c.SendBuffered)
+    /// Readable bytes the application has not consumed.
+    member c.Unread = c.RcvUnread
+    member c.ConnectionOptions = c.Options

@@ -1,0 +1,178 @@
+namespace Stack.Core.Tcp
+
+open Stack.Core.Host.Isn
+open Stack.Core.Wire
+
+/// The eleven connection states of RFC 9293 section 3.3.2.
+[<RequireQualifiedAccess>]
+type State =
+    | Closed
+    | Listen
+    | SynSent
+    | SynReceived
+    | Established
+    | FinWait1
+    | FinWait2
+    | CloseWait
+    | Closing
+    | LastAck
+    | TimeWait
+
+/// What the connection tells its user.
+[<RequireQualifiedAccess>]
+type Event =
+    /// The three-way handshake completed.
+    | Connected
+    /// The peer answered our SYN with a reset.
+    | Refused
+    /// The peer reset an established connection.
+    | Reset
+    /// Retransmissions or keepalive probes went unanswered too many times.
+    | TimedOut
+    /// The peer will send no more (its FIN arrived, in order).
+    | PeerClosed
+    /// The connection reached CLOSED; it can be forgotten.
+    | Closed
+
+/// Keepalive probing (RFC 9293 3.8.4): after `IdleMicros` without hearing from the peer,
+/// a probe every `IntervalMicros`; `Count` unanswered probes time the connection out.
+[<Struct>]
+type Keepalive =
+    {
+        IdleMicros: int64
+        IntervalMicros: int64
+        Count: int
+    }
+
+/// Every tunable of one connection. `ConnectionOptions.defaults` follows Linux where
+/// Linux has a setting.
+type ConnectionOptions =
+    {
+        /// The MSS we announce and the largest payload we send: the MTU less 40 bytes of
+        /// IPv4 and TCP headers.
+        Mss: int
+        /// Bytes the caller's send buffer holds: the most data queued and not yet acked.
+        SendBufferSize: int
+        /// Bytes the caller's receive buffer holds: unread data plus the window.
+        ReceiveBufferSize: int
+        /// Offer window scaling (RFC 7323).
+        WindowScaling: bool
+        /// Offer timestamps (RFC 7323).
+        Timestamps: bool
+        /// Offer selective acknowledgments (RFC 2018).
+        Sack: bool
+        /// Turn Nagle's algorithm off (TCP_NODELAY).
+        NoDelay: bool
+        /// The delayed-ACK timer (RFC 9293 3.8.6.3 says under 500 ms; Linux uses 40 ms).
+        DelayedAckMicros: int64
+        /// Maximum segment lifetime: TIME-WAIT lasts twice this (Linux: 60 s in all).
+        MslMicros: int64
+        /// Retransmissions of data or FIN before the connection times out (tcp_retries2).
+        MaxRetries: int
+        /// Retransmissions of a SYN or SYN-ACK before giving up (tcp_syn_retries).
+        MaxSynRetries: int
+        /// Keepalive, off when ValueNone (the default, as in Linux).
+        Keepalive: Keepalive voption
+        /// Bounds of the retransmission timeout.
+        Rtt: Rtt.Options
+        /// Makes the congestion controller for a connection with the given MSS.
+        CongestionControl: int -> Congestion.ICongestionControl
+        /// The instance's secret for initial sequence numbers (RFC 6528).
+        IsnKey: IsnKey
+    }
+
+module ConnectionOptions =
+    /// Linux-like values for a 1500-byte MTU.
+    let defaults =
+        {
+            Mss = 1460
+            SendBufferSize = 256 * 1024
+            ReceiveBufferSize = 256 * 1024
+            WindowScaling = true
+            Timestamps = true
+            Sack = true
+            NoDelay = false
+            DelayedAckMicros = 40_000L
+            MslMicros = 30_000_000L
+            MaxRetries = 15
+            MaxSynRetries = 6
+            Keepalive = ValueNone
+            Rtt = Rtt.defaults
+            CongestionControl = Congestion.newReno
+            IsnKey = { K0 = 0UL; K1 = 0UL }
+        }
+
+    /// The MSS for an MTU: 40 bytes less, for the IPv4 and TCP headers without options.
+    let mssForMtu (mtu: int) = mtu - 40
+
+/// A segment as it reaches a connection: the IPv4 addresses around it, its header and
+/// how many payload bytes follow the header. The payload stays with the caller.
+[<Struct>]
+type Incoming =
+    {
+        Source: Ipv4Address
+        Destination: Ipv4Address
+        Header: TcpHeader
+        PayloadLength: int
+    }
+
+/// A segment to send: its header, and the send-buffer bytes it carries: `PayloadLength`
+/// bytes starting at sequence number `Header.SequenceNumber`.
+[<Struct>]
+type Outgoing =
+    {
+        Header: TcpHeader
+        PayloadLength: int
+    }
+
+    member o.PayloadStart = SeqNum o.Header.SequenceNumber
+
+/// Payload bytes of an incoming segment to keep: `Length` bytes from `PayloadOffset` in
+/// the segment's payload belong at sequence number `Sequence` of the receive buffer.
+[<Struct>]
+type Arrived =
+    {
+        PayloadOffset: int
+        Sequence: SeqNum
+        Length: int
+    }
+
+/// Everything one step of a connection asks of its caller. Data, never an effect.
+type Output =
+    {
+        /// Segments to send, in order.
+        Segments: Outgoing list
+        /// Payload bytes of the incoming segment to copy into the receive buffer.
+        Arrived: Arrived voption
+        /// Bytes that became readable, in order, after what was readable before.
+        Readable: int
+        /// Send-buffer bytes acknowledged by the peer: their space is free again.
+        Released: int
+        /// Bytes of a Send command taken into the send buffer.
+        Queued: int
+        /// Events for the user, in order.
+        Events: Event list
+    }
+
+module Output =
+    let empty =
+        {
+            Segments = []
+            Arrived = ValueNone
+            Readable = 0
+            Released = 0
+            Queued = 0
+            Events = []
+        }
+
+/// What a user can ask of a connection (opening is `Connection.connect` or `listen`).
+[<RequireQualifiedAccess>]
+type Command =
+    /// `bytes` more bytes were written to the send buffer after the ones queued before.
+    | Send of bytes: int
+    /// The application read `bytes` readable bytes: their buffer space is free again.
+    | Consumed of bytes: int
+    /// No more data will be sent (half-close): FIN after the queued data.
+    | Close
+    /// Drop the connection now, telling the peer with a reset.
+    | Abort
