@@ -1,0 +1,6 @@
+module Stack.Tests.ConnectionTests
+
+open Expecto
+
+[<Tests>]
+let tests = testList "Connection" []

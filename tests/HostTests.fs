@@ -1,0 +1,6 @@
+module Stack.Tests.HostTests
+
+open Expecto
+
+[<Tests>]
+let tests = testList "Host" []

@@ -1,0 +1,6 @@
+module Stack.Tests.SimTests
+
+open Expecto
+
+[<Tests>]
+let tests = testList "Simulator" []
