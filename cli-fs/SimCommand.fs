@@ -23,6 +23,11 @@ type SimArgs =
     | Bandwidth of mbit: float
     | Queue of bytes: int64
     | Mss of bytes: int
+    | Buffer of bytes: int
+    | No_Timestamps
+    | No_Sack
+    | No_Window_Scaling
+    | Nodelay
     | Time_Limit of seconds: float
     | Pcap of file: string
     | Events of file: string
@@ -42,6 +47,11 @@ type SimArgs =
             | Bandwidth _ -> "link rate in Mbit/s (default: no limit)."
             | Queue _ -> "bytes the rate-limited link queues before dropping (default 150000)."
             | Mss _ -> "maximum segment size of both hosts (default 1460)."
+            | Buffer _ -> "send and receive buffer of each connection, a power of two (default 262144)."
+            | No_Timestamps -> "do not offer TCP timestamps (RFC 7323)."
+            | No_Sack -> "do not offer selective acknowledgments (RFC 2018)."
+            | No_Window_Scaling -> "do not offer window scaling (RFC 7323)."
+            | Nodelay -> "turn Nagle's algorithm off."
             | Time_Limit _ -> "give up after this many seconds of virtual time (default 3600)."
             | Pcap _ -> "write the link traffic to this pcap file."
             | Events _ -> "write the event log to this file, one line per event."
@@ -92,6 +102,11 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
 
     if mss < 64 || mss > 65495 then
         failwith $"--mss {mss}: choose between 64 and 65495"
+
+    let buffer = args.GetResult(Buffer, 262144)
+
+    if buffer < 1024 || buffer > (1 <<< 30) || buffer &&& (buffer - 1) <> 0 then
+        failwith $"--buffer {buffer}: choose a power of two from 1024 to 1073741824"
 
     let delay = args.GetResult(Delay, 5.0)
     let jitter = args.GetResult(Jitter, 0.0)

@@ -188,6 +188,27 @@ let tests =
                     File.Delete path
             }
 
+            test "sim runs a transfer and ends with one JSON object; the same seed gives the same log" {
+                let run () =
+                    tcpstack "" [ "sim"; "--bytes"; "1"; "--loss"; "10%"; "--seed"; "7"; "--json" ]
+
+                let first = run ()
+                Expect.equal first.Code 0 $"exit code; stderr: {first.Err}"
+                Expect.stringContains first.Out "completed in" "readable summary"
+                let last = json (Array.last (lines first.Out))
+                Expect.isTrue (last.GetProperty("completed").GetBoolean()) "completed"
+                Expect.equal (last.GetProperty("bytesVerified").GetInt64()) 2L "one byte each way"
+                Expect.equal (last.GetProperty("finalStates").GetProperty("A").GetString()) "TIME-WAIT" "A's state"
+
+                let hash (r: Run) =
+                    (json (Array.last (lines r.Out))).GetProperty("eventLogSha256").GetString()
+
+                Expect.equal (hash (run ())) (hash first) "same seed, same event log"
+                let bad = tcpstack "" [ "sim"; "--loss"; "150%" ]
+                Expect.equal bad.Code 2 "a probability over 100% is refused"
+                Expect.stringContains bad.Err "between 0 and 1" "and the message says why"
+            }
+
             test "wrong arguments print usage and a clear message with a non-zero exit" {
                 let badFlag = tcpstack "" [ "craft"; "--flags"; "X" ]
                 Expect.equal badFlag.Code 2 "exit code"

@@ -224,7 +224,7 @@ let isError =
 
 /// How many times more cases every property runs: 1 normally, more in the soak target
 /// (`dotnet fsi build.fsx -- soak` sets STACK_SOAK).
-let private soakFactor =
+let soakFactor =
     match Int32.TryParse(Environment.GetEnvironmentVariable "STACK_SOAK") with
     | true, n when n > 1 -> n
     | _ -> 1
