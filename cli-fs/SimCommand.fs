@@ -13,6 +13,7 @@ open Stack.Core.Tcp
 
 type SimArgs =
     | Bytes of count: int64
+    | One_Way
     | Seed of seed: uint64
     | Loss of probability: string
     | Dup of probability: string
@@ -37,6 +38,7 @@ type SimArgs =
         member a.Usage =
             match a with
             | Bytes _ -> "bytes each host sends (default 1000000)."
+            | One_Way -> "only A sends; B just receives (and still closes)."
             | Seed _ -> "seed of the run: the same seed gives the same run (default 1)."
             | Loss _ -> "chance a packet is lost, as 0.05 or 5% (default 0)."
             | Dup _ -> "chance a packet is duplicated (default 0)."
@@ -134,6 +136,7 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
 
     { Transfer.defaults with
         Bytes = bytes
+        BytesBack = (if args.Contains One_Way then Some 0L else None)
         Seed = args.GetResult(Seed, 1UL)
         Link = link
         Connection =
@@ -187,7 +190,12 @@ let run (args: ParseResults<SimArgs>) (out: TextWriter) =
         else
             "unlimited"
 
-    out.WriteLine $"sim: hosts A and B, {config.Bytes} bytes each way at once, seed {config.Seed}"
+    let directions =
+        match config.BytesBack with
+        | Some back -> $"{config.Bytes} bytes from A to B and {back} back"
+        | None -> $"{config.Bytes} bytes each way at once"
+
+    out.WriteLine $"sim: hosts A and B, {directions}, seed {config.Seed}"
 
     out.WriteLine
         $"link: loss {percent l.Loss}, dup {percent l.Duplicate}, reorder {percent l.Reorder}, corrupt {percent l.Corrupt}, delay {float l.DelayMicros / 1000.0} ms, jitter {float l.JitterMicros / 1000.0} ms, bandwidth {bandwidth}"
@@ -207,7 +215,7 @@ let run (args: ParseResults<SimArgs>) (out: TextWriter) =
         out.WriteLine $"   sha256 {side.ReceivedSha256}"
 
     if r.Completed && virtualSeconds > 0.0 && config.Bytes > 0L then
-        out.WriteLine $"goodput: {float config.Bytes * 8.0 / virtualSeconds / 1e6:F2} Mbit/s each way (virtual time)"
+        out.WriteLine $"goodput: {float config.Bytes * 8.0 / virtualSeconds / 1e6:F2} Mbit/s from A to B (virtual time)"
 
     out.WriteLine $"packets: {r.PacketsSent}; event log sha256 {r.EventLogSha256}"
 

@@ -98,7 +98,7 @@ let tests =
                 let mutable r = Reassembly.empty
                 let mutable ignored = 0
 
-                for i in 1..100 do
+                for i in 1 .. Reassembly.MaxBlocks + 100 do
                     let struct (arrival, next) =
                         Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 r
 
@@ -108,6 +108,21 @@ let tests =
                         ignored <- ignored + 1
 
                 Expect.equal r.Blocks.Length Reassembly.MaxBlocks "capped"
-                Expect.equal ignored (100 - Reassembly.MaxBlocks) "the rest ignored"
+                Expect.equal ignored 100 "the rest ignored"
+            }
+
+            test "with the ranges full, the segment at RCV.NXT is still taken (found by the simulator)" {
+                let full =
+                    [ 1 .. Reassembly.MaxBlocks ]
+                    |> List.fold
+                        (fun r i ->
+                            let struct (_, next) = Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 r
+                            next)
+                        Reassembly.empty
+
+                Expect.equal full.Blocks.Length Reassembly.MaxBlocks "full"
+                let struct (arrival, after) = Reassembly.add (SeqNum 0u) (SeqNum 0u) 5 full
+                Expect.equal arrival (Reassembly.Advanced 5) "advances past the new bytes"
+                Expect.equal after.Blocks.Length Reassembly.MaxBlocks "the kept ranges stay"
             }
         ]

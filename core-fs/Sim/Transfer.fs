@@ -13,8 +13,10 @@ open Stack.Core.Wire
 
 type Config =
     {
-        /// Bytes each side sends.
+        /// Bytes A sends to B, and B to A unless `BytesBack` says otherwise.
         Bytes: int64
+        /// Bytes B sends to A, when not the same as `Bytes`.
+        BytesBack: int64 option
         Seed: uint64
         /// The link, the same both ways.
         Link: Impair.Options
@@ -31,6 +33,7 @@ type Config =
 let defaults =
     {
         Bytes = 1_000_000L
+        BytesBack = None
         Seed = 1UL
         Link = Impair.none
         Connection = ConnectionOptions.defaults
@@ -194,6 +197,20 @@ let run (config: Config) : Result =
     net.Join(addressA, addressB, config.Link, config.Seed)
     let a = Endpoint("A", 0, config)
     let b = Endpoint("B", 1, config)
+
+    /// What each side sends.
+    let toSend (e: Endpoint) =
+        if e.SendDirection = 0 then
+            config.Bytes
+        else
+            defaultArg config.BytesBack config.Bytes
+
+    let toReceive (e: Endpoint) =
+        if e.SendDirection = 0 then
+            defaultArg config.BytesBack config.Bytes
+        else
+            config.Bytes
+
     let endpointAt (address: Ipv4Address) = if address = addressA then a else b
     let mutable packetsSent = 0L
 
@@ -287,11 +304,11 @@ let run (config: Config) : Result =
 
         if e.Connected then
             match Host.tryFind e.Tuple net.Hosts[address] with
-            | Some c when e.Written < config.Bytes && c.SendSpace > 0 ->
-                let count = int (min (int64 c.SendSpace) (config.Bytes - e.Written))
+            | Some c when e.Written < toSend e && c.SendSpace > 0 ->
+                let count = int (min (int64 c.SendSpace) (toSend e - e.Written))
                 e.Write count
                 command address (Command.Send count)
-            | Some _ when e.Written = config.Bytes && not e.CloseSent ->
+            | Some _ when e.Written = toSend e && not e.CloseSent ->
                 e.CloseSent <- true
                 command address Command.Close
             | _ -> ()
@@ -304,7 +321,7 @@ let run (config: Config) : Result =
         handle addressA null output
 
     let finished (e: Endpoint) =
-        e.ReadPosition = config.Bytes
+        e.ReadPosition = toReceive e
         && e.PeerClosed
         && e.CloseSent
         && (e.State = State.Closed || e.State = State.TimeWait)
@@ -350,7 +367,7 @@ let run (config: Config) : Result =
             FinalState = e.State
             BytesSent = e.Written
             BytesReceived = e.ReadPosition
-            Verified = e.Mismatch.IsNone && e.PeerClosed && e.ReadPosition = config.Bytes
+            Verified = e.Mismatch.IsNone && e.PeerClosed && e.ReadPosition = toReceive e
             ReceivedSha256 = e.Sha256()
             Retransmissions = e.Retransmissions
         }

@@ -23,6 +23,8 @@ type ICongestionControl =
     abstract OnRecoveryEnd: flightSize: int -> ICongestionControl
     /// The retransmission timer expired.
     abstract OnTimeout: flightSize: int -> ICongestionControl
+    /// Delay says the path is full (HyStart++): leave slow start at the current window.
+    abstract OnSlowStartExit: unit -> ICongestionControl
 
 /// The initial window of RFC 6928: min(10 MSS, max(2 MSS, 14600 bytes)).
 let initialWindow (mss: int) = min (10 * mss) (max (2 * mss) 14600)
@@ -79,6 +81,11 @@ type NewReno =
         member r.OnRecoveryEnd(flightSize) =
             { r with
                 Cwnd = min r.Ssthresh (max flightSize r.Mss + r.Mss)
+            }
+
+        member r.OnSlowStartExit() =
+            { r with
+                Ssthresh = min r.Ssthresh r.Cwnd
             }
 
         member r.OnTimeout(flightSize) =

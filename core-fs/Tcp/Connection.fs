@@ -59,6 +59,13 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         Rtt = Rtt.create options.Rtt
         Timing = ValueNone
         Congestion = options.CongestionControl options.Mss
+        SlowStart = HyStart.create zero
+        Sacked = Reassembly.empty
+        HighRxt = zero
+        PrrDelivered = 0
+        PrrOut = 0
+        RecoverFlight = 0
+        LastDelivered = 0
         DuplicateAcks = 0
         InRecovery = false
         Recover = zero
@@ -87,6 +94,8 @@ let private initSend (c: Connection) (now: int64) =
     c.SndMax <- iss + 1
     c.SndQueued <- iss + 1
     c.Recover <- iss
+    c.HighRxt <- iss
+    c.SlowStart <- HyStart.create (iss + 1)
 
 /// A connection waiting in LISTEN on a local address and port (passive open).
 let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =

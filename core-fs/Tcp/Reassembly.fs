@@ -20,7 +20,7 @@ type Ranges =
 /// How many separate out-of-order ranges are kept; a segment that would make more is not
 /// recorded (its bytes come again by retransmission).
 [<Literal>]
-let MaxBlocks = 32
+let MaxBlocks = 512
 
 let empty = { Blocks = []; Latest = ValueNone }
 
@@ -66,7 +66,9 @@ let add (rcvNxt: SeqNum) (start: SeqNum) (length: int) (ranges: Ranges) : struct
 
         let blocks = before @ [ merged ] @ after
 
-        if blocks.Length > MaxBlocks then
+        // The limit applies to ranges kept for later: a segment that fills the front hole
+        // is always taken, or a receiver full of holes could never advance.
+        if blocks.Length > MaxBlocks && SeqNum.gt merged.Start rcvNxt then
             struct (Ignored, ranges)
         elif SeqNum.le merged.Start rcvNxt then
             // The front hole is filled: the first block becomes contiguous.
@@ -99,3 +101,39 @@ let sackBlocks (count: int) (ranges: Ranges) : Block list =
         | ValueNone -> others
 
     List.truncate count ordered
+
+/// The ranges with everything before `point` forgotten: blocks that end at or before it
+/// go, a block that straddles it is cut (the sender's scoreboard as SND.UNA advances).
+let dropBelow (point: SeqNum) (ranges: Ranges) : Ranges =
+    if ranges.Blocks.IsEmpty then
+        ranges
+    else
+        let blocks =
+            ranges.Blocks
+            |> List.filter (fun b -> SeqNum.gt b.End point)
+            |> List.map (fun b ->
+                if SeqNum.lt b.Start point then
+                    { b with Start = point }
+                else
+                    b)
+
+        let latest =
+            match ranges.Latest with
+            | ValueSome l when SeqNum.gt l.End point ->
+                ValueSome(List.head (blocks |> List.filter (fun b -> b.End = l.End)))
+            | _ -> ValueNone
+
+        { Blocks = blocks; Latest = latest }
+
+/// Bytes the ranges cover in [from, until).
+let coveredBetween (from: SeqNum) (until: SeqNum) (ranges: Ranges) =
+    let mutable total = 0
+
+    for b in ranges.Blocks do
+        let s = SeqNum.max b.Start from
+        let e = SeqNum.min b.End until
+
+        if SeqNum.lt s e then
+            total <- total + (e - s)
+
+    total

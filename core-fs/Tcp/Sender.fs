@@ -74,32 +74,135 @@ let private persistInterval (c: Connection) =
 
     min t c.Options.Rtt.MaxRto
 
+/// The start of the first block the peer holds at or after `seq`, if any.
+let private nextSackedStart (c: Connection) (seq: SeqNum) =
+    let mutable found = ValueNone
+
+    for b in c.Sacked.Blocks do
+        if found.IsNone && SeqNum.ge b.Start seq then
+            found <- ValueSome b.Start
+
+    found
+
+/// `seq`, moved past any block the peer already holds.
+let private pastSacked (c: Connection) (seq: SeqNum) =
+    let mutable s = seq
+
+    for b in c.Sacked.Blocks do
+        if SeqNum.le b.Start s && SeqNum.lt s b.End then
+            s <- b.End
+
+    s
+
 /// Sends what the windows, Nagle's algorithm and sender silly-window avoidance
 /// (RFC 9293 3.8.6.2.1) allow, then FIN when it is due; arms the persist timer when data
-/// waits for a window and nothing is in flight to bring one.
-let output (c: Connection) (now: int64) (box: Outbox) =
-    if mayTransmit c.State && SeqNum.gt c.SndUna c.Iss then
-        let mutable go = true
+/// waits for a window and nothing is in flight to bring one. After a timeout, the bytes
+/// the peer reported holding (SACK) are not sent again.
+let private normalOutput (c: Connection) (now: int64) (box: Outbox) =
+    let mutable go = true
 
-        while go do
-            let inFlight = c.SndNxt - c.SndUna
-            let usable = (min c.SndWnd c.Congestion.Window) - inFlight
-            let unsent = c.SndQueued - c.SndNxt
+    while go do
+        if SeqNum.lt c.SndNxt c.SndMax then
+            c.SndNxt <- SeqNum.min c.SndMax (pastSacked c c.SndNxt)
 
-            if unsent > 0 then
-                let length = min unsent (min c.SndMss usable)
-                let full = length = c.SndMss
-                let last = length = unsent && (c.Options.NoDelay || inFlight = 0 || c.FinQueued)
-                let halfWindow = inFlight = 0 && length >= c.MaxSndWnd / 2
+        let inFlight = c.SndNxt - c.SndUna
+        let usable = (min c.SndWnd c.Congestion.Window) - inFlight
+        let unsent = c.SndQueued - c.SndNxt
 
-                if length > 0 && (full || last || halfWindow) then
-                    c.SndNxt <- transmitRange c now box c.SndNxt length
-                else
-                    go <- false
-            elif unsent = 0 && c.FinQueued then
-                c.SndNxt <- transmitRange c now box c.SndNxt 0
+        let untilSacked =
+            match nextSackedStart c c.SndNxt with
+            | ValueSome start when SeqNum.lt c.SndNxt c.SndMax -> start - c.SndNxt
+            | _ -> System.Int32.MaxValue
+
+        if unsent > 0 then
+            let length = min (min unsent untilSacked) (min c.SndMss usable)
+            let full = length = c.SndMss || length = untilSacked
+            let last = length = unsent && (c.Options.NoDelay || inFlight = 0 || c.FinQueued)
+            let halfWindow = inFlight = 0 && length >= c.MaxSndWnd / 2
+
+            if length > 0 && (full || last || halfWindow) then
+                c.SndNxt <- transmitRange c now box c.SndNxt length
             else
                 go <- false
+        elif unsent = 0 && c.FinQueued then
+            c.SndNxt <- transmitRange c now box c.SndNxt 0
+        else
+            go <- false
+
+/// SACK-based loss recovery (after RFC 6675, counting every hole below the highest
+/// SACKed byte as lost), paced by proportional rate reduction (RFC 6937): each ACK lets
+/// out about as much as it says left the network, scaled down towards ssthresh, so the
+/// retransmissions do not land on a queue that is still full. The next hole goes first,
+/// then new data.
+let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) =
+    let highSack =
+        match List.tryLast c.Sacked.Blocks with
+        | Some b -> b.End
+        | None -> c.SndUna
+
+    let retransmittedEnd = SeqNum.max c.HighRxt c.SndUna
+
+    let pipe =
+        max 0 (c.SndMax - highSack)
+        + max
+            0
+            ((retransmittedEnd - c.SndUna)
+             - Reassembly.coveredBetween c.SndUna retransmittedEnd c.Sacked)
+
+    let ssthresh = max c.SndMss c.Congestion.SlowStartThreshold
+    c.PrrDelivered <- c.PrrDelivered + c.LastDelivered
+
+    let allowance =
+        if pipe > ssthresh then
+            let target =
+                (int64 c.PrrDelivered * int64 ssthresh + int64 (max 1 c.RecoverFlight) - 1L)
+                / int64 (max 1 c.RecoverFlight)
+
+            int target - c.PrrOut
+        else
+            // Slow-start reduction bound: back up to ssthresh, no faster than the ACKs.
+            min (ssthresh - pipe) (max (c.PrrDelivered - c.PrrOut) c.LastDelivered + c.SndMss)
+
+    // The fast retransmit itself always goes.
+    let mutable budget = if c.PrrOut = 0 then max allowance c.SndMss else allowance
+    c.LastDelivered <- 0
+
+    while budget > 0 do
+        let hole = pastSacked c (SeqNum.max c.HighRxt c.SndUna)
+
+        if SeqNum.lt hole highSack then
+            let untilSacked =
+                match nextSackedStart c hole with
+                | ValueSome start -> start - hole
+                | ValueNone -> highSack - hole
+
+            let length = min c.SndMss untilSacked
+            transmitRange c now box hole length |> ignore
+            c.HighRxt <- hole + length
+            c.PrrOut <- c.PrrOut + length
+            budget <- budget - length
+        else
+            let unsent = c.SndQueued - c.SndNxt
+            let room = c.SndWnd - (c.SndNxt - c.SndUna)
+            let length = min unsent (min c.SndMss room)
+
+            if length > 0 then
+                c.SndNxt <- transmitRange c now box c.SndNxt length
+                c.PrrOut <- c.PrrOut + length
+                budget <- budget - length
+            else
+                if unsent = 0 && c.FinQueued then
+                    c.SndNxt <- transmitRange c now box c.SndNxt 0
+
+                budget <- 0
+
+/// Sends what may be sent now (see `normalOutput` and `recoveryOutput`).
+let output (c: Connection) (now: int64) (box: Outbox) =
+    if mayTransmit c.State && SeqNum.gt c.SndUna c.Iss then
+        if c.InRecovery && c.SackOn then
+            recoveryOutput c now box
+        else
+            normalOutput c now box
 
         let waiting = c.SndQueued - c.SndNxt > 0
 
@@ -133,18 +236,33 @@ let onPersist (c: Connection) (now: int64) (box: Outbox) =
 /// A round-trip sample from an ACK of new data: from the echoed timestamp when on
 /// (RFC 7323 RTTM), else from the one timed segment.
 let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
-    match options.Timestamps with
-    | ValueSome(struct (_, tsecr)) when c.TimestampsOn && tsecr <> 0u ->
-        let elapsedMs = int (tsClock now - tsecr)
+    let sample =
+        match options.Timestamps with
+        | ValueSome(struct (_, tsecr)) when c.TimestampsOn && tsecr <> 0u ->
+            let elapsedMs = int (tsClock now - tsecr)
 
-        if elapsedMs >= 0 then
-            c.Rtt <- Rtt.sample (int64 elapsedMs * 1000L) c.Rtt
-    | _ ->
-        match c.Timing with
-        | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq ->
-            c.Rtt <- Rtt.sample (now - sentAt) c.Rtt
-            c.Timing <- ValueNone
-        | _ -> ()
+            if elapsedMs >= 0 then
+                ValueSome(int64 elapsedMs * 1000L)
+            else
+                ValueNone
+        | _ ->
+            match c.Timing with
+            | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq ->
+                c.Timing <- ValueNone
+                ValueSome(now - sentAt)
+            | _ -> ValueNone
+
+    match sample with
+    | ValueSome rtt ->
+        c.Rtt <- Rtt.sample rtt c.Rtt
+
+        if c.Congestion.Window < c.Congestion.SlowStartThreshold && not c.InRecovery then
+            let struct (exit, state) = HyStart.onSample rtt ack c.SndNxt c.SlowStart
+            c.SlowStart <- state
+
+            if exit then
+                c.Congestion <- c.Congestion.OnSlowStartExit()
+    | ValueNone -> ()
 
 /// The peer's window from a segment's field (scaled except on a SYN, RFC 7323 2.2).
 let windowOf (c: Connection) (h: TcpHeader) =
@@ -160,6 +278,29 @@ let private updateWindow (c: Connection) (seq: SeqNum) (ack: SeqNum) (window: in
         c.SndWl1 <- seq
         c.SndWl2 <- ack
         c.MaxSndWnd <- max c.MaxSndWnd window
+
+/// The flight size a loss halves: what is outstanding, but no more than the window that
+/// was allowed (after a burst of losses the outstanding data can be far more than the
+/// network held, and halving that would start the next overshoot).
+let private flightSize (c: Connection) =
+    min (c.SndMax - c.SndUna) (max c.SndMss c.Congestion.Window)
+
+/// Adds the SACK blocks of an ACK to the scoreboard, ignoring any that do not lie within
+/// what is outstanding (RFC 2018; D-SACK blocks below the ACK are among them).
+let private recordSacks (c: Connection) (ack: SeqNum) (options: KnownOptions) =
+    let floor = SeqNum.max ack c.SndUna
+    let mutable sacked = Reassembly.dropBelow floor c.Sacked
+
+    for i in 0 .. options.SackBlockCount - 1 do
+        let struct (left, right) = options.SackBlock i
+        let left = SeqNum left
+        let right = SeqNum right
+
+        if SeqNum.lt floor left && SeqNum.lt left right && SeqNum.le right c.SndMax then
+            let struct (_, next) = Reassembly.add floor left (right - left) sacked
+            sacked <- next
+
+    c.Sacked <- sacked
 
 /// What an acceptable segment's ACK field does to the send side, in a synchronized state
 /// (RFC 9293 3.10.7.4 fifth step, with RFC 5961 5.2's check). False when the segment is
@@ -179,6 +320,17 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
         false
     else
         let window = windowOf c h
+        let sackedBefore = Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked
+
+        if c.SackOn then
+            recordSacks c ack options
+
+        let sackedNow =
+            Reassembly.coveredBetween (SeqNum.max ack c.SndUna) c.SndMax c.Sacked
+
+        let newlySacked = sackedNow > sackedBefore
+
+        c.LastDelivered <- max 0 (ack - c.SndUna) + sackedNow - sackedBefore
 
         if SeqNum.gt ack c.SndUna then
             let acked = ack - c.SndUna
@@ -195,7 +347,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
                     c.Congestion <- c.Congestion.OnRecoveryEnd(c.SndMax - ack)
                     c.InRecovery <- false
                     c.DuplicateAcks <- 0
-                else
+                elif not c.SackOn then
                     // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
                     retransmitFirst c now box
                     c.Congestion <- c.Congestion.OnPartialAck acked
@@ -211,20 +363,32 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
             ack = c.SndUna
             && incoming.PayloadLength = 0
             && not (h.Has TcpFlags.Syn || h.Has TcpFlags.Fin)
-            && window = c.SndWnd
+            && (window = c.SndWnd || newlySacked)
             && SeqNum.gt c.SndMax c.SndUna
         then
-            // A duplicate ACK (RFC 5681 section 2).
+            // A duplicate ACK (RFC 5681 section 2; with SACK, one that reports new data
+            // held, RFC 6675).
             c.DuplicateAcks <- c.DuplicateAcks + 1
 
             if c.InRecovery then
-                c.Congestion <- c.Congestion.OnDuplicateAck()
-            elif c.DuplicateAcks = 3 && SeqNum.gt (c.SndUna - 1) c.Recover then
+                if not c.SackOn then
+                    c.Congestion <- c.Congestion.OnDuplicateAck()
+            elif
+                (c.DuplicateAcks >= 3
+                 || (c.SackOn && Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked >= 3 * c.SndMss))
+                && SeqNum.gt (c.SndUna - 1) c.Recover
+            then
                 // Fast retransmit, and fast recovery until `recover` is acked.
                 c.Recover <- c.SndMax
                 c.InRecovery <- true
-                c.Congestion <- c.Congestion.OnLoss(c.SndMax - c.SndUna)
-                retransmitFirst c now box
+                c.HighRxt <- c.SndUna
+                c.PrrDelivered <- 0
+                c.PrrOut <- 0
+                c.RecoverFlight <- c.SndMax - c.SndUna
+                c.Congestion <- c.Congestion.OnLoss(flightSize c)
+
+                if not c.SackOn then
+                    retransmitFirst c now box
 
         if SeqNum.ge ack c.SndUna then
             updateWindow c seq ack window
@@ -234,13 +398,14 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
 /// The retransmission timer expired with data or FIN outstanding: back off, shrink the
 /// window to one segment, and send again from SND.UNA (RFC 6298 5.4-5.6, RFC 5681 3.1).
 let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
-    c.Congestion <- c.Congestion.OnTimeout(c.SndMax - c.SndUna)
+    c.Congestion <- c.Congestion.OnTimeout(flightSize c)
     c.Rtt <- Rtt.backoff c.Rtt
     c.Recover <- c.SndMax
     c.InRecovery <- false
     c.DuplicateAcks <- 0
     c.Timing <- ValueNone
     c.SndNxt <- c.SndUna
+    c.HighRxt <- c.SndUna
     c.Timers <- Timers.clear Timers.Retransmit c.Timers
     output c now box
     restartRetransmitTimer c now

@@ -66,6 +66,18 @@ type Connection =
             /// when it left (Karn: never a retransmitted one).
             mutable Timing: struct (SeqNum * int64) voption
             mutable Congestion: Congestion.ICongestionControl
+            mutable SlowStart: HyStart.State
+            /// What the peer reported holding above SND.UNA in SACK blocks (RFC 2018).
+            mutable Sacked: Reassembly.Ranges
+            /// In SACK recovery (RFC 6675), where retransmission of the holes got to.
+            mutable HighRxt: SeqNum
+            /// Proportional rate reduction (RFC 6937) during recovery: bytes the peer got
+            /// since recovery began, bytes we sent since, and the flight when it began.
+            mutable PrrDelivered: int
+            mutable PrrOut: int
+            mutable RecoverFlight: int
+            /// Bytes the last ACK reported delivered (cumulatively or by SACK).
+            mutable LastDelivered: int
             mutable DuplicateAcks: int
             mutable InRecovery: bool
             /// RFC 6582's "recover": SND.MAX when loss recovery began.
