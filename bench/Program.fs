@@ -1,6 +1,7 @@
 /// Runs the benchmarks:
 ///   dotnet run -c Release --project bench -- --filter '*'            full runs
 ///   dotnet run -c Release --project bench -- --filter '*' --quick    numbers in a minute or two
+///   dotnet run -c Release --project bench -- --goodput               the simulated-link goodput table
 /// Any other BenchmarkDotNet option (--list flat, --job, --exporters ...) passes through.
 module Stack.Bench.Program
 
@@ -18,8 +19,7 @@ let private baseConfig () =
 let private quickJob =
     Job.ShortRun.WithWarmupCount(2).WithIterationCount(5).WithToolchain(InProcessEmitToolchain.Instance).WithId("Quick")
 
-[<EntryPoint>]
-let main argv =
+let private runBenchmarks (argv: string array) =
     let quick = argv |> Array.contains "--quick"
     let args = argv |> Array.filter (fun a -> a <> "--quick")
 
@@ -36,3 +36,10 @@ let main argv =
         1
     else
         0
+
+[<EntryPoint>]
+let main argv =
+    if argv |> Array.contains "--goodput" then
+        Goodput.report ()
+    else
+        runBenchmarks argv

@@ -1,0 +1,135 @@
+/// The TCP engine alone: connections joined back to back in memory, and whole transfers
+/// on the simulator with no impairment.
+module Stack.Bench.EngineBenchmarks
+
+open System.Collections.Generic
+open BenchmarkDotNet.Attributes
+open Stack.Core
+open Stack.Core.Sim
+open Stack.Core.Tcp
+open Stack.Core.Wire
+
+let private addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
+let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+
+let private options =
+    { ConnectionOptions.defaults with
+        SendBufferSize = 1 <<< 20
+        ReceiveBufferSize = 1 <<< 20
+    }
+
+let private incoming (source: Ipv4Address) (destination: Ipv4Address) (o: Outgoing) =
+    {
+        Source = source
+        Destination = destination
+        Header = o.Header
+        PayloadLength = o.PayloadLength
+    }
+
+/// Segments handled per benchmark operation batch.
+[<Literal>]
+let private Segments = 1_000
+
+/// A bulk transfer from A to B with no network between them: every segment A sends goes
+/// to B at once, and every segment B sends goes back to A. One operation is one segment
+/// handled by a connection (data at B, or an ACK at A).
+[<MemoryDiagnoser>]
+type ConnectionBenchmarks() =
+    let mutable a = Unchecked.defaultof<Connection>
+    let mutable b = Unchecked.defaultof<Connection>
+    let toB = Queue<Outgoing>()
+    let toA = Queue<Outgoing>()
+    let mutable now = 0L
+
+    let take (queue: Queue<Outgoing>) (output: Output) =
+        for o in output.Segments do
+            queue.Enqueue o
+
+    /// Keeps A's send buffer full and B's receive buffer drained, as a fast application.
+    let refill () =
+        let struct (next, output) = Connection.handleUser now (Command.Send a.SendSpace) a
+        a <- next
+        take toB output
+
+    [<GlobalSetup>]
+    member _.Setup() =
+        let struct (client, syn) =
+            Connection.connect options 0L addressA 40000us addressB 5000us
+
+        let server = Connection.listen options addressB 5000us
+
+        let struct (server, synAck) =
+            Connection.handleSegment 0L (incoming addressA addressB syn.Segments.Head) server
+
+        let struct (client, ack) =
+            Connection.handleSegment 0L (incoming addressB addressA synAck.Segments.Head) client
+
+        let struct (server, _) =
+            Connection.handleSegment 0L (incoming addressA addressB ack.Segments.Head) server
+
+        a <- client
+        b <- server
+        refill ()
+
+    [<Benchmark(OperationsPerInvoke = Segments)>]
+    member _.BulkTransferSegments() =
+        let mutable handled = 0
+
+        while handled < Segments do
+            now <- now + 10L
+
+            if toB.Count > 0 then
+                let struct (next, output) =
+                    Connection.handleSegment now (incoming addressA addressB (toB.Dequeue())) b
+
+                b <- next
+                take toA output
+
+                if output.Readable > 0 then
+                    let struct (next, output) =
+                        Connection.handleUser now (Command.Consumed output.Readable) b
+
+                    b <- next
+                    take toA output
+
+                handled <- handled + 1
+            elif toA.Count > 0 then
+                let struct (next, output) =
+                    Connection.handleSegment now (incoming addressB addressA (toA.Dequeue())) a
+
+                a <- next
+                take toB output
+                handled <- handled + 1
+
+                if output.Released > 0 then
+                    refill ()
+            else
+                // Everything delivered: let the timers (delayed ACK) run.
+                match Connection.nextDeadline b with
+                | ValueSome d ->
+                    now <- max now d
+                    let struct (next, output) = Connection.handleTimeout now b
+                    b <- next
+                    take toA output
+                | ValueNone -> refill ()
+
+        handled
+
+/// A whole transfer on the simulator, both ways at once, no impairment: hosts, packets
+/// written and parsed with checksums, ring buffers, the event log. Segments per second =
+/// the packets per operation (printed at setup) divided by the mean time.
+[<MemoryDiagnoser>]
+type SimulatorBenchmarks() =
+    let config =
+        { Transfer.defaults with
+            Bytes = 1_000_000L
+            Link = { Impair.none with DelayMicros = 1000L }
+        }
+
+    [<GlobalSetup>]
+    member _.Setup() =
+        let r = Transfer.run config
+        printfn $"// packets per operation: {r.PacketsSent} ({2L * config.Bytes} payload bytes)"
+
+    [<Benchmark>]
+    member _.TransferOneMegabyteEachWay() = (Transfer.run config).PacketsSent
