@@ -219,8 +219,11 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
 
             if c.InRecovery then
                 c.Congestion <- c.Congestion.OnDuplicateAck()
-            elif c.DuplicateAcks = 3 && SeqNum.gt (c.SndUna - 1) c.Recover then
-                // Fast retransmit, and fast recovery until `recover` is acked.
+            elif c.DuplicateAcks = 3 && SeqNum.gt c.SndUna c.Recover then
+                // Fast retransmit, and fast recovery until `recover` is acked. `recover`
+                // holds SND.MAX, one past the highest number sent, so the ACK covers more
+                // than that number (RFC 6582 3.2 step 2) when it is beyond `recover`. From
+                // its start at the ISS, a loss in the first flight qualifies.
                 c.Recover <- c.SndMax
                 c.InRecovery <- true
                 c.Congestion <- c.Congestion.OnLoss(c.SndMax - c.SndUna)
