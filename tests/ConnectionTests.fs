@@ -311,6 +311,17 @@ let private synSentTests =
                 Expect.equal c.CurrentState State.SynSent "still SYN-SENT"
             }
 
+            test "data written in SYN-SENT leaves right after the handshake" {
+                let x = connect o
+                let queued = x.User(Command.Send 500)
+                Expect.equal queued.Queued 500 "taken into the buffer"
+                Expect.isEmpty queued.Segments "nothing sent before the handshake"
+                let out = x.PeerSynAck()
+                let data = sent out |> List.filter (fun s -> s.Length > 0)
+                Expect.equal (data |> List.map (fun s -> s.Seq, s.Length)) [ iss x + 1, 500 ] "the data from ISS+1"
+                Expect.equal out.Events [ Event.Connected ] "Connected"
+            }
+
             test "Close in SYN-SENT closes at once without a segment" {
                 let x = connect o
                 let out = x.User Command.Close
@@ -358,6 +369,18 @@ let private synReceivedTests =
                 expectDoubling intervals
                 let out = x.Fire()
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut"
+            }
+
+            test "Close in SYN-RECEIVED sends our FIN once the handshake completes" {
+                let x = listen o
+                x.PeerSyn() |> ignore
+                let closing = x.User Command.Close
+                Expect.isEmpty closing.Segments "no FIN before the handshake"
+                let out = x.PeerAck()
+                let fin = single out
+                Expect.equal (fin.Flags, fin.Seq) (finAck, iss x + 1) "FIN right after the SYN"
+                Expect.equal out.Events [ Event.Connected ] "Connected"
+                Expect.equal x.State State.FinWait1 "FIN-WAIT-1"
             }
 
             test "a RST at RCV.NXT closes a passive open without calling it a refusal" {
@@ -492,6 +515,30 @@ let private closeWaitTests =
                 let ack = single out
                 Expect.equal ack.Ack x.Peer.Seq "FIN acknowledged"
                 Expect.equal out.Events [ Event.PeerClosed ] "PeerClosed"
+                Expect.equal x.State State.CloseWait "CLOSE-WAIT"
+            }
+
+            test "a FIN carried on data is taken after the data and acknowledged at once" {
+                let x = established o
+                let start = rcvNxt x
+                let out = x.PeerSends(TcpFlags.Ack ||| TcpFlags.Psh ||| TcpFlags.Fin, length = 500)
+                Expect.equal out.Readable 500 "the data"
+                Expect.equal out.Events [ Event.PeerClosed ] "PeerClosed"
+                Expect.equal (single out).Ack (start + 501) "data and FIN acknowledged"
+                Expect.equal x.State State.CloseWait "CLOSE-WAIT"
+            }
+
+            test "a FIN that arrives before missing data counts only once the hole is filled" {
+                let x = established o
+                let hole = rcvNxt x
+                let early = x.PeerSends(finAck, length = 500, seq = hole + 1000)
+                Expect.isEmpty early.Events "not yet"
+                Expect.equal x.State State.Established "still ESTABLISHED"
+                Expect.equal (single early).Ack hole "a duplicate ACK for the hole"
+                let filled = x.PeerData(1000, seq = hole)
+                Expect.equal filled.Readable 1500 "everything readable"
+                Expect.equal filled.Events [ Event.PeerClosed ] "PeerClosed"
+                Expect.equal (single filled).Ack (hole + 1501) "the FIN acknowledged"
                 Expect.equal x.State State.CloseWait "CLOSE-WAIT"
             }
 
@@ -924,6 +971,25 @@ let private retransmissionTests =
                 let out = x.Fire()
                 Expect.isEmpty out.Segments "no fourth retransmission"
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut, then Closed"
+            }
+
+            test "an ICMP fragmentation-needed for outstanding data shrinks the MSS and sends again from SND.UNA" {
+                let x = established o
+                let mss = x.Connection.MaxSegmentSize
+                x.User(Command.Send(3 * mss)) |> ignore
+                let mtu = 1000
+
+                let struct (c, out) =
+                    Connection.handleIcmpError x.Now (Connection.IcmpProblem.PacketTooBig mtu) (una x) x.Connection
+
+                // 40 bytes of IPv4 and TCP headers and 12 of the timestamp option.
+                Expect.equal c.MaxSegmentSize (mtu - 40 - 12) "the MSS for the path"
+                let again = sent out
+                Expect.isNonEmpty again "sent again at once"
+                Expect.equal again.Head.Seq (una x) "from SND.UNA"
+
+                for s in again do
+                    Expect.isLessThanOrEqual s.Length c.MaxSegmentSize "no segment too big"
             }
 
             test "a retransmission timeout shrinks the congestion window to one segment" {

@@ -22,13 +22,14 @@ let private listening (port: uint16) (backlog: int) (host: Host) =
     | Error e -> failtestf "listen: %A" e
 
 /// A TCP/IPv4 packet from `remote:sourcePort` to the host, as bytes.
-let private tcpBytes
+let private tcpWith
     (sourcePort: uint16)
     (destinationPort: uint16)
     (flags: TcpFlags)
     (seq: uint32)
     (ack: uint32)
     (options: TcpOption list)
+    (payload: byte array)
     =
     let tcp =
         { Tcp.header sourcePort destinationPort with
@@ -39,7 +40,10 @@ let private tcpBytes
             Options = TcpOptions.ofList options
         }
 
-    Packet.tcpToArray (Ipv4.header IpProtocol.Tcp remote hostAddress 0) tcp ReadOnlySpan.Empty
+    Packet.tcpToArray (Ipv4.header IpProtocol.Tcp remote hostAddress 0) tcp (ReadOnlySpan payload)
+
+let private tcpBytes sourcePort destinationPort flags seq ack options =
+    tcpWith sourcePort destinationPort flags seq ack options [||]
 
 let private receive (packet: byte array) (host: Host) =
     let struct (h, out) = Host.receive now (ReadOnlySpan packet) host
@@ -286,6 +290,57 @@ let tests =
                 Expect.equal answers [ 1; 1; 0 ] "the third gets no SYN-ACK"
                 Expect.equal host.Counters.SynsDropped 1L "counted"
                 Expect.equal host.Connections.Count 2 "two half-open"
+            }
+
+            test "data through the host arrives with its offset in the received packet" {
+                let host = newHost () |> listening 80us 4
+                let host, _, synAck, _ = handshake 5000us host
+                let payload = "hello, host"B
+
+                let packet =
+                    tcpWith
+                        5000us
+                        80us
+                        (TcpFlags.Ack ||| TcpFlags.Psh)
+                        1001u
+                        (synAck.Header.SequenceNumber + 1u)
+                        []
+                        payload
+
+                let _, out = receive packet host
+                let struct (_, c) = out.Connections |> List.exactlyOne
+                let a = c.Arrived.Value
+                Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
+                Expect.equal c.Readable payload.Length "readable"
+            }
+
+            test "a new SYN for a connection in TIME-WAIT opens a new incarnation" {
+                let host = newHost () |> listening 80us 4
+                let host, tuple, _, _ = handshake 5000us host
+
+                let host, out =
+                    match Host.command now tuple Command.Close host with
+                    | Ok(struct (h, out)) -> h, out
+                    | Error e -> failtestf "close: %A" e
+
+                let _, fin = segments out |> List.exactlyOne
+                Expect.isTrue (fin.Header.Has TcpFlags.Fin) "our FIN"
+
+                let peerFin =
+                    tcpBytes 5000us 80us (TcpFlags.Fin ||| TcpFlags.Ack) 1001u (fin.Header.SequenceNumber + 1u) []
+
+                let host, _ = receive peerFin host
+
+                let state (h: Host) =
+                    Host.tryFind tuple h |> Option.map _.CurrentState
+
+                Expect.equal (state host) (Some State.TimeWait) "TIME-WAIT"
+                let host, out = receive (synFrom 5000us 900_000u) host
+                let t, synAck = segments out |> List.exactlyOne
+                Expect.equal t tuple "the same tuple"
+                Expect.equal synAck.Header.Flags (TcpFlags.Syn ||| TcpFlags.Ack) "SYN-ACK"
+                Expect.equal synAck.Header.AcknowledgmentNumber 900_001u "for the new SYN"
+                Expect.equal (state host) (Some State.SynReceived) "a new handshake"
             }
 
             test "two connects to the same peer get different ephemeral ports in the range" {
