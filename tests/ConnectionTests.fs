@@ -780,6 +780,47 @@ let private zeroWindowTests =
                 Expect.equal intervals.Head x.Connection.RetransmissionTimeout "the first after one RTO"
             }
 
+            test "data up to the window edge we advertised is all taken, even when the scaled field rounds down" {
+                let x = established o
+                Expect.isGreaterThan x.Connection.ReceiveShift 0 "a scaled window"
+                let offered = x.Connection.ReceiveWindow
+                let mutable taken = 0
+                let mutable edge = rcvNxt x + offered
+
+                while taken < offered do
+                    let out = x.PeerData(min 1001 (offered - taken))
+                    taken <- taken + out.Readable
+                    let now = rcvNxt x + x.Connection.ReceiveWindow
+                    Expect.isTrue (SeqNum.ge now edge) $"the right edge never moves left ({now} < {edge})"
+                    edge <- now
+
+                    if out.Readable = 0 then
+                        failtestf "only %d of the %d bytes offered were taken" taken offered
+
+                Expect.equal x.Connection.Unread offered "the whole window"
+            }
+
+            test "reading a little of a full buffer sends no window update (receiver silly-window avoidance)" {
+                let x = established small
+
+                for _ in 1..4 do
+                    x.PeerData 1024 |> ignore
+
+                Expect.isEmpty (x.User(Command.Consumed 100)).Segments "100 bytes are not worth a segment"
+                let update = single (x.User(Command.Consumed 1000))
+                Expect.equal update.Window 1100 "a segment's worth is"
+            }
+
+            test "a window too small for a segment holds the data until the persist timer sends what fits" {
+                let x = established o
+                let small = 2 <<< x.Peer.Shift
+                x.PeerAck(window = small) |> ignore
+                Expect.equal x.Connection.SendWindow small "a small window"
+                Expect.isEmpty (x.User(Command.Send 1000)).Segments "not worth sending yet"
+                let s = single (x.Fire())
+                Expect.equal (s.Seq, s.Length) (una x, small) "what fits, after the persist timeout"
+            }
+
             test "when the peer opens its window the data goes and probing stops" {
                 let x = established o
                 x.PeerAck(window = 0) |> ignore
