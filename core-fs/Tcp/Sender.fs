@@ -245,5 +245,7 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
     c.Timing <- ValueNone
     c.SndNxt <- c.SndUna
     c.Timers <- Timers.clear Timers.Retransmit c.Timers
+    // What `output` sends arms the timer again. When the peer's window lets nothing go,
+    // the persist timer it arms probes instead, for as long as the peer answers
+    // (RFC 9293 3.8.6.1): those timeouts are not failed retransmissions.
     output c now box
-    restartRetransmitTimer c now
