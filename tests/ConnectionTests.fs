@@ -811,6 +811,33 @@ let private zeroWindowTests =
                 Expect.equal update.Window 1100 "a segment's worth is"
             }
 
+            test "a peer that keeps its window shut but answers every probe keeps the connection open (MUST-36)" {
+                let x = established { o with MaxRetries = 3 }
+                let mss = x.Connection.MaxSegmentSize
+                x.User(Command.Send(2 * mss)) |> ignore
+                // The peer takes the first segment and shuts its window on the second.
+                x.PeerAck(ack = una x + mss, window = 0) |> ignore
+
+                for _ in 1..8 do
+                    let out = x.Fire()
+                    Expect.isEmpty out.Events $"still open at {x.Now - start} us"
+                    x.PeerAck(ack = una x, window = 0) |> ignore
+
+                Expect.equal x.State State.Established "ESTABLISHED"
+            }
+
+            // Pending: the engine never gives up zero-window probing. The persist timer backs
+            // off but counts no unanswered probes (an answer does not reset anything it
+            // keeps), so a peer that vanishes while its window is shut holds the connection
+            // open forever; Linux aborts after tcp_retries2 unanswered probes.
+            ptest "zero-window probes that go unanswered time the connection out after MaxRetries" {
+                let x = established { o with MaxRetries = 3 }
+                x.PeerAck(window = 0) |> ignore
+                x.User(Command.Send 1000) |> ignore
+                let events = [ for _ in 1..10 -> x.Fire() ] |> List.collect _.Events
+                Expect.contains events Event.TimedOut "TimedOut"
+            }
+
             test "a window too small for a segment holds the data until the persist timer sends what fits" {
                 let x = established o
                 let small = 2 <<< x.Peer.Shift
