@@ -322,6 +322,19 @@ let private synSentTests =
                 Expect.equal out.Events [ Event.Connected ] "Connected"
             }
 
+            // Pending: SYN-SENT drops the text (and a FIN) of a SYN-ACK. RFC 9293 3.10.7.3
+            // goes on to the sixth step for them; the engine acknowledges only the SYN and
+            // the peer has to send the data again. Taking it needs onText and takeFin
+            // before onSynSent, and RCV.WND set from our SYN's window (negotiate leaves
+            // the right edge at RCV.NXT).
+            ptest "data on the SYN-ACK is taken with the handshake" {
+                let x = connect o
+                let out = x.PeerSends(synAck ||| TcpFlags.Psh, length = 300, options = allOptions)
+                Expect.equal x.State State.Established "ESTABLISHED"
+                Expect.equal out.Readable 300 "the data"
+                Expect.equal (rcvNxt x) (SeqNum peerIss + 1 + 300) "RCV.NXT past it"
+            }
+
             test "Close in SYN-SENT closes at once without a segment" {
                 let x = connect o
                 let out = x.User Command.Close
@@ -369,6 +382,15 @@ let private synReceivedTests =
                 expectDoubling intervals
                 let out = x.Fire()
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut"
+            }
+
+            test "the ACK that completes a passive open may carry data" {
+                let x = listen o
+                x.PeerSyn() |> ignore
+                let out = x.PeerData 200
+                Expect.equal out.Events [ Event.Connected ] "Connected"
+                Expect.equal out.Readable 200 "the data taken"
+                Expect.equal x.State State.Established "ESTABLISHED"
             }
 
             test "Close in SYN-RECEIVED sends our FIN once the handshake completes" {
@@ -442,6 +464,14 @@ let private establishedTests =
 
             test "a RST at RCV.NXT gives Reset, then Closed" {
                 resetAtRcvNxt (fun () -> established o) [ Event.Reset; Event.Closed ]
+            }
+
+            test "Send takes only what the send buffer has room for" {
+                let x = established { o with SendBufferSize = 4096 }
+                x.PeerAck(window = 0) |> ignore
+                Expect.equal (x.User(Command.Send 10_000)).Queued 4096 "up to the buffer size"
+                Expect.equal (x.User(Command.Send 1)).Queued 0 "then nothing"
+                Expect.equal x.Connection.SendSpace 0 "full"
             }
 
             test "Abort sends a RST from SND.NXT and closes" {
