@@ -343,6 +343,52 @@ let tests =
                 Expect.equal (state host) (Some State.SynReceived) "a new handshake"
             }
 
+            test "a half-open connection reset by the peer frees its place in the SYN backlog" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 1
+                        }
+                    |> listening 80us 4
+
+                let host, _ = receive (synFrom 5000us 1000u) host
+                let host, _ = receive (tcpBytes 5000us 80us TcpFlags.Rst 1001u 0u []) host
+                Expect.isEmpty host.Connections "the half-open connection is gone"
+                let host, out = receive (synFrom 5001us 1u) host
+                Expect.equal (segments out |> List.length) 1 "the next SYN is answered"
+                Expect.equal host.Counters.SynsDropped 0L "nothing dropped"
+            }
+
+            test
+                "a half-open connection whose SYN-ACKs go unanswered times out through Host.timeout and frees its place" {
+                let options =
+                    { HostOptions.create hostAddress with
+                        SynBacklog = 1
+                        Connection =
+                            { ConnectionOptions.defaults with
+                                MaxSynRetries = 2
+                            }
+                    }
+
+                let host, _ =
+                    Host.create options |> listening 80us 4 |> receive (synFrom 5000us 1000u)
+
+                let mutable host = host
+                let mutable resent = 0
+                let mutable events = []
+
+                while (Host.nextDeadline host).IsSome do
+                    let struct (h, out) = Host.timeout (Host.nextDeadline host).Value host
+                    host <- h
+                    resent <- resent + (segments out).Length
+                    events <- events @ (out.Connections |> List.collect (fun (struct (_, c)) -> c.Events))
+
+                Expect.equal resent 2 "the SYN-ACK sent MaxSynRetries times more"
+                Expect.equal events [ Event.TimedOut; Event.Closed ] "then TimedOut"
+                let _, out = receive (synFrom 5001us 1u) host
+                Expect.equal (segments out |> List.length) 1 "the next SYN is answered"
+            }
+
             test "two connects to the same peer get different ephemeral ports in the range" {
                 let options = HostOptions.create hostAddress
 
