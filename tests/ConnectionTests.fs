@@ -987,6 +987,38 @@ let private optionTests =
                 Expect.equal echo firstTsVal "the earlier TSval"
             }
 
+            test "with four holes the ACK carries the three SACK blocks that fit beside the timestamp, the latest first" {
+                let x = established o
+                let hole = rcvNxt x
+
+                let ack =
+                    [ 1; 3; 5; 7 ]
+                    |> List.map (fun i -> single (x.PeerData(100, seq = hole + i * 200)))
+                    |> List.last
+
+                Expect.equal ack.SackBlocks.Length 3 "three blocks fit"
+                Expect.equal ack.SackBlocks.Head (hole + 1400, hole + 1500) "the latest first (RFC 2018 4)"
+            }
+
+            test "a segment overlapping data already received is taken from RCV.NXT on" {
+                let x = established o
+                let start = rcvNxt x
+                x.PeerData 1000 |> ignore
+                let out = x.PeerData(1000, seq = start + 600)
+
+                Expect.equal
+                    out.Arrived
+                    (ValueSome
+                        {
+                            PayloadOffset = 400
+                            Sequence = start + 1000
+                            Length = 600
+                        })
+                    "the new part only"
+
+                Expect.equal out.Readable 600 "readable"
+            }
+
             test "out-of-order data is kept and acknowledged at once with a SACK block for it" {
                 let x = established o
                 let hole = rcvNxt x
@@ -1314,6 +1346,125 @@ let private nagleTests =
             }
         ]
 
+/// What a test run does to an established connection, one step at a time.
+type private Step =
+    /// The peer sends `length` bytes, `offset` bytes from where its stream is (0: in order).
+    | PeerData of length: int * offset: int
+    /// The peer acknowledges SND.UNA + `offset` and offers `window` bytes.
+    | PeerAck of offset: int * window: int
+    | PeerFin
+    | PeerRst of offset: int
+    | PeerSyn
+    | Send of int
+    | Consume of int
+    | Close
+    | Fire
+    | Wait of int64
+
+let private step =
+    Gen.frequency
+        [
+            6,
+            Gen.map2
+                (fun l o -> PeerData(l, o))
+                (Gen.choose (1, 3000))
+                (Gen.frequency [ 4, Gen.constant 0; 1, Gen.choose (-3000, 300_000) ])
+            6,
+            Gen.map2
+                (fun o w -> PeerAck(o, w))
+                (Gen.choose (-5000, 30_000))
+                (Gen.elements [ 0; 100; 3000; 65535; 1_000_000 ])
+            1, Gen.constant PeerFin
+            1, Gen.choose (-1000, 1000) |> Gen.map PeerRst
+            1, Gen.constant PeerSyn
+            5, Gen.choose (1, 40_000) |> Gen.map Send
+            4, Gen.choose (1, 100_000) |> Gen.map Consume
+            1, Gen.constant Close
+            3, Gen.constant Fire
+            2, Gen.choose (0, 3_000_000) |> Gen.map int64 |> Gen.map Wait
+        ]
+
+/// Applies the steps and checks, after every one, what must always hold: SND.UNA <= SND.NXT,
+/// the receive buffer never overfills and its window's right edge never moves left, data
+/// kept lies within the segment and the window, and no segment exceeds the MSS.
+let private invariantsHold (steps: Step list) =
+    let x = established o
+    let buffer = o.ReceiveBufferSize
+    let mutable unread = 0
+    let mutable queued = 0
+    let mutable released = 0
+
+    for s in steps do
+        let before = x.Connection
+        let edge = before.ReceiveNext + before.ReceiveWindow
+        let mutable payload = 0
+
+        let out =
+            match s with
+            | PeerData(length, 0) ->
+                payload <- length
+                x.PeerData length
+            | PeerData(length, offset) ->
+                payload <- length
+                x.PeerData(length, seq = x.Peer.Seq + offset)
+            | PeerAck(offset, window) -> x.PeerAck(ack = una x + offset, window = window)
+            | PeerFin -> x.PeerFin()
+            | PeerRst offset -> x.PeerRst(seq = rcvNxt x + offset)
+            | PeerSyn -> x.PeerSends(TcpFlags.Syn, seq = rcvNxt x, options = allOptions)
+            | Send n -> x.User(Command.Send n)
+            | Consume n ->
+                let out = x.User(Command.Consumed n)
+                unread <- unread - min n unread
+                out
+            | Close -> x.User Command.Close
+            | Fire ->
+                match Connection.nextDeadline x.Connection with
+                | ValueSome _ -> x.Fire()
+                | ValueNone -> Output.empty
+            | Wait t ->
+                x.Wait t
+                Output.empty
+
+        let c = x.Connection
+        unread <- unread + out.Readable
+        queued <- queued + out.Queued
+        released <- released + out.Released
+        let context = $"after {s} in {c.CurrentState}"
+        Expect.equal c.Unread unread $"unread bytes: {context}"
+        Expect.isLessThanOrEqual released queued $"released no more than queued: {context}"
+        Expect.isTrue (SeqNum.le c.SendUnacknowledged c.SendNext) $"SND.UNA <= SND.NXT: {context}"
+
+        if c.CurrentState <> State.Closed then
+            Expect.isLessThanOrEqual (c.Unread + c.ReceiveWindow) buffer $"the buffer holds the window: {context}"
+
+            Expect.isTrue
+                (SeqNum.ge (c.ReceiveNext + c.ReceiveWindow) edge)
+                $"the right edge never moves left: {context}"
+
+        for seg in sent out do
+            Expect.isLessThanOrEqual seg.Length c.MaxSegmentSize $"segment within the MSS: {context}"
+
+        match out.Arrived with
+        | ValueSome a ->
+            Expect.isTrue (a.Length > 0 && a.PayloadOffset >= 0) $"a real range: {context}"
+            Expect.isLessThanOrEqual (a.PayloadOffset + a.Length) payload $"within the payload: {context}"
+            Expect.isTrue (SeqNum.ge a.Sequence before.ReceiveNext) $"not before RCV.NXT: {context}"
+            Expect.isTrue (SeqNum.le (a.Sequence + a.Length) edge) $"within the window: {context}"
+        | ValueNone -> ()
+
+    true
+
+let private invariantTests =
+    testList
+        "Invariants"
+        [
+            propN
+                300
+                "whatever the peer and the user do, the connection's invariants hold"
+                (Gen.listOf step)
+                invariantsHold
+        ]
+
 [<Tests>]
 let tests =
     testList
@@ -1340,4 +1491,5 @@ let tests =
             delayedAckTests
             keepaliveTests
             nagleTests
+            invariantTests
         ]
