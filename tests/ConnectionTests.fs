@@ -1384,12 +1384,19 @@ let private step =
             2, Gen.choose (0, 3_000_000) |> Gen.map int64 |> Gen.map Wait
         ]
 
-/// Applies the steps and checks, after every one, what must always hold: SND.UNA <= SND.NXT,
+/// Starting from an active or a passive open, with a small buffer or without options,
+/// applies the steps and checks, after every one, what must always hold: SND.UNA <= SND.NXT,
 /// the receive buffer never overfills and its window's right edge never moves left, data
 /// kept lies within the segment and the window, and no segment exceeds the MSS.
-let private invariantsHold (steps: Step list) =
-    let x = established o
-    let buffer = o.ReceiveBufferSize
+let private invariantsHold (start: int, steps: Step list) =
+    let options, x =
+        match start with
+        | 0 -> o, established o
+        | 1 -> o, accepted o
+        | 2 -> small, established small
+        | _ -> o, connect o |> handshake [ Mss 536us ]
+
+    let buffer = options.ReceiveBufferSize
     let mutable unread = 0
     let mutable queued = 0
     let mutable released = 0
@@ -1459,9 +1466,9 @@ let private invariantTests =
         "Invariants"
         [
             propN
-                300
+                400
                 "whatever the peer and the user do, the connection's invariants hold"
-                (Gen.listOf step)
+                (Gen.zip (Gen.choose (0, 3)) (Gen.listOf step))
                 invariantsHold
         ]
 
