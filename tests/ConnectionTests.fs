@@ -449,6 +449,19 @@ let private establishedTests =
                 Expect.equal x.Connection.Unread 1000 "unread"
             }
 
+            test "a step never changes the connection it was given: the same step on it gives the same result" {
+                let x = established o
+                let c0 = x.Connection
+                let seg = x.Peer.Segment(TcpFlags.Ack ||| TcpFlags.Psh, 700)
+                let c1, out1 = receive x.Now seg c0
+                let c2, out2 = receive x.Now seg c0
+                Expect.equal c0.ReceiveNext (c1.ReceiveNext - 700) "the argument is as it was"
+                Expect.equal (c2.ReceiveNext, out2.Readable) (c1.ReceiveNext, out1.Readable) "the same again"
+                let c3, _ = user x.Now (Command.Send 100) c1
+                Expect.equal c1.SendNext c0.SendNext "Send changed only the copy"
+                Expect.equal c3.SendNext (c0.SendNext + 100) "which sent the data"
+            }
+
             test "data we send leaves from SND.NXT and the peer's ACK releases it" {
                 let x = established o
                 let out = x.User(Command.Send 1000)
@@ -631,7 +644,7 @@ let private timeWaitTests =
                 let entered = x.Now
                 let due = Connection.nextDeadline x.Connection
                 Expect.equal due (ValueSome(entered + 2L * o.MslMicros)) "2 MSL"
-                let struct (early, out) = Connection.handleTimeout (due.Value - 1L) x.Connection
+                let early, out = timeout (due.Value - 1L) x.Connection
                 Expect.isEmpty out.Events "not a microsecond early"
                 Expect.equal early.CurrentState State.TimeWait "still TIME-WAIT"
                 let out = x.Fire()
