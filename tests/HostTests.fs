@@ -1,6 +1,516 @@
+/// The host as a whole: IPv4 packets in (as bytes), packets and connection outputs out.
 module Stack.Tests.HostTests
 
+open System
 open Expecto
+open FsCheck.FSharp
+open Stack.Core.Host
+open Stack.Core.Tcp
+open Stack.Core.Wire
+open Stack.Tests.Generators
+
+let private hostAddress = Ipv4Address(10uy, 0uy, 0uy, 1uy)
+let private remote = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+let private now = 1_000_000L
+
+let private newHost () =
+    Host.create (HostOptions.create hostAddress)
+
+let private listening (port: uint16) (backlog: int) (host: Host) =
+    match Host.listen port backlog host with
+    | Ok h -> h
+    | Error e -> failtestf "listen: %A" e
+
+/// A TCP/IPv4 packet from `remote:sourcePort` to the host, as bytes.
+let private tcpWith
+    (sourcePort: uint16)
+    (destinationPort: uint16)
+    (flags: TcpFlags)
+    (seq: uint32)
+    (ack: uint32)
+    (options: TcpOption list)
+    (payload: byte array)
+    =
+    let tcp =
+        { Tcp.header sourcePort destinationPort with
+            SequenceNumber = seq
+            AcknowledgmentNumber = ack
+            Flags = flags
+            Window = 65535us
+            Options = TcpOptions.ofList options
+        }
+
+    Packet.tcpToArray (Ipv4.header IpProtocol.Tcp remote hostAddress 0) tcp (ReadOnlySpan payload)
+
+let private tcpBytes sourcePort destinationPort flags seq ack options =
+    tcpWith sourcePort destinationPort flags seq ack options [||]
+
+let private receive (packet: byte array) (host: Host) =
+    let struct (h, out) = Host.receive now (ReadOnlySpan packet) host
+    h, out
+
+/// The packets the host built itself (not connection segments).
+let private datagrams (out: HostOutput) =
+    out.Transmits
+    |> List.choose (function
+        | Datagram bytes -> Some bytes
+        | Segment _ -> None)
+
+/// The connection segments of a step.
+let private segments (out: HostOutput) =
+    out.Transmits
+    |> List.choose (function
+        | Segment(tuple, o) -> Some(tuple, o)
+        | Datagram _ -> None)
+
+let private decode (bytes: byte array) =
+    match Packet.decode (ReadOnlySpan bytes) with
+    | Ok p -> p
+    | Error e -> failtestf "unreadable packet: %A" e
+
+let private decodeTcp (bytes: byte array) =
+    let p = decode bytes
+
+    match p.Transport with
+    | TcpTransport(seg, valid, _) ->
+        Expect.isTrue p.Ip.ChecksumValid "IPv4 checksum"
+        Expect.isTrue valid "TCP checksum"
+        p.Ip.Header, seg.Header
+    | other -> failtestf "not TCP: %A" other
+
+let private synFrom (port: uint16) (seq: uint32) =
+    tcpBytes port 80us TcpFlags.Syn seq 0u [ Mss 1460us; SackPermitted; Timestamps(1u, 0u); Nop; WindowScale 7uy ]
+
+/// A host listening on port 80, after a full handshake from `remote:port`: the host, the
+/// connection's tuple and our SYN-ACK.
+let private handshake (port: uint16) (host: Host) =
+    let host, out = receive (synFrom port 1000u) host
+    let tuple, synAck = segments out |> List.exactlyOne
+    let ack = synAck.Header.SequenceNumber + 1u
+    let host, out = receive (tcpBytes port 80us TcpFlags.Ack 1001u ack []) host
+    host, tuple, synAck, out
+
+/// A host that connected to `remote:80` and got its SYN-ACK: the host and the tuple.
+let private connected () =
+    match Host.connect now remote 80us (newHost ()) with
+    | Error e -> failtestf "connect: %A" e
+    | Ok(struct (host, tuple, out)) ->
+        let _, syn = segments out |> List.exactlyOne
+
+        let synAck =
+            tcpBytes
+                80us
+                tuple.LocalPort
+                (TcpFlags.Syn ||| TcpFlags.Ack)
+                5000u
+                (syn.Header.SequenceNumber + 1u)
+                [ Mss 1460us ]
+
+        let host, _ = receive synAck host
+        Expect.equal (Host.tryFind tuple host |> Option.map _.CurrentState) (Some State.Established) "ESTABLISHED"
+        host, tuple
+
+/// A host listening on port 80 with an established connection, and that connection.
+let private busy =
+    lazy
+        (let host, tuple = connected ()
+         listening 80us 4 host, tuple)
+
+/// Packets worth throwing at a host: arbitrary bytes, well-formed TCP segments to the
+/// listener or the connection with every header field arbitrary, and those with a bit
+/// flipped.
+let private hostile =
+    let segment =
+        gen {
+            let! p = tcpPacket
+            let! port = Gen.elements [ 80us; (snd busy.Value).LocalPort ]
+            let! fromPort = Gen.elements [ 80us; 5000us; p.Tcp.SourcePort ]
+
+            let tcp =
+                { p.Tcp with
+                    DestinationPort = port
+                    SourcePort = fromPort
+                }
+
+            let ip =
+                { Ipv4.header IpProtocol.Tcp remote hostAddress 0 with
+                    Options = p.Ip.Options
+                }
+
+            return Packet.tcpToArray ip tcp (ReadOnlySpan p.Payload)
+        }
+
+    Gen.oneof
+        [
+            anyBytes
+            segment
+            gen {
+                let! bytes = segment
+                let! bit = Gen.choose (0, Int32.MaxValue)
+                return flipBit bytes bit
+            }
+        ]
 
 [<Tests>]
-let tests = testList "Host" []
+let tests =
+    testList
+        "Host"
+        [
+            test "a SYN to a closed port is answered with RST+ACK and counted" {
+                let host, out = receive (synFrom 5555us 1000u) (newHost ())
+                let ip, rst = decodeTcp (datagrams out |> List.exactlyOne)
+                Expect.equal (ip.Source, ip.Destination) (hostAddress, remote) "from us to the sender"
+                Expect.equal rst.Flags (TcpFlags.Rst ||| TcpFlags.Ack) "RST+ACK"
+                Expect.equal rst.AcknowledgmentNumber 1001u "acknowledging the SYN"
+                Expect.equal (rst.SourcePort, rst.DestinationPort) (80us, 5555us) "ports swapped"
+                Expect.equal host.Counters.ResetsSent 1L "counted"
+                Expect.equal (host.Counters.PacketsIn, host.Counters.PacketsOut) (1L, 1L) "one in, one out"
+                Expect.isEmpty host.Connections "no connection"
+            }
+
+            test "an ACK to a listening port draws a RST and no connection" {
+                let host = newHost () |> listening 80us 4
+                let host, out = receive (tcpBytes 5000us 80us TcpFlags.Ack 1u 777u []) host
+                let _, rst = decodeTcp (datagrams out |> List.exactlyOne)
+                Expect.equal (rst.Flags, rst.SequenceNumber) (TcpFlags.Rst, 777u) "RST from the ACK number"
+                Expect.equal host.Counters.ResetsSent 1L "counted"
+                Expect.isEmpty host.Connections "no connection"
+            }
+
+            test "an ICMP echo request is answered with an echo reply of the same identifier, sequence and payload" {
+                let payload = Array.init 56 byte
+
+                let request =
+                    Packet.icmpToArray
+                        (Ipv4.header IpProtocol.Icmp remote hostAddress 0)
+                        (Icmpv4.echoRequest 0x1234us 7us)
+                        (ReadOnlySpan payload)
+
+                let host, out = receive request (newHost ())
+                let reply = datagrams out |> List.exactlyOne
+                let p = decode reply
+                Expect.equal (p.Ip.Header.Source, p.Ip.Header.Destination) (hostAddress, remote) "back to the sender"
+
+                match p.Transport with
+                | IcmpTransport icmp ->
+                    Expect.equal icmp.Header.Type IcmpType.EchoReply "echo reply"
+                    Expect.equal (icmp.Header.Identifier, icmp.Header.SequenceNumber) (0x1234us, 7us) "same id and seq"
+                    Expect.isTrue icmp.ChecksumValid "checksum"
+                    Expect.equal reply[p.PayloadOffset ..] payload "same payload"
+                | other -> failtestf "not ICMP: %A" other
+
+                Expect.equal host.Counters.EchoReplies 1L "counted"
+            }
+
+            test "a host told not to answer pings does not" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            AnswerPings = false
+                        }
+
+                let request =
+                    Packet.icmpToArray
+                        (Ipv4.header IpProtocol.Icmp remote hostAddress 0)
+                        (Icmpv4.echoRequest 1us 1us)
+                        ReadOnlySpan.Empty
+
+                let host, out = receive request host
+                Expect.isEmpty out.Transmits "no reply"
+                Expect.equal host.Counters.EchoReplies 0L "none counted"
+            }
+
+            test "a three-way handshake from real packet bytes establishes, and accept returns the tuple once" {
+                let host = newHost () |> listening 80us 4
+                let host, out = receive (synFrom 5000us 1000u) host
+                let tuple, synAck = segments out |> List.exactlyOne
+
+                Expect.equal
+                    tuple
+                    {
+                        LocalAddress = hostAddress
+                        LocalPort = 80us
+                        RemoteAddress = remote
+                        RemotePort = 5000us
+                    }
+                    "the tuple"
+
+                let buffer = Array.zeroCreate 100
+                let n = Host.writeSegment host tuple synAck ReadOnlySpan.Empty (Span buffer)
+                let ip, h = decodeTcp buffer[.. n - 1]
+                Expect.equal (ip.Source, ip.Destination) (hostAddress, remote) "addressed to the peer"
+                Expect.equal h.Flags (TcpFlags.Syn ||| TcpFlags.Ack) "SYN-ACK"
+                Expect.equal h.AcknowledgmentNumber 1001u "acknowledging the SYN"
+                let struct (none, host) = Host.accept 80us host
+                Expect.equal none ValueNone "nothing to accept before the ACK"
+
+                let host, out =
+                    receive (tcpBytes 5000us 80us TcpFlags.Ack 1001u (h.SequenceNumber + 1u) []) host
+
+                let struct (t, c) = out.Connections |> List.exactlyOne
+                Expect.equal (t, c.Events) (tuple, [ Event.Connected ]) "Connected"
+                let struct (accepted, host) = Host.accept 80us host
+                Expect.equal accepted (ValueSome tuple) "accepted"
+                let struct (again, host) = Host.accept 80us host
+                Expect.equal again ValueNone "only once"
+
+                Expect.equal
+                    (Host.tryFind tuple host |> Option.map _.CurrentState)
+                    (Some State.Established)
+                    "ESTABLISHED"
+            }
+
+            test "when the accept queue is full, further SYNs are dropped and counted" {
+                let host = newHost () |> listening 80us 1
+                let host, _, _, _ = handshake 5000us host
+                let host, out = receive (synFrom 5001us 1000u) host
+                Expect.isEmpty out.Transmits "no answer"
+                Expect.equal host.Counters.SynsDropped 1L "counted"
+                Expect.equal host.Connections.Count 1 "only the first connection"
+            }
+
+            test "when SynBacklog connections are half-open, further SYNs are dropped and counted" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 2
+                        }
+                    |> listening 80us 16
+
+                let mutable host = host
+
+                let answers =
+                    [
+                        for port in [ 5000us; 5001us; 5002us ] ->
+                            let h, out = receive (synFrom port 1u) host
+                            host <- h
+                            segments out |> List.length
+                    ]
+
+                Expect.equal answers [ 1; 1; 0 ] "the third gets no SYN-ACK"
+                Expect.equal host.Counters.SynsDropped 1L "counted"
+                Expect.equal host.Connections.Count 2 "two half-open"
+            }
+
+            test "data through the host arrives with its offset in the received packet" {
+                let host = newHost () |> listening 80us 4
+                let host, _, synAck, _ = handshake 5000us host
+                let payload = "hello, host"B
+
+                let packet =
+                    tcpWith
+                        5000us
+                        80us
+                        (TcpFlags.Ack ||| TcpFlags.Psh)
+                        1001u
+                        (synAck.Header.SequenceNumber + 1u)
+                        []
+                        payload
+
+                let _, out = receive packet host
+                let struct (_, c) = out.Connections |> List.exactlyOne
+                let a = c.Arrived.Value
+                Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
+                Expect.equal c.Readable payload.Length "readable"
+            }
+
+            test "a new SYN for a connection in TIME-WAIT opens a new incarnation" {
+                let host = newHost () |> listening 80us 4
+                let host, tuple, _, _ = handshake 5000us host
+
+                let host, out =
+                    match Host.command now tuple Command.Close host with
+                    | Ok(struct (h, out)) -> h, out
+                    | Error e -> failtestf "close: %A" e
+
+                let _, fin = segments out |> List.exactlyOne
+                Expect.isTrue (fin.Header.Has TcpFlags.Fin) "our FIN"
+
+                let peerFin =
+                    tcpBytes 5000us 80us (TcpFlags.Fin ||| TcpFlags.Ack) 1001u (fin.Header.SequenceNumber + 1u) []
+
+                let host, _ = receive peerFin host
+
+                let state (h: Host) =
+                    Host.tryFind tuple h |> Option.map _.CurrentState
+
+                Expect.equal (state host) (Some State.TimeWait) "TIME-WAIT"
+                let host, out = receive (synFrom 5000us 900_000u) host
+                let t, synAck = segments out |> List.exactlyOne
+                Expect.equal t tuple "the same tuple"
+                Expect.equal synAck.Header.Flags (TcpFlags.Syn ||| TcpFlags.Ack) "SYN-ACK"
+                Expect.equal synAck.Header.AcknowledgmentNumber 900_001u "for the new SYN"
+                Expect.equal (state host) (Some State.SynReceived) "a new handshake"
+            }
+
+            test "a half-open connection reset by the peer frees its place in the SYN backlog" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 1
+                        }
+                    |> listening 80us 4
+
+                let host, _ = receive (synFrom 5000us 1000u) host
+                let host, _ = receive (tcpBytes 5000us 80us TcpFlags.Rst 1001u 0u []) host
+                Expect.isEmpty host.Connections "the half-open connection is gone"
+                let host, out = receive (synFrom 5001us 1u) host
+                Expect.equal (segments out |> List.length) 1 "the next SYN is answered"
+                Expect.equal host.Counters.SynsDropped 0L "nothing dropped"
+            }
+
+            test
+                "a half-open connection whose SYN-ACKs go unanswered times out through Host.timeout and frees its place" {
+                let options =
+                    { HostOptions.create hostAddress with
+                        SynBacklog = 1
+                        Connection =
+                            { ConnectionOptions.defaults with
+                                MaxSynRetries = 2
+                            }
+                    }
+
+                let host, _ =
+                    Host.create options |> listening 80us 4 |> receive (synFrom 5000us 1000u)
+
+                let mutable host = host
+                let mutable resent = 0
+                let mutable events = []
+
+                while (Host.nextDeadline host).IsSome do
+                    let struct (h, out) = Host.timeout (Host.nextDeadline host).Value host
+                    host <- h
+                    resent <- resent + (segments out).Length
+                    events <- events @ (out.Connections |> List.collect (fun (struct (_, c)) -> c.Events))
+
+                Expect.equal resent 2 "the SYN-ACK sent MaxSynRetries times more"
+                Expect.equal events [ Event.TimedOut; Event.Closed ] "then TimedOut"
+                let _, out = receive (synFrom 5001us 1u) host
+                Expect.equal (segments out |> List.length) 1 "the next SYN is answered"
+            }
+
+            test "two connects to the same peer get different ephemeral ports in the range" {
+                let options = HostOptions.create hostAddress
+
+                let tupleOf =
+                    function
+                    | Ok(struct (h: Host, t: FourTuple, _)) -> h, t
+                    | Error e -> failtestf "connect: %A" e
+
+                let host, first = Host.connect now remote 80us (Host.create options) |> tupleOf
+                let _, second = Host.connect now remote 80us host |> tupleOf
+                Expect.notEqual first.LocalPort second.LocalPort "different ports"
+
+                for t in [ first; second ] do
+                    Expect.isGreaterThanOrEqual (int t.LocalPort) options.EphemeralFirst "in range"
+                    Expect.isLessThanOrEqual (int t.LocalPort) options.EphemeralLast "in range"
+            }
+
+            test "an ICMP port unreachable quoting our SYN refuses the connection" {
+                match Host.connect now remote 80us (newHost ()) with
+                | Error e -> failtestf "connect: %A" e
+                | Ok(struct (host, tuple, out)) ->
+                    let _, syn = segments out |> List.exactlyOne
+                    let buffer = Array.zeroCreate 100
+                    Host.writeSegment host tuple syn ReadOnlySpan.Empty (Span buffer) |> ignore
+                    // The router quotes the IPv4 header and the first 8 bytes of the segment.
+                    let quote = buffer[.. 20 + 8 - 1]
+
+                    let icmp =
+                        Packet.icmpToArray
+                            (Ipv4.header IpProtocol.Icmp remote hostAddress 0)
+                            (Icmpv4.destinationUnreachable 3uy 0us)
+                            (ReadOnlySpan quote)
+
+                    let host, out = receive icmp host
+                    let struct (t, c) = out.Connections |> List.exactlyOne
+                    Expect.equal t tuple "the connection it quotes"
+                    Expect.equal c.Events [ Event.Refused; Event.Closed ] "Refused"
+                    Expect.isFalse (host.Connections.ContainsKey tuple) "forgotten"
+                    Expect.equal host.Counters.IcmpErrors 1L "counted"
+            }
+
+            test "an ICMP port unreachable quoting a sequence number we never sent changes nothing" {
+                let host, tuple = connected ()
+
+                let quoted =
+                    { Tcp.header tuple.LocalPort tuple.RemotePort with
+                        SequenceNumber = 12345u
+                    }
+
+                let original =
+                    Packet.tcpToArray (Ipv4.header IpProtocol.Tcp hostAddress remote 0) quoted ReadOnlySpan.Empty
+
+                let icmp =
+                    Packet.icmpToArray
+                        (Ipv4.header IpProtocol.Icmp remote hostAddress 0)
+                        (Icmpv4.destinationUnreachable 3uy 0us)
+                        (ReadOnlySpan original[..27])
+
+                let host, out = receive icmp host
+
+                for struct (_, c) in out.Connections do
+                    Expect.isEmpty c.Events "no event"
+
+                Expect.isTrue (host.Connections.ContainsKey tuple) "still there"
+            }
+
+            test "a packet that is not IPv4 is counted and dropped" {
+                let packet = Array.zeroCreate 40
+                packet[0] <- 0x60uy
+                let host, out = receive packet (newHost ())
+                Expect.isEmpty out.Transmits "dropped"
+                Expect.equal host.Counters.NotIpv4 1L "counted as not IPv4"
+                Expect.equal host.Counters.Malformed 0L "not as malformed"
+            }
+
+            test "garbage and damaged packets are counted as malformed" {
+                let damaged = synFrom 5000us 1u
+                damaged[damaged.Length - 1] <- damaged[damaged.Length - 1] ^^^ 0xFFuy
+
+                let packets = [ [||]; [| 0x45uy; 0uy; 0uy |]; Array.create 60 0x45uy; damaged ]
+
+                let host =
+                    packets
+                    |> List.fold
+                        (fun h p ->
+                            let h, out = receive p h
+                            Expect.isEmpty out.Transmits "no answer"
+                            h)
+                        (newHost () |> listening 80us 4)
+
+                Expect.equal host.Counters.Malformed (int64 packets.Length) "all counted"
+                Expect.equal host.Counters.PacketsIn (int64 packets.Length) "all seen"
+            }
+
+            test "a packet for another address is counted and dropped" {
+                let tcp = Tcp.header 5000us 80us
+
+                let packet =
+                    Packet.tcpToArray
+                        (Ipv4.header IpProtocol.Tcp remote (Ipv4Address(10uy, 0uy, 0uy, 99uy)) 0)
+                        tcp
+                        ReadOnlySpan.Empty
+
+                let host, out = receive packet (newHost () |> listening 80us 4)
+                Expect.isEmpty out.Transmits "dropped"
+                Expect.equal host.Counters.NotForUs 1L "counted"
+            }
+
+            propN
+                2000
+                "no run of packets, however malformed, makes the host throw (a listener and an established connection)"
+                (Gen.listOfLength 4 hostile)
+                (fun packets ->
+                    let before = fst busy.Value
+
+                    let host =
+                        packets
+                        |> List.fold
+                            (fun (h: Host) bytes ->
+                                let struct (after, _) = Host.receive now (ReadOnlySpan bytes) h
+                                after)
+                            before
+
+                    host.Counters.PacketsIn = before.Counters.PacketsIn + int64 packets.Length)
+        ]

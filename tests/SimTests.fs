@@ -108,7 +108,7 @@ let tests =
                             | None -> ()
                     ]
 
-                Expect.isEmpty failures "every seed completes"
+                Expect.isEmpty failures ("every seed completes:\n" + String.Join("\n", failures))
             }
 
             test "the same seed gives the same event log, and another seed another" {

@@ -135,8 +135,9 @@ let advertiseWindow (c: Connection) =
         c.RcvEdge <- current
 
     let field = min 65535 ((c.RcvEdge - c.RcvNxt) >>> c.RcvShift)
-    // What the field says is the edge the peer will use (the shift rounds down).
-    c.RcvEdge <- c.RcvNxt + (field <<< c.RcvShift)
+    // What the field says is the edge the peer will use (the shift rounds down), but an
+    // edge advertised before stays: the peer may already have sent up to it.
+    c.RcvEdge <- SeqNum.max current (c.RcvNxt + (field <<< c.RcvShift))
     uint16 field
 
 /// A header from this connection with the given sequence number and flags.

@@ -135,10 +135,14 @@ let private normalOutput (c: Connection) (now: int64) (box: Outbox) =
 /// retransmissions do not land on a queue that is still full. The next hole goes first,
 /// then new data.
 let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) =
+    // The segment at SND.UNA counts as lost even when no SACK block said so: the
+    // duplicate ACKs did (RFC 6675 5.1), and after a partial ACK its successor is next.
+    let firstSegmentEnd = c.SndUna + max 0 (min c.SndMss (c.SndMax - c.SndUna))
+
     let highSack =
         match List.tryLast c.Sacked.Blocks with
-        | Some b -> b.End
-        | None -> c.SndUna
+        | Some b -> SeqNum.max b.End firstSegmentEnd
+        | None -> firstSegmentEnd
 
     let retransmittedEnd = SeqNum.max c.HighRxt c.SndUna
 
@@ -176,11 +180,12 @@ let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) =
                 | ValueSome start -> start - hole
                 | ValueNone -> highSack - hole
 
-            let length = min c.SndMss untilSacked
-            transmitRange c now box hole length |> ignore
-            c.HighRxt <- hole + length
-            c.PrrOut <- c.PrrOut + length
-            budget <- budget - length
+            // Data ends where the user's data ends; past it only our FIN can be missing.
+            let length = max 0 (min c.SndMss (min untilSacked (c.SndQueued - hole)))
+            let after = transmitRange c now box hole length
+            c.HighRxt <- after
+            c.PrrOut <- c.PrrOut + max 1 length
+            budget <- budget - max 1 length
         else
             let unsent = c.SndQueued - c.SndNxt
             let room = c.SndWnd - (c.SndNxt - c.SndUna)
@@ -376,9 +381,12 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
             elif
                 (c.DuplicateAcks >= 3
                  || (c.SackOn && Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked >= 3 * c.SndMss))
-                && SeqNum.gt (c.SndUna - 1) c.Recover
+                && SeqNum.ge c.SndUna c.Recover
             then
-                // Fast retransmit, and fast recovery until `recover` is acked.
+                // Fast retransmit, and fast recovery until `recover` is acked. `recover`
+                // holds SND.MAX, one past the highest number sent, so the ACK covers more
+                // than that number (RFC 6582 3.2 step 2) when it has reached `recover`.
+                // From its start at the ISS, a loss in the first flight qualifies.
                 c.Recover <- c.SndMax
                 c.InRecovery <- true
                 c.HighRxt <- c.SndUna
@@ -407,5 +415,7 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
     c.SndNxt <- c.SndUna
     c.HighRxt <- c.SndUna
     c.Timers <- Timers.clear Timers.Retransmit c.Timers
+    // What `output` sends arms the timer again. When the peer's window lets nothing go,
+    // the persist timer it arms probes instead, for as long as the peer answers
+    // (RFC 9293 3.8.6.1): those timeouts are not failed retransmissions.
     output c now box
-    restartRetransmitTimer c now
