@@ -902,19 +902,6 @@ let private zeroWindowTests =
             }
         ]
 
-let private noOptions =
-    {
-        Mss = ValueNone
-        WindowScale = ValueNone
-        SackPermitted = false
-        Timestamps = ValueNone
-        SackBlockCount = 0
-        Sack0 = struct (0u, 0u)
-        Sack1 = struct (0u, 0u)
-        Sack2 = struct (0u, 0u)
-        Sack3 = struct (0u, 0u)
-    }
-
 let private optionTests =
     testList
         "Options"
@@ -925,7 +912,7 @@ let private optionTests =
 
                 Expect.equal
                     answer.Options
-                    { noOptions with
+                    { TcpOptions.none with
                         Mss = ValueSome(uint16 o.Mss)
                     }
                     "MSS only"
@@ -937,7 +924,7 @@ let private optionTests =
                 Expect.equal (c.SendShift, c.ReceiveShift) (0, 0) "no window scaling"
                 Expect.equal c.MaxSegmentSize 1200 "the peer's MSS"
                 let data = single (x.User(Command.Send 100))
-                Expect.equal data.Options noOptions "no options on data"
+                Expect.equal data.Options TcpOptions.none "no options on data"
             }
 
             test "a SYN without MSS means 536 bytes (RFC 9293 3.7.1)" {

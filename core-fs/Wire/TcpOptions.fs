@@ -166,7 +166,8 @@ module TcpOptions =
     let toList (options: OptionBytes) : Result<TcpOption list, ParseError> =
         tryParse (ReadOnlySpan(options.ToArray()))
 
-    let private noOptions =
+    /// A segment that carries none of the options an engine acts on.
+    let none =
         {
             Mss = ValueNone
             WindowScale = ValueNone
@@ -194,11 +195,11 @@ module TcpOptions =
     /// segments carry - NOP, NOP, timestamps (RFC 7323 appendix A) - is read in one step.
     let summarize (options: OptionBytes) : KnownOptions =
         if options.Length = 12 && u32At options 0 = 0x0101080Au then
-            { noOptions with
+            { none with
                 Timestamps = ValueSome(struct (u32At options 4, u32At options 8))
             }
         else
-            let mutable k = noOptions
+            let mutable k = none
             let mutable i = 0
 
             while i < options.Length do
