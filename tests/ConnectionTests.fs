@@ -327,7 +327,7 @@ let private synSentTests =
             // the peer has to send the data again. Taking it needs onText and takeFin
             // before onSynSent, and RCV.WND set from our SYN's window (negotiate leaves
             // the right edge at RCV.NXT).
-            ptest "data on the SYN-ACK is taken with the handshake" {
+            test "data on the SYN-ACK is taken with the handshake" {
                 let x = connect o
                 let out = x.PeerSends(synAck ||| TcpFlags.Psh, length = 300, options = allOptions)
                 Expect.equal x.State State.Established "ESTABLISHED"
@@ -873,12 +873,20 @@ let private zeroWindowTests =
             // off but counts no unanswered probes (an answer does not reset anything it
             // keeps), so a peer that vanishes while its window is shut holds the connection
             // open forever; Linux aborts after tcp_retries2 unanswered probes.
-            ptest "zero-window probes that go unanswered time the connection out after MaxRetries" {
+            test "zero-window probes that go unanswered time the connection out after MaxRetries" {
                 let x = established { o with MaxRetries = 3 }
                 x.PeerAck(window = 0) |> ignore
                 x.User(Command.Send 1000) |> ignore
-                let events = [ for _ in 1..10 -> x.Fire() ] |> List.collect _.Events
+
+                let events =
+                    [
+                        for _ in 1..10 do
+                            if (Connection.nextDeadline x.Connection).IsSome then
+                                yield! (x.Fire()).Events
+                    ]
+
                 Expect.contains events Event.TimedOut "TimedOut"
+                Expect.equal x.State State.Closed "and closed"
             }
 
             test "a window too small for a segment holds the data until the persist timer sends what fits" {

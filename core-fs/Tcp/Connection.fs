@@ -71,6 +71,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         Recover = zero
         Retries = 0
         PersistBackoffs = 0
+        UnansweredProbes = 0
         KeepaliveProbes = 0
         LastHeard = 0L
         Timers = Timers.empty
@@ -227,41 +228,6 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: Incom
         c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
         startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
 
-/// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
-let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
-    let h = incoming.Header
-    let ackNumber = SeqNum h.AcknowledgmentNumber
-    let hasAck = h.Has TcpFlags.Ack
-
-    if hasAck && (SeqNum.le ackNumber c.Iss || SeqNum.gt ackNumber c.SndMax) then
-        // It acknowledges something we never sent.
-        if not (h.Has TcpFlags.Rst) then
-            match Emit.resetFor h incoming.PayloadLength with
-            | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
-            | ValueNone -> ()
-    elif h.Has TcpFlags.Rst then
-        // Only a reset that acknowledges our SYN refuses the connection.
-        if hasAck then
-            box.Raise Event.Refused
-            enterClosed c box
-    elif h.Has TcpFlags.Syn then
-        let offered = TcpOptions.summarize h.Options
-        negotiate c now incoming offered
-
-        if hasAck then
-            c.SndWl2 <- ackNumber
-            Sender.measure c now ackNumber offered
-            c.SndUna <- ackNumber
-            c.Timers <- Timers.clear Timers.Retransmit c.Timers
-            connected c now box
-            ack c now box
-            Sender.output c now box
-        else
-            // Simultaneous open: both SYNs crossed.
-            c.State <- State.SynReceived
-            syn c now box
-            c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
-
 /// The length of a segment in sequence space.
 let private segmentLength (incoming: Incoming) =
     let h = incoming.Header
@@ -389,6 +355,52 @@ let private onText (c: Connection) (box: Outbox) (incoming: Incoming) =
 
         c.UnackedSegments <- c.UnackedSegments + 1
         not inOrder || holesBefore || c.UnackedSegments >= 2
+
+/// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
+let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+    let h = incoming.Header
+    let ackNumber = SeqNum h.AcknowledgmentNumber
+    let hasAck = h.Has TcpFlags.Ack
+
+    if hasAck && (SeqNum.le ackNumber c.Iss || SeqNum.gt ackNumber c.SndMax) then
+        // It acknowledges something we never sent.
+        if not (h.Has TcpFlags.Rst) then
+            match Emit.resetFor h incoming.PayloadLength with
+            | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
+            | ValueNone -> ()
+    elif h.Has TcpFlags.Rst then
+        // Only a reset that acknowledges our SYN refuses the connection.
+        if hasAck then
+            box.Raise Event.Refused
+            enterClosed c box
+    elif h.Has TcpFlags.Syn then
+        let offered = TcpOptions.summarize h.Options
+        negotiate c now incoming offered
+
+        if hasAck then
+            c.SndWl2 <- ackNumber
+            Sender.measure c now ackNumber offered
+            c.SndUna <- ackNumber
+            c.Timers <- Timers.clear Timers.Retransmit c.Timers
+            connected c now box
+            // Text and FIN on the SYN-ACK are taken as in any segment (3.10.7.3, "continue
+            // at the sixth step"), within the window our SYN offered.
+            c.RcvEdge <- c.RcvNxt + min 65535 (c.Options.ReceiveBufferSize - c.RcvUnread)
+
+            if incoming.PayloadLength > 0 then
+                onText c box incoming |> ignore
+
+            if h.Has TcpFlags.Fin then
+                c.PeerFin <- ValueSome(c.Irs + 1 + incoming.PayloadLength)
+
+            takeFin c now box |> ignore
+            ack c now box
+            Sender.output c now box
+        else
+            // Simultaneous open: both SYNs crossed.
+            c.State <- State.SynReceived
+            syn c now box
+            c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
 
 /// An unacceptable segment gets an ACK (RFC 9293 3.10.7.4), except a reset. An empty one
 /// is answered at most twice a second, as Linux does, so two ends that disagree cannot
@@ -681,7 +693,14 @@ let handleTimeout (now: int64) (connection: Connection) : struct (Connection * O
             | Timers.DelayedAck ->
                 if c.LastAckSent <> c.RcvNxt || c.UnackedSegments > 0 then
                     ack c now box
-            | Timers.Persist -> Sender.onPersist c now box
+            | Timers.Persist ->
+                // A peer that answers keeps its shut window as long as it likes (3.8.6.1);
+                // one that answers nothing is gone, as with retransmissions.
+                if c.UnansweredProbes >= c.Options.MaxRetries then
+                    timedOut c box
+                else
+                    c.UnansweredProbes <- c.UnansweredProbes + 1
+                    Sender.onPersist c now box
             | Timers.Keepalive -> onKeepalive c now box
             | Timers.TimeWait -> enterClosed c box
 

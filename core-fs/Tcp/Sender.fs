@@ -324,6 +324,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
         Emit.ack c now box
         false
     else
+        c.UnansweredProbes <- 0
         let window = windowOf c h
         let sackedBefore = Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked
 

@@ -85,6 +85,8 @@ type Connection =
             /// Consecutive timeouts without progress.
             mutable Retries: int
             mutable PersistBackoffs: int
+            /// Zero-window probes sent since the peer last acknowledged anything.
+            mutable UnansweredProbes: int
             mutable KeepaliveProbes: int
             mutable LastHeard: int64
             mutable Timers: Timers.Table
