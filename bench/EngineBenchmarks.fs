@@ -104,14 +104,20 @@ type ConnectionBenchmarks() =
                 if output.Released > 0 then
                     refill ()
             else
-                // Everything delivered: let the timers (delayed ACK) run.
-                match Connection.nextDeadline b with
-                | ValueSome d ->
-                    now <- max now d
+                // Everything delivered: let the earliest timer run (a delayed ACK, or a
+                // retransmission when the clock has jumped).
+                match Connection.nextDeadline a, Connection.nextDeadline b with
+                | ValueSome da, db when db.IsNone || da < db.Value ->
+                    now <- max now da
+                    let struct (next, output) = Connection.handleTimeout now a
+                    a <- next
+                    take toB output
+                | _, ValueSome db ->
+                    now <- max now db
                     let struct (next, output) = Connection.handleTimeout now b
                     b <- next
                     take toA output
-                | ValueNone -> refill ()
+                | _ -> refill ()
 
         handled
 

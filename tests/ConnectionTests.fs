@@ -1237,6 +1237,113 @@ let private sackRecoveryTests =
             }
         ]
 
+/// Two connections back to back in memory: A sends `total` bytes to B as fast as the
+/// windows allow. Returns the bytes B read and the bytes released at A.
+let private backToBack (total: int64) =
+    let options =
+        { o with
+            SendBufferSize = 1 <<< 20
+            ReceiveBufferSize = 1 <<< 20
+        }
+
+    let toB = System.Collections.Generic.Queue<Outgoing>()
+    let toA = System.Collections.Generic.Queue<Outgoing>()
+    let take (q: System.Collections.Generic.Queue<Outgoing>) (out: Output) = out.Segments |> List.iter q.Enqueue
+
+    let deliver (source: Ipv4Address) (destination: Ipv4Address) (seg: Outgoing) =
+        {
+            Source = source
+            Destination = destination
+            Header = seg.Header
+            PayloadLength = seg.PayloadLength
+        }
+
+    let mutable now = start
+
+    let struct (a0, syn) =
+        Connection.connect options now ourAddress 40000us peerAddress 5000us
+
+    let struct (b0, synAck) =
+        Connection.handleSegment
+            now
+            (deliver ourAddress peerAddress syn.Segments.Head)
+            (Connection.listen options peerAddress 5000us)
+
+    let struct (a1, ack) =
+        Connection.handleSegment now (deliver peerAddress ourAddress synAck.Segments.Head) a0
+
+    let struct (b1, _) =
+        Connection.handleSegment now (deliver ourAddress peerAddress ack.Segments.Head) b0
+
+    let mutable a = a1
+    let mutable b = b1
+    let mutable queued = 0L
+    let mutable read = 0L
+    let mutable released = 0L
+    let mutable stuck = 0
+
+    let write () =
+        let n = int (min (int64 a.SendSpace) (total - queued))
+
+        if n > 0 then
+            let struct (next, out) = Connection.handleUser now (Command.Send n) a
+            a <- next
+            queued <- queued + int64 out.Queued
+            take toB out
+
+    write ()
+
+    while read < total && stuck < 10 do
+        now <- now + 10L
+
+        if toB.Count > 0 then
+            let struct (next, out) =
+                Connection.handleSegment now (deliver ourAddress peerAddress (toB.Dequeue())) b
+
+            b <- next
+            take toA out
+            read <- read + int64 out.Readable
+
+            if out.Readable > 0 then
+                let struct (next, out) = Connection.handleUser now (Command.Consumed out.Readable) b
+                b <- next
+                take toA out
+
+            stuck <- 0
+        elif toA.Count > 0 then
+            let struct (next, out) =
+                Connection.handleSegment now (deliver peerAddress ourAddress (toA.Dequeue())) a
+
+            a <- next
+            take toB out
+            released <- released + int64 out.Released
+            write ()
+            stuck <- 0
+        else
+            stuck <- stuck + 1
+
+            match Connection.nextDeadline b with
+            | ValueSome d ->
+                now <- max now d
+                let struct (next, out) = Connection.handleTimeout now b
+                b <- next
+                take toA out
+            | ValueNone -> write ()
+
+    read, released
+
+let private longConnectionTests =
+    testList
+        "Long connections"
+        [
+            test "more than 2^31 bytes pass through one connection, past the ISS's half of the circle" {
+                let total = (1L <<< 31) + (64L <<< 20)
+                let read, released = backToBack total
+                Expect.equal read total "everything read"
+                Expect.isGreaterThanOrEqual released (total - int64 (1 <<< 20)) "and released, but for the last window"
+            }
+        ]
+
 let private fastRetransmitTests =
     testList
         "Fast retransmit and NewReno"
@@ -1577,6 +1684,7 @@ let tests =
             retransmissionTests
             fastRetransmitTests
             sackRecoveryTests
+            longConnectionTests
             delayedAckTests
             keepaliveTests
             nagleTests

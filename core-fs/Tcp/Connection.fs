@@ -37,6 +37,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         SndWl2 = zero
         SndQueued = zero
         FinQueued = false
+        SynAcked = false
         SndMss = min options.Mss 536
         SndShift = 0
         ScalingOn = false
@@ -381,6 +382,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Inco
             c.SndWl2 <- ackNumber
             Sender.measure c now ackNumber offered
             c.SndUna <- ackNumber
+            c.SynAcked <- true
             c.Timers <- Timers.clear Timers.Retransmit c.Timers
             connected c now box
             // Text and FIN on the SYN-ACK are taken as in any segment (3.10.7.3, "continue

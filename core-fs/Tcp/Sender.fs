@@ -203,7 +203,7 @@ let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) =
 
 /// Sends what may be sent now (see `normalOutput` and `recoveryOutput`).
 let output (c: Connection) (now: int64) (box: Outbox) =
-    if mayTransmit c.State && SeqNum.gt c.SndUna c.Iss then
+    if mayTransmit c.State && c.SynAcked then
         if c.InRecovery && c.SackOn then
             recoveryOutput c now box
         else
@@ -340,7 +340,8 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
 
         if SeqNum.gt ack c.SndUna then
             let acked = ack - c.SndUna
-            let dataStart = SeqNum.max c.SndUna (c.Iss + 1)
+            let dataStart = if c.SynAcked then c.SndUna else c.SndUna + 1
+            c.SynAcked <- true
             let dataEnd = SeqNum.min ack c.SndQueued
             box.Released <- box.Released + max 0 (dataEnd - dataStart)
             measure c now ack options
@@ -360,6 +361,10 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
             else
                 c.Congestion <- c.Congestion.OnAck acked
                 c.DuplicateAcks <- 0
+                // `recover` trails SND.UNA outside recovery, so the two stay comparable
+                // however far the connection goes (they are 32-bit numbers on a circle).
+                if SeqNum.ge ack c.Recover then
+                    c.Recover <- ack
 
             if c.SndUna = c.SndMax then
                 c.Timers <- Timers.clear Timers.Retransmit c.Timers
@@ -415,6 +420,7 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
     c.Timing <- ValueNone
     c.SndNxt <- c.SndUna
     c.HighRxt <- c.SndUna
+    c.SlowStart <- HyStart.create c.SndMax
     c.Timers <- Timers.clear Timers.Retransmit c.Timers
     // What `output` sends arms the timer again. When the peer's window lets nothing go,
     // the persist timer it arms probes instead, for as long as the peer answers

@@ -33,6 +33,9 @@ type Connection =
             /// The end of the data the user queued: data is [ISS+1, SndQueued), and our FIN,
             /// once queued, takes the number SndQueued.
             mutable SndQueued: SeqNum
+            /// Our SYN was acknowledged. A flag, not a comparison with the ISS: after 2^31
+            /// bytes, SND.UNA no longer compares as after it.
+            mutable SynAcked: bool
             mutable FinQueued: bool
             /// The largest payload we send: the peer's MSS and ours, less the options
             /// every segment carries.
@@ -127,8 +130,11 @@ type Connection =
     member c.SegmentsSentCount = c.SegmentsSent
     member c.SegmentsReceivedCount = c.SegmentsReceived
     member c.Deadlines = c.Timers
+
     /// Data queued by the user and not yet acknowledged, in bytes.
-    member c.SendBuffered = max 0 (c.SndQueued - SeqNum.max c.SndUna (c.Iss + 1))
+    member c.SendBuffered =
+        max 0 (c.SndQueued - (if c.SynAcked then c.SndUna else c.Iss + 1))
+
     /// Room left in the send buffer.
     member c.SendSpace = max 0 (c.Options.SendBufferSize - c.SendBuffered)
     /// Readable bytes the application has not consumed.
