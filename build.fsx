@@ -1,5 +1,5 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, restore, build, format, checkformat, test, soak, bench, demo, help.
+// Targets: clean, packages, restore, build, format, checkformat, test, soak, bench, demo, help.
 // A small runner of our own (FAKE 6 does not restore on these machines; see
 // ../shared/TOOLCHAIN.md): each target names the targets it needs, and each runs once.
 
@@ -57,6 +57,27 @@ let targets: (string * string * string list * (string list -> unit)) list =
                     if Directory.Exists path then
                         Directory.Delete(path, true)
 
+        "packages",
+        "install the Debian packages the tests use (iproute2, tshark) when missing",
+        [],
+        fun _ ->
+            let missing =
+                [ "ip", "iproute2"; "tshark", "tshark" ]
+                |> List.filter (fun (tool, _) -> exec "sh" [ "-c"; $"command -v {tool} >/dev/null" ] <> 0)
+                |> List.map snd
+
+            if not missing.IsEmpty then
+                if Environment.UserName <> "root" then
+                    eprintfn
+                        "build: the kernel interop tests need %s; not root, so not installing (apt-get install -y %s)"
+                        (String.Join(", ", missing))
+                        (String.Join(" ", missing))
+                else
+                    step $"""installing {String.Join(", ", missing)}"""
+                    Environment.SetEnvironmentVariable("DEBIAN_FRONTEND", "noninteractive")
+                    run "apt-get" [ "update"; "-q" ]
+                    run "apt-get" ([ "install"; "-y"; "-q"; "--no-install-recommends" ] @ missing)
+
         "restore",
         "restore tools and packages exactly as the lock files say",
         [],
@@ -102,7 +123,7 @@ let targets: (string * string * string list * (string list -> unit)) list =
 
         "test",
         "check formatting, build, run every test; ends with `N passed, N failed`",
-        [ "checkformat"; "build" ],
+        [ "packages"; "checkformat"; "build" ],
         fun extra ->
             step "running the tests"
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))

@@ -1,0 +1,245 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Tmds.Linux;
+using static Tmds.Linux.LibC;
+
+namespace Stack.Shell.Device;
+
+/// <summary>How to set up a TUN device.</summary>
+public sealed record TunOptions
+{
+    /// <summary>The device's name; null lets the kernel pick one (tun0, tun1, ...).</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The network namespace to create the device in (created if missing); null: the current one.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>The device's MTU.</summary>
+    public int Mtu { get; init; } = 1500;
+
+    /// <summary>The device's transmit queue: the default 500 drops packets at full speed.</summary>
+    public int TransmitQueueLength { get; init; } = 10_000;
+
+    /// <summary>The kernel side's address and prefix on the device, such as 10.7.0.1/24; null: none.</summary>
+    public string? KernelAddress { get; init; }
+}
+
+/// <summary>
+/// A Linux TUN device (IFF_TUN | IFF_NO_PI): every read is one IPv4 or IPv6 packet the
+/// kernel routed to it, every write one packet the kernel receives. The device lives as
+/// long as this object; so does its namespace, if this object created it.
+/// </summary>
+public sealed class TunDevice : IPacketDevice
+{
+    private const int TunSetIff = 0x400454ca;
+    private const int TunSetOffload = 0x400454d0;
+    private const short IffTun = 0x0001;
+    private const short IffNoPi = 0x1000;
+    private const int IfNameSize = 16;
+
+    private readonly int _fd;
+    private readonly int _wakeFd;
+    private readonly NetworkNamespace? _namespace;
+    private int _disposed;
+
+    private TunDevice(int fd, int wakeFd, string name, NetworkNamespace? ns, int mtu)
+    {
+        _fd = fd;
+        _wakeFd = wakeFd;
+        Name = name;
+        _namespace = ns;
+        Mtu = mtu;
+    }
+
+    /// <summary>The device's name, as the kernel knows it.</summary>
+    public string Name { get; }
+
+    /// <summary>The namespace the device is in, or null for the current one.</summary>
+    public string? Namespace => _namespace?.Name;
+
+    /// <inheritdoc/>
+    public int Mtu { get; }
+
+    /// <summary>Creates, configures and brings up a TUN device.</summary>
+    public static TunDevice Open(TunOptions options)
+    {
+        if (options.Name is { } n && (n.Length == 0 || Encoding.UTF8.GetByteCount(n) >= IfNameSize || n.Contains('/') || n.Contains(' ')))
+        {
+            throw new StackSetupException($"'{n}' is not a usable device name: at most 15 characters, no '/' or spaces");
+        }
+
+        if (options.Mtu is < 68 or > 65535)
+        {
+            throw new StackSetupException($"MTU {options.Mtu} is out of range: use 68 to 65535 (1500 is usual)");
+        }
+
+        var ns = options.Namespace is { } nsName ? NetworkNamespace.Open(nsName) : null;
+        var fd = -1;
+        var wakeFd = -1;
+        try
+        {
+            string name;
+            (fd, name) = ns is null ? Create(options.Name) : ns.Run(() => Create(options.Name));
+            wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+            if (wakeFd < 0)
+            {
+                throw new StackSetupException($"eventfd failed (errno {errno})");
+            }
+
+            Configure(ns?.Name, name, options);
+            return new TunDevice(fd, wakeFd, name, ns, options.Mtu);
+        }
+        catch
+        {
+            if (fd >= 0)
+            {
+                close(fd);
+            }
+
+            if (wakeFd >= 0)
+            {
+                close(wakeFd);
+            }
+
+            ns?.Dispose();
+            throw;
+        }
+    }
+
+    private static unsafe (int Fd, string Name) Create(string? requested)
+    {
+        if (!File.Exists("/dev/net/tun"))
+        {
+            throw new StackSetupException(
+                "/dev/net/tun is missing: load the tun module (modprobe tun) or, in a container, pass the device in (--device /dev/net/tun)");
+        }
+
+        int fd;
+        fixed (byte* path = "/dev/net/tun\0"u8)
+        {
+            fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
+        }
+
+        if (fd < 0)
+        {
+            var e = errno;
+            throw new StackSetupException(
+                e == EACCES || e == EPERM
+                    ? "opening /dev/net/tun needs root or CAP_NET_ADMIN: run as root (sudo) or grant the capability"
+                    : $"could not open /dev/net/tun (errno {e})");
+        }
+
+        var request = stackalloc byte[40];
+        new Span<byte>(request, 40).Clear();
+        if (requested is not null)
+        {
+            Encoding.UTF8.GetBytes(requested, new Span<byte>(request, IfNameSize - 1));
+        }
+
+        *(short*)(request + IfNameSize) = IffTun | IffNoPi;
+        if (ioctl(fd, TunSetIff, request) < 0)
+        {
+            var e = errno;
+            close(fd);
+            throw new StackSetupException(
+                e == EPERM ? "creating a TUN device needs root or CAP_NET_ADMIN: run as root (sudo) or grant the capability"
+                : e == EBUSY ? $"device name '{requested}' is taken by a running program: choose another name"
+                : e == EINVAL ? $"device name '{requested}' is taken by a device that is not a TUN device: choose another name"
+                : $"TUNSETIFF failed (errno {e})");
+        }
+
+        // A device reused from an earlier owner keeps its offloads: ask for none.
+        ioctl(fd, TunSetOffload, 0);
+        var name = Marshal.PtrToStringUTF8((IntPtr)request, IfNameSize)!.TrimEnd('\0');
+        return (fd, name);
+    }
+
+    private static void Configure(string? ns, string name, TunOptions options)
+    {
+        string[] In(params string[] args) => ns is null ? args : ["-n", ns, .. args];
+        IpCommand.Run(In("link", "set", "dev", name, "mtu", options.Mtu.ToString(), "txqueuelen", options.TransmitQueueLength.ToString()));
+        if (options.KernelAddress is { } address)
+        {
+            var (code, error) = IpCommand.TryRun(In("addr", "add", address, "dev", name));
+            if (code != 0)
+            {
+                throw new StackSetupException($"could not give device {name} the address '{address}': {error.Trim()} (write it as A.B.C.D/PREFIX)");
+            }
+        }
+
+        IpCommand.Run(In("link", "set", "dev", name, "up"));
+    }
+
+    /// <inheritdoc/>
+    public unsafe int TryRead(Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = (long)read(_fd, p, buffer.Length);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var e = errno;
+                if (e == EINTR)
+                {
+                    continue;
+                }
+
+                // EAGAIN: nothing waiting. Anything else (the device went away) reads as
+                // nothing too; the stack keeps running and its owner disposes it.
+                return 0;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Write(ReadOnlySpan<byte> packet)
+    {
+        fixed (byte* p = packet)
+        {
+            // A full queue (EAGAIN) or a packet the kernel refuses is dropped, as on a wire.
+            while ((long)write(_fd, p, packet.Length) < 0 && errno == EINTR)
+            {
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Wait(long timeoutMicros)
+    {
+        var fds = stackalloc pollfd[2];
+        fds[0].fd = _fd;
+        fds[0].events = POLLIN;
+        fds[1].fd = _wakeFd;
+        fds[1].events = POLLIN;
+        var ms = timeoutMicros < 0 ? -1 : (int)Math.Min(int.MaxValue, (timeoutMicros + 999) / 1000);
+        poll(fds, 2, ms);
+        if ((fds[1].revents & POLLIN) != 0)
+        {
+            ulong value;
+            read(_wakeFd, &value, sizeof(ulong));
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Wake()
+    {
+        ulong one = 1;
+        write(_wakeFd, &one, sizeof(ulong));
+    }
+
+    /// <summary>Closes the device (the kernel removes it) and a namespace this object created.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            close(_fd);
+            close(_wakeFd);
+            _namespace?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,506 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Microsoft.FSharp.Core;
+using Stack.Core.Host;
+using Stack.Core.Tcp;
+using Stack.Core.Wire;
+using Stack.Shell.Device;
+using CoreState = Stack.Core.Tcp.State;
+using HostStep = Stack.Core.Host.HostModule;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// The stack thread: the only code that touches the host value and connection state. It
+/// waits on the device, the request channel and the core's next deadline; feeds packets
+/// and requests to the pure host; writes what the host emits; and tells the application
+/// through the connections' rings and signals.
+/// </summary>
+internal sealed class StackLoop
+{
+    private const int ReadBatch = 64;
+
+    private readonly IPacketDevice _device;
+    private readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<FourTuple, TcpStackConnection> _connections = [];
+    private readonly Dictionary<ushort, TcpStackListener> _listeners = [];
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly byte[] _in = new byte[65536];
+    private readonly byte[] _out = new byte[65536 + 120];
+    private readonly byte[] _payload = new byte[65536];
+    private readonly PcapCapture? _capture;
+    private readonly Thread _thread;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Host _host;
+    private int _wakeRequested;
+    private bool _stopping;
+
+    public StackLoop(Host host, IPacketDevice device, string? capturePath)
+    {
+        _host = host;
+        _device = device;
+        _capture = capturePath is null ? null : new PcapCapture(capturePath);
+        _thread = new Thread(Run) { IsBackground = true, Name = $"tcp stack {host.Options.Address}" };
+    }
+
+    /// <summary>The host as of the stack thread's last step (an immutable value).</summary>
+    public Host Host => Volatile.Read(ref _host);
+
+    public IPacketDevice Device => _device;
+
+    public int SendBufferSize => _host.Options.Connection.SendBufferSize;
+
+    public int ReceiveBufferSize => _host.Options.Connection.ReceiveBufferSize;
+
+    public Task Stopped => _stopped.Task;
+
+    /// <summary>Microseconds since the stack started: the core's clock.</summary>
+    private long Now => _clock.ElapsedTicks * 1_000_000L / Stopwatch.Frequency;
+
+    public void Start() => _thread.Start();
+
+    /// <summary>Hands a request to the stack thread and wakes it (once per batch of requests).</summary>
+    public void Post(Request request)
+    {
+        if (!_requests.Writer.TryWrite(request))
+        {
+            request.Done?.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _wakeRequested, 1) == 0)
+        {
+            _device.Wake();
+        }
+    }
+
+    private void Run()
+    {
+        try
+        {
+            while (!_stopping)
+            {
+                Volatile.Write(ref _wakeRequested, 0);
+                var busy = DrainRequests();
+                busy |= ReadPackets();
+                var now = Now;
+                var deadline = HostStep.nextDeadline(_host);
+                if (deadline.IsSome && deadline.Value <= now)
+                {
+                    var (host, output) = HostStep.timeout(now, _host);
+                    Apply(host, output, ReadOnlySpan<byte>.Empty);
+                    busy = true;
+                    deadline = HostStep.nextDeadline(_host);
+                }
+
+                if (!busy && !_stopping)
+                {
+                    _capture?.Flush();
+                    _device.Wait(deadline.IsSome ? Math.Max(0, deadline.Value - Now) : -1);
+                }
+            }
+
+            _stopped.TrySetResult();
+        }
+        catch (Exception e)
+        {
+            // A bug, not bad input: the core never throws for a packet or a request.
+            foreach (var c in _connections.Values)
+            {
+                c.Fail(SocketError.NetworkDown);
+                c.Finish();
+            }
+
+            _stopped.TrySetException(e);
+        }
+        finally
+        {
+            _requests.Writer.TryComplete();
+            _capture?.Dispose();
+        }
+    }
+
+    private bool ReadPackets()
+    {
+        for (var i = 0; i < ReadBatch; i++)
+        {
+            var n = _device.TryRead(_in);
+            if (n == 0)
+            {
+                return i > 0;
+            }
+
+            var packet = new ReadOnlySpan<byte>(_in, 0, n);
+            var now = Now;
+            _capture?.Write(now, packet);
+            var (host, output) = HostStep.receive(now, packet, _host);
+            Apply(host, output, packet);
+        }
+
+        return true;
+    }
+
+    private bool DrainRequests()
+    {
+        var any = false;
+        while (_requests.Reader.TryRead(out var r))
+        {
+            any = true;
+            Handle(r);
+        }
+
+        return any;
+    }
+
+    private void Handle(Request r)
+    {
+        switch (r.Kind)
+        {
+            case RequestKind.Connect:
+                Connect(r.Connection!, r.Remote!);
+                break;
+            case RequestKind.Listen:
+                Listen(r.Listener!, r.Done!);
+                break;
+            case RequestKind.Unlisten:
+                Unlisten(r.Listener!);
+                break;
+            case RequestKind.Accepted:
+                r.Listener!.Queued--;
+                PullAccepted(r.Listener!);
+                break;
+            case RequestKind.Send:
+                Command(r.Connection!, Core.Tcp.Command.NewSend(r.Count));
+                break;
+            case RequestKind.Consumed:
+                Command(r.Connection!, Core.Tcp.Command.NewConsumed(r.Count));
+                break;
+            case RequestKind.Close:
+                Command(r.Connection!, Core.Tcp.Command.Close);
+                break;
+            case RequestKind.Discard:
+                r.Connection!.StartDiscarding();
+                DiscardUnread(r.Connection!);
+                break;
+            case RequestKind.Abort:
+                Command(r.Connection!, Core.Tcp.Command.Abort);
+                break;
+            case RequestKind.CloseAll:
+                CloseAll((TaskCompletionSource<Task>)r.Reply!);
+                break;
+            case RequestKind.AbortAll:
+                AbortAll();
+                break;
+            case RequestKind.Stop:
+                _stopping = true;
+                break;
+        }
+    }
+
+    private void Connect(TcpStackConnection c, IPEndPoint remote)
+    {
+        var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
+        var result = HostStep.connect(Now, address, (ushort)remote.Port, _host);
+        if (result.IsError)
+        {
+            c.Fail(ToSocketError(result.ErrorValue));
+            c.Finish();
+            return;
+        }
+
+        var (host, tuple, output) = result.ResultValue;
+        var core = host.Connections[tuple];
+        c.Attach(tuple, (core.InitialSendSequence + 1).Value);
+        _connections[tuple] = c;
+        Apply(host, output, ReadOnlySpan<byte>.Empty);
+    }
+
+    private void Listen(TcpStackListener l, TaskCompletionSource done)
+    {
+        var result = HostStep.listen(l.Port, l.Backlog, _host);
+        if (result.IsError)
+        {
+            done.TrySetException(new SocketException((int)ToSocketError(result.ErrorValue)));
+            return;
+        }
+
+        _host = result.ResultValue;
+        _listeners[l.Port] = l;
+        done.TrySetResult();
+    }
+
+    private void Unlisten(TcpStackListener l)
+    {
+        if (!_listeners.Remove(l.Port))
+        {
+            return;
+        }
+
+        // Connections the application never accepted are reset.
+        while (true)
+        {
+            var (tuple, host) = HostStep.accept(l.Port, _host);
+            _host = host;
+            if (tuple.IsNone)
+            {
+                break;
+            }
+
+            if (_connections.TryGetValue(tuple.Value, out var c))
+            {
+                Command(c, Core.Tcp.Command.Abort);
+            }
+        }
+
+        foreach (var c in l.Drain())
+        {
+            Command(c, Core.Tcp.Command.Abort);
+        }
+
+        _host = HostStep.unlisten(l.Port, _host);
+        l.Stopped = true;
+        l.Complete();
+    }
+
+    /// <summary>Moves established connections from the core's accept queue to the listener's, up to its backlog.</summary>
+    private void PullAccepted(TcpStackListener l)
+    {
+        while (!l.Stopped && l.Queued < l.Backlog)
+        {
+            var (tuple, host) = HostStep.accept(l.Port, _host);
+            _host = host;
+            if (tuple.IsNone)
+            {
+                return;
+            }
+
+            if (_connections.TryGetValue(tuple.Value, out var c))
+            {
+                l.Queued++;
+                l.Offer(c);
+            }
+        }
+    }
+
+    private void Command(TcpStackConnection c, Command command)
+    {
+        var result = HostStep.command(Now, c.Tuple, command, _host);
+        if (result.IsOk)
+        {
+            var (host, output) = result.ResultValue;
+            Apply(host, output, ReadOnlySpan<byte>.Empty);
+        }
+    }
+
+    private void DiscardUnread(TcpStackConnection c)
+    {
+        var n = c.TakeForDiscard();
+        if (n > 0)
+        {
+            Command(c, Core.Tcp.Command.NewConsumed(n));
+        }
+    }
+
+    /// <summary>Takes a step's new host and carries out its output.</summary>
+    private void Apply(Host host, HostOutput output, ReadOnlySpan<byte> packet)
+    {
+        Volatile.Write(ref _host, host);
+        foreach (var (tuple, o) in output.Connections)
+        {
+            TrackNew(tuple);
+        }
+
+        foreach (var t in output.Transmits)
+        {
+            Transmit(t);
+        }
+
+        foreach (var (tuple, o) in output.Connections)
+        {
+            if (_connections.TryGetValue(tuple, out var c))
+            {
+                Deliver(c, o, packet);
+            }
+        }
+    }
+
+    /// <summary>A connection the host opened for a listener gets its application side.</summary>
+    private void TrackNew(FourTuple tuple)
+    {
+        if (_connections.ContainsKey(tuple)
+            || !_listeners.TryGetValue(tuple.LocalPort, out var listener)
+            || !_host.Connections.TryGetValue(tuple, out var core))
+        {
+            return;
+        }
+
+        var c = new TcpStackConnection(this, SendBufferSize, ReceiveBufferSize, listener);
+        c.Attach(tuple, (core.InitialSendSequence + 1).Value);
+        _connections[tuple] = c;
+    }
+
+    private void Transmit(Transmit t)
+    {
+        if (t is Transmit.Datagram d)
+        {
+            Send(d.bytes);
+            return;
+        }
+
+        var s = (Transmit.Segment)t;
+        var segment = s.segment;
+        var payload = _payload.AsSpan(0, segment.PayloadLength);
+        if (segment.PayloadLength > 0 && _connections.TryGetValue(s.tuple, out var c))
+        {
+            c.CopyPayload(segment.Header.SequenceNumber, payload);
+        }
+
+        var n = HostStep.writeSegment(_host, s.tuple, segment, payload, _out);
+        Send(_out.AsSpan(0, n));
+    }
+
+    private void Send(ReadOnlySpan<byte> packet)
+    {
+        _capture?.Write(Now, packet);
+        _device.Write(packet);
+    }
+
+    private void Deliver(TcpStackConnection c, Output o, ReadOnlySpan<byte> packet)
+    {
+        var found = _host.Connections.TryGetValue(c.Tuple, out var core);
+        if (found)
+        {
+            c.SetState(ToTcpState(core!.CurrentState));
+            if (c.ReceiveBase is null && core.CurrentState != CoreState.SynSent)
+            {
+                c.ReceiveBase = (core.InitialReceiveSequence + 1).Value;
+            }
+        }
+
+        if (o.Arrived.IsSome && !packet.IsEmpty)
+        {
+            var a = o.Arrived.Value;
+            c.StoreArrived(a.Sequence.Value, packet.Slice(a.PayloadOffset, a.Length));
+        }
+
+        if (o.Readable > 0)
+        {
+            c.PublishReadable(o.Readable);
+            if (c.Discarding)
+            {
+                DiscardUnread(c);
+            }
+        }
+
+        if (o.Released > 0)
+        {
+            c.PublishReleased(o.Released);
+        }
+
+        foreach (var e in o.Events)
+        {
+            switch (e.Tag)
+            {
+                case Event.Tags.Connected:
+                    if (c.Connecting is { } connecting)
+                    {
+                        c.Connecting = null;
+                        connecting.TrySetResult(c);
+                    }
+                    else if (c.Listener is { } listener)
+                    {
+                        PullAccepted(listener);
+                    }
+
+                    break;
+                case Event.Tags.Refused:
+                    c.Fail(SocketError.ConnectionRefused);
+                    break;
+                case Event.Tags.Reset:
+                    c.Fail(SocketError.ConnectionReset);
+                    break;
+                case Event.Tags.TimedOut:
+                    c.Fail(SocketError.TimedOut);
+                    break;
+                case Event.Tags.PeerClosed:
+                    c.PublishPeerClosed();
+                    break;
+                case Event.Tags.Closed:
+                    break;
+            }
+        }
+
+        if (!found)
+        {
+            _connections.Remove(c.Tuple);
+            c.Finish();
+        }
+        else if (core!.CurrentState == CoreState.TimeWait)
+        {
+            c.MarkDone();
+        }
+    }
+
+    public void Stop()
+    {
+        Post(new Request(RequestKind.Stop));
+    }
+
+    public bool Join(TimeSpan timeout) => _thread.Join(timeout);
+
+    /// <summary>Closes every connection and listener; replies with a task that completes when all closed.</summary>
+    private void CloseAll(TaskCompletionSource<Task> reply)
+    {
+        foreach (var l in _listeners.Values.ToArray())
+        {
+            Unlisten(l);
+        }
+
+        var closing = new List<Task>();
+        foreach (var c in _connections.Values.ToArray())
+        {
+            Command(c, Core.Tcp.Command.Close);
+            c.StartDiscarding();
+            DiscardUnread(c);
+            closing.Add(c.Completion);
+        }
+
+        reply.TrySetResult(Task.WhenAll(closing));
+    }
+
+    private void AbortAll()
+    {
+        foreach (var c in _connections.Values.ToArray())
+        {
+            Command(c, Core.Tcp.Command.Abort);
+        }
+    }
+
+    internal static SocketError ToSocketError(HostError error) => error switch
+    {
+        HostError.AddressInUse => SocketError.AddressAlreadyInUse,
+        _ when error.IsNoEphemeralPort => SocketError.AddressNotAvailable,
+        _ => SocketError.NotConnected,
+    };
+
+    internal static TcpState ToTcpState(CoreState s) => s.Tag switch
+    {
+        CoreState.Tags.Closed => TcpState.Closed,
+        CoreState.Tags.Listen => TcpState.Listen,
+        CoreState.Tags.SynSent => TcpState.SynSent,
+        CoreState.Tags.SynReceived => TcpState.SynReceived,
+        CoreState.Tags.Established => TcpState.Established,
+        CoreState.Tags.FinWait1 => TcpState.FinWait1,
+        CoreState.Tags.FinWait2 => TcpState.FinWait2,
+        CoreState.Tags.CloseWait => TcpState.CloseWait,
+        CoreState.Tags.Closing => TcpState.Closing,
+        CoreState.Tags.LastAck => TcpState.LastAck,
+        CoreState.Tags.TimeWait => TcpState.TimeWait,
+        _ => TcpState.Unknown,
+    };
+}

@@ -1,0 +1,179 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Stack.Core;
+using Stack.Core.Host;
+using Stack.Core.Wire;
+using Stack.Shell.Device;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// One instance of the user-space TCP/IP stack: a device (a TUN device, usually), the
+/// thread that runs the pure core on it, and the connections it gives the application.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var stack = await TcpStack.StartAsync(new TcpStackOptions { Namespace = "demo" });
+/// using var listener = stack.Listen(7);
+/// await using var connection = await listener.AcceptAsync();
+/// await connection.Stream.CopyToAsync(connection.Stream);
+/// </code>
+/// </example>
+public sealed class TcpStack : IAsyncDisposable
+{
+    private readonly StackLoop _loop;
+    private readonly TcpStackOptions _options;
+    private int _disposed;
+
+    private TcpStack(StackLoop loop, TcpStackOptions options)
+    {
+        _loop = loop;
+        _options = options;
+    }
+
+    /// <summary>The stack's own address.</summary>
+    public IPAddress Address => _options.Address;
+
+    /// <summary>The device the stack runs on.</summary>
+    public IPacketDevice Device => _loop.Device;
+
+    /// <summary>Packet counters of the core, as of the stack thread's last step.</summary>
+    public Counters Counters => _loop.Host.Counters;
+
+    /// <summary>Connections the core holds, in any state.</summary>
+    public int ConnectionCount => _loop.Host.Connections.Count;
+
+    /// <summary>Sets up the device and starts the stack thread.</summary>
+    /// <exception cref="StackSetupException">The device or namespace could not be set up; the message says why.</exception>
+    public static Task<TcpStack> StartAsync(TcpStackOptions options, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Start(options), cancellationToken);
+
+    /// <summary>Sets up the device and starts the stack thread.</summary>
+    public static TcpStack Start(TcpStackOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var device = options.Device ?? TunDevice.Open(new TunOptions
+        {
+            Name = options.TunName,
+            Namespace = options.Namespace,
+            Mtu = options.Mtu,
+            KernelAddress = options.KernelAddress,
+        });
+        if (options.InboundImpairment is not null || options.OutboundImpairment is not null)
+        {
+            device = new ImpairedDevice(
+                device,
+                options.InboundImpairment ?? Impair.none,
+                options.OutboundImpairment ?? Impair.none,
+                options.ImpairmentSeed);
+        }
+
+        try
+        {
+            var key = RandomNumberGenerator.GetBytes(16);
+            var hostOptions = Configure.hostOptions(
+                ToCore(options.Address),
+                Math.Min(device.Mtu, options.Mtu),
+                options.SendBufferSize,
+                options.ReceiveBufferSize,
+                options.NoDelay,
+                new Isn.IsnKey(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key.AsSpan(8))));
+            if (options.ConfigureHost is { } configure)
+            {
+                hostOptions = configure(hostOptions);
+            }
+
+            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath);
+            loop.Start();
+            return new TcpStack(loop, options);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens a connection to <paramref name="remote"/>.</summary>
+    /// <exception cref="SocketException">ConnectionRefused, TimedOut, AddressNotAvailable.</exception>
+    public async Task<TcpStackConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        if (remote.AddressFamily != AddressFamily.InterNetwork)
+        {
+            throw new ArgumentException($"the stack speaks IPv4 only, not {remote}", nameof(remote));
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var c = new TcpStackConnection(_loop, _loop.SendBufferSize, _loop.ReceiveBufferSize, listener: null);
+        var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        c.Connecting = connected;
+        _loop.Post(new Request(RequestKind.Connect, c, Remote: remote));
+        using (cancellationToken.Register(() =>
+        {
+            if (connected.TrySetCanceled(cancellationToken))
+            {
+                c.Abort();
+            }
+        }))
+        {
+            return await connected.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Opens a connection to <paramref name="address"/>:<paramref name="port"/>.</summary>
+    public Task<TcpStackConnection> ConnectAsync(string address, int port, CancellationToken cancellationToken = default) =>
+        ConnectAsync(new IPEndPoint(IPAddress.Parse(address), port), cancellationToken);
+
+    /// <summary>Listens on <paramref name="port"/>, keeping up to <paramref name="backlog"/> connections for accept.</summary>
+    /// <exception cref="SocketException">AddressAlreadyInUse when the port is taken.</exception>
+    public TcpStackListener Listen(int port, int backlog = 128)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var listener = new TcpStackListener(_loop, new IPEndPoint(Address, port), backlog);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Post(new Request(RequestKind.Listen, Listener: listener, Done: done));
+        done.Task.GetAwaiter().GetResult();
+        return listener;
+    }
+
+    /// <summary>
+    /// Closes every connection gracefully (within <see cref="TcpStackOptions.CloseTimeout"/>,
+    /// then aborts the rest), stops the thread, and removes the device (and a namespace it created).
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        var reply = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Post(new Request(RequestKind.CloseAll, Reply: reply));
+        try
+        {
+            var closing = await reply.Task.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+            await closing.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _loop.Post(new Request(RequestKind.AbortAll));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _loop.Stop();
+        await Task.Run(() => _loop.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
+        _loop.Device.Dispose();
+    }
+
+    internal static Ipv4Address ToCore(IPAddress address) =>
+        new(BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes()));
+}

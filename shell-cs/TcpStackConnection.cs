@@ -1,0 +1,308 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using Stack.Core.Host;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// One TCP connection of a <see cref="TcpStack"/>. Read and write it as a
+/// <see cref="Stream"/>, an <see cref="IDuplexPipe"/>, or with its own
+/// <see cref="ReadAsync"/> and <see cref="WriteAsync"/>. One reader and one writer at a
+/// time, as with a socket.
+/// </summary>
+/// <remarks>
+/// The bytes travel through two rings shared with the stack thread, each with one producer
+/// and one consumer: the application writes the send ring and the stack thread reads it;
+/// the stack thread writes the receive ring (out-of-order bytes at their offset) and the
+/// application reads it. Counters published with volatile writes say how far each got.
+/// </remarks>
+public sealed class TcpStackConnection : IAsyncDisposable
+{
+    private readonly StackLoop _stack;
+    private readonly int _sendBufferSize;
+    private readonly int _receiveBufferSize;
+
+    // Allocated on first use, so an idle connection costs little: the send ring by the
+    // writer, the receive ring by the stack thread before it publishes the first bytes.
+    private SequenceRing? _sendRing;
+    private SequenceRing? _receiveRing;
+    private readonly AsyncSignal _readable = new();
+    private readonly AsyncSignal _sendSpace = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Application side.
+    private long _written;
+    private long _consumed;
+    private bool _shutdown;
+
+    // Stack side, published with volatile writes.
+    private long _released;
+    private long _received;
+    private volatile bool _peerClosed;
+    private volatile int _error;
+    private volatile int _state = (int)TcpState.SynSent;
+
+    private ConnectionStream? _stream;
+    private IDuplexPipe? _pipe;
+
+    internal TcpStackConnection(StackLoop stack, int sendBuffer, int receiveBuffer, TcpStackListener? listener)
+    {
+        _stack = stack;
+        _sendBufferSize = sendBuffer;
+        _receiveBufferSize = receiveBuffer;
+        Listener = listener;
+    }
+
+    /// <summary>This end's address and port.</summary>
+    public IPEndPoint LocalEndPoint { get; private set; } = new(IPAddress.Any, 0);
+
+    /// <summary>The peer's address and port.</summary>
+    public IPEndPoint RemoteEndPoint { get; private set; } = new(IPAddress.Any, 0);
+
+    /// <summary>The connection's state as the stack last saw it.</summary>
+    public TcpState State => (TcpState)_state;
+
+    /// <summary>Bytes received and not yet read by the application.</summary>
+    public long Unread => Volatile.Read(ref _received) - _consumed;
+
+    /// <summary>Completes when the connection reached CLOSED (or TIME-WAIT) or failed.</summary>
+    public Task Completion => _closed.Task;
+
+    /// <summary>The connection as a stream. Disposing the stream leaves the connection open.</summary>
+    public Stream Stream => _stream ??= new ConnectionStream(this);
+
+    /// <summary>The connection as a pair of pipes (over <see cref="Stream"/>).</summary>
+    public IDuplexPipe Pipe => _pipe ??= new DuplexPipe(
+        PipeReader.Create(Stream, new StreamPipeReaderOptions(leaveOpen: true)),
+        PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
+
+    internal FourTuple Tuple { get; private set; }
+
+    internal TcpStackListener? Listener { get; }
+
+    /// <summary>Sequence number of the first data byte we send (ISS + 1).</summary>
+    internal uint SendBase { get; set; }
+
+    /// <summary>Sequence number of the first data byte we receive (IRS + 1), once known.</summary>
+    internal uint? ReceiveBase { get; set; }
+
+    internal TaskCompletionSource<TcpStackConnection>? Connecting { get; set; }
+
+    /// <summary>The application stopped reading for good: the stack discards what arrives.</summary>
+    internal bool Discarding { get; private set; }
+
+    internal bool Finished => _closed.Task.IsCompleted;
+
+    internal SocketError Error => (SocketError)_error;
+
+    /// <summary>Reads received bytes into <paramref name="buffer"/>; 0 once the peer closed and all was read.</summary>
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        while (true)
+        {
+            var peerClosed = _peerClosed;
+            var available = Volatile.Read(ref _received) - _consumed;
+            if (available > 0)
+            {
+                var n = (int)Math.Min(available, buffer.Length);
+                _receiveRing!.Read(_consumed, buffer.Span[..n]);
+                _consumed += n;
+                _stack.Post(Request.Consumed(this, n));
+                return n;
+            }
+
+            if (peerClosed)
+            {
+                return 0;
+            }
+
+            ThrowIfFailed();
+            await _readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Queues all of <paramref name="data"/> for sending, waiting while the send buffer is full.</summary>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        while (!data.IsEmpty)
+        {
+            ThrowIfFailed();
+            if (_shutdown)
+            {
+                throw new SocketException((int)SocketError.Shutdown);
+            }
+
+            var space = _sendBufferSize - (_written - Volatile.Read(ref _released));
+            if (space <= 0)
+            {
+                await _sendSpace.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var n = (int)Math.Min(space, data.Length);
+            _sendRing ??= new SequenceRing(_sendBufferSize);
+            _sendRing.Write(_written, data.Span[..n]);
+            Volatile.Write(ref _written, _written + n);
+            _stack.Post(Request.Send(this, n));
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Sends FIN after the queued data: the peer reads end of stream; we can still read.</summary>
+    public void ShutdownWrite()
+    {
+        if (!_shutdown)
+        {
+            _shutdown = true;
+            _stack.Post(Request.Close(this));
+        }
+    }
+
+    /// <summary>
+    /// Closes gracefully: FIN after the queued data, then waits until the peer acknowledged
+    /// it and closed its side too (or the connection failed). Data still arriving is discarded.
+    /// </summary>
+    public async Task CloseAsync(CancellationToken cancellationToken = default)
+    {
+        ShutdownWrite();
+        _stack.Post(Request.Discard(this));
+        await _closed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Drops the connection at once; the peer gets a reset.</summary>
+    public void Abort()
+    {
+        _shutdown = true;
+        _stack.Post(Request.Abort(this));
+    }
+
+    /// <summary>Closes within five seconds, then aborts.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Finished)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await CloseAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Abort();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{LocalEndPoint} -> {RemoteEndPoint} ({State})";
+
+    private void ThrowIfFailed()
+    {
+        var error = _error;
+        if (error != 0)
+        {
+            throw new SocketException(error);
+        }
+    }
+
+    // ---- Called on the stack thread only. ----
+
+    internal void Attach(FourTuple tuple, uint sendBase)
+    {
+        Tuple = tuple;
+        SendBase = sendBase;
+        LocalEndPoint = new IPEndPoint(new IPAddress(tuple.LocalAddress.Octets), tuple.LocalPort);
+        RemoteEndPoint = new IPEndPoint(new IPAddress(tuple.RemoteAddress.Octets), tuple.RemotePort);
+    }
+
+    internal void SetState(TcpState state) => _state = (int)state;
+
+    /// <summary>Copies the payload of the segment that starts at <paramref name="sequence"/>.</summary>
+    internal void CopyPayload(uint sequence, Span<byte> destination) =>
+        _sendRing!.Read((long)(sequence - SendBase), destination);
+
+    /// <summary>Keeps arrived bytes at their place in the receive ring.</summary>
+    internal void StoreArrived(uint sequence, ReadOnlySpan<byte> bytes)
+    {
+        if (ReceiveBase is { } receiveBase)
+        {
+            _receiveRing ??= new SequenceRing(_receiveBufferSize);
+            _receiveRing.Write((long)(sequence - receiveBase), bytes);
+        }
+    }
+
+    /// <summary>Publishes <paramref name="count"/> more readable bytes.</summary>
+    internal void PublishReadable(int count)
+    {
+        Volatile.Write(ref _received, _received + count);
+        _readable.Set();
+    }
+
+    internal void PublishReleased(int count)
+    {
+        Volatile.Write(ref _released, _released + count);
+        _sendSpace.Set();
+    }
+
+    internal void PublishPeerClosed()
+    {
+        _peerClosed = true;
+        _readable.Set();
+    }
+
+    internal void Fail(SocketError error)
+    {
+        if (_error == 0)
+        {
+            _error = (int)error;
+        }
+
+        _readable.Set();
+        _sendSpace.Set();
+        Connecting?.TrySetException(new SocketException((int)error));
+        Connecting = null;
+    }
+
+    internal void StartDiscarding() => Discarding = true;
+
+    /// <summary>Bytes the stack may consume on the application's behalf once it stopped reading.</summary>
+    internal int TakeForDiscard()
+    {
+        var available = (int)(Volatile.Read(ref _received) - _consumed);
+        _consumed += available;
+        return available;
+    }
+
+    /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>
+    internal void MarkDone() => _closed.TrySetResult();
+
+    internal void Finish()
+    {
+        SetState(TcpState.Closed);
+        _readable.Set();
+        _sendSpace.Set();
+        if (Connecting is { } connecting)
+        {
+            connecting.TrySetException(new SocketException((int)(Error == 0 ? SocketError.ConnectionAborted : Error)));
+            Connecting = null;
+        }
+
+        _closed.TrySetResult();
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

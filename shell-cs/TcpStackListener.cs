@@ -1,0 +1,61 @@
+using System.Net;
+using System.Threading.Channels;
+
+namespace Stack.Shell;
+
+/// <summary>A listening port of a <see cref="TcpStack"/>: accepts the connections made to it.</summary>
+public sealed class TcpStackListener : IDisposable
+{
+    private readonly StackLoop _stack;
+    private readonly Channel<TcpStackConnection> _ready = Channel.CreateUnbounded<TcpStackConnection>();
+
+    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog)
+    {
+        _stack = stack;
+        LocalEndPoint = endPoint;
+        Backlog = backlog;
+    }
+
+    /// <summary>The address and port listened on.</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Established connections that may wait for <see cref="AcceptAsync"/>.</summary>
+    public int Backlog { get; }
+
+    internal ushort Port => (ushort)LocalEndPoint.Port;
+
+    /// <summary>Connections handed to the accept queue and not yet accepted (stack thread only).</summary>
+    internal int Queued { get; set; }
+
+    internal bool Stopped { get; set; }
+
+    /// <summary>The next established connection.</summary>
+    public async ValueTask<TcpStackConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _stack.Post(new Request(RequestKind.Accepted, Listener: this));
+            return connection;
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(TcpStackListener), "the listener was stopped");
+        }
+    }
+
+    internal void Offer(TcpStackConnection connection) => _ready.Writer.TryWrite(connection);
+
+    internal void Complete() => _ready.Writer.TryComplete();
+
+    internal IEnumerable<TcpStackConnection> Drain()
+    {
+        while (_ready.Reader.TryRead(out var c))
+        {
+            yield return c;
+        }
+    }
+
+    /// <summary>Stops listening; connections already accepted stay open, ones waiting are reset.</summary>
+    public void Dispose() => _stack.Post(new Request(RequestKind.Unlisten, Listener: this));
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using Stack.Core.Host;
+using Stack.Shell.Device;
+
+namespace Stack.Shell;
+
+/// <summary>How to start a <see cref="TcpStack"/>. Every setting has a usable default.</summary>
+public sealed record TcpStackOptions
+{
+    /// <summary>The stack's own IPv4 address.</summary>
+    public IPAddress Address { get; init; } = IPAddress.Parse("10.7.0.2");
+
+    /// <summary>
+    /// The device to use instead of a TUN device (an in-memory one, for tests). The stack
+    /// owns it and disposes it.
+    /// </summary>
+    public IPacketDevice? Device { get; init; }
+
+    /// <summary>The TUN device's name; null lets the kernel pick one.</summary>
+    public string? TunName { get; init; }
+
+    /// <summary>Network namespace for the TUN device: created if missing, removed on dispose if created.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>The kernel side's address and prefix on the TUN device.</summary>
+    public string? KernelAddress { get; init; } = "10.7.0.1/24";
+
+    /// <summary>The TUN device's MTU; the MSS follows from it.</summary>
+    public int Mtu { get; init; } = 1500;
+
+    /// <summary>Bytes each connection's send buffer holds (a power of two).</summary>
+    public int SendBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Bytes each connection's receive buffer holds (a power of two): the largest window.</summary>
+    public int ReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Turns Nagle's algorithm off for every connection.</summary>
+    public bool NoDelay { get; init; }
+
+    /// <summary>Writes every packet in and out to this pcap file.</summary>
+    public string? CapturePath { get; init; }
+
+    /// <summary>Impairs packets arriving from the device (off when null).</summary>
+    public Stack.Core.Impair.Options? InboundImpairment { get; init; }
+
+    /// <summary>Impairs packets the stack sends (off when null).</summary>
+    public Stack.Core.Impair.Options? OutboundImpairment { get; init; }
+
+    /// <summary>Seed of the impairment's generator: the same seed, the same faults.</summary>
+    public ulong ImpairmentSeed { get; init; } = 1;
+
+    /// <summary>How long dispose waits for connections to close gracefully before aborting them.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Adjusts the core's host options (every tunable of the pure stack) last.</summary>
+    public Func<HostOptions, HostOptions>? ConfigureHost { get; init; }
+
+    internal void Validate()
+    {
+        if (Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+        {
+            throw new ArgumentException($"the stack's address must be IPv4, not {Address}", nameof(Address));
+        }
+
+        foreach (var (name, size) in new[] { (nameof(SendBufferSize), SendBufferSize), (nameof(ReceiveBufferSize), ReceiveBufferSize) })
+        {
+            if (size < 4096 || (size & (size - 1)) != 0 || size > 1 << 30)
+            {
+                throw new ArgumentException($"{name} must be a power of two from 4096 to 2^30, not {size}", name);
+            }
+        }
+
+        if (Mtu is < 576 or > 65535)
+        {
+            throw new ArgumentException($"MTU must be from 576 to 65535, not {Mtu}", nameof(Mtu));
+        }
+    }
+}

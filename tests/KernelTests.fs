@@ -1,0 +1,321 @@
+/// The stack on a real TUN device with the Linux kernel as its peer. Each test makes its
+/// own network namespace (through the stack's options) and removes it at the end, also
+/// when it fails. These need root and /dev/net/tun: in CI they must run; elsewhere they
+/// are skipped, saying why.
+module Stack.Tests.KernelTests
+
+open System
+open System.IO
+open System.Net
+open System.Net.NetworkInformation
+open System.Net.Sockets
+open System.Security.Cryptography
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Stack.Core.Host
+open Stack.Shell
+open Stack.Shell.Device
+open Stack.Tests.ShellTests
+
+let stackAddress = IPAddress.Parse "10.7.0.2"
+let kernelAddress = IPAddress.Parse "10.7.0.1"
+
+/// Why these tests cannot run here, if they cannot.
+let missing () =
+    if Environment.UserName <> "root" then
+        Some "not root"
+    elif not (File.Exists "/dev/net/tun") then
+        Some "no /dev/net/tun"
+    elif
+        not (
+            File.Exists "/usr/sbin/ip"
+            || File.Exists "/sbin/ip"
+            || File.Exists "/usr/bin/ip"
+        )
+    then
+        Some "no `ip` (iproute2)"
+    else
+        None
+
+let requireKernel () =
+    match missing () with
+    | None -> ()
+    | Some why when Environment.GetEnvironmentVariable "CI" = "true" ->
+        failtestf "kernel interop tests must run in CI, but: %s" why
+    | Some why -> skiptestf "kernel interop tests need root, /dev/net/tun and iproute2: %s" why
+
+let mutable private counter = 0
+
+/// A namespace name no other run uses.
+let freshNamespace () =
+    $"tstk{Environment.ProcessId}n{Interlocked.Increment &counter}"
+
+/// Runs `f` with a stack on a TUN device in a new namespace; removes both afterwards.
+let withStackUsing (configure: HostOptions -> HostOptions) (f: string -> TcpStack -> unit) =
+    requireKernel ()
+    let ns = freshNamespace ()
+
+    try
+        let stack =
+            TcpStack.Start(
+                TcpStackOptions(
+                    Address = stackAddress,
+                    Namespace = ns,
+                    KernelAddress = "10.7.0.1/24",
+                    ConfigureHost = Func<_, _> configure
+                )
+            )
+
+        try
+            f ns stack
+        finally
+            stack.DisposeAsync().AsTask().Wait()
+    finally
+        // The stack removes the namespace it created; this catches a failed start.
+        if NetworkNamespace.Exists ns then
+            Diagnostics.Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
+
+let withStack f = withStackUsing id f
+
+/// A kernel TCP socket in namespace `ns`.
+let kernelSocket (ns: string) =
+    NetworkNamespace.RunIn(ns, fun () -> new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+
+/// A kernel listener in `ns` on the kernel's address.
+let kernelListener (ns: string) (port: int) =
+    let s = kernelSocket ns
+    s.Bind(IPEndPoint(kernelAddress, port))
+    s.Listen 16
+    s
+
+/// Sends `count` bytes of stream `seed` through `write`, then calls `shutdown`; returns
+/// the SHA-256 of what was sent.
+let sendStream (write: ReadOnlyMemory<byte> -> Task) (shutdown: unit -> unit) (seed: int) (count: int64) =
+    task {
+        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+        let rng = Random seed
+        let buffer = Array.zeroCreate<byte> 65536
+        let mutable left = count
+
+        while left > 0L do
+            let n = int (min left 65536L)
+            rng.NextBytes(buffer.AsSpan(0, n))
+            hash.AppendData(buffer, 0, n)
+            do! write (ReadOnlyMemory(buffer, 0, n))
+            left <- left - int64 n
+
+        shutdown ()
+        return Convert.ToHexString(hash.GetHashAndReset())
+    }
+
+/// Reads through `read` to the end of the stream; returns the byte count and the SHA-256.
+let receiveStream (read: Memory<byte> -> ValueTask<int>) =
+    task {
+        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+        let buffer = Array.zeroCreate<byte> 65536
+        let mutable total = 0L
+        let mutable go = true
+
+        while go do
+            let! n = read (Memory buffer)
+
+            if n = 0 then
+                go <- false
+            else
+                hash.AppendData(buffer, 0, n)
+                total <- total + int64 n
+
+        return total, Convert.ToHexString(hash.GetHashAndReset())
+    }
+
+/// A kernel socket sends stream `seed` and shuts down sending (SendAsync on a stream
+/// socket completes once all of the buffer is sent).
+let kernelSend (s: Socket) seed count =
+    sendStream (fun b -> s.SendAsync(b).AsTask()) (fun () -> s.Shutdown SocketShutdown.Send) seed count
+
+let kernelReceive (s: Socket) =
+    receiveStream (fun b -> s.ReceiveAsync(b))
+
+/// One of our connections sends stream `seed`, then shuts down writing.
+let stackSend (c: TcpStackConnection) seed count =
+    sendStream (fun b -> c.WriteAsync(b).AsTask()) c.ShutdownWrite seed count
+
+let stackReceive (c: TcpStackConnection) = receiveStream (fun b -> c.ReadAsync(b))
+
+/// Echoes every connection accepted on `listener` until the peer closes.
+let echoServer (listener: TcpStackListener) (cancel: CancellationToken) =
+    task {
+        try
+            while true do
+                let! c = listener.AcceptAsync cancel
+
+                Task.Run(fun () ->
+                    task {
+                        try
+                            do! c.Stream.CopyToAsync(c.Stream, 65536, cancel)
+                            c.ShutdownWrite()
+                        with _ ->
+                            c.Abort()
+                    }
+                    :> Task)
+                |> ignore
+        with _ ->
+            ()
+    }
+
+let MiB = 1L <<< 20
+
+let private connectKernel (ns: string) (port: int) =
+    let s = kernelSocket ns
+    s.Connect(IPEndPoint(stackAddress, port))
+    s
+
+/// A kernel socket connected to our listener on `port`, and our end of it.
+let kernelConnects (ns: string) (stack: TcpStack) (port: int) =
+    use listener = stack.Listen port
+    let accepting = listener.AcceptAsync().AsTask()
+    let s = connectKernel ns port
+    s, accepting |> within 10.
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "kernel interop"
+        [
+            testCase "a kernel client sends 64 MiB each way at once through our echo server, intact"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use listener = stack.Listen 7
+                    use cancel = new CancellationTokenSource()
+                    let _server = echoServer listener cancel.Token
+                    use s = connectKernel ns 7
+                    let receiving = kernelReceive s
+                    let sent = kernelSend s 11 (64L * MiB) |> within 600.
+                    let count, received = receiving |> within 600.
+                    Expect.equal count (64L * MiB) "all bytes came back"
+                    Expect.equal received sent "SHA-256 of what came back")
+
+            testCase "our client downloads 64 MiB from a kernel server, intact"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use server = kernelListener ns 5001
+
+                    let serving =
+                        task {
+                            use! s = server.AcceptAsync()
+                            return! kernelSend s 12 (64L * MiB)
+                        }
+
+                    let c = stack.ConnectAsync(IPEndPoint(kernelAddress, 5001)) |> within 10.
+                    let count, received = stackReceive c |> within 600.
+                    Expect.equal count (64L * MiB) "all bytes arrived"
+                    Expect.equal received (serving |> within 10.) "SHA-256 of the download"
+                    c.CloseAsync().Wait(TimeSpan.FromSeconds 10.) |> ignore)
+
+            testCase "our client uploads 64 MiB to a kernel server, intact"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use server = kernelListener ns 5001
+
+                    let serving =
+                        task {
+                            use! s = server.AcceptAsync()
+                            let! result = kernelReceive s
+                            s.Shutdown SocketShutdown.Send
+                            return result
+                        }
+
+                    let c = stack.ConnectAsync(IPEndPoint(kernelAddress, 5001)) |> within 10.
+                    let sent = stackSend c 13 (64L * MiB) |> within 600.
+                    let count, received = serving |> within 600.
+                    Expect.equal count (64L * MiB) "all bytes arrived"
+                    Expect.equal received sent "SHA-256 of the upload"
+                    Expect.isTrue (c.Completion.Wait(TimeSpan.FromSeconds 10.)) "closed")
+
+            testCase "the kernel pings us and gets replies"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let replies =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () ->
+                                use ping = new Ping()
+
+                                [
+                                    for i in 1..3 -> ping.Send(stackAddress, 2000, Array.create 56 (byte i)).Status
+                                ]
+                        )
+
+                    Expect.equal replies [ IPStatus.Success; IPStatus.Success; IPStatus.Success ] "three replies"
+                    Expect.isGreaterThanOrEqual stack.Counters.EchoReplies 3L "counted")
+
+            testCase "a kernel connect to a closed port is refused by our reset"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use s = kernelSocket ns
+
+                    let error =
+                        try
+                            s.Connect(IPEndPoint(stackAddress, 9))
+                            None
+                        with :? SocketException as e ->
+                            Some e.SocketErrorCode
+
+                    Expect.equal error (Some SocketError.ConnectionRefused) "refused"
+                    Expect.isGreaterThanOrEqual stack.Counters.ResetsSent 1L "our reset")
+
+            testCase "our connect to a closed kernel port fails with ConnectionRefused"
+            <| fun () ->
+                withStack (fun _ stack ->
+                    let error =
+                        socketError (fun () -> stack.ConnectAsync(IPEndPoint(kernelAddress, 9)) :> Task)
+
+                    Expect.equal error (Some SocketError.ConnectionRefused) "refused")
+
+            testCase "our connect to an address nobody answers times out with TimedOut"
+            <| fun () ->
+                let fewRetries (h: HostOptions) =
+                    { h with
+                        Connection = { h.Connection with MaxSynRetries = 2 }
+                    }
+
+                withStackUsing fewRetries (fun _ stack ->
+                    let error =
+                        socketError (fun () -> stack.ConnectAsync(IPEndPoint(IPAddress.Parse "10.7.0.99", 80)) :> Task)
+
+                    Expect.equal error (Some SocketError.TimedOut) "timed out")
+
+            testCase "our abort makes the kernel see ECONNRESET"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let s, c = kernelConnects ns stack 7
+                    use s = s
+                    c.Abort()
+
+                    let error =
+                        try
+                            let buffer = Array.zeroCreate<byte> 10
+                            s.ReceiveTimeout <- 10_000
+                            s.Receive buffer |> ignore
+                            None
+                        with :? SocketException as e ->
+                            Some e.SocketErrorCode
+
+                    Expect.equal error (Some SocketError.ConnectionReset) "ECONNRESET")
+
+            testCase "half-close works in both directions"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let s, c = kernelConnects ns stack 7
+                    use s = s
+                    // The kernel shuts down its side; we read to the end and then answer.
+                    let up = kernelSend s 21 100_000L |> within 10.
+                    let _, upReceived = stackReceive c |> within 10.
+                    Expect.equal upReceived up "we read the kernel's bytes up to its FIN"
+                    let down = stackSend c 22 200_000L |> within 10.
+                    let _, downReceived = kernelReceive s |> within 10.
+                    Expect.equal downReceived down "the kernel read ours after its own shutdown"
+                    Expect.isTrue (c.Completion.Wait(TimeSpan.FromSeconds 10.)) "closed")
+        ]

@@ -1,0 +1,188 @@
+/// The C# shell on in-memory devices: two stacks joined back to back, no root needed.
+module Stack.Tests.ShellTests
+
+open System
+open System.Net
+open System.Net.Sockets
+open System.Security.Cryptography
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Stack.Shell
+open Stack.Shell.Device
+
+let addressA = IPAddress.Parse "10.0.0.1"
+let addressB = IPAddress.Parse "10.0.0.2"
+
+/// Two stacks on one in-memory link, with connection buffers of `buffer` bytes.
+let startPairWith (buffer: int) =
+    let struct (a, b) = MemoryDevice.CreatePair()
+
+    let options (address: IPAddress) (device: MemoryDevice) =
+        TcpStackOptions(Address = address, Device = device, SendBufferSize = buffer, ReceiveBufferSize = buffer)
+
+    TcpStack.Start(options addressA a), TcpStack.Start(options addressB b)
+
+let startPair () = startPairWith (256 * 1024)
+
+/// Runs `f` on two stacks joined back to back with buffers of `buffer` bytes; disposes both.
+let withPairOf (buffer: int) (f: TcpStack -> TcpStack -> unit) =
+    let stackA, stackB = startPairWith buffer
+
+    try
+        f stackA stackB
+    finally
+        stackA.DisposeAsync().AsTask().Wait()
+        stackB.DisposeAsync().AsTask().Wait()
+
+let withPair f = withPairOf (256 * 1024) f
+
+let within (seconds: float) (t: Task<'T>) =
+    if not (t.Wait(TimeSpan.FromSeconds seconds)) then
+        failtestf "not done within %.0f s" seconds
+
+    t.Result
+
+/// Bytes of a deterministic pseudo-random stream.
+let streamBytes (seed: int) (count: int) =
+    let bytes = Array.zeroCreate<byte> count
+    Random(seed).NextBytes bytes
+    bytes
+
+/// Writes all of `data` in chunks, then half-closes.
+let writeAll (c: TcpStackConnection) (data: byte array) =
+    task {
+        let mutable offset = 0
+
+        while offset < data.Length do
+            let n = min 65536 (data.Length - offset)
+            do! c.WriteAsync(ReadOnlyMemory(data, offset, n))
+            offset <- offset + n
+
+        c.ShutdownWrite()
+    }
+
+/// Reads until end of stream; returns the bytes.
+let readAll (c: TcpStackConnection) =
+    task {
+        use out = new IO.MemoryStream()
+        let buffer = Array.zeroCreate<byte> 65536
+        let mutable go = true
+
+        while go do
+            let! n = c.ReadAsync(Memory buffer)
+
+            if n = 0 then go <- false else out.Write(buffer, 0, n)
+
+        return out.ToArray()
+    }
+
+let sha (b: byte array) = Convert.ToHexString(SHA256.HashData b)
+
+let socketError (f: unit -> Task) =
+    try
+        f().Wait(TimeSpan.FromSeconds 30.) |> ignore
+        None
+    with :? AggregateException as e ->
+        match e.InnerException with
+        | :? SocketException as s -> Some s.SocketErrorCode
+        | other -> raise other
+
+/// A connection from stack A to stack B's port 7: the client's end and the server's.
+let connectPair (stackA: TcpStack) (stackB: TcpStack) =
+    use listener = stackB.Listen 7
+    let accepting = listener.AcceptAsync().AsTask()
+    let client = stackA.ConnectAsync(IPEndPoint(addressB, 7)) |> within 10.
+    client, accepting |> within 10.
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "shell (in memory)"
+        [
+            testCase "both directions at once, 4 MiB each way, bytes intact"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    Expect.equal client.RemoteEndPoint (IPEndPoint(addressB, 7)) "client's remote end"
+                    Expect.equal server.LocalEndPoint (IPEndPoint(addressB, 7)) "server's local end"
+                    let up = streamBytes 1 (4 <<< 20)
+                    let down = streamBytes 2 (4 <<< 20)
+                    let sends = Task.WhenAll(writeAll client up, writeAll server down)
+                    let atServer = readAll server
+                    let atClient = readAll client
+                    sends |> within 60. |> ignore
+                    Expect.equal (sha (atServer |> within 60.)) (sha up) "client to server"
+                    Expect.equal (sha (atClient |> within 60.)) (sha down) "server to client")
+
+            testCase "a connect to a port nobody listens on is refused"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let error =
+                        socketError (fun () -> stackA.ConnectAsync(IPEndPoint(addressB, 9)) :> Task)
+
+                    Expect.equal error (Some SocketError.ConnectionRefused) "refused")
+
+            testCase "listening twice on a port is AddressAlreadyInUse"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    use _first = stackB.Listen 80
+
+                    let error =
+                        try
+                            stackB.Listen 80 |> ignore
+                            None
+                        with :? SocketException as s ->
+                            Some s.SocketErrorCode
+
+                    Expect.equal error (Some SocketError.AddressAlreadyInUse) "second listen fails")
+
+            testCase "abort resets the peer, whose reads then fail with ConnectionReset"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    client.Abort()
+
+                    let error =
+                        socketError (fun () -> server.ReadAsync(Memory(Array.zeroCreate 10)).AsTask() :> Task)
+
+                    Expect.equal error (Some SocketError.ConnectionReset) "reset seen")
+
+            testCase "half-close: the side that shut down writing still reads"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    writeAll client "request"B |> within 10.
+                    let request = readAll server |> within 10.
+                    Expect.equal request "request"B "server read up to end of stream"
+                    let reply = streamBytes 3 100_000
+                    writeAll server reply |> within 10.
+                    let got = readAll client |> within 10.
+                    Expect.equal (sha got) (sha reply) "client read after its own shutdown"
+                    client.Completion |> fun t -> t.Wait(TimeSpan.FromSeconds 10.) |> ignore
+                    Expect.isTrue client.Completion.IsCompleted "client finished closing")
+
+            testCase "a reader that stops closes the window; the writer waits, then finishes intact"
+            <| fun () ->
+                withPairOf 65536 (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let data = streamBytes 4 (1 <<< 20)
+                    let writing = writeAll client data
+                    // Nobody reads: wait until the unread bytes stop growing.
+                    let mutable last = -1L
+                    let mutable polls = 0
+
+                    while server.Unread <> last && polls < 100 do
+                        last <- server.Unread
+                        polls <- polls + 1
+                        Thread.Sleep 300
+
+                    Expect.isGreaterThan server.Unread 0L "some bytes arrived"
+                    Expect.isFalse writing.IsCompleted "the writer waits for the reader"
+                    Expect.isLessThanOrEqual server.Unread 65536L "unread bytes stay within the receive buffer"
+                    let got = readAll server |> within 60.
+                    writing |> within 60.
+                    Expect.equal (sha got) (sha data) "intact after resuming"
+                    Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed")
+        ]
