@@ -37,6 +37,10 @@ internal sealed class StackLoop
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Host _host;
+    private long _bytesIn;
+    private long _bytesOut;
+    private long _retransmissions;
+    private long _allocated;
     private int _wakeRequested;
     private bool _stopping;
 
@@ -52,6 +56,15 @@ internal sealed class StackLoop
     public Host Host => Volatile.Read(ref _host);
 
     public IPacketDevice Device => _device;
+
+    public long BytesIn => Volatile.Read(ref _bytesIn);
+
+    public long BytesOut => Volatile.Read(ref _bytesOut);
+
+    public long Retransmissions => Volatile.Read(ref _retransmissions);
+
+    /// <summary>Bytes the stack thread allocated, as of its last wait.</summary>
+    public long Allocated => Volatile.Read(ref _allocated);
 
     public int SendBufferSize => _host.Options.Connection.SendBufferSize;
 
@@ -100,6 +113,7 @@ internal sealed class StackLoop
 
                 if (!busy && !_stopping)
                 {
+                    Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
                     _capture?.Flush();
                     _device.Wait(deadline.IsSome ? Math.Max(0, deadline.Value - Now) : -1);
                 }
@@ -136,6 +150,7 @@ internal sealed class StackLoop
             }
 
             var packet = new ReadOnlySpan<byte>(_in, 0, n);
+            Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
             _capture?.Write(now, packet);
             var (host, output) = HostStep.receive(now, packet, _host);
@@ -367,6 +382,7 @@ internal sealed class StackLoop
     private void Send(ReadOnlySpan<byte> packet)
     {
         _capture?.Write(Now, packet);
+        Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
         _device.Write(packet);
     }
 
@@ -376,6 +392,13 @@ internal sealed class StackLoop
         if (found)
         {
             c.SetState(ToTcpState(core!.CurrentState));
+            var retransmitted = core.RetransmissionCount - c.Retransmissions;
+            if (retransmitted > 0)
+            {
+                c.Retransmissions = core.RetransmissionCount;
+                Volatile.Write(ref _retransmissions, _retransmissions + retransmitted);
+            }
+
             if (c.ReceiveBase is null && core.CurrentState != CoreState.SynSent)
             {
                 c.ReceiveBase = (core.InitialReceiveSequence + 1).Value;

@@ -25,13 +25,18 @@ public sealed class TcpStack : IAsyncDisposable
 {
     private readonly StackLoop _loop;
     private readonly TcpStackOptions _options;
+    private readonly StackMetrics _metrics;
     private int _disposed;
 
     private TcpStack(StackLoop loop, TcpStackOptions options)
     {
         _loop = loop;
         _options = options;
+        _metrics = new StackMetrics(options.Address.ToString(), GetStatistics);
     }
+
+    /// <summary>The name of the System.Diagnostics.Metrics meter stacks publish their statistics on.</summary>
+    public static string MeterName => StackMetrics.MeterName;
 
     /// <summary>The stack's own address.</summary>
     public IPAddress Address => _options.Address;
@@ -44,6 +49,44 @@ public sealed class TcpStack : IAsyncDisposable
 
     /// <summary>Connections the core holds, in any state.</summary>
     public int ConnectionCount => _loop.Host.Connections.Count;
+
+    /// <summary>Packets, bytes, retransmissions, drops by reason and connections by state, now.</summary>
+    public StackStatistics GetStatistics()
+    {
+        var host = _loop.Host;
+        var c = host.Counters;
+        var drops = new Dictionary<string, long>
+        {
+            ["not-ipv4"] = c.NotIpv4,
+            ["malformed"] = c.Malformed,
+            ["not-for-us"] = c.NotForUs,
+            ["fragment"] = c.Fragments,
+            ["unknown-protocol"] = c.UnknownProtocol,
+            ["syn-backlog-full"] = c.SynsDropped,
+        };
+        if (_loop.Device is ImpairedDevice impaired)
+        {
+            drops["impaired-in"] = impaired.DroppedIn;
+            drops["impaired-out"] = impaired.DroppedOut;
+        }
+
+        var states = new Dictionary<System.Net.NetworkInformation.TcpState, int>();
+        foreach (var connection in host.Connections)
+        {
+            var state = StackLoop.ToTcpState(connection.Value.CurrentState);
+            states[state] = states.GetValueOrDefault(state) + 1;
+        }
+
+        return new StackStatistics(
+            c.PacketsIn,
+            c.PacketsOut,
+            _loop.BytesIn,
+            _loop.BytesOut,
+            _loop.Retransmissions,
+            drops,
+            states,
+            _loop.Allocated);
+    }
 
     /// <summary>Sets up the device and starts the stack thread.</summary>
     /// <exception cref="StackSetupException">The device or namespace could not be set up; the message says why.</exception>
@@ -169,6 +212,7 @@ public sealed class TcpStack : IAsyncDisposable
         {
         }
 
+        _metrics.Dispose();
         _loop.Stop();
         await Task.Run(() => _loop.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         _loop.Device.Dispose();

@@ -185,4 +185,46 @@ let tests =
                     writing |> within 60.
                     Expect.equal (sha got) (sha data) "intact after resuming"
                     Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed")
+
+            testCase "statistics and System.Diagnostics.Metrics count the packets and bytes"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    writeAll client (streamBytes 5 100_000) |> within 10.
+                    readAll server |> within 10. |> ignore
+                    Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed"
+                    let stats = stackA.GetStatistics()
+                    Expect.isGreaterThan stats.PacketsOut 60L "A sent the data's packets"
+                    Expect.isGreaterThan stats.BytesOut 100_000L "and their bytes"
+                    let measured = Collections.Generic.Dictionary<string, int64>()
+                    use listener = new Diagnostics.Metrics.MeterListener()
+
+                    listener.InstrumentPublished <-
+                        fun instrument l ->
+                            if instrument.Meter.Name = TcpStack.MeterName then
+                                l.EnableMeasurementEvents instrument
+
+                    listener.SetMeasurementEventCallback<int64>(fun instrument value tags _ ->
+                        let mutable direction = ""
+                        let mutable stack = ""
+
+                        for t in tags do
+                            if t.Key = "direction" then
+                                direction <- string t.Value
+
+                            if t.Key = "stack" then
+                                stack <- string t.Value
+
+                        if stack = string addressA then
+                            measured[$"{instrument.Name}/{direction}"] <- value)
+
+                    listener.Start()
+                    listener.RecordObservableInstruments()
+
+                    Expect.isGreaterThanOrEqual
+                        measured["tcpstack.packets/out"]
+                        stats.PacketsOut
+                        "packets out, published"
+
+                    Expect.isGreaterThanOrEqual measured["tcpstack.bytes/out"] stats.BytesOut "bytes out, published")
         ]

@@ -1,0 +1,22 @@
+using System.Net.NetworkInformation;
+
+namespace Stack.Shell;
+
+/// <summary>What a <see cref="TcpStack"/> has done so far: a snapshot.</summary>
+/// <param name="PacketsIn">Packets read from the device.</param>
+/// <param name="PacketsOut">Packets written to the device.</param>
+/// <param name="BytesIn">Bytes of the packets read.</param>
+/// <param name="BytesOut">Bytes of the packets written.</param>
+/// <param name="Retransmissions">Segments sent again, over all connections ever.</param>
+/// <param name="Drops">Packets dropped, by reason.</param>
+/// <param name="ConnectionsByState">Connections the stack holds now, by state.</param>
+/// <param name="StackThreadAllocatedBytes">Bytes the stack thread has allocated (for allocation-per-packet figures).</param>
+public sealed record StackStatistics(
+    long PacketsIn,
+    long PacketsOut,
+    long BytesIn,
+    long BytesOut,
+    long Retransmissions,
+    IReadOnlyDictionary<string, long> Drops,
+    IReadOnlyDictionary<TcpState, int> ConnectionsByState,
+    long StackThreadAllocatedBytes);
