@@ -5,11 +5,13 @@ open Argu
 open Stack.Cli.DecodeCommand
 open Stack.Cli.CraftCommand
 open Stack.Cli.SimCommand
+open Stack.Cli.BenchCommand
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Decode of ParseResults<DecodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
     | [<CliPrefix(CliPrefix.None)>] Sim of ParseResults<SimArgs>
+    | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
 
     interface IArgParserTemplate with
         member c.Usage =
@@ -17,6 +19,7 @@ type Command =
             | Decode _ -> "print packets (hex or pcap) layer by layer, or as JSON."
             | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
             | Sim _ -> "run two hosts on the deterministic network simulator and check their transfer."
+            | Bench _ -> "measure the stack on a TUN device against the Linux kernel (as root)."
 
 [<EntryPoint>]
 let main argv =
@@ -29,6 +32,7 @@ let main argv =
         | Decode args -> DecodeCommand.run args Console.In Console.Out
         | Craft args -> CraftCommand.run args Console.Out
         | Sim args -> SimCommand.run args Console.Out
+        | Bench args -> BenchCommand.run args Console.Out
     with
     | :? ArguParseException as e ->
         let helpAsked = e.ErrorCode = ErrorCode.HelpText

@@ -82,7 +82,14 @@ internal sealed class StackLoop
     {
         if (!_requests.Writer.TryWrite(request))
         {
+            // The stack has stopped: nothing will answer.
             request.Done?.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
+            if (request.Kind == RequestKind.Connect)
+            {
+                request.Connection?.Fail(SocketError.NetworkDown);
+                request.Connection?.Finish();
+            }
+
             return;
         }
 
@@ -124,6 +131,7 @@ internal sealed class StackLoop
         catch (Exception e)
         {
             // A bug, not bad input: the core never throws for a packet or a request.
+            Console.Error.WriteLine($"tcp stack {_host.Options.Address}: the stack thread failed and stopped: {e}");
             foreach (var c in _connections.Values)
             {
                 c.Fail(SocketError.NetworkDown);
@@ -344,18 +352,37 @@ internal sealed class StackLoop
         }
     }
 
-    /// <summary>A connection the host opened for a listener gets its application side.</summary>
+    /// <summary>
+    /// A connection the host opened for a listener gets its application side. A new
+    /// connection on the tuple of one in TIME-WAIT (the peer reused its port) replaces
+    /// the old one's application side, which is finished.
+    /// </summary>
     private void TrackNew(FourTuple tuple)
     {
-        if (_connections.ContainsKey(tuple)
-            || !_listeners.TryGetValue(tuple.LocalPort, out var listener)
-            || !_host.Connections.TryGetValue(tuple, out var core))
+        if (!_host.Connections.TryGetValue(tuple, out var core))
+        {
+            return;
+        }
+
+        var sendBase = (core.InitialSendSequence + 1).Value;
+        if (_connections.TryGetValue(tuple, out var existing))
+        {
+            if (existing.SendBase == sendBase)
+            {
+                return;
+            }
+
+            _connections.Remove(tuple);
+            existing.Finish();
+        }
+
+        if (!_listeners.TryGetValue(tuple.LocalPort, out var listener))
         {
             return;
         }
 
         var c = new TcpStackConnection(this, SendBufferSize, ReceiveBufferSize, listener);
-        c.Attach(tuple, (core.InitialSendSequence + 1).Value);
+        c.Attach(tuple, sendBase);
         _connections[tuple] = c;
     }
 

@@ -554,4 +554,35 @@ let tests =
 
                     for l in listeners do
                         l.Dispose())
+
+            testCase "a kernel client that reuses its port while we hold TIME-WAIT gets a fresh connection"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use listener = stack.Listen 7
+                    use cancel = new CancellationTokenSource()
+
+                    // We close first, so our end of each connection waits in TIME-WAIT.
+                    let serving =
+                        task {
+                            for seed in [ 61; 62 ] do
+                                let! c = listener.AcceptAsync cancel.Token
+                                let! _ = stackSend c seed 10_000L
+                                let! _ = stackReceive c
+                                ()
+                        }
+
+                    for seed in [ 61; 62 ] do
+                        use s = kernelSocket ns
+                        s.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true)
+                        s.Bind(IPEndPoint(kernelAddress, 40000))
+                        s.Connect(IPEndPoint(stackAddress, 7))
+                        let count, received = kernelReceive s |> within 10.
+                        s.Shutdown SocketShutdown.Send
+
+                        let expected =
+                            sendStream (fun _ -> Task.CompletedTask) ignore seed 10_000L |> within 10.
+
+                        Expect.equal (count, received) (10_000L, expected) $"connection {seed - 60} intact"
+
+                    Expect.isTrue (serving.Wait(TimeSpan.FromSeconds 10.)) "both served")
         ]

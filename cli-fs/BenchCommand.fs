@@ -1,0 +1,437 @@
+/// `tcpstack bench`: the stack on a TUN device against the Linux kernel, measured in one
+/// run. The kernel to kernel figures (two namespaces joined by a veth pair) are this
+/// machine's ceiling; the stack's figures have a kernel socket on the other end of the
+/// TUN device. Every namespace and device is made here and removed at the end.
+module Stack.Cli.BenchCommand
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Net
+open System.Net.Sockets
+open System.Text.Json
+open System.Threading
+open System.Threading.Tasks
+open Argu
+open Stack.Cli.Namespaces
+open Stack.Shell
+open Stack.Shell.Device
+
+type BenchArgs =
+    | Duration of seconds: float
+    | Mtu of bytes: int
+    | Idle of count: int
+    | Json
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Duration _ -> "seconds each measurement runs (default 5)."
+            | Mtu _ -> "MTU of the veth pair and the TUN device (default 1500)."
+            | Idle _ -> "idle connections opened to measure memory per connection (default 2000)."
+            | Json -> "end with one JSON object holding every figure."
+
+/// One end of a connection, whichever stack it lives on.
+type Endpoint =
+    {
+        Stream: Stream
+        ShutdownWrite: unit -> unit
+        Close: unit -> unit
+    }
+
+/// Where a measurement runs: how a client connects and how the server accepts.
+type Setup =
+    {
+        Connect: unit -> Task<Endpoint>
+        Accept: CancellationToken -> Task<Endpoint>
+    }
+
+let private ofSocket (s: Socket) =
+    s.NoDelay <- true
+
+    {
+        Stream = new NetworkStream(s, true)
+        ShutdownWrite = fun () -> s.Shutdown SocketShutdown.Send
+        Close = fun () -> s.Dispose()
+    }
+
+let private ofConnection (c: TcpStackConnection) =
+    {
+        Stream = c.Stream
+        ShutdownWrite = c.ShutdownWrite
+        Close = fun () -> c.ShutdownWrite()
+    }
+
+/// Kernel sockets made in namespace `ns` ahead of use, a batch at a time, so that
+/// entering the namespace costs nothing per connection.
+type private SocketPool(ns: string) =
+    let pool = Collections.Generic.Queue<Socket>()
+
+    member _.Take() =
+        if pool.Count = 0 then
+            for s in
+                NetworkNamespace.RunIn(
+                    ns,
+                    fun () -> Array.init 256 (fun _ -> new Socket(SocketType.Stream, ProtocolType.Tcp))
+                ) do
+                pool.Enqueue s
+
+        pool.Dequeue()
+
+    interface IDisposable with
+        member _.Dispose() =
+            for s in pool do
+                s.Dispose()
+
+let private kernelClient (pool: SocketPool) (server: IPEndPoint) () =
+    task {
+        let s = pool.Take()
+        do! s.ConnectAsync server
+        return ofSocket s
+    }
+
+/// Reads until `count` bytes came or the stream ended.
+let private readExactly (stream: Stream) (buffer: byte array) (count: int) =
+    task {
+        let mutable got = 0
+        let mutable ended = false
+
+        while got < count && not ended do
+            let! n = stream.ReadAsync(buffer.AsMemory(got, count - got))
+            if n = 0 then ended <- true else got <- got + n
+
+        return got
+    }
+
+/// Bits per second one way: the sender writes for `duration`, the receiver counts.
+let private bulk (setup: Setup) (clientSends: bool) (duration: TimeSpan) =
+    task {
+        let accepting = setup.Accept CancellationToken.None
+        let! client = setup.Connect()
+        let! server = accepting
+        let sender, receiver = if clientSends then client, server else server, client
+
+        let writing =
+            task {
+                let chunk = Array.create 65536 7uy
+                let clock = Stopwatch.StartNew()
+
+                while clock.Elapsed < duration do
+                    do! sender.Stream.WriteAsync(chunk.AsMemory())
+
+                sender.ShutdownWrite()
+            }
+
+        let buffer = Array.zeroCreate<byte> 65536
+        let clock = Stopwatch.StartNew()
+        let mutable total = 0L
+        let mutable go = true
+
+        while go do
+            let! n = receiver.Stream.ReadAsync(buffer.AsMemory())
+            if n = 0 then go <- false else total <- total + int64 n
+
+        let seconds = clock.Elapsed.TotalSeconds
+        do! writing
+        receiver.ShutdownWrite()
+        client.Close()
+        server.Close()
+        return float total * 8.0 / seconds
+    }
+
+/// Serves each accepted connection with `serve` until cancelled.
+let private serveAll (setup: Setup) (serve: Endpoint -> Task) (cancel: CancellationToken) =
+    task {
+        try
+            while not cancel.IsCancellationRequested do
+                let! e = setup.Accept cancel
+                Task.Run(fun () -> serve e) |> ignore
+        with _ ->
+            ()
+    }
+
+/// Echoes one byte at a time until the peer closes.
+let private echoBytes (e: Endpoint) : Task =
+    task {
+        let b = Array.zeroCreate<byte> 1
+        let mutable go = true
+
+        while go do
+            let! n = e.Stream.ReadAsync(b.AsMemory())
+
+            if n = 0 then
+                go <- false
+            else
+                do! e.Stream.WriteAsync(b.AsMemory())
+
+        e.ShutdownWrite()
+        e.Close()
+    }
+
+/// Connections per second: connect, a 1-byte echo, close; one after another.
+let private connectionRate (setup: Setup) (duration: TimeSpan) =
+    task {
+        use cancel = new CancellationTokenSource()
+        let _serving = serveAll setup echoBytes cancel.Token
+        let b = Array.zeroCreate<byte> 1
+        let clock = Stopwatch.StartNew()
+        let mutable count = 0
+
+        while clock.Elapsed < duration do
+            let! c = setup.Connect()
+            do! c.Stream.WriteAsync(b.AsMemory())
+            let! _ = readExactly c.Stream b 1
+            c.Close()
+            count <- count + 1
+
+        cancel.Cancel()
+        return float count / clock.Elapsed.TotalSeconds
+    }
+
+/// Round trips of one byte on one connection: p50 and p99 in microseconds.
+let private latency (setup: Setup) (duration: TimeSpan) =
+    task {
+        let accepting = setup.Accept CancellationToken.None
+        let! client = setup.Connect()
+        let! server = accepting
+        let serving = echoBytes server
+        let b = Array.zeroCreate<byte> 1
+        let samples = Collections.Generic.List<float>()
+        let clock = Stopwatch.StartNew()
+
+        while clock.Elapsed < duration do
+            let start = Stopwatch.GetTimestamp()
+            do! client.Stream.WriteAsync(b.AsMemory())
+            let! _ = readExactly client.Stream b 1
+            samples.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds)
+
+        client.ShutdownWrite()
+        do! serving
+        client.Close()
+        samples.Sort()
+
+        let at (q: float) =
+            samples[min (samples.Count - 1) (int (q * float samples.Count))]
+
+        return at 0.5, at 0.99
+    }
+
+type private Figures =
+    {
+        ToServer: float
+        FromServer: float
+        ConnectionsPerSecond: float
+        LatencyP50: float
+        LatencyP99: float
+    }
+
+let private measure (progress: string -> unit) (name: string) (setup: Setup) (duration: TimeSpan) =
+    task {
+        progress $"{name}: bulk, client to server"
+        let! toServer = bulk setup true duration
+        progress $"{name}: bulk, server to client"
+        let! fromServer = bulk setup false duration
+        progress $"{name}: connections per second"
+        let! rate = connectionRate setup duration
+        progress $"{name}: 1-byte round trips"
+        let! p50, p99 = latency setup duration
+
+        return
+            {
+                ToServer = toServer
+                FromServer = fromServer
+                ConnectionsPerSecond = rate
+                LatencyP50 = p50
+                LatencyP99 = p99
+            }
+    }
+
+/// The kernel on both ends of a veth pair.
+let private kernelFigures progress (mtu: int) (duration: TimeSpan) =
+    task {
+        use veth =
+            new VethPair(uniqueName "tsb" "a", uniqueName "tsb" "b", "10.8.0.1/24", "10.8.0.2/24", mtu)
+
+        use pool = new SocketPool(veth.A)
+        let serverAddress = IPEndPoint(IPAddress.Parse "10.8.0.2", 5001)
+        use listener = socketIn veth.B
+        listener.Bind serverAddress
+        listener.Listen 4096
+
+        let setup =
+            {
+                Connect = kernelClient pool serverAddress
+                Accept =
+                    fun cancel ->
+                        task {
+                            let! s = listener.AcceptAsync cancel
+                            return ofSocket s
+                        }
+            }
+
+        return! measure progress "kernel (veth)" setup duration
+    }
+
+type private StackExtras =
+    {
+        AllocatedPerPacket: float
+        BytesPerIdleConnection: float
+    }
+
+/// A kernel socket on one end of a TUN device, our stack on the other.
+let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
+    task {
+        let ns = uniqueName "tsb" "t"
+
+        let! stack =
+            TcpStack.StartAsync(
+                TcpStackOptions(
+                    Address = IPAddress.Parse "10.9.0.2",
+                    Namespace = ns,
+                    KernelAddress = "10.9.0.1/24",
+                    Mtu = mtu,
+                    NoDelay = true,
+                    CloseTimeout = TimeSpan.FromSeconds 2.
+                )
+            )
+
+        try
+            use pool = new SocketPool(ns)
+            use listener = stack.Listen(5001, 1024)
+
+            let setup =
+                {
+                    Connect = kernelClient pool (IPEndPoint(stack.Address, 5001))
+                    Accept =
+                        fun cancel ->
+                            task {
+                                let! c = listener.AcceptAsync cancel
+                                return ofConnection c
+                            }
+                }
+
+            let before = stack.GetStatistics()
+            let! figures = measure progress "stack (TUN)" setup duration
+            let after = stack.GetStatistics()
+
+            let packets =
+                after.PacketsIn + after.PacketsOut - before.PacketsIn - before.PacketsOut
+
+            let allocated =
+                float (after.StackThreadAllocatedBytes - before.StackThreadAllocatedBytes)
+                / float (max 1L packets)
+
+            progress $"stack (TUN): {idle} idle connections"
+            use kernelListener = socketIn ns
+            kernelListener.Bind(IPEndPoint(IPAddress.Parse "10.9.0.1", 6000))
+            kernelListener.Listen 4096
+            let memoryBefore = GC.GetTotalMemory true
+
+            let! idleConnections =
+                Task.WhenAll(Array.init idle (fun _ -> stack.ConnectAsync("10.9.0.1", 6000)))
+
+            let memoryAfter = GC.GetTotalMemory true
+
+            for c in idleConnections do
+                c.Abort()
+
+            return
+                figures,
+                {
+                    AllocatedPerPacket = allocated
+                    BytesPerIdleConnection = float (memoryAfter - memoryBefore) / float idle
+                }
+        finally
+            stack.DisposeAsync().AsTask().Wait()
+    }
+
+let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
+    let duration = TimeSpan.FromSeconds(args.GetResult(Duration, defaultValue = 5.0))
+    let mtu = args.GetResult(Mtu, defaultValue = 1500)
+    let idle = args.GetResult(Idle, defaultValue = 2000)
+    let json = args.Contains Json
+
+    if duration <= TimeSpan.Zero || duration > TimeSpan.FromMinutes 10. then
+        failwith "--duration must be more than 0 and at most 600 seconds"
+
+    if mtu < 576 || mtu > 65535 then
+        failwith "--mtu must be from 576 to 65535"
+
+    if Environment.UserName <> "root" then
+        failwith "bench makes network namespaces, a veth pair and a TUN device: run it as root"
+
+    removeOnInterrupt [ uniqueName "tsb" "a"; uniqueName "tsb" "b"; uniqueName "tsb" "t" ]
+    let progress (text: string) = eprintfn "bench: %s" text
+    let kernel = (kernelFigures progress mtu duration).Result
+    let stack, extras = (stackFigures progress mtu duration idle).Result
+
+    let rows =
+        [
+            "throughput, client to server", "Mbit/s", kernel.ToServer / 1e6, stack.ToServer / 1e6
+            "throughput, server to client", "Mbit/s", kernel.FromServer / 1e6, stack.FromServer / 1e6
+            "connections (connect, 1-byte echo, close)",
+            "per s",
+            kernel.ConnectionsPerSecond,
+            stack.ConnectionsPerSecond
+            "1-byte round trip, p50", "us", kernel.LatencyP50, stack.LatencyP50
+            "1-byte round trip, p99", "us", kernel.LatencyP99, stack.LatencyP99
+        ]
+
+    out.WriteLine(
+        $"MTU {mtu}, {duration.TotalSeconds} s per measurement; the kernel runs both ends over veth, or the client end over TUN"
+    )
+
+    out.WriteLine(
+        String.Format("{0,-44} {1,8} {2,14} {3,14} {4,8}", "measure", "unit", "kernel (veth)", "stack (TUN)", "ratio")
+    )
+
+    for name, unit, k, s in rows do
+        out.WriteLine(String.Format("{0,-44} {1,8} {2,14:F1} {3,14:F1} {4,8:F3}", name, unit, k, s, s / k))
+
+    out.WriteLine(
+        String.Format(
+            "{0,-44} {1,8} {2,14} {3,14:F0}",
+            "stack thread allocations per packet",
+            "B",
+            "-",
+            extras.AllocatedPerPacket
+        )
+    )
+
+    out.WriteLine(
+        String.Format(
+            "{0,-44} {1,8} {2,14} {3,14:F0}",
+            "managed memory per idle connection",
+            "B",
+            "-",
+            extras.BytesPerIdleConnection
+        )
+    )
+
+    if json then
+        use stream = new MemoryStream()
+
+        do
+            use w = new Utf8JsonWriter(stream)
+            w.WriteStartObject()
+            w.WriteNumber("mtu", mtu)
+            w.WriteNumber("durationSeconds", duration.TotalSeconds)
+            w.WriteStartArray "results"
+
+            for name, unit, k, s in rows do
+                w.WriteStartObject()
+                w.WriteString("measure", name)
+                w.WriteString("unit", unit)
+                w.WriteNumber("kernel", k)
+                w.WriteNumber("stack", s)
+                w.WriteNumber("ratio", s / k)
+                w.WriteEndObject()
+
+            w.WriteEndArray()
+            w.WriteNumber("allocatedBytesPerPacket", extras.AllocatedPerPacket)
+            w.WriteNumber("bytesPerIdleConnection", extras.BytesPerIdleConnection)
+            w.WriteEndObject()
+
+        out.WriteLine(Text.Encoding.UTF8.GetString(stream.ToArray()))
+
+    0
