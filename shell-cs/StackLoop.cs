@@ -36,6 +36,9 @@ internal sealed class StackLoop
     private readonly PcapCapture? _capture;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
+    private readonly List<FourTuple> _pendingOrder = [];
+    private bool _batching;
     private Host _host;
     private long _bytesIn;
     private long _bytesOut;
@@ -147,7 +150,27 @@ internal sealed class StackLoop
         }
     }
 
+    /// <summary>
+    /// Reads and handles up to a batch of packets. Within a batch, a pure ACK waits until
+    /// the batch ends and is dropped if a later segment of the connection acknowledges
+    /// more: one ACK per burst instead of one per two segments, as receive offload gives
+    /// the kernel. Duplicate ACKs (no advance) are all sent: they signal loss.
+    /// </summary>
     private bool ReadPackets()
+    {
+        _batching = true;
+        try
+        {
+            return ReadBatchOfPackets();
+        }
+        finally
+        {
+            _batching = false;
+            FlushPendingAcks();
+        }
+    }
+
+    private bool ReadBatchOfPackets()
     {
         for (var i = 0; i < ReadBatch; i++)
         {
@@ -396,13 +419,56 @@ internal sealed class StackLoop
 
         var s = (Transmit.Segment)t;
         var segment = s.segment;
+        var header = segment.Header;
+        if (_pendingAcks.TryGetValue(s.tuple, out var pending))
+        {
+            var advances = (header.Flags & TcpFlags.Ack) != 0
+                && (header.Flags & (TcpFlags.Syn | TcpFlags.Rst)) == 0
+                && (int)(header.AcknowledgmentNumber - pending.Header.AcknowledgmentNumber) > 0;
+            _pendingAcks.Remove(s.tuple);
+            if (!advances)
+            {
+                Write(s.tuple, pending);
+            }
+        }
+
+        if (_batching && segment.PayloadLength == 0 && header.Flags == TcpFlags.Ack)
+        {
+            if (!_pendingOrder.Contains(s.tuple))
+            {
+                _pendingOrder.Add(s.tuple);
+            }
+
+            _pendingAcks[s.tuple] = segment;
+            return;
+        }
+
+        Write(s.tuple, segment);
+    }
+
+    private void FlushPendingAcks()
+    {
+        foreach (var tuple in _pendingOrder)
+        {
+            if (_pendingAcks.Remove(tuple, out var ack))
+            {
+                Write(tuple, ack);
+            }
+        }
+
+        _pendingOrder.Clear();
+    }
+
+    /// <summary>Builds a segment's packet, with its payload from the send ring, and sends it.</summary>
+    private void Write(FourTuple tuple, Outgoing segment)
+    {
         var payload = _payload.AsSpan(0, segment.PayloadLength);
-        if (segment.PayloadLength > 0 && _connections.TryGetValue(s.tuple, out var c))
+        if (segment.PayloadLength > 0 && _connections.TryGetValue(tuple, out var c))
         {
             c.CopyPayload(segment.Header.SequenceNumber, payload);
         }
 
-        var n = HostStep.writeSegment(_host, s.tuple, segment, payload, _out);
+        var n = HostStep.writeSegment(_host, tuple, segment, payload, _out);
         Send(_out.AsSpan(0, n));
     }
 

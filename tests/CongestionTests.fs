@@ -30,6 +30,16 @@ let tests =
                 Expect.equal (roundTrip (roundTrip cc)).Window (4 * cc.Window) "doubled again"
             }
 
+            test "the window stops at 2^30 bytes however many ACKs arrive without loss" {
+                let mutable cc = newReno mss
+
+                for _ in 1..800_000 do
+                    cc <- cc.OnAck(64 * mss)
+
+                Expect.equal cc.Window MaxWindow "capped in slow start"
+                Expect.equal (cc.OnDuplicateAck()).Window MaxWindow "and on duplicate ACKs"
+            }
+
             test "congestion avoidance adds one segment per round trip" {
                 let cc = (newReno mss).OnLoss(20 * mss).OnRecoveryEnd(20 * mss)
                 Expect.equal cc.Window (10 * mss) "half the flight after recovery"

@@ -29,6 +29,11 @@ type ICongestionControl =
 /// The initial window of RFC 6928: min(10 MSS, max(2 MSS, 14600 bytes)).
 let initialWindow (mss: int) = min (10 * mss) (max (2 * mss) 14600)
 
+/// The largest congestion window: the largest window RFC 7323 can announce (2^30 bytes).
+/// Without a cap, a connection that never loses a packet would overflow it.
+[<Literal>]
+let MaxWindow = 1073741824
+
 /// NewReno: slow start and congestion avoidance of RFC 5681 with appropriate byte counting
 /// (RFC 3465, L = 2 MSS), fast recovery with partial-ACK deflation (RFC 6582).
 type NewReno =
@@ -50,14 +55,14 @@ type NewReno =
         member r.OnAck(ackedBytes) =
             if r.Cwnd < r.Ssthresh then
                 { r with
-                    Cwnd = r.Cwnd + min ackedBytes (2 * r.Mss)
+                    Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (2 * r.Mss))
                 }
             else
                 let acked = r.AckedInAvoidance + ackedBytes
 
                 if acked >= r.Cwnd then
                     { r with
-                        Cwnd = r.Cwnd + r.Mss
+                        Cwnd = min MaxWindow (r.Cwnd + r.Mss)
                         AckedInAvoidance = acked - r.Cwnd
                     }
                 else
@@ -72,7 +77,10 @@ type NewReno =
                 AckedInAvoidance = 0
             }
 
-        member r.OnDuplicateAck() = { r with Cwnd = r.Cwnd + r.Mss }
+        member r.OnDuplicateAck() =
+            { r with
+                Cwnd = min MaxWindow (r.Cwnd + r.Mss)
+            }
 
         member r.OnPartialAck(ackedBytes) =
             let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)

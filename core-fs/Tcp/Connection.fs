@@ -530,17 +530,24 @@ let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : s
 
     finish c box
 
-/// The window the application's reads have opened, announced when it grew enough to be
-/// worth a segment: two MSS (or half the buffer), or one MSS when the window was small.
+/// The window the application's reads have opened, announced in a segment of its own
+/// only when that is worth it: a small or closed window reopens as soon as it grew by an
+/// MSS (or half the buffer); a larger one only once it at least doubles from half the
+/// buffer or less, as Linux does. Otherwise the next ACK carries it.
 let private windowUpdate (c: Connection) (now: int64) (box: Outbox) =
     let mss = c.Options.Mss
-    let half = c.Options.ReceiveBufferSize / 2
-    let available = max 0 (c.Options.ReceiveBufferSize - c.RcvUnread)
+    let buffer = c.Options.ReceiveBufferSize
+    let available = max 0 (buffer - c.RcvUnread)
     let growth = (c.RcvNxt + available) - c.RcvEdge
     let current = c.RcvEdge - c.RcvNxt
-    let threshold = if current < mss then min half mss else min half (2 * mss)
 
-    if growth >= max 1 threshold then
+    let worthIt =
+        if current < mss then
+            growth >= max 1 (min (buffer / 2) mss)
+        else
+            2 * current <= buffer && available >= 2 * current
+
+    if worthIt then
         ack c now box
 
 /// A user command.
