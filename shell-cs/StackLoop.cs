@@ -37,6 +37,8 @@ internal sealed class StackLoop
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
+    private readonly SegmentRun _run = new();
+    private readonly ISegmentOffload? _offload;
     private readonly List<FourTuple> _pendingOrder = [];
     private bool _batching;
     private Host _host;
@@ -51,6 +53,7 @@ internal sealed class StackLoop
     {
         _host = host;
         _device = device;
+        _offload = device as ISegmentOffload;
         _capture = capturePath is null ? null : new PcapCapture(capturePath);
         _thread = new Thread(Run) { IsBackground = true, Name = $"tcp stack {host.Options.Address}" };
     }
@@ -366,6 +369,8 @@ internal sealed class StackLoop
             Transmit(t);
         }
 
+        FlushRun();
+
         foreach (var (tuple, o) in output.Connections)
         {
             if (_connections.TryGetValue(tuple, out var c))
@@ -461,6 +466,51 @@ internal sealed class StackLoop
 
     /// <summary>Builds a segment's packet, with its payload from the send ring, and sends it.</summary>
     private void Write(FourTuple tuple, Outgoing segment)
+    {
+        if (_offload is { CanWriteRuns: true } && SegmentRun.CanCarry(segment)
+            && _connections.TryGetValue(tuple, out var owner))
+        {
+            if (_run.Continues(tuple, segment))
+            {
+                owner.CopyPayload(segment.Header.SequenceNumber, _run.Append(segment));
+                return;
+            }
+
+            FlushRun();
+            owner.CopyPayload(segment.Header.SequenceNumber, _run.Start(tuple, segment));
+            return;
+        }
+
+        FlushRun();
+        WriteOne(tuple, segment);
+    }
+
+    /// <summary>Sends the gathered run: as one packet the device splits, or as a plain segment.</summary>
+    private void FlushRun()
+    {
+        if (_run.Count == 0)
+        {
+            return;
+        }
+
+        var segment = _run.Segment;
+        var n = HostStep.writeSegment(_host, _run.Tuple, segment, _run.Payload, _out);
+        var packet = _out.AsSpan(0, n);
+        if (_run.Count == 1)
+        {
+            Send(packet);
+        }
+        else
+        {
+            _capture?.Write(Now, packet);
+            Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
+            _offload!.WriteRun(packet, n - segment.PayloadLength, _run.SegmentSize);
+        }
+
+        _run.Clear();
+    }
+
+    private void WriteOne(FourTuple tuple, Outgoing segment)
     {
         var payload = _payload.AsSpan(0, segment.PayloadLength);
         if (segment.PayloadLength > 0 && _connections.TryGetValue(tuple, out var c))

@@ -104,6 +104,7 @@ public sealed class TcpStack : IAsyncDisposable
             Namespace = options.Namespace,
             Mtu = options.Mtu,
             KernelAddress = options.KernelAddress,
+            Offload = options.Offload,
         });
         if (options.InboundImpairment is not null || options.OutboundImpairment is not null)
         {

@@ -28,6 +28,12 @@ public sealed record TcpStackOptions
     /// <summary>The TUN device's MTU; the MSS follows from it.</summary>
     public int Mtu { get; init; } = 1500;
 
+    /// <summary>
+    /// Let the TUN device carry runs of segments as one packet each way and leave checksums
+    /// of kernel packets to us (virtio-net header): far fewer packets through the kernel.
+    /// </summary>
+    public bool Offload { get; init; } = true;
+
     /// <summary>Bytes each connection's send buffer holds (a power of two).</summary>
     public int SendBufferSize { get; init; } = 256 * 1024;
 

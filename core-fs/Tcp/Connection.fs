@@ -354,7 +354,9 @@ let private onText (c: Connection) (box: Outbox) (incoming: Incoming) =
             box.Readable <- box.Readable + n
         | Reassembly.Ignored -> ()
 
-        c.UnackedSegments <- c.UnackedSegments + 1
+        // Counted in full-sized segments, so that a segment the kernel coalesced (64 KiB
+        // through a TUN device with offloads) is acknowledged at once, as Linux does.
+        c.UnackedSegments <- c.UnackedSegments + max 1 (incoming.PayloadLength / c.Options.Mss)
         not inOrder || holesBefore || c.UnackedSegments >= 2
 
 /// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
