@@ -604,4 +604,43 @@ let tests =
                         Expect.equal (count, received) (10_000L, expected) $"connection {seed - 60} intact"
 
                     Expect.isTrue (serving.Wait(TimeSpan.FromSeconds 10.)) "both served")
+
+            testCase "setup errors say what is wrong, and leave no namespace behind"
+            <| fun () ->
+                requireKernel ()
+                let ns = freshNamespace ()
+
+                let setupError (options: TcpStackOptions) =
+                    try
+                        TcpStack.Start(options).DisposeAsync().AsTask().Wait()
+                        None
+                    with :? StackSetupException as e ->
+                        Some e.Message
+
+                try
+                    let badAddress =
+                        setupError (TcpStackOptions(Namespace = ns, KernelAddress = "10.7.0.300/24"))
+
+                    Expect.stringContains (defaultArg badAddress "") "10.7.0.300/24" "names the bad address"
+                    Expect.isFalse (NetworkNamespace.Exists ns) "the namespace it made is gone"
+
+                    let longName =
+                        setupError (TcpStackOptions(Namespace = ns, TunName = "a-name-too-long-for-linux"))
+
+                    Expect.stringContains (defaultArg longName "") "at most 15 characters" "says how long a name may be"
+
+                    let first = TcpStack.Start(TcpStackOptions(Namespace = ns, TunName = "tcpstk0"))
+
+                    try
+                        let taken =
+                            setupError (TcpStackOptions(Namespace = ns, TunName = "tcpstk0", KernelAddress = null))
+
+                        Expect.stringContains (defaultArg taken "") "taken" "says the name is taken"
+                    finally
+                        first.DisposeAsync().AsTask().Wait()
+
+                    Expect.isFalse (NetworkNamespace.Exists ns) "removed by the stack that made it"
+                finally
+                    if NetworkNamespace.Exists ns then
+                        Diagnostics.Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
         ]

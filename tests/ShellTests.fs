@@ -227,4 +227,96 @@ let tests =
                         "packets out, published"
 
                     Expect.isGreaterThanOrEqual measured["tcpstack.bytes/out"] stats.BytesOut "bytes out, published")
+
+            testCase "cancelling a read or a connect raises OperationCanceledException"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    use soon = new CancellationTokenSource(TimeSpan.FromMilliseconds 200.)
+
+                    let cancelled (t: Task) =
+                        try
+                            t.Wait(TimeSpan.FromSeconds 10.) |> ignore
+                            false
+                        with :? AggregateException as e ->
+                            e.InnerException :? OperationCanceledException
+
+                    Expect.isTrue
+                        (cancelled (server.ReadAsync(Memory(Array.zeroCreate 10), soon.Token).AsTask() :> Task))
+                        "the read was cancelled"
+
+                    use later = new CancellationTokenSource(TimeSpan.FromMilliseconds 200.)
+                    // Nobody has 10.0.0.3: the SYN goes unanswered until the token fires.
+                    let nowhere =
+                        stackA.ConnectAsync(IPEndPoint(IPAddress.Parse "10.0.0.3", 80), later.Token)
+
+                    Expect.isTrue (cancelled (nowhere :> Task)) "the connect was cancelled"
+                    client.Abort())
+
+            testCase "disposing a stack closes its connections gracefully: the peer reads to the end"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let data = streamBytes 6 50_000
+
+                    Expect.isTrue
+                        (client.WriteAsync(ReadOnlyMemory data).AsTask().Wait(TimeSpan.FromSeconds 10.))
+                        "written"
+
+                    let reading =
+                        task {
+                            let! got = readAll server
+                            do! server.CloseAsync()
+                            return got
+                        }
+
+                    Expect.isTrue (stackA.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 30.)) "disposed"
+                    Expect.equal (sha (reading |> within 10.)) (sha data) "everything, then end of stream"
+                    Expect.isTrue client.Completion.IsCompleted "our side finished closing")
+
+            testCase "packets that are not IPv4, or not packets at all, are counted and dropped; the stack goes on"
+            <| fun () ->
+                let struct (ours, wire) = MemoryDevice.CreatePair()
+
+                let stack =
+                    TcpStack.Start(
+                        TcpStackOptions(Address = addressA, Device = ours, CloseTimeout = TimeSpan.FromSeconds 1.)
+                    )
+
+                try
+                    use _listener = stack.Listen 80
+
+                    let ipv6 =
+                        Array.append [| 0x60uy; 0uy; 0uy; 0uy; 0uy; 8uy; 58uy; 255uy |] (Array.zeroCreate 40)
+
+                    let truncated = [| 0x45uy; 0uy; 0uy; 40uy |]
+                    // Noise that claims to be IPv4 (its checksum cannot match).
+                    let noise = Array.append [| 0x45uy |] (streamBytes 7 300)
+
+                    for p in [ ipv6; truncated; noise ] do
+                        wire.Write(ReadOnlySpan p)
+
+                    let syn =
+                        Stack.Core.Wire.Packet.tcpToArray
+                            (Stack.Core.Wire.Ipv4.header
+                                Stack.Core.Wire.IpProtocol.Tcp
+                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2")
+                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
+                                0)
+                            { Stack.Core.Wire.Tcp.header 40000us 80us with
+                                Flags = Stack.Core.Wire.TcpFlags.Syn
+                                SequenceNumber = 1000u
+                                Window = 65535us
+                            }
+                            ReadOnlySpan.Empty
+
+                    wire.Write(ReadOnlySpan syn)
+                    let reply = wire.Take(TimeSpan.FromSeconds 10.)
+                    Expect.isNotNull reply "the stack answered the SYN after the junk"
+                    Expect.equal (reply[33] &&& 0x12uy) 0x12uy "with a SYN-ACK"
+                    let drops = stack.GetStatistics().Drops
+                    Expect.equal drops["not-ipv4"] 1L "the IPv6 packet"
+                    Expect.isGreaterThanOrEqual drops["malformed"] 2L "the truncated packet and the noise"
+                finally
+                    stack.DisposeAsync().AsTask().Wait()
         ]
