@@ -149,62 +149,9 @@ let targets: (string * string * string list * (string list -> unit)) list =
             dotnet ([ "run"; "-c"; "Release"; "--project"; "bench"; "--no-restore"; "--" ] @ extra)
 
         "demo",
-        "the main job: what the stack does, shown",
-        [ "build" ],
-        fun _ ->
-            step "crafting the seed's SYN (10.0.1.7:12345 -> 10.0.0.6:9999, seq 1) with Linux's SYN options"
-
-            let craft =
-                [
-                    cliDll
-                    "craft"
-                    "--src"
-                    "10.0.1.7"
-                    "--dst"
-                    "10.0.0.6"
-                    "--sport"
-                    "12345"
-                    "--dport"
-                    "9999"
-                ]
-                @ [
-                    "--flags"
-                    "S"
-                    "--seq"
-                    "1"
-                    "--mss"
-                    "1460"
-                    "--sack-permitted"
-                    "--timestamps"
-                    "1,0"
-                    "--wscale"
-                    "7"
-                ]
-
-            let psi = ProcessStartInfo("dotnet", craft)
-            psi.RedirectStandardOutput <- true
-            use p = Process.Start psi
-            let hex = p.StandardOutput.ReadToEnd().Trim()
-            p.WaitForExit()
-            printfn "%s" hex
-            step "decoding it"
-            run "dotnet" [ cliDll; "decode"; hex ]
-            step "decoding the first packets of a real Linux capture (../shared/captures)"
-            let capture = Path.Combine(root, "tests", "data", "linux-kernel.pcap")
-            let psi = ProcessStartInfo("dotnet", [ cliDll; "decode"; "--pcap"; capture ])
-            psi.RedirectStandardOutput <- true
-            use p = Process.Start psi
-            let lines = p.StandardOutput.ReadToEnd().Split('\n')
-            p.WaitForExit()
-
-            for line in lines |> Array.filter (fun l -> l.StartsWith "--") |> Array.truncate 12 do
-                printfn "%s" line
-
-            printfn
-                "... (%d packets in all: `dotnet %s decode --pcap %s`)"
-                (lines |> Array.filter (fun l -> l.StartsWith "--") |> Array.length)
-                cliDll
-                capture
+        "the main job: the stack on a TUN device with the Linux kernel as its peer (as root)",
+        [ "packages"; "build" ],
+        fun extra -> exit (exec "dotnet" (cliDll :: "demo" :: extra))
     ]
 
 let usage () =

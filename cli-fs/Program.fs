@@ -6,20 +6,35 @@ open Stack.Cli.DecodeCommand
 open Stack.Cli.CraftCommand
 open Stack.Cli.SimCommand
 open Stack.Cli.BenchCommand
+open Stack.Cli.ServeCommand
+open Stack.Cli.TransferCommand
+open Stack.Cli.DemoCommand
 
 type Command =
+    | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
     | [<CliPrefix(CliPrefix.None)>] Decode of ParseResults<DecodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
     | [<CliPrefix(CliPrefix.None)>] Sim of ParseResults<SimArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
+    | [<CliPrefix(CliPrefix.None)>] Echo of ParseResults<EchoArgs>
+    | [<CliPrefix(CliPrefix.None)>] Send of ParseResults<SendArgs>
+    | [<CliPrefix(CliPrefix.None)>] Recv of ParseResults<RecvArgs>
+    | [<CliPrefix(CliPrefix.None)>] Options of ParseResults<StackArgs.StackArgs>
 
     interface IArgParserTemplate with
         member c.Usage =
             match c with
+            | Demo _ -> "the main job: a namespace, a TUN device, the stack on it, the kernel talking to it (as root)."
             | Decode _ -> "print packets (hex or pcap) layer by layer, or as JSON."
             | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
             | Sim _ -> "run two hosts on the deterministic network simulator and check their transfer."
             | Bench _ -> "measure the stack on a TUN device against the Linux kernel (as root)."
+            | Serve _ -> "serve echo, discard and source on the stack (as root)."
+            | Echo _ -> "serve echo on the stack (as root)."
+            | Send _ -> "send bytes from the stack to ADDRESS:PORT; prints their SHA-256 (as root)."
+            | Recv _ -> "receive one connection's bytes on the stack; prints their SHA-256 (as root)."
+            | Options _ -> "the options every command that runs a stack takes (--netns, --loss, --pcap, ...)."
 
 [<EntryPoint>]
 let main argv =
@@ -29,10 +44,18 @@ let main argv =
         let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
 
         match results.GetSubCommand() with
+        | Demo args -> DemoCommand.run args
         | Decode args -> DecodeCommand.run args Console.In Console.Out
         | Craft args -> CraftCommand.run args Console.Out
         | Sim args -> SimCommand.run args Console.Out
         | Bench args -> BenchCommand.run args Console.Out
+        | Serve args -> ServeCommand.run args
+        | Echo args -> ServeCommand.runEcho args
+        | Send args -> TransferCommand.runSend args
+        | Recv args -> TransferCommand.runRecv args
+        | Options _ ->
+            Console.Out.WriteLine(StackArgs.usage ())
+            0
     with
     | :? ArguParseException as e ->
         let helpAsked = e.ErrorCode = ErrorCode.HelpText
@@ -41,3 +64,15 @@ let main argv =
     | Failure message ->
         eprintfn "tcpstack: %s" message
         2
+    | :? AggregateException as e when (e.GetBaseException() :? Stack.Shell.Device.StackSetupException) ->
+        eprintfn "tcpstack: %s" (e.GetBaseException().Message)
+        1
+    | :? Stack.Shell.Device.StackSetupException as e ->
+        eprintfn "tcpstack: %s" e.Message
+        1
+    | :? AggregateException as e when (e.GetBaseException() :? Net.Sockets.SocketException) ->
+        eprintfn "tcpstack: %s" (e.GetBaseException().Message)
+        1
+    | :? AggregateException as e when (e.GetBaseException() :? OperationCanceledException) ->
+        eprintfn "tcpstack: stopped"
+        130

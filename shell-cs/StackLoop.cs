@@ -39,6 +39,7 @@ internal sealed class StackLoop
     private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
     private readonly SegmentRun _run = new();
     private readonly ISegmentOffload? _offload;
+    private readonly PacketObserver? _observer;
     private readonly List<FourTuple> _pendingOrder = [];
     private bool _batching;
     private Host _host;
@@ -49,8 +50,9 @@ internal sealed class StackLoop
     private int _wakeRequested;
     private bool _stopping;
 
-    public StackLoop(Host host, IPacketDevice device, string? capturePath)
+    public StackLoop(Host host, IPacketDevice device, string? capturePath, PacketObserver? observer)
     {
+        _observer = observer;
         _host = host;
         _device = device;
         _offload = device as ISegmentOffload;
@@ -186,7 +188,7 @@ internal sealed class StackLoop
             var packet = new ReadOnlySpan<byte>(_in, 0, n);
             Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
-            _capture?.Write(now, packet);
+            Observe(PacketDirection.In, now, packet);
             var (host, output) = HostStep.receive(now, packet, _host);
             Apply(host, output, packet);
         }
@@ -502,7 +504,7 @@ internal sealed class StackLoop
         }
         else
         {
-            _capture?.Write(Now, packet);
+            Observe(PacketDirection.Out, Now, packet);
             Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
             _offload!.WriteRun(packet, n - segment.PayloadLength, _run.SegmentSize);
         }
@@ -524,9 +526,15 @@ internal sealed class StackLoop
 
     private void Send(ReadOnlySpan<byte> packet)
     {
-        _capture?.Write(Now, packet);
+        Observe(PacketDirection.Out, Now, packet);
         Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
         _device.Write(packet);
+    }
+
+    private void Observe(PacketDirection direction, long now, ReadOnlySpan<byte> packet)
+    {
+        _capture?.Write(now, packet);
+        _observer?.Invoke(direction, packet);
     }
 
     private void Deliver(TcpStackConnection c, Output o, ReadOnlySpan<byte> packet)

@@ -130,7 +130,7 @@ public sealed class TcpStack : IAsyncDisposable
                 hostOptions = configure(hostOptions);
             }
 
-            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath);
+            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket);
             loop.Start();
             return new TcpStack(loop, options);
         }

@@ -46,6 +46,9 @@ public sealed record TcpStackOptions
     /// <summary>Writes every packet in and out to this pcap file.</summary>
     public string? CapturePath { get; init; }
 
+    /// <summary>Sees every packet in and out (to print them, say), on the stack thread.</summary>
+    public PacketObserver? OnPacket { get; init; }
+
     /// <summary>Impairs packets arriving from the device (off when null).</summary>
     public Stack.Core.Impair.Options? InboundImpairment { get; init; }
 

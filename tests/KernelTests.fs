@@ -121,41 +121,13 @@ let kernelListener (ns: string) (port: int) =
 /// the SHA-256 of what was sent.
 let sendStream (write: ReadOnlyMemory<byte> -> Task) (shutdown: unit -> unit) (seed: int) (count: int64) =
     task {
-        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
-        let rng = Random seed
-        let buffer = Array.zeroCreate<byte> 65536
-        let mutable left = count
-
-        while left > 0L do
-            let n = int (min left 65536L)
-            rng.NextBytes(buffer.AsSpan(0, n))
-            hash.AppendData(buffer, 0, n)
-            do! write (ReadOnlyMemory(buffer, 0, n))
-            left <- left - int64 n
-
+        let! sent = Stack.Cli.Streams.send write seed count
         shutdown ()
-        return Convert.ToHexString(hash.GetHashAndReset())
+        return sent
     }
 
 /// Reads through `read` to the end of the stream; returns the byte count and the SHA-256.
-let receiveStream (read: Memory<byte> -> ValueTask<int>) =
-    task {
-        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
-        let buffer = Array.zeroCreate<byte> 65536
-        let mutable total = 0L
-        let mutable go = true
-
-        while go do
-            let! n = read (Memory buffer)
-
-            if n = 0 then
-                go <- false
-            else
-                hash.AppendData(buffer, 0, n)
-                total <- total + int64 n
-
-        return total, Convert.ToHexString(hash.GetHashAndReset())
-    }
+let receiveStream read = Stack.Cli.Streams.receive read
 
 /// A kernel socket sends stream `seed` and shuts down sending (SendAsync on a stream
 /// socket completes once all of the buffer is sent).

@@ -1,0 +1,196 @@
+/// `tcpstack demo`: the main job. It makes a network namespace with a TUN device, starts
+/// the stack on it, and has the Linux kernel on the other side ping it, connect to it,
+/// and move data through it both ways; then it prints what happened and cleans up.
+module Stack.Cli.DemoCommand
+
+open System
+open System.Collections.Concurrent
+open System.Diagnostics
+open System.IO
+open System.Net
+open System.Net.NetworkInformation
+open System.Net.Sockets
+open System.Threading.Tasks
+open Argu
+open Stack.Core.Wire
+open Stack.Shell
+open Stack.Shell.Device
+
+type DemoArgs =
+    | Bytes of count: int64
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Bytes _ -> "bytes moved each way in the transfers (default 33554432)."
+
+let private step (n: int) (text: string) = Console.Out.WriteLine $"\n{n}. {text}"
+let private say (text: string) = Console.Out.WriteLine $"   {text}"
+
+let private mbits (bytes: int64) (elapsed: TimeSpan) =
+    float bytes * 8.0 / elapsed.TotalSeconds / 1e6
+
+let private sendStream write count = Streams.send write 7 count
+let private receiveStream read = Streams.receive read
+
+/// Whether a packet is TCP to or from `port`.
+let private touchesPort (port: int) (packet: ReadOnlySpan<byte>) =
+    if packet.Length < 24 || packet[9] <> 6uy then
+        false
+    else
+        let ihl = int (packet[0] &&& 0xFuy) * 4
+
+        packet.Length >= ihl + 4
+        && (int packet[ihl] * 256 + int packet[ihl + 1] = port
+            || int packet[ihl + 2] * 256 + int packet[ihl + 3] = port)
+
+let run (args: ParseResults<DemoArgs>) =
+    let bytes = args.GetResult(Bytes, 32L <<< 20)
+
+    if bytes < 0L then
+        failwith "--bytes must not be negative"
+
+    if Environment.UserName <> "root" then
+        failwith "demo makes a network namespace and a TUN device: run it as root (sudo)"
+
+    let ns = Namespaces.uniqueName "tcpstack-demo-" ""
+    Namespaces.removeOnInterrupt [ ns ]
+    let capture = Path.Combine(Path.GetTempPath(), $"{ns}.pcap")
+    let handshake = ConcurrentQueue<byte array>()
+
+    Console.Out.WriteLine "tcpstack demo: a user-space TCP/IP stack on a TUN device, with the Linux kernel as its peer."
+    step 1 $"Setting up network namespace {ns} with a TUN device: the kernel is 10.7.0.1/24, the stack 10.7.0.2."
+
+    let stack =
+        TcpStack.Start(
+            TcpStackOptions(
+                Address = IPAddress.Parse "10.7.0.2",
+                Namespace = ns,
+                KernelAddress = "10.7.0.1/24",
+                CapturePath = capture,
+                OnPacket =
+                    PacketObserver(fun _ packet ->
+                        if handshake.Count < 3 && touchesPort 7 packet then
+                            handshake.Enqueue(packet.ToArray()))
+            )
+        )
+
+    let stackAddress = IPEndPoint(stack.Address, 7)
+
+    let kernelSocket () =
+        NetworkNamespace.RunIn(ns, fun () -> new Socket(SocketType.Stream, ProtocolType.Tcp))
+
+    try
+        say $"device {(stack.Device :?> TunDevice).Name}; every packet is captured to {capture}"
+        step 2 "The stack serves echo (RFC 862) on 10.7.0.2:7."
+        use listener = stack.Listen 7
+
+        let serving =
+            task {
+                let! c = listener.AcceptAsync()
+                do! c.Stream.CopyToAsync c.Stream
+                c.ShutdownWrite()
+                do! c.Completion
+            }
+
+        step 3 "The kernel pings the stack."
+
+        let replies =
+            NetworkNamespace.RunIn(
+                ns,
+                fun () ->
+                    use ping = new Ping()
+                    [ for i in 1..3 -> ping.Send(stack.Address, 2000, Array.create 56 (byte i)) ]
+            )
+
+        for r in replies do
+            say $"{r.Status} from {r.Address}: {r.Buffer.Length} bytes, {r.RoundtripTime} ms"
+
+        step 4 "The kernel connects to the echo service. The handshake, as the stack saw it:"
+        use s = kernelSocket ()
+        s.Connect stackAddress
+        let clock = Stopwatch.StartNew()
+
+        while handshake.Count < 3 && clock.Elapsed < TimeSpan.FromSeconds 5. do
+            Threading.Thread.Sleep 10
+
+        for p in handshake do
+            Console.Out.WriteLine()
+
+            for line in (Pretty.packet (ReadOnlySpan p)).TrimEnd().Split('\n') do
+                say line
+
+        step 5 $"The kernel sends {bytes} bytes through the echo service and reads them back."
+        let clock = Stopwatch.StartNew()
+        let receiving = receiveStream (fun b -> s.ReceiveAsync b)
+
+        let sent =
+            (task {
+                let! h = sendStream (fun b -> s.SendAsync(b).AsTask()) bytes
+                s.Shutdown SocketShutdown.Send
+                return h
+            })
+                .Result
+
+        let count, received = receiving.Result
+        let elapsed = clock.Elapsed
+        serving.Wait(TimeSpan.FromSeconds 10.) |> ignore
+
+        say (
+            if count = bytes && received = sent then
+                $"intact: {count} bytes back, SHA-256 {received.ToLowerInvariant()} both ways"
+            else
+                $"MISMATCH: sent {bytes} bytes (SHA-256 {sent}), got {count} (SHA-256 {received})"
+        )
+
+        say $"{elapsed.TotalSeconds:F2} s: {mbits bytes elapsed:F0} Mbit/s each way at once"
+
+        step 6 $"The stack fetches {bytes} bytes from a kernel server on 10.7.0.1:8080."
+        use server = kernelSocket ()
+        server.Bind(IPEndPoint(IPAddress.Parse "10.7.0.1", 8080))
+        server.Listen 1
+
+        let offering =
+            task {
+                use! peer = server.AcceptAsync()
+                let! h = sendStream (fun b -> peer.SendAsync(b).AsTask()) bytes
+                peer.Shutdown SocketShutdown.Send
+                return h
+            }
+
+        let clock = Stopwatch.StartNew()
+        let c = stack.ConnectAsync("10.7.0.1", 8080).Result
+        let count, fetched = (receiveStream (fun b -> c.ReadAsync b)).Result
+        let elapsed = clock.Elapsed
+        let offered = offering.Result
+        c.CloseAsync().Wait(TimeSpan.FromSeconds 10.) |> ignore
+
+        say (
+            if count = bytes && fetched = offered then
+                $"intact: {count} bytes, SHA-256 {fetched.ToLowerInvariant()}"
+            else
+                $"MISMATCH: offered SHA-256 {offered}, fetched {count} bytes with SHA-256 {fetched}"
+        )
+
+        say $"{elapsed.TotalSeconds:F2} s: {mbits bytes elapsed:F0} Mbit/s"
+
+        step 7 "What the stack counted:"
+        let st = stack.GetStatistics()
+        say $"packets in {st.PacketsIn}, out {st.PacketsOut}; bytes in {st.BytesIn}, out {st.BytesOut}"
+        say $"retransmissions {st.Retransmissions}"
+
+        for d in st.Drops do
+            if d.Value > 0L then
+                say $"dropped ({d.Key}): {d.Value}"
+
+        let ok =
+            replies |> List.forall (fun r -> r.Status = IPStatus.Success)
+            && count = bytes
+            && fetched = offered
+
+        stack.DisposeAsync().AsTask().Wait()
+        step 8 $"Cleaned up: namespace {ns} and its device are gone."
+        say $"The capture stays: {capture} (tshark -r {capture}, or open it in Wireshark)."
+        if ok then 0 else 1
+    finally
+        stack.DisposeAsync().AsTask().Wait()

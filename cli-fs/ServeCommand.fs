@@ -1,0 +1,150 @@
+/// `tcpstack serve` and `tcpstack echo`: the classic test services on the stack: echo
+/// (RFC 862), discard (RFC 863), and source (the client sends an 8-byte little-endian
+/// count, the server sends that many bytes and closes).
+module Stack.Cli.ServeCommand
+
+open System
+open System.Buffers.Binary
+open System.IO
+open System.Threading
+open System.Threading.Tasks
+open Argu
+open Stack.Shell
+
+type ServeArgs =
+    | Echo of port: int
+    | Discard of port: int
+    | Source of port: int
+    | Max_Conns of count: int
+    | [<GatherUnrecognized; Hidden>] Stack_Option of text: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Echo _ -> "serve echo (RFC 862) on this port."
+            | Discard _ -> "serve discard (RFC 863) on this port."
+            | Source _ -> "serve source on this port: read an 8-byte little-endian count, send that many bytes, close."
+            | Max_Conns _ -> "stop after serving this many connections (default: until Ctrl-C)."
+            | Stack_Option _ -> "the stack's options (tcpstack options --help)."
+
+type EchoArgs =
+    | Port of port: int
+    | Max_Conns of count: int
+    | [<GatherUnrecognized; Hidden>] Stack_Option of text: string
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Port _ -> "the port to echo on (default 7)."
+            | Max_Conns _ -> "stop after serving this many connections (default: until Ctrl-C)."
+            | Stack_Option _ -> "the stack's options."
+
+type Service =
+    | EchoService
+    | DiscardService
+    | SourceService
+
+let private serve (service: Service) (c: TcpStackConnection) : Task =
+    task {
+        try
+            match service with
+            | EchoService ->
+                do! c.Stream.CopyToAsync c.Stream
+                c.ShutdownWrite()
+            | DiscardService ->
+                do! c.Stream.CopyToAsync Stream.Null
+                c.ShutdownWrite()
+            | SourceService ->
+                let count = Array.zeroCreate<byte> 8
+                do! c.Stream.ReadExactlyAsync(count.AsMemory())
+                let mutable left = BinaryPrimitives.ReadInt64LittleEndian count
+                let chunk = Array.init 65536 (fun i -> byte (i % 251))
+
+                while left > 0L do
+                    let n = int (min left 65536L)
+                    do! c.WriteAsync(ReadOnlyMemory(chunk, 0, n))
+                    left <- left - int64 n
+
+                c.ShutdownWrite()
+
+            do! c.CloseAsync()
+        with e ->
+            eprintfn "tcpstack: %O: %s" c.RemoteEndPoint e.Message
+            c.Abort()
+    }
+
+/// Runs the services until Ctrl-C or until `maxConns` connections were served.
+let runServices (services: (Service * int) list) (maxConns: int option) (stackOptions: string list) (command: string) =
+    let stackArgs = StackArgs.parse command stackOptions
+    let cancel, _signals = StackArgs.interrupted ()
+    let stack = StackArgs.start stackArgs
+
+    try
+        let served = ref 0
+        let limit = defaultArg maxConns Int32.MaxValue
+        use allServed = new CancellationTokenSource()
+
+        use stop =
+            CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, allServed.Token)
+
+        let running = Collections.Concurrent.ConcurrentBag<Task>()
+
+        let accepting =
+            [
+                for service, port in services ->
+                    let listener = stack.Listen port
+                    Console.Out.WriteLine $"listening on {stack.Address}:{port}"
+
+                    task {
+                        try
+                            while not stop.IsCancellationRequested do
+                                let! c = listener.AcceptAsync stop.Token
+
+                                if Interlocked.Increment &served.contents >= limit then
+                                    allServed.CancelAfter(0)
+
+                                running.Add(serve service c)
+                        with :? OperationCanceledException ->
+                            listener.Dispose()
+                    }
+                    :> Task
+            ]
+
+        Console.Out.Flush()
+        Task.WhenAll(accepting).Wait()
+        Task.WhenAll(running).Wait(TimeSpan.FromSeconds 30.) |> ignore
+        0
+    finally
+        stack.DisposeAsync().AsTask().Wait()
+
+let run (args: ParseResults<ServeArgs>) =
+    let services =
+        [
+            for a in args.GetAllResults() do
+                match a with
+                | Echo port -> EchoService, port
+                | Discard port -> DiscardService, port
+                | Source port -> SourceService, port
+                | _ -> ()
+        ]
+
+    if services.IsEmpty then
+        failwith "serve needs at least one of --echo PORT, --discard PORT, --source PORT"
+
+    for _, port in services do
+        if port < 1 || port > 65535 then
+            failwith $"port {port} is out of range: use 1 to 65535"
+
+    runServices services (args.TryGetResult ServeArgs.Max_Conns) (args.GetResults ServeArgs.Stack_Option) "serve"
+
+let runEcho (args: ParseResults<EchoArgs>) =
+    let port = args.GetResult(Port, 7)
+
+    if port < 1 || port > 65535 then
+        failwith $"port {port} is out of range: use 1 to 65535"
+
+    runServices
+        [ EchoService, port ]
+        (args.TryGetResult EchoArgs.Max_Conns)
+        (args.GetResults EchoArgs.Stack_Option)
+        "echo"

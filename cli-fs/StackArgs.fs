@@ -1,0 +1,156 @@
+/// The options every command that runs a stack shares, and starting the stack from them:
+/// its device in a namespace of its own, impairment, capture and packet printing, and a
+/// clean stop on Ctrl-C or SIGTERM.
+module Stack.Cli.StackArgs
+
+open System
+open System.Net
+open System.Runtime.InteropServices
+open System.Threading
+open Argu
+open Stack.Core
+open Stack.Core.Wire
+open Stack.Shell
+
+type StackArgs =
+    | Netns of name: string
+    | Tun of name: string
+    | Addr of address: string
+    | Kernel_Addr of address: string
+    | Mtu of bytes: int
+    | Loss of probability: string
+    | Dup of probability: string
+    | Reorder of probability: string
+    | Delay of ms: float
+    | Jitter of ms: float
+    | Corrupt of probability: string
+    | Rate of mbit: float
+    | Seed of seed: uint64
+    | Pcap of file: string
+    | Log_Packets
+    | No_Offload
+
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Netns _ ->
+                "network namespace of the stack's TUN device: created if missing, removed at exit if created here (default tcpstack)."
+            | Tun _ -> "name of the TUN device (default: the kernel picks)."
+            | Addr _ -> "the stack's own address (default 10.7.0.2)."
+            | Kernel_Addr _ -> "the kernel side's address on the device, with its prefix (default 10.7.0.1/24)."
+            | Mtu _ -> "MTU of the device (default 1500)."
+            | Loss _ -> "impairment: chance a packet is lost, each way, as 0.05 or 5%."
+            | Dup _ -> "impairment: chance a packet is duplicated."
+            | Reorder _ -> "impairment: chance a packet is held back 3 ms so later ones overtake it."
+            | Delay _ -> "impairment: one-way delay in milliseconds."
+            | Jitter _ -> "impairment: extra random delay, up to this many milliseconds."
+            | Corrupt _ -> "impairment: chance one bit of a packet is flipped."
+            | Rate _ -> "impairment: link rate in Mbit/s."
+            | Seed _ -> "seed of the impairment (default 1)."
+            | Pcap _ -> "write every packet in and out to this pcap file."
+            | Log_Packets -> "print every packet in and out."
+            | No_Offload -> "no segmentation or checksum offload on the TUN device."
+
+/// The stack options, from arguments the command itself did not recognise.
+let parse (command: string) (arguments: string list) =
+    let parser = ArgumentParser.Create<StackArgs>(programName = $"tcpstack {command}")
+    parser.ParseCommandLine(List.toArray arguments, raiseOnUsage = true)
+
+/// The help text of the stack options, for a command's own help.
+let usage () =
+    ArgumentParser.Create<StackArgs>(programName = "tcpstack <command>").PrintUsage()
+
+let private address (name: string) (text: string) =
+    match IPAddress.TryParse text with
+    | true, a when a.AddressFamily = Sockets.AddressFamily.InterNetwork -> a
+    | _ -> failwith $"{name}: '{text}' is not an IPv4 address"
+
+/// The impairment the options ask for, if any.
+let impairment (args: ParseResults<StackArgs>) =
+    let probability (case: Quotations.Expr<string -> StackArgs>) (name: string) =
+        args.TryGetResult case
+        |> Option.map (SimCommand.parseProbability name)
+        |> Option.defaultValue 0.0
+
+    let options =
+        { Impair.none with
+            Loss = probability <@ Loss @> "--loss"
+            Duplicate = probability <@ Dup @> "--dup"
+            Reorder = probability <@ Reorder @> "--reorder"
+            ReorderDelayMicros = 3_000L
+            Corrupt = probability <@ Corrupt @> "--corrupt"
+            DelayMicros = int64 (args.GetResult(Delay, 0.0) * 1000.0)
+            JitterMicros = int64 (args.GetResult(Jitter, 0.0) * 1000.0)
+            RateBitsPerSecond = int64 (args.GetResult(Rate, 0.0) * 1e6)
+            QueueLimitBytes = 1_000_000L
+        }
+
+    if
+        options =
+            { Impair.none with
+                ReorderDelayMicros = 3_000L
+                QueueLimitBytes = 1_000_000L
+            }
+    then
+        None
+    else
+        Some options
+
+/// Prints a packet as one line, the way the seed's programs did, with its direction.
+let printPacket (direction: PacketDirection) (packet: ReadOnlySpan<byte>) =
+    let arrow = if direction = PacketDirection.In then "in " else "out"
+    Console.Out.WriteLine $"{arrow} {Pretty.summary packet}"
+
+/// The namespace the options name.
+let namespaceOf (args: ParseResults<StackArgs>) = args.GetResult(Netns, "tcpstack")
+
+/// Starts a stack as the options say.
+let start (args: ParseResults<StackArgs>) =
+    let impaired = impairment args
+
+    let options =
+        TcpStackOptions(
+            Address = address "--addr" (args.GetResult(Addr, "10.7.0.2")),
+            Namespace = namespaceOf args,
+            TunName = Option.toObj (args.TryGetResult Tun),
+            KernelAddress = args.GetResult(Kernel_Addr, "10.7.0.1/24"),
+            Mtu = args.GetResult(Mtu, 1500),
+            Offload = not (args.Contains No_Offload),
+            CapturePath = Option.toObj (args.TryGetResult Pcap),
+            OnPacket =
+                (if args.Contains Log_Packets then
+                     PacketObserver printPacket
+                 else
+                     null),
+            InboundImpairment =
+                (match impaired with
+                 | Some i -> i
+                 | None -> Unchecked.defaultof<_>),
+            OutboundImpairment =
+                (match impaired with
+                 | Some i -> i
+                 | None -> Unchecked.defaultof<_>),
+            ImpairmentSeed = args.GetResult(Seed, 1UL)
+        )
+
+    TcpStack.StartAsync(options).Result
+
+/// A token that fires on Ctrl-C or SIGTERM, so a command can stop cleanly: close its
+/// connections, remove its device and namespace, flush its capture.
+let interrupted () =
+    let cancel = new CancellationTokenSource()
+
+    let registrations =
+        [
+            for signal in [ PosixSignal.SIGINT; PosixSignal.SIGTERM ] ->
+                PosixSignalRegistration.Create(
+                    signal,
+                    fun context ->
+                        context.Cancel <- true
+                        eprintfn "tcpstack: stopping"
+                        cancel.Cancel()
+                )
+        ]
+
+    GC.KeepAlive registrations
+    cancel, registrations

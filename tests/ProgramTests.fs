@@ -1,0 +1,236 @@
+/// The `tcpstack` programs that run a stack, end to end, each in a namespace of its own
+/// with the kernel on the other side.
+module Stack.Tests.ProgramTests
+
+open System
+open System.Collections.Concurrent
+open System.Diagnostics
+open System.IO
+open System.Net
+open System.Net.Sockets
+open System.Text
+open Expecto
+open Stack.Shell.Device
+open Stack.Tests.CliTests
+open Stack.Tests.KernelTests
+open Stack.Tests.ShellTests
+
+/// A `tcpstack` command running in the background, its output read line by line.
+type Running(args: string list) =
+    let dll = Path.Combine(AppContext.BaseDirectory, "tcpstack.dll")
+    let psi = ProcessStartInfo("dotnet", dll :: args)
+
+    do
+        psi.RedirectStandardOutput <- true
+        psi.RedirectStandardError <- true
+
+    let p = Process.Start psi
+    let lines = new BlockingCollection<string>()
+    let all = StringBuilder()
+    let errors = StringBuilder()
+
+    do
+        p.OutputDataReceived.Add(fun e ->
+            if not (isNull e.Data) then
+                lock all (fun () -> all.AppendLine e.Data |> ignore)
+                lines.Add e.Data)
+
+        p.ErrorDataReceived.Add(fun e ->
+            if not (isNull e.Data) then
+                lock errors (fun () -> errors.AppendLine e.Data |> ignore))
+
+        p.BeginOutputReadLine()
+        p.BeginErrorReadLine()
+
+    /// Waits for a line of output that starts with `prefix`.
+    member _.WaitFor(prefix: string) =
+        let mutable found = None
+        let deadline = DateTime.UtcNow.AddSeconds 60.
+
+        while found.IsNone && DateTime.UtcNow < deadline do
+            let mutable line = null
+
+            if lines.TryTake(&line, 200) then
+                if line.StartsWith prefix then
+                    found <- Some line
+            elif p.HasExited then
+                failtestf "tcpstack %A ended: %s" args (string errors)
+
+        match found with
+        | Some line -> line
+        | None -> failtestf "tcpstack %A never printed '%s'" args prefix
+
+    /// Waits for the command to end; its exit code and whole output.
+    member _.Finish() =
+        if not (p.WaitForExit 120_000) then
+            p.Kill true
+            failtestf "tcpstack %A did not finish" args
+
+        p.WaitForExit()
+        p.ExitCode, lock all (fun () -> string all)
+
+    interface IDisposable with
+        member _.Dispose() =
+            if not p.HasExited then
+                p.Kill true
+
+            p.Dispose()
+
+/// Runs `f` with a fresh namespace name; removes the namespace if it is left behind.
+let withNamespace (f: string -> unit) =
+    requireKernel ()
+    let ns = freshNamespace ()
+
+    try
+        f ns
+    finally
+        if NetworkNamespace.Exists ns then
+            Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
+
+let private sha256Of (output: string) =
+    output.Split('\n')
+    |> Array.tryFind (fun l -> l.StartsWith "sha256 ")
+    |> Option.map (fun l -> l.Substring(7).Trim().ToUpperInvariant())
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "programs"
+        [
+            testCase "demo completes: ping, echo and fetch, all intact"
+            <| fun () ->
+                requireKernel ()
+                let run = tcpstack "" [ "demo"; "--bytes"; "4194304" ]
+                Expect.equal run.Code 0 $"demo succeeded: {run.Err}"
+                Expect.equal (run.Out.Split("intact:").Length - 1) 2 "both transfers intact"
+                Expect.stringContains run.Out "Success from 10.7.0.2" "the ping answered"
+                Expect.stringContains run.Out "Cleaned up" "cleaned up"
+
+            testCase "serve's echo, discard and source answer a kernel client"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    use serve =
+                        new Running(
+                            [
+                                "serve"
+                                "--echo"
+                                "7"
+                                "--discard"
+                                "9"
+                                "--source"
+                                "19"
+                                "--max-conns"
+                                "3"
+                                "--netns"
+                                ns
+                            ]
+                        )
+
+                    for port in [ 7; 9; 19 ] do
+                        serve.WaitFor $"listening on 10.7.0.2:{port}" |> ignore
+
+                    let connect port =
+                        let s = kernelSocket ns
+                        s.Connect(IPEndPoint(stackAddress, port))
+                        s
+
+                    use echo = connect 7
+                    let sent = kernelSend echo 71 300_000L |> within 30.
+                    Expect.equal (kernelReceive echo |> within 30.) (300_000L, sent) "echo returns every byte"
+                    use discard = connect 9
+                    kernelSend discard 72 300_000L |> within 30. |> ignore
+                    Expect.equal (fst (kernelReceive discard |> within 30.)) 0L "discard answers nothing"
+                    use source = connect 19
+                    source.Send(BitConverter.GetBytes 123_456L) |> ignore
+                    source.Shutdown SocketShutdown.Send
+                    Expect.equal (fst (kernelReceive source |> within 30.)) 123_456L "source sends the count asked for"
+                    let code, _ = serve.Finish()
+                    Expect.equal code 0 "serve ended after three connections")
+
+            testCase "recv takes 32 MiB from a kernel sender; its SHA-256 and pcap agree"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    let pcap = Path.Combine(Path.GetTempPath(), $"{ns}.pcap")
+
+                    try
+                        use recv = new Running([ "recv"; "--port"; "5001"; "--netns"; ns; "--pcap"; pcap ])
+                        recv.WaitFor "listening on 10.7.0.2:5001" |> ignore
+                        use s = kernelSocket ns
+                        s.Connect(IPEndPoint(stackAddress, 5001))
+                        let sent = kernelSend s 73 (32L * MiB) |> within 120.
+                        kernelReceive s |> within 30. |> ignore
+                        let code, output = recv.Finish()
+                        Expect.equal code 0 "recv succeeded"
+                        Expect.equal (sha256Of output) (Some sent) "recv printed the SHA-256 of what was sent"
+                        Expect.stringContains output $"received {32L * MiB} bytes" "and the count"
+
+                        let psi =
+                            ProcessStartInfo(
+                                "tshark",
+                                [
+                                    "-n"
+                                    "-r"
+                                    pcap
+                                    "-o"
+                                    "tcp.check_checksum:TRUE"
+                                    "-Y"
+                                    "_ws.malformed || tcp.checksum.status == 0"
+                                ]
+                            )
+
+                        psi.RedirectStandardOutput <- true
+                        psi.RedirectStandardError <- true
+                        use t = Process.Start psi
+                        let bad = t.StandardOutput.ReadToEnd()
+                        t.WaitForExit()
+                        Expect.equal (t.ExitCode, bad.Trim()) (0, "") "tshark finds no malformed frame or bad checksum"
+                    finally
+                        File.Delete pcap)
+
+            testCase "send gives a kernel receiver 32 MiB; both count the same SHA-256"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    use _ns = NetworkNamespace.Open ns
+                    use listener = kernelSocket ns
+                    listener.Bind(IPEndPoint(IPAddress.Any, 5001))
+                    listener.Listen 1
+
+                    let receiving =
+                        task {
+                            use! s = listener.AcceptAsync()
+                            return! kernelReceive s
+                        }
+
+                    let run =
+                        tcpstack
+                            ""
+                            [
+                                "send"
+                                "--to"
+                                "10.7.0.1:5001"
+                                "--bytes"
+                                string (32L * MiB)
+                                "--netns"
+                                ns
+                            ]
+
+                    Expect.equal run.Code 0 $"send succeeded: {run.Err}"
+                    let count, received = receiving |> within 60.
+                    Expect.equal count (32L * MiB) "the kernel got every byte"
+                    Expect.equal (sha256Of run.Out) (Some received) "send printed the SHA-256 the kernel saw")
+
+            testCase "bad arguments give a usage message and a non-zero exit"
+            <| fun () ->
+                for args, expected in
+                    [
+                        [ "serve" ], "--echo"
+                        [ "send"; "--to"; "nowhere" ], "ADDRESS:PORT"
+                        [ "echo"; "--port"; "7"; "--loss"; "lots" ], "--loss"
+                        [ "recv" ], "--port"
+                        [ "bench"; "--duration"; "-1" ], "--duration"
+                    ] do
+                    let run = tcpstack "" args
+                    Expect.notEqual run.Code 0 $"tcpstack {args} fails"
+                    Expect.stringContains (run.Err + run.Out) expected $"tcpstack {args} says what is wrong"
+        ]
