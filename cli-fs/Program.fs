@@ -9,6 +9,7 @@ open Stack.Cli.BenchCommand
 open Stack.Cli.ServeCommand
 open Stack.Cli.TransferCommand
 open Stack.Cli.DemoCommand
+open Stack.Cli.ChatCommand
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -16,6 +17,8 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
     | [<CliPrefix(CliPrefix.None)>] Sim of ParseResults<SimArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
+    | [<CliPrefix(CliPrefix.None)>] Host of ParseResults<HostArgs>
+    | [<CliPrefix(CliPrefix.None)>] Peer of ParseResults<PeerArgs>
     | [<CliPrefix(CliPrefix.None)>] Serve of ParseResults<ServeArgs>
     | [<CliPrefix(CliPrefix.None)>] Echo of ParseResults<EchoArgs>
     | [<CliPrefix(CliPrefix.None)>] Send of ParseResults<SendArgs>
@@ -30,6 +33,8 @@ type Command =
             | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
             | Sim _ -> "run two hosts on the deterministic network simulator and check their transfer."
             | Bench _ -> "measure the stack on a TUN device against the Linux kernel (as root)."
+            | Host _ -> "the seed's host: a stack that listens and exchanges lines with the peer (as root)."
+            | Peer _ -> "the seed's peer: a second stack, on its own device, that connects to the host (as root)."
             | Serve _ -> "serve echo, discard and source on the stack (as root)."
             | Echo _ -> "serve echo on the stack (as root)."
             | Send _ -> "send bytes from the stack to ADDRESS:PORT; prints their SHA-256 (as root)."
@@ -49,6 +54,8 @@ let main argv =
         | Craft args -> CraftCommand.run args Console.Out
         | Sim args -> SimCommand.run args Console.Out
         | Bench args -> BenchCommand.run args Console.Out
+        | Host args -> ChatCommand.runHost args
+        | Peer args -> ChatCommand.runPeer args
         | Serve args -> ServeCommand.run args
         | Echo args -> ServeCommand.runEcho args
         | Send args -> TransferCommand.runSend args

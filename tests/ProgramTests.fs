@@ -220,6 +220,23 @@ let tests =
                     Expect.equal count (32L * MiB) "the kernel got every byte"
                     Expect.equal (sha256Of run.Out) (Some received) "send printed the SHA-256 the kernel saw")
 
+            testCase "host and peer, on two devices with the kernel forwarding between them, exchange messages"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    use host = new Running([ "host"; "--say"; "hello from the host"; "--netns"; ns ])
+                    host.WaitFor "listening on 10.7.1.2:9999" |> ignore
+
+                    let peer =
+                        tcpstack "" [ "peer"; "--say"; "hello from the peer"; "--say"; "and again"; "--netns"; ns ]
+
+                    Expect.equal peer.Code 0 $"peer succeeded: {peer.Err}"
+                    Expect.stringContains peer.Out "received: hello from the host" "the peer got the host's line"
+                    Expect.stringContains peer.Out "[SYN, ACK]" "and printed the packets it saw"
+                    let code, hostOut = host.Finish()
+                    Expect.equal code 0 "the host ended after the conversation"
+                    Expect.stringContains hostOut "received: hello from the peer" "the host got the peer's lines"
+                    Expect.stringContains hostOut "received: and again" "both of them")
+
             testCase "bad arguments give a usage message and a non-zero exit"
             <| fun () ->
                 for args, expected in
