@@ -60,6 +60,10 @@ type Running(args: string list) =
         | Some line -> line
         | None -> failtestf "tcpstack %A never printed '%s'" args prefix
 
+    /// Sends SIGINT, as Ctrl-C does, to the process this object started.
+    member _.Interrupt() =
+        Process.Start("kill", [ "-INT"; string p.Id ]).WaitForExit()
+
     /// Waits for the command to end; its exit code and whole output.
     member _.Finish() =
         if not (p.WaitForExit 120_000) then
@@ -236,6 +240,50 @@ let tests =
                     Expect.equal code 0 "the host ended after the conversation"
                     Expect.stringContains hostOut "received: hello from the peer" "the host got the peer's lines"
                     Expect.stringContains hostOut "received: and again" "both of them")
+
+            testCase "Ctrl-C stops serve cleanly: its namespace and device are removed, its capture is complete"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    let pcap = Path.Combine(Path.GetTempPath(), $"{ns}.pcap")
+
+                    try
+                        use serve = new Running([ "serve"; "--echo"; "7"; "--netns"; ns; "--pcap"; pcap ])
+                        serve.WaitFor "listening on 10.7.0.2:7" |> ignore
+                        use s = kernelSocket ns
+                        s.Connect(IPEndPoint(stackAddress, 7))
+                        s.Send("hello"B) |> ignore
+                        let reply = Array.zeroCreate<byte> 5
+                        s.Receive reply |> ignore
+                        Expect.equal reply "hello"B "echoed before the interrupt"
+                        serve.Interrupt()
+                        let code, _ = serve.Finish()
+                        Expect.equal code 0 "serve stopped"
+                        Expect.isFalse (NetworkNamespace.Exists ns) "its namespace is gone"
+
+                        match Stack.Core.Wire.Pcap.tryRead (ReadOnlySpan(File.ReadAllBytes pcap)) with
+                        | Ok file -> Expect.isGreaterThanOrEqual file.Records.Length 5 "the capture holds the exchange"
+                        | Error e -> failtestf "the capture does not read back: %A" e
+                    finally
+                        File.Delete pcap)
+
+            testCase "bench runs end to end and prints its figures as JSON"
+            <| fun () ->
+                requireKernel ()
+                let run = tcpstack "" [ "bench"; "--duration"; "0.5"; "--idle"; "100"; "--json" ]
+                Expect.equal run.Code 0 $"bench succeeded: {run.Err}"
+                let json = run.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.last
+                let root = Text.Json.JsonDocument.Parse(json).RootElement
+                let results = root.GetProperty("results").EnumerateArray() |> Seq.toList
+                Expect.equal results.Length 5 "five measures"
+
+                for r in results do
+                    Expect.isGreaterThan (r.GetProperty("stack").GetDouble()) 0.0 "the stack's figure"
+                    Expect.isGreaterThan (r.GetProperty("kernel").GetDouble()) 0.0 "the kernel's figure"
+
+                Expect.isGreaterThan
+                    (root.GetProperty("bytesPerIdleConnection").GetDouble())
+                    0.0
+                    "memory per idle connection"
 
             testCase "bad arguments give a usage message and a non-zero exit"
             <| fun () ->
