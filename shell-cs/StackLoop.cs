@@ -361,20 +361,22 @@ internal sealed class StackLoop
     private void Apply(Host host, HostOutput output, ReadOnlySpan<byte> packet)
     {
         Volatile.Write(ref _host, host);
-        foreach (var (tuple, o) in output.Connections)
+        // F# lists are walked by hand: foreach would allocate an enumerator per packet.
+        for (var l = output.Connections; !l.IsEmpty; l = l.Tail)
         {
-            TrackNew(tuple);
+            TrackNew(l.Head.Item1);
         }
 
-        foreach (var t in output.Transmits)
+        for (var l = output.Transmits; !l.IsEmpty; l = l.Tail)
         {
-            Transmit(t);
+            Transmit(l.Head);
         }
 
         FlushRun();
 
-        foreach (var (tuple, o) in output.Connections)
+        for (var l = output.Connections; !l.IsEmpty; l = l.Tail)
         {
+            var (tuple, o) = l.Head;
             if (_connections.TryGetValue(tuple, out var c))
             {
                 Deliver(c, o, packet);
@@ -576,9 +578,9 @@ internal sealed class StackLoop
             c.PublishReleased(o.Released);
         }
 
-        foreach (var e in o.Events)
+        for (var events = o.Events; !events.IsEmpty; events = events.Tail)
         {
-            switch (e.Tag)
+            switch (events.Head.Tag)
             {
                 case Event.Tags.Connected:
                     if (c.Connecting is { } connecting)

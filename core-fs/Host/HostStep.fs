@@ -31,11 +31,14 @@ let create (options: HostOptions) =
         Counters = zeroCounters
     }
 
-/// Collects one step's output.
+/// Collects one step's output. The packet counts, which every step changes, are added to
+/// the counters once at the end rather than copying them per packet.
 type private Step(host: Host) =
     member val Host = host with get, set
     member val Transmits: Transmit list = [] with get, set
     member val Connections: struct (FourTuple * Output) list = [] with get, set
+    member val PacketsIn = 0L with get, set
+    member val PacketsOut = 0L with get, set
 
     member s.Count(f: Counters -> Counters) =
         s.Host <-
@@ -45,14 +48,24 @@ type private Step(host: Host) =
 
     member s.Send(t: Transmit) =
         s.Transmits <- t :: s.Transmits
-
-        s.Count(fun c ->
-            { c with
-                PacketsOut = c.PacketsOut + 1L
-            })
+        s.PacketsOut <- s.PacketsOut + 1L
 
     member s.Result() =
-        struct (s.Host,
+        let host =
+            if s.PacketsIn = 0L && s.PacketsOut = 0L then
+                s.Host
+            else
+                let c = s.Host.Counters
+
+                { s.Host with
+                    Counters =
+                        { c with
+                            PacketsIn = c.PacketsIn + s.PacketsIn
+                            PacketsOut = c.PacketsOut + s.PacketsOut
+                        }
+                }
+
+        struct (host,
                 {
                     Transmits = List.rev s.Transmits
                     Connections = List.rev s.Connections
@@ -287,7 +300,7 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
 /// An IPv4 packet arrives from the link.
 let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Host * HostOutput) =
     let step = Step(host)
-    step.Count(fun c -> { c with PacketsIn = c.PacketsIn + 1L })
+    step.PacketsIn <- 1L
 
     match Ipv4.tryParse packet with
     | Error(BadVersion _) -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
