@@ -38,6 +38,12 @@ internal sealed class StackLoop
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
     private readonly SegmentRun _run = new();
+
+    // Each connection's next deadline, so a turn of the loop costs O(log n), not a scan of
+    // every connection. `_scheduled` holds the earliest deadline queued for a tuple;
+    // entries it does not match are stale and skipped.
+    private readonly PriorityQueue<FourTuple, long> _timers = new();
+    private readonly Dictionary<FourTuple, long> _scheduled = [];
     private readonly ISegmentOffload? _offload;
     private readonly PacketObserver? _observer;
     private readonly List<FourTuple> _pendingOrder = [];
@@ -116,21 +122,12 @@ internal sealed class StackLoop
                 Volatile.Write(ref _wakeRequested, 0);
                 var busy = DrainRequests();
                 busy |= ReadPackets();
-                var now = Now;
-                var deadline = HostStep.nextDeadline(_host);
-                if (deadline.IsSome && deadline.Value <= now)
-                {
-                    var (host, output) = HostStep.timeout(now, _host);
-                    Apply(host, output, ReadOnlySpan<byte>.Empty);
-                    busy = true;
-                    deadline = HostStep.nextDeadline(_host);
-                }
-
+                busy |= RunDueTimers(Now);
                 if (!busy && !_stopping)
                 {
                     Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
                     _capture?.Flush();
-                    _device.Wait(deadline.IsSome ? Math.Max(0, deadline.Value - Now) : -1);
+                    _device.Wait(_timers.TryPeek(out _, out var next) ? Math.Max(0, next - Now) : -1);
                 }
             }
 
@@ -161,6 +158,52 @@ internal sealed class StackLoop
     /// more: one ACK per burst instead of one per two segments, as receive offload gives
     /// the kernel. Duplicate ACKs (no advance) are all sent: they signal loss.
     /// </summary>
+    /// <summary>Runs the timers that are due; returns whether any ran.</summary>
+    private bool RunDueTimers(long now)
+    {
+        var ran = false;
+        while (_timers.TryPeek(out var tuple, out var at) && at <= now)
+        {
+            _timers.Dequeue();
+            if (!_scheduled.TryGetValue(tuple, out var scheduled) || scheduled != at)
+            {
+                continue;
+            }
+
+            _scheduled.Remove(tuple);
+            var (host, output) = HostStep.timeoutConnection(now, tuple, _host);
+            Apply(host, output, ReadOnlySpan<byte>.Empty);
+            Schedule(tuple);
+            ran = true;
+        }
+
+        return ran;
+    }
+
+    /// <summary>Queues the connection's next deadline, unless an earlier one is queued already.</summary>
+    private void Schedule(FourTuple tuple)
+    {
+        if (!_host.Connections.TryGetValue(tuple, out var core))
+        {
+            _scheduled.Remove(tuple);
+            return;
+        }
+
+        var deadline = ConnectionModule.nextDeadline(core);
+        if (deadline.IsNone)
+        {
+            return;
+        }
+
+        if (_scheduled.TryGetValue(tuple, out var scheduled) && scheduled <= deadline.Value)
+        {
+            return;
+        }
+
+        _scheduled[tuple] = deadline.Value;
+        _timers.Enqueue(tuple, deadline.Value);
+    }
+
     private bool ReadPackets()
     {
         _batching = true;
@@ -381,6 +424,8 @@ internal sealed class StackLoop
             {
                 Deliver(c, o, packet);
             }
+
+            Schedule(tuple);
         }
     }
 

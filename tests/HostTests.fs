@@ -389,6 +389,23 @@ let tests =
                 Expect.equal (segments out |> List.length) 1 "the next SYN is answered"
             }
 
+            test "Host.timeoutConnection runs one connection's due timers, and nothing before they are due" {
+                let host, _ =
+                    Host.create (HostOptions.create hostAddress)
+                    |> listening 80us 4
+                    |> receive (synFrom 5000us 1000u)
+
+                let tuple = host.Connections |> Seq.head |> fun kv -> kv.Key
+                let due = (Host.nextDeadline host).Value
+                let struct (early, out) = Host.timeoutConnection (due - 1L) tuple host
+                Expect.isEmpty out.Transmits "not due yet: nothing sent"
+                Expect.isTrue (obj.ReferenceEquals(early, host)) "and nothing changed"
+                let struct (_, out) = Host.timeoutConnection due tuple host
+                let struct (_, all) = Host.timeout due host
+                Expect.equal (segments out).Length 1 "the SYN-ACK is sent again"
+                Expect.equal (segments out) (segments all) "as Host.timeout sends it"
+            }
+
             test "two connects to the same peer get different ephemeral ports in the range" {
                 let options = HostOptions.create hostAddress
 

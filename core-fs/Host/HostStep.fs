@@ -449,6 +449,22 @@ let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
 
     step.Result()
 
+/// Runs the timers of one connection if any is due at `now` (for a caller that keeps its
+/// own index of deadlines instead of asking `nextDeadline` about every connection).
+let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
+    let step = Step(host)
+
+    match host.Connections.TryFind tuple with
+    | Some c ->
+        match Connection.nextDeadline c with
+        | ValueSome d when d <= now ->
+            let struct (c, output) = Connection.handleTimeout now c
+            record step tuple c output
+        | _ -> ()
+    | None -> ()
+
+    step.Result()
+
 /// Writes a connection's segment as a whole IPv4 packet into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
 let writeSegment
