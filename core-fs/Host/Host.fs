@@ -1,6 +1,7 @@
 namespace Stack.Core.Host
 
 open System
+open System.Collections.Immutable
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
@@ -14,31 +15,41 @@ type FourTuple =
         RemotePort: uint16
     }
 
-    /// The tuple as one number pair, for equality and ordering without boxing.
-    member private t.Key =
-        struct ((uint64 t.LocalAddress.Value <<< 16) ||| uint64 t.LocalPort,
-                (uint64 t.RemoteAddress.Value <<< 16) ||| uint64 t.RemotePort)
+    /// The tuple as two numbers, compared as primitives: generic comparison of a tuple
+    /// would box on every call, and maps compare keys on every lookup.
+    member private t.High = (uint64 t.LocalAddress.Value <<< 16) ||| uint64 t.LocalPort
+
+    member private t.Low = (uint64 t.RemoteAddress.Value <<< 16) ||| uint64 t.RemotePort
+
+    /// Equality without boxing (F#'s `=` on a struct with custom equality boxes).
+    static member Same(a: FourTuple, b: FourTuple) = a.High = b.High && a.Low = b.Low
+
+    static member private Compare(a: FourTuple, b: FourTuple) =
+        if a.High <> b.High then (if a.High < b.High then -1 else 1)
+        elif a.Low <> b.Low then (if a.Low < b.Low then -1 else 1)
+        else 0
 
     override t.Equals(o: obj) =
         match o with
-        | :? FourTuple as other -> t.Key = other.Key
+        | :? FourTuple as other -> t.High = other.High && t.Low = other.Low
         | _ -> false
 
-    override t.GetHashCode() = t.Key.GetHashCode()
+    override t.GetHashCode() = HashCode.Combine(t.High, t.Low)
 
     override t.ToString() =
         $"{t.LocalAddress}:{t.LocalPort}-{t.RemoteAddress}:{t.RemotePort}"
 
     interface IEquatable<FourTuple> with
-        member t.Equals(other: FourTuple) = t.Key = other.Key
+        member t.Equals(other: FourTuple) =
+            t.High = other.High && t.Low = other.Low
 
     interface IComparable<FourTuple> with
-        member t.CompareTo(other: FourTuple) = compare t.Key other.Key
+        member t.CompareTo(other: FourTuple) = FourTuple.Compare(t, other)
 
     interface IComparable with
         member t.CompareTo(o: obj) =
             match o with
-            | :? FourTuple as other -> compare t.Key other.Key
+            | :? FourTuple as other -> FourTuple.Compare(t, other)
             | _ -> invalidArg "o" "not a FourTuple"
 
 /// Every tunable of one stack instance. `HostOptions.create` gives Linux-like defaults.
@@ -79,7 +90,7 @@ type Listener =
         Port: uint16
         Backlog: int
         Template: Connection
-        HalfOpen: Set<FourTuple>
+        HalfOpen: ImmutableHashSet<FourTuple>
         Ready: FourTuple list
     }
 
@@ -132,7 +143,9 @@ type HostError =
 type Host =
     {
         Options: HostOptions
-        Connections: Map<FourTuple, Connection>
+        /// By 4-tuple. A hash map, not an F# Map: Map compares keys through F#'s generic
+        /// comparer, which boxes a struct key at every step of every lookup.
+        Connections: ImmutableDictionary<FourTuple, Connection>
         Listeners: Map<uint16, Listener>
         /// Where the search for a free ephemeral port starts next.
         NextPort: int

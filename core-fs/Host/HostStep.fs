@@ -4,6 +4,7 @@
 module Stack.Core.Host.Host
 
 open System
+open System.Collections.Immutable
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
@@ -25,7 +26,7 @@ let private zeroCounters =
 let create (options: HostOptions) =
     {
         Options = options
-        Connections = Map.empty
+        Connections = ImmutableDictionary<FourTuple, Connection>.Empty
         Listeners = Map.empty
         NextPort = options.EphemeralFirst
         Counters = zeroCounters
@@ -71,6 +72,11 @@ type private Step(host: Host) =
                     Connections = List.rev s.Connections
                 })
 
+let private tryFindIn (connections: ImmutableDictionary<FourTuple, Connection>) (tuple: FourTuple) =
+    match connections.TryGetValue tuple with
+    | true, c -> Some c
+    | _ -> None
+
 let private tupleOf (c: Connection) =
     let struct (la, lp) = c.Local
     let struct (ra, rp) = c.Remote
@@ -103,7 +109,10 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (output: Outp
 
     let listeners =
         match listener with
-        | Some l when l.HalfOpen.Contains tuple || List.contains tuple l.Ready ->
+        | Some l when
+            l.HalfOpen.Contains tuple
+            || l.Ready |> List.exists (fun t -> FourTuple.Same(t, tuple))
+            ->
             let connected = output.Events |> List.contains Event.Connected
             let closed = c.CurrentState = State.Closed
 
@@ -111,7 +120,7 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (output: Outp
                 if closed then
                     { l with
                         HalfOpen = l.HalfOpen.Remove tuple
-                        Ready = l.Ready |> List.filter ((<>) tuple)
+                        Ready = l.Ready |> List.filter (fun t -> not (FourTuple.Same(t, tuple)))
                     }
                 elif connected then
                     { l with
@@ -128,7 +137,7 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (output: Outp
         if c.CurrentState = State.Closed then
             host.Connections.Remove tuple
         else
-            host.Connections.Add(tuple, c)
+            host.Connections.SetItem(tuple, c)
 
     step.Host <-
         { host with
@@ -200,7 +209,7 @@ let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan
 
         let listener = step.Host.Listeners.TryFind h.DestinationPort
 
-        match step.Host.Connections.TryFind tuple, listener with
+        match tryFindIn step.Host.Connections tuple, listener with
         | Some c, Some l when
             isSyn
             && c.CurrentState = State.TimeWait
@@ -280,7 +289,7 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                     RemotePort = q.DestinationPort.Value
                 }
 
-            match step.Host.Connections.TryFind tuple with
+            match tryFindIn step.Host.Connections tuple with
             | Some c ->
                 let problem =
                     match icmp.Header.Type, icmp.Header.Code with
@@ -335,7 +344,7 @@ let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> 
                 Port = port
                 Backlog = max 1 backlog
                 Template = Connection.listen host.Options.Connection host.Options.Address port
-                HalfOpen = Set.empty
+                HalfOpen = ImmutableHashSet<FourTuple>.Empty
                 Ready = []
             }
 
@@ -411,7 +420,7 @@ let command
     (cmd: Command)
     (host: Host)
     : Result<struct (Host * HostOutput), HostError> =
-    match host.Connections.TryFind tuple with
+    match tryFindIn host.Connections tuple with
     | None -> Error(NoSuchConnection tuple)
     | Some c ->
         let step = Step(host)
@@ -420,7 +429,7 @@ let command
         Ok(step.Result())
 
 /// The connection with this tuple, if the host has it.
-let tryFind (tuple: FourTuple) (host: Host) = host.Connections.TryFind tuple
+let tryFind (tuple: FourTuple) (host: Host) = tryFindIn host.Connections tuple
 
 /// When `timeout` is next due: the earliest deadline of any connection.
 let nextDeadline (host: Host) : int64 voption =
@@ -454,7 +463,7 @@ let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
 let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
     let step = Step(host)
 
-    match host.Connections.TryFind tuple with
+    match tryFindIn host.Connections tuple with
     | Some c ->
         match Connection.nextDeadline c with
         | ValueSome d when d <= now ->
