@@ -106,18 +106,13 @@ let runHost (args: ParseResults<HostArgs>) =
 
     use _ns = ns
 
-    let cancel, _signals = StackArgs.interrupted ()
-    let stack = StackArgs.start stackArgs
-
-    try
+    StackArgs.run stackArgs (fun stack cancel ->
         use listener = stack.Listen port
         Console.Out.WriteLine $"listening on {stack.Address}:{port}"
-        let c = listener.AcceptAsync(cancel.Token).AsTask().Result
+        let c = listener.AcceptAsync(cancel).AsTask().Result
         Console.Out.WriteLine $"connected: {c.RemoteEndPoint}"
         talk c (messages (args.GetResults HostArgs.Say))
-        0
-    finally
-        stack.DisposeAsync().AsTask().Wait()
+        0)
 
 let runPeer (args: ParseResults<PeerArgs>) =
     let target =
@@ -130,13 +125,8 @@ let runPeer (args: ParseResults<PeerArgs>) =
 
     use _ns = ns
 
-    let cancel, _signals = StackArgs.interrupted ()
-    let stack = StackArgs.start stackArgs
-
-    try
-        let c = stack.ConnectAsync(target, cancel.Token).Result
+    StackArgs.run stackArgs (fun stack cancel ->
+        let c = stack.ConnectAsync(target, cancel).Result
         Console.Out.WriteLine $"connected: {c.LocalEndPoint} -> {c.RemoteEndPoint}"
         talk c (messages (args.GetResults PeerArgs.Say))
-        0
-    finally
-        stack.DisposeAsync().AsTask().Wait()
+        0)

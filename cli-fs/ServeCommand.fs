@@ -75,17 +75,12 @@ let private serve (service: Service) (c: TcpStackConnection) : Task =
 
 /// Runs the services until Ctrl-C or until `maxConns` connections were served.
 let runServices (services: (Service * int) list) (maxConns: int option) (stackOptions: string list) (command: string) =
-    let stackArgs = StackArgs.parse command stackOptions
-    let cancel, _signals = StackArgs.interrupted ()
-    let stack = StackArgs.start stackArgs
-
-    try
+    StackArgs.run (StackArgs.parse command stackOptions) (fun stack cancel ->
         let served = ref 0
         let limit = defaultArg maxConns Int32.MaxValue
         use allServed = new CancellationTokenSource()
 
-        use stop =
-            CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, allServed.Token)
+        use stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, allServed.Token)
 
         let running = Collections.Concurrent.ConcurrentBag<Task>()
 
@@ -113,9 +108,7 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
         Console.Out.Flush()
         Task.WhenAll(accepting).Wait()
         Task.WhenAll(running).Wait(TimeSpan.FromSeconds 30.) |> ignore
-        0
-    finally
-        stack.DisposeAsync().AsTask().Wait()
+        0)
 
 let run (args: ParseResults<ServeArgs>) =
     let services =

@@ -154,3 +154,15 @@ let interrupted () =
 
     GC.KeepAlive registrations
     cancel, registrations
+
+/// Starts the stack the options describe, runs `body` with it and a token that fires on
+/// Ctrl-C or SIGTERM, and disposes the stack afterwards, whatever happened.
+let run (args: ParseResults<StackArgs>) (body: TcpStack -> CancellationToken -> int) =
+    let cancel, signals = interrupted ()
+    let stack = start args
+
+    try
+        body stack cancel.Token
+    finally
+        stack.DisposeAsync().AsTask().Wait()
+        GC.KeepAlive signals

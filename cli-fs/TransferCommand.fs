@@ -4,7 +4,7 @@ module Stack.Cli.TransferCommand
 
 open System
 open System.Net
-open System.Security.Cryptography
+open System.Threading.Tasks
 open Argu
 open Stack.Cli.Progress
 open Stack.Shell
@@ -36,13 +36,13 @@ let private endpoint (text: string) =
     | true, e when e.AddressFamily = Sockets.AddressFamily.InterNetwork && e.Port > 0 -> e
     | _ -> failwith $"--to: '{text}' is not ADDRESS:PORT (such as 10.7.0.1:5001)"
 
-let private finish (verb: string) (count: int64) (hash: IncrementalHash) (progress: Progress) =
+let private finish (verb: string) (count: int64) (sha256: string) (progress: Progress) =
     progress.Done count
 
     Console.Out.WriteLine
         $"{verb} {count} bytes in {progress.Elapsed.TotalSeconds:F2} s ({progress.Rate count:F1} Mbit/s)"
 
-    Console.Out.WriteLine $"sha256 {Convert.ToHexString(hash.GetHashAndReset()).ToLowerInvariant()}"
+    Console.Out.WriteLine $"sha256 {sha256.ToLowerInvariant()}"
 
 let runSend (args: ParseResults<SendArgs>) =
     let target = endpoint (args.GetResult To)
@@ -51,32 +51,22 @@ let runSend (args: ParseResults<SendArgs>) =
     if total < 0L then
         failwith "--bytes must not be negative"
 
-    let cancel, _signals = StackArgs.interrupted ()
-
-    let stack =
-        StackArgs.start (StackArgs.parse "send" (args.GetResults SendArgs.Stack_Option))
-
-    try
-        let c = stack.ConnectAsync(target, cancel.Token).Result
-        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+    StackArgs.run (StackArgs.parse "send" (args.GetResults SendArgs.Stack_Option)) (fun stack cancel ->
+        let c = stack.ConnectAsync(target, cancel).Result
         let progress = Progress("send", Some total)
-        let rng = Random 1
-        let chunk = Array.zeroCreate<byte> 65536
         let mutable sent = 0L
 
-        while sent < total do
-            let n = int (min 65536L (total - sent))
-            rng.NextBytes(chunk.AsSpan(0, n))
-            hash.AppendData(chunk, 0, n)
-            c.WriteAsync(ReadOnlyMemory(chunk, 0, n), cancel.Token).AsTask().Wait()
-            sent <- sent + int64 n
-            progress.Update sent
+        let write (chunk: ReadOnlyMemory<byte>) : Task =
+            task {
+                do! c.WriteAsync(chunk, cancel)
+                sent <- sent + int64 chunk.Length
+                progress.Update sent
+            }
 
-        c.CloseAsync(cancel.Token).Wait(TimeSpan.FromSeconds 30.) |> ignore
-        finish "sent" sent hash progress
-        0
-    finally
-        stack.DisposeAsync().AsTask().Wait()
+        let sha256 = (Streams.send write 1 total).Result
+        c.CloseAsync(cancel).Wait(TimeSpan.FromSeconds 30.) |> ignore
+        finish "sent" sent sha256 progress
+        0)
 
 let runRecv (args: ParseResults<RecvArgs>) =
     let port = args.GetResult Port
@@ -84,34 +74,24 @@ let runRecv (args: ParseResults<RecvArgs>) =
     if port < 1 || port > 65535 then
         failwith $"port {port} is out of range: use 1 to 65535"
 
-    let cancel, _signals = StackArgs.interrupted ()
-
-    let stack =
-        StackArgs.start (StackArgs.parse "recv" (args.GetResults RecvArgs.Stack_Option))
-
-    try
+    StackArgs.run (StackArgs.parse "recv" (args.GetResults RecvArgs.Stack_Option)) (fun stack cancel ->
         use listener = stack.Listen port
         Console.Out.WriteLine $"listening on {stack.Address}:{port}"
         Console.Out.Flush()
-        let c = listener.AcceptAsync(cancel.Token).AsTask().Result
-        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+        let c = listener.AcceptAsync(cancel).AsTask().Result
         let progress = Progress("recv", None)
-        let buffer = Array.zeroCreate<byte> 65536
         let mutable received = 0L
-        let mutable go = true
 
-        while go do
-            let n = c.ReadAsync(buffer.AsMemory(), cancel.Token).AsTask().Result
-
-            if n = 0 then
-                go <- false
-            else
-                hash.AppendData(buffer, 0, n)
+        let read (buffer: Memory<byte>) =
+            task {
+                let! n = c.ReadAsync(buffer, cancel)
                 received <- received + int64 n
                 progress.Update received
+                return n
+            }
+            |> ValueTask<int>
 
-        c.CloseAsync(cancel.Token).Wait(TimeSpan.FromSeconds 30.) |> ignore
-        finish "received" received hash progress
-        0
-    finally
-        stack.DisposeAsync().AsTask().Wait()
+        let count, sha256 = (Streams.receive read).Result
+        c.CloseAsync(cancel).Wait(TimeSpan.FromSeconds 30.) |> ignore
+        finish "received" count sha256 progress
+        0)

@@ -213,6 +213,34 @@ let settle (value: unit -> int64) =
 
     last
 
+/// The lines tshark prints for the packets of `pcap` that match `filter` (with checksum
+/// verification on), or only the given `-e` fields of them.
+let tsharkLines (pcap: string) (filter: string) (fields: string list) =
+    let psi =
+        Diagnostics.ProcessStartInfo(
+            "tshark",
+            [
+                "-n"
+                "-r"
+                pcap
+                "-o"
+                "ip.check_checksum:TRUE"
+                "-o"
+                "tcp.check_checksum:TRUE"
+                "-Y"
+                filter
+            ]
+            @ (if fields.IsEmpty then [] else "-T" :: "fields" :: fields)
+        )
+
+    psi.RedirectStandardOutput <- true
+    psi.RedirectStandardError <- true
+    use p = Diagnostics.Process.Start psi
+    let out = p.StandardOutput.ReadToEnd()
+    p.WaitForExit()
+    Expect.equal p.ExitCode 0 $"tshark ran: {p.StandardError.ReadToEnd()}"
+    out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+
 /// A kernel socket connected to our listener on `port`, and our end of it.
 let kernelConnects (ns: string) (stack: TcpStack) (port: int) =
     use listener = stack.Listen port
@@ -471,31 +499,7 @@ let tests =
                         kernelReceive s |> within 60. |> ignore
                         c.Completion.Wait(TimeSpan.FromSeconds 10.) |> ignore)
 
-                    let tshark (filter: string) (fields: string list) =
-                        let psi =
-                            Diagnostics.ProcessStartInfo(
-                                "tshark",
-                                [
-                                    "-n"
-                                    "-r"
-                                    path
-                                    "-o"
-                                    "ip.check_checksum:TRUE"
-                                    "-o"
-                                    "tcp.check_checksum:TRUE"
-                                    "-Y"
-                                    filter
-                                ]
-                                @ (if fields.IsEmpty then [] else "-T" :: "fields" :: fields)
-                            )
-
-                        psi.RedirectStandardOutput <- true
-                        psi.RedirectStandardError <- true
-                        use p = Diagnostics.Process.Start psi
-                        let out = p.StandardOutput.ReadToEnd()
-                        p.WaitForExit()
-                        Expect.equal p.ExitCode 0 $"tshark ran: {p.StandardError.ReadToEnd()}"
-                        out.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    let tshark filter fields = tsharkLines path filter fields
 
                     let payload = tshark "tcp" [ "-e"; "tcp.len" ] |> Array.sumBy int64
                     // With offloads a packet may carry a run of segments: count bytes, not packets.
