@@ -51,6 +51,10 @@ type ConnectionBenchmarks() =
         a <- next
         take toB output
 
+    member _.A = a
+    member _.B = b
+    member _.ToB = toB
+
     [<GlobalSetup>]
     member _.Setup() =
         let struct (client, syn) =
@@ -119,6 +123,77 @@ type ConnectionBenchmarks() =
                     take toA output
                 | _ -> refill ()
 
+        handled
+
+/// The same bulk transfer with connections the benchmark owns (`Connection.Owned`):
+/// stepped in place, each step's output in one reused outbox.
+[<MemoryDiagnoser>]
+type OwnedConnectionBenchmarks() =
+    let mutable a = Unchecked.defaultof<Connection>
+    let mutable b = Unchecked.defaultof<Connection>
+    let toB = Queue<Outgoing>()
+    let toA = Queue<Outgoing>()
+    let outbox = Outbox()
+    let mutable now = 0L
+
+    let take (queue: Queue<Outgoing>) =
+        for o in outbox.Segments do
+            queue.Enqueue o
+
+    let refill () =
+        Connection.Owned.handleUser now (Command.Send a.SendSpace) a outbox
+        take toB
+
+    /// Segments handled so far, for a caller that measures more than time.
+    member val Handled = 0L with get, set
+
+    [<GlobalSetup>]
+    member _.Setup() =
+        let s = ConnectionBenchmarks()
+        s.Setup()
+        a <- Connection.Owned.copy s.A
+        b <- Connection.Owned.copy s.B
+
+        for o in s.ToB do
+            toB.Enqueue o
+
+    [<Benchmark(OperationsPerInvoke = Segments)>]
+    member this.BulkTransferSegments() =
+        let mutable handled = 0
+
+        while handled < Segments do
+            now <- now + 10L
+
+            if toB.Count > 0 then
+                Connection.Owned.handleSegment now (incoming addressA addressB (toB.Dequeue())) b outbox
+                take toA
+                let readable = outbox.Readable
+
+                if readable > 0 then
+                    Connection.Owned.handleUser now (Command.Consumed readable) b outbox
+                    take toA
+
+                handled <- handled + 1
+            elif toA.Count > 0 then
+                Connection.Owned.handleSegment now (incoming addressB addressA (toA.Dequeue())) a outbox
+                take toB
+                handled <- handled + 1
+
+                if outbox.Released > 0 then
+                    refill ()
+            else
+                match Connection.nextDeadline a, Connection.nextDeadline b with
+                | ValueSome da, db when db.IsNone || da < db.Value ->
+                    now <- max now da
+                    Connection.Owned.handleTimeout now a outbox
+                    take toB
+                | _, ValueSome db ->
+                    now <- max now db
+                    Connection.Owned.handleTimeout now b outbox
+                    take toA
+                | _ -> refill ()
+
+        this.Handled <- this.Handled + int64 handled
         handled
 
 /// A whole transfer on the simulator, both ways at once, no impairment: hosts, packets

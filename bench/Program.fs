@@ -2,6 +2,7 @@
 ///   dotnet run -c Release --project bench -- --filter '*'            full runs
 ///   dotnet run -c Release --project bench -- --filter '*' --quick    numbers in a minute or two
 ///   dotnet run -c Release --project bench -- --goodput               the simulated-link goodput table
+///   dotnet run -c Release --project bench -- --allocations           bytes allocated per segment
 /// Any other BenchmarkDotNet option (--list flat, --job, --exporters ...) passes through.
 module Stack.Bench.Program
 
@@ -41,5 +42,7 @@ let private runBenchmarks (argv: string array) =
 let main argv =
     if argv |> Array.contains "--goodput" then
         Goodput.report ()
+    elif argv |> Array.contains "--allocations" then
+        Allocations.report ()
     else
         runBenchmarks argv

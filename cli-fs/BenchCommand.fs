@@ -44,6 +44,9 @@ type Setup =
     {
         Connect: unit -> Task<Endpoint>
         Accept: CancellationToken -> Task<Endpoint>
+        /// Packets the stack handled and bytes its thread allocated so far (zeros for the
+        /// kernel, which has no such counts).
+        Tally: unit -> struct (int64 * int64)
     }
 
 let private ofSocket (s: Socket) =
@@ -126,17 +129,32 @@ let private bulk (setup: Setup) (clientSends: bool) (duration: TimeSpan) =
         let clock = Stopwatch.StartNew()
         let mutable total = 0L
         let mutable go = true
+        // Steady state: from the first 4 MiB on (buffers allocated, windows open) to the end.
+        let steadyFrom = 4L <<< 20
+        let mutable start = ValueNone
 
         while go do
             let! n = receiver.Stream.ReadAsync(buffer.AsMemory())
-            if n = 0 then go <- false else total <- total + int64 n
+
+            if n = 0 then
+                go <- false
+            else
+                total <- total + int64 n
+
+                if start.IsNone && total >= steadyFrom then
+                    start <- ValueSome(setup.Tally())
+
+        let struct (packets1, allocated1) = setup.Tally()
+
+        let struct (packets0, allocated0) =
+            start |> ValueOption.defaultValue (struct (packets1, allocated1))
 
         let seconds = clock.Elapsed.TotalSeconds
         do! writing
         receiver.ShutdownWrite()
         client.Close()
         server.Close()
-        return float total * 8.0 / seconds
+        return struct (float total * 8.0 / seconds, packets1 - packets0, allocated1 - allocated0)
     }
 
 /// Serves each accepted connection with `serve` until cancelled.
@@ -223,18 +241,25 @@ type private Figures =
         ConnectionsPerSecond: float
         LatencyP50: float
         LatencyP99: float
+        /// Bytes allocated per packet in the steady state of the bulk transfers.
+        AllocatedPerPacket: float
+        /// Bytes allocated per connection made, used and closed.
+        AllocatedPerConnection: float
     }
 
 let private measure (progress: string -> unit) (name: string) (setup: Setup) (duration: TimeSpan) =
     task {
         progress $"{name}: bulk, client to server"
-        let! toServer = bulk setup true duration
+        let! struct (toServer, packetsTo, allocatedTo) = bulk setup true duration
         progress $"{name}: bulk, server to client"
-        let! fromServer = bulk setup false duration
+        let! struct (fromServer, packetsFrom, allocatedFrom) = bulk setup false duration
+        let struct (_, allocated1) = setup.Tally()
         progress $"{name}: connections per second"
         let! rate = connectionRate setup duration
+        let struct (_, allocated2) = setup.Tally()
         progress $"{name}: 1-byte round trips"
         let! p50, p99 = latency setup duration
+        let connections = rate * duration.TotalSeconds
 
         return
             {
@@ -243,6 +268,8 @@ let private measure (progress: string -> unit) (name: string) (setup: Setup) (du
                 ConnectionsPerSecond = rate
                 LatencyP50 = p50
                 LatencyP99 = p99
+                AllocatedPerPacket = float (allocatedTo + allocatedFrom) / float (max 1L (packetsTo + packetsFrom))
+                AllocatedPerConnection = float (allocated2 - allocated1) / max 1.0 connections
             }
     }
 
@@ -267,16 +294,13 @@ let private kernelFigures progress (mtu: int) (duration: TimeSpan) =
                             let! s = listener.AcceptAsync cancel
                             return ofSocket s
                         }
+                Tally = fun () -> struct (0L, 0L)
             }
 
         return! measure progress "kernel (veth)" setup duration
     }
 
-type private StackExtras =
-    {
-        AllocatedPerPacket: float
-        BytesPerIdleConnection: float
-    }
+type private StackExtras = { BytesPerIdleConnection: float }
 
 /// A kernel socket on one end of a TUN device, our stack on the other.
 let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
@@ -308,18 +332,13 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
                                 let! c = listener.AcceptAsync cancel
                                 return ofConnection c
                             }
+                    Tally =
+                        fun () ->
+                            let s = stack.GetStatistics()
+                            struct (s.PacketsIn + s.PacketsOut, s.StackThreadAllocatedBytes)
                 }
 
-            let before = stack.GetStatistics()
             let! figures = measure progress "stack (TUN)" setup duration
-            let after = stack.GetStatistics()
-
-            let packets =
-                after.PacketsIn + after.PacketsOut - before.PacketsIn - before.PacketsOut
-
-            let allocated =
-                float (after.StackThreadAllocatedBytes - before.StackThreadAllocatedBytes)
-                / float (max 1L packets)
 
             progress $"stack (TUN): {idle} idle connections"
             use kernelListener = socketIn ns
@@ -338,7 +357,6 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
             return
                 figures,
                 {
-                    AllocatedPerPacket = allocated
                     BytesPerIdleConnection = float (memoryAfter - memoryBefore) / float idle
                 }
         finally
@@ -390,11 +408,21 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
 
     out.WriteLine(
         String.Format(
-            "{0,-44} {1,8} {2,14} {3,14:F0}",
-            "stack thread allocations per packet",
+            "{0,-44} {1,8} {2,14} {3,14:F1}",
+            "stack thread allocations per packet, bulk",
             "B",
             "-",
-            extras.AllocatedPerPacket
+            stack.AllocatedPerPacket
+        )
+    )
+
+    out.WriteLine(
+        String.Format(
+            "{0,-44} {1,8} {2,14} {3,14:F0}",
+            "stack thread allocations per connection",
+            "B",
+            "-",
+            stack.AllocatedPerConnection
         )
     )
 
@@ -428,7 +456,8 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
                 w.WriteEndObject()
 
             w.WriteEndArray()
-            w.WriteNumber("allocatedBytesPerPacket", extras.AllocatedPerPacket)
+            w.WriteNumber("allocatedBytesPerPacket", stack.AllocatedPerPacket)
+            w.WriteNumber("allocatedBytesPerConnection", stack.AllocatedPerConnection)
             w.WriteNumber("bytesPerIdleConnection", extras.BytesPerIdleConnection)
             w.WriteEndObject()
 

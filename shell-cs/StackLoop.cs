@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
@@ -49,6 +50,10 @@ internal sealed class StackLoop
     private readonly List<FourTuple> _pendingOrder = [];
     private bool _batching;
     private Host _host;
+
+    // Each packet's step writes here: the stack thread owns its host and steps it in
+    // place (HostModule.Owned), so a packet in steady state allocates nothing.
+    private readonly HostOutbox _outbox = new();
     private long _bytesIn;
     private long _bytesOut;
     private long _retransmissions;
@@ -66,7 +71,10 @@ internal sealed class StackLoop
         _thread = new Thread(Run) { IsBackground = true, Name = $"tcp stack {host.Options.Address}" };
     }
 
-    /// <summary>The host as of the stack thread's last step (an immutable value).</summary>
+    /// <summary>
+    /// The stack thread's host. It changes in place as packets arrive: other threads may
+    /// read its counters and tables, which are replaced whole, never torn.
+    /// </summary>
     public Host Host => Volatile.Read(ref _host);
 
     public IPacketDevice Device => _device;
@@ -171,8 +179,8 @@ internal sealed class StackLoop
             }
 
             _scheduled.Remove(tuple);
-            var (host, output) = HostStep.timeoutConnection(now, tuple, _host);
-            Apply(host, output, ReadOnlySpan<byte>.Empty);
+            HostStep.Owned.timeoutConnection(now, tuple, _host, _outbox);
+            Apply(ReadOnlySpan<byte>.Empty);
             Schedule(tuple);
             ran = true;
         }
@@ -232,8 +240,8 @@ internal sealed class StackLoop
             Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
             Observe(PacketDirection.In, now, packet);
-            var (host, output) = HostStep.receive(now, packet, _host);
-            Apply(host, output, packet);
+            HostStep.Owned.receive(now, packet, _host, _outbox);
+            Apply(packet);
         }
 
         return true;
@@ -308,10 +316,11 @@ internal sealed class StackLoop
         }
 
         var (host, tuple, output) = result.ResultValue;
+        _host = host;
         var core = host.Connections[tuple];
         c.Attach(tuple, (core.InitialSendSequence + 1).Value);
         _connections[tuple] = c;
-        Apply(host, output, ReadOnlySpan<byte>.Empty);
+        Apply(ListModule.ToArray(output.Transmits), ListModule.ToArray(output.Connections), ReadOnlySpan<byte>.Empty);
     }
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)
@@ -383,11 +392,10 @@ internal sealed class StackLoop
 
     private void Command(TcpStackConnection c, Command command)
     {
-        var result = HostStep.command(Now, c.Tuple, command, _host);
+        var result = HostStep.Owned.command(Now, c.Tuple, command, _host, _outbox);
         if (result.IsOk)
         {
-            var (host, output) = result.ResultValue;
-            Apply(host, output, ReadOnlySpan<byte>.Empty);
+            Apply(ReadOnlySpan<byte>.Empty);
         }
     }
 
@@ -400,32 +408,35 @@ internal sealed class StackLoop
         }
     }
 
-    /// <summary>Takes a step's new host and carries out its output.</summary>
-    private void Apply(Host host, HostOutput output, ReadOnlySpan<byte> packet)
+    /// <summary>Carries out the output of the host's last in-place step.</summary>
+    private void Apply(ReadOnlySpan<byte> packet) => Apply(_outbox.Transmits, _outbox.Connections, packet);
+
+    /// <summary>Carries out a step's output.</summary>
+    private void Apply(
+        ReadOnlySpan<Transmit> transmits,
+        ReadOnlySpan<(FourTuple Tuple, Output Output)> connections,
+        ReadOnlySpan<byte> packet)
     {
-        Volatile.Write(ref _host, host);
-        // F# lists are walked by hand: foreach would allocate an enumerator per packet.
-        for (var l = output.Connections; !l.IsEmpty; l = l.Tail)
+        foreach (ref readonly var touched in connections)
         {
-            TrackNew(l.Head.Item1);
+            TrackNew(touched.Tuple);
         }
 
-        for (var l = output.Transmits; !l.IsEmpty; l = l.Tail)
+        foreach (ref readonly var t in transmits)
         {
-            Transmit(l.Head);
+            Transmit(in t);
         }
 
         FlushRun();
 
-        for (var l = output.Connections; !l.IsEmpty; l = l.Tail)
+        foreach (ref readonly var touched in connections)
         {
-            var (tuple, o) = l.Head;
-            if (_connections.TryGetValue(tuple, out var c))
+            if (_connections.TryGetValue(touched.Tuple, out var c))
             {
-                Deliver(c, o, packet);
+                Deliver(c, in touched.Output, packet);
             }
 
-            Schedule(tuple);
+            Schedule(touched.Tuple);
         }
     }
 
@@ -463,15 +474,15 @@ internal sealed class StackLoop
         _connections[tuple] = c;
     }
 
-    private void Transmit(Transmit t)
+    private void Transmit(in Transmit t)
     {
-        if (t is Transmit.Datagram d)
+        if (t.IsDatagram)
         {
-            Send(d.bytes);
+            Send(t.bytes);
             return;
         }
 
-        var s = (Transmit.Segment)t;
+        var s = t;
         var segment = s.segment;
         var header = segment.Header;
         if (_pendingAcks.TryGetValue(s.tuple, out var pending))
@@ -584,7 +595,7 @@ internal sealed class StackLoop
         _observer?.Invoke(direction, packet);
     }
 
-    private void Deliver(TcpStackConnection c, Output o, ReadOnlySpan<byte> packet)
+    private void Deliver(TcpStackConnection c, in Output o, ReadOnlySpan<byte> packet)
     {
         var found = _host.Connections.TryGetValue(c.Tuple, out var core);
         if (found)

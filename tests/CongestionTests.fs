@@ -9,9 +9,9 @@ open Stack.Tests.Generators
 let private mss = 1000
 
 /// One round trip in which every segment of the window is acknowledged, one ACK per segment.
-let private roundTrip (cc: ICongestionControl) =
+let private roundTrip (cc: Controller) =
     let segments = cc.Window / mss
-    [ 1..segments ] |> List.fold (fun (c: ICongestionControl) _ -> c.OnAck mss) cc
+    [ 1..segments ] |> List.fold (fun (c: Controller) _ -> c.OnAck mss) cc
 
 [<Tests>]
 let tests =
@@ -71,7 +71,7 @@ let tests =
 
             prop "the window never shrinks on ACKs outside recovery" (Gen.listOf (Gen.choose (1, 3000))) (fun acks ->
                 acks
-                |> List.scan (fun (c: ICongestionControl) a -> c.OnAck a) ((newReno mss).OnTimeout(8 * mss))
+                |> List.scan (fun (c: Controller) a -> c.OnAck a) ((newReno mss).OnTimeout(8 * mss))
                 |> List.pairwise
                 |> List.forall (fun (a, b) -> b.Window >= a.Window))
         ]

@@ -29,6 +29,10 @@ type FourTuple =
         elif a.Low <> b.Low then (if a.Low < b.Low then -1 else 1)
         else 0
 
+    /// Equality without boxing, for C# callers (whose `Equals` would pick the `obj` one).
+    member t.Equals(other: FourTuple) =
+        t.High = other.High && t.Low = other.Low
+
     override t.Equals(o: obj) =
         match o with
         | :? FourTuple as other -> t.High = other.High && t.Low = other.Low
@@ -94,7 +98,8 @@ type Listener =
         Ready: FourTuple list
     }
 
-/// Packets counted by what became of them.
+/// Packets counted by what became of them. A struct: counting allocates nothing.
+[<Struct>]
 type Counters =
     {
         PacketsIn: int64
@@ -116,7 +121,9 @@ type Counters =
         IcmpErrors: int64
     }
 
-/// Something to put on the wire.
+/// Something to put on the wire. A struct: a step's list of them allocates nothing per entry
+/// in an outbox.
+[<Struct>]
 type Transmit =
     /// A segment of a connection; its payload comes from that connection's send buffer.
     | Segment of tuple: FourTuple * segment: Outgoing
@@ -140,14 +147,59 @@ type HostError =
     | NoSuchConnection of FourTuple
 
 /// One stack instance: its connections by 4-tuple, its listeners, and its counters.
+/// Callers see it as a value, as they see a `Connection`: every step of `Host` works on
+/// a private copy and returns it; only the in-place steps of `Host.Owned` change it.
 type Host =
-    {
-        Options: HostOptions
-        /// By 4-tuple. A hash map, not an F# Map: Map compares keys through F#'s generic
-        /// comparer, which boxes a struct key at every step of every lookup.
-        Connections: ImmutableDictionary<FourTuple, Connection>
-        Listeners: Map<uint16, Listener>
-        /// Where the search for a free ephemeral port starts next.
-        NextPort: int
-        Counters: Counters
-    }
+    internal
+        {
+            Settings: HostOptions
+            /// By 4-tuple. A hash map, not an F# Map: Map compares keys through F#'s
+            /// generic comparer, which boxes a struct key at every step of every lookup.
+            mutable Table: ImmutableDictionary<FourTuple, Connection>
+            mutable ListenerTable: Map<uint16, Listener>
+            /// Where the search for a free ephemeral port starts next.
+            mutable NextFreePort: int
+            mutable Tally: Counters
+        }
+
+    member h.Options = h.Settings
+    /// The connections by 4-tuple.
+    member h.Connections = h.Table
+    /// The listeners by port.
+    member h.Listeners = h.ListenerTable
+    member h.Counters = h.Tally
+
+/// Collects what one step of the host produces. The caller owns it and may reuse it for
+/// every step of `Host.Owned` (which clear it first), so a step in steady state
+/// allocates nothing.
+[<Sealed; AllowNullLiteral>]
+type HostOutbox() =
+    let transmits = ResizeArray<Transmit>()
+    let connections = ResizeArray<struct (FourTuple * Output)>()
+    let connectionOutbox = Outbox()
+
+    /// Packets to send, in order.
+    member _.Transmits: ReadOnlySpan<Transmit> =
+        Span<Transmit>.op_Implicit(Runtime.InteropServices.CollectionsMarshal.AsSpan transmits)
+
+    /// What each touched connection did (see `HostOutput.Connections`).
+    member _.Connections: ReadOnlySpan<struct (FourTuple * Output)> =
+        Span<struct (FourTuple * Output)>.op_Implicit(Runtime.InteropServices.CollectionsMarshal.AsSpan connections)
+
+    /// Where one connection's step goes before the host files it.
+    member internal _.ConnectionOutbox = connectionOutbox
+    member internal _.Send(t: Transmit) = transmits.Add t
+    member internal _.File(tuple: FourTuple, output: Output) = connections.Add(struct (tuple, output))
+
+    /// Forgets the last step's output.
+    member _.Clear() =
+        transmits.Clear()
+        connections.Clear()
+        connectionOutbox.Clear()
+
+    /// The output as a value.
+    member _.ToOutput() : HostOutput =
+        {
+            Transmits = Lists.ofResizeArray transmits
+            Connections = Lists.ofResizeArray connections
+        }

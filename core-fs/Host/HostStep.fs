@@ -25,68 +25,85 @@ let private zeroCounters =
 
 let create (options: HostOptions) =
     {
-        Options = options
-        Connections = ImmutableDictionary<FourTuple, Connection>.Empty
-        Listeners = Map.empty
-        NextPort = options.EphemeralFirst
-        Counters = zeroCounters
+        Settings = options
+        Table = ImmutableDictionary<FourTuple, Connection>.Empty
+        ListenerTable = Map.empty
+        NextFreePort = options.EphemeralFirst
+        Tally = zeroCounters
     }
 
-/// Collects one step's output. The packet counts, which every step changes, are added to
-/// the counters once at the end rather than copying them per packet.
-type private Step(host: Host) =
-    member val Host = host with get, set
-    member val Transmits: Transmit list = [] with get, set
-    member val Connections: struct (FourTuple * Output) list = [] with get, set
-    member val PacketsIn = 0L with get, set
-    member val PacketsOut = 0L with get, set
+/// One step at work: the host it changes (the caller's own, or a copy for the value
+/// steps), where its output goes, and whether connections change in place too.
+[<Struct>]
+type private Step =
+    {
+        Host: Host
+        Out: HostOutbox
+        Owned: bool
+    }
 
-    member s.Count(f: Counters -> Counters) =
-        s.Host <-
-            { s.Host with
-                Counters = f s.Host.Counters
-            }
+    member s.Count(f: Counters -> Counters) = s.Host.Tally <- f s.Host.Tally
 
     member s.Send(t: Transmit) =
-        s.Transmits <- t :: s.Transmits
-        s.PacketsOut <- s.PacketsOut + 1L
+        s.Out.Send t
 
-    member s.Result() =
-        let host =
-            if s.PacketsIn = 0L && s.PacketsOut = 0L then
-                s.Host
-            else
-                let c = s.Host.Counters
+        s.Host.Tally <-
+            { s.Host.Tally with
+                PacketsOut = s.Host.Tally.PacketsOut + 1L
+            }
 
-                { s.Host with
-                    Counters =
-                        { c with
-                            PacketsIn = c.PacketsIn + s.PacketsIn
-                            PacketsOut = c.PacketsOut + s.PacketsOut
-                        }
-                }
+/// A value step begins: on a copy of `host`, into the thread's scratch outbox.
+let private valueStart (host: Host) =
+    let out = PerThread<HostOutbox>.Instance
+    out.Clear()
 
-        struct (host,
-                {
-                    Transmits = List.rev s.Transmits
-                    Connections = List.rev s.Connections
-                })
+    {
+        Host =
+            { host with
+                NextFreePort = host.NextFreePort
+            }
+        Out = out
+        Owned = false
+    }
+
+/// A value step ends: the new host (the one it was given if nothing changed) and the
+/// output as a value.
+let private valueEnd (host: Host) (step: Step) =
+    let copy = step.Host
+
+    let unchanged =
+        obj.ReferenceEquals(copy.Table, host.Table)
+        && obj.ReferenceEquals(copy.ListenerTable, host.ListenerTable)
+        && copy.NextFreePort = host.NextFreePort
+        && copy.Tally = host.Tally
+
+    struct ((if unchanged then host else copy), step.Out.ToOutput())
+
+/// A value step: on a copy of `host`, its output as a value.
+let private valueStep (host: Host) (run: Step -> unit) : struct (Host * HostOutput) =
+    let step = valueStart host
+    run step
+    valueEnd host step
+
+/// An in-place step of the caller's own host.
+let private ownedStep (host: Host) (out: HostOutbox) =
+    out.Clear()
+    { Host = host; Out = out; Owned = true }
 
 let private tryFindIn (connections: ImmutableDictionary<FourTuple, Connection>) (tuple: FourTuple) =
     match connections.TryGetValue tuple with
-    | true, c -> Some c
-    | _ -> None
+    | true, c -> ValueSome c
+    | _ -> ValueNone
 
-let private tupleOf (c: Connection) =
-    let struct (la, lp) = c.Local
-    let struct (ra, rp) = c.Remote
+let private tryListener (host: Host) (port: uint16) =
+    match host.ListenerTable.TryGetValue port with
+    | true, l -> ValueSome l
+    | _ -> ValueNone
 
-    {
-        LocalAddress = la
-        LocalPort = lp
-        RemoteAddress = ra
-        RemotePort = rp
-    }
+/// The connection a step works on: the host's own when owned, otherwise a copy, so a
+/// value step never changes what an earlier host value holds.
+let private working (step: Step) (c: Connection) =
+    if step.Owned then c else Connection.Owned.copy c
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
 let private datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
@@ -97,53 +114,57 @@ let private datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
 
     Packet.tcpToArray ip tcp ReadOnlySpan.Empty
 
-/// Files a connection's step: its segments to send, its output, and its place in the
-/// tables (gone once CLOSED; from half-open to ready when a passive open completes).
-let private record (step: Step) (tuple: FourTuple) (c: Connection) (output: Output) =
-    for o in output.Segments do
+let private isConnected (output: Output) =
+    not output.Events.IsEmpty && output.Events |> List.contains Event.Connected
+
+/// A passive open that completed or a connection that closed moves in or out of its
+/// listener's queues.
+let private updateListener (host: Host) (tuple: FourTuple) (closed: bool) (connected: bool) =
+    match tryListener host tuple.LocalPort with
+    | ValueSome l when
+        l.HalfOpen.Contains tuple
+        || l.Ready |> List.exists (fun t -> FourTuple.Same(t, tuple))
+        ->
+        let l =
+            if closed then
+                { l with
+                    HalfOpen = l.HalfOpen.Remove tuple
+                    Ready = l.Ready |> List.filter (fun t -> not (FourTuple.Same(t, tuple)))
+                }
+            else
+                { l with
+                    HalfOpen = l.HalfOpen.Remove tuple
+                    Ready = l.Ready @ [ tuple ]
+                }
+
+        host.ListenerTable <- host.ListenerTable.Add(l.Port, l)
+    | _ -> ()
+
+/// Files the step of connection `c` (whose output is in the step's connection outbox):
+/// its segments to send, its output, and its place in the tables (gone once CLOSED; from
+/// half-open to ready when a passive open completes). `payloadStart` is where the
+/// received segment's payload starts in its packet.
+let private record (step: Step) (tuple: FourTuple) (c: Connection) (payloadStart: int) =
+    let box = step.Out.ConnectionOutbox
+
+    for o in box.Segments do
         step.Send(Segment(tuple, o))
 
-    step.Connections <- struct (tuple, { output with Segments = [] }) :: step.Connections
+    let output = box.Summary payloadStart
+    step.Out.File(tuple, output)
     let host = step.Host
-    let listener = host.Listeners.TryFind tuple.LocalPort
+    let closed = c.CurrentState = State.Closed
+    let connected = isConnected output
 
-    let listeners =
-        match listener with
-        | Some l when
-            l.HalfOpen.Contains tuple
-            || l.Ready |> List.exists (fun t -> FourTuple.Same(t, tuple))
-            ->
-            let connected = output.Events |> List.contains Event.Connected
-            let closed = c.CurrentState = State.Closed
+    if closed || connected then
+        updateListener host tuple closed connected
 
-            let l =
-                if closed then
-                    { l with
-                        HalfOpen = l.HalfOpen.Remove tuple
-                        Ready = l.Ready |> List.filter (fun t -> not (FourTuple.Same(t, tuple)))
-                    }
-                elif connected then
-                    { l with
-                        HalfOpen = l.HalfOpen.Remove tuple
-                        Ready = l.Ready @ [ tuple ]
-                    }
-                else
-                    l
-
-            host.Listeners.Add(l.Port, l)
-        | _ -> host.Listeners
-
-    let connections =
-        if c.CurrentState = State.Closed then
-            host.Connections.Remove tuple
-        else
-            host.Connections.SetItem(tuple, c)
-
-    step.Host <-
-        { host with
-            Connections = connections
-            Listeners = listeners
-        }
+    if closed then
+        host.Table <- host.Table.Remove tuple
+    else
+        match host.Table.TryGetValue tuple with
+        | true, existing when obj.ReferenceEquals(existing, c) -> ()
+        | _ -> host.Table <- host.Table.SetItem(tuple, c)
 
 let private reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
     match Connection.resetFor incoming with
@@ -164,21 +185,20 @@ let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTupl
                 SynsDropped = c.SynsDropped + 1L
             })
     else
-        let struct (c, output) = Connection.handleSegment now incoming l.Template
+        // The template stays as it is: every SYN gets its own copy.
+        let c = Connection.Owned.copy l.Template
+        Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
 
         if c.CurrentState = State.SynReceived then
-            step.Host <-
-                { step.Host with
-                    Listeners =
-                        step.Host.Listeners.Add(
-                            l.Port,
-                            { l with
-                                HalfOpen = l.HalfOpen.Add tuple
-                            }
-                        )
-                }
+            step.Host.ListenerTable <-
+                step.Host.ListenerTable.Add(
+                    l.Port,
+                    { l with
+                        HalfOpen = l.HalfOpen.Add tuple
+                    }
+                )
 
-        record step tuple c output
+        record step tuple c 0
 
 let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Tcp.tryParse ip.Source ip.Destination body with
@@ -207,50 +227,36 @@ let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan
         let isSyn =
             h.Has TcpFlags.Syn && not (h.Has TcpFlags.Ack) && not (h.Has TcpFlags.Rst)
 
-        let listener = step.Host.Listeners.TryFind h.DestinationPort
+        match tryFindIn step.Host.Table tuple with
+        | ValueSome c ->
+            match tryListener step.Host h.DestinationPort with
+            | ValueSome l when
+                isSyn
+                && c.CurrentState = State.TimeWait
+                && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
+                ->
+                // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.6.1, RFC 6191).
+                step.Host.Table <- step.Host.Table.Remove tuple
+                openPassive step now l tuple incoming
+            | _ ->
+                let c = working step c
+                Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
+                record step tuple c payloadStart
+        | ValueNone ->
+            match tryListener step.Host h.DestinationPort with
+            | ValueSome l when isSyn -> openPassive step now l tuple incoming
+            | ValueSome l ->
+                // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
+                let struct (_, output) = Connection.handleSegment now incoming l.Template
 
-        match tryFindIn step.Host.Connections tuple, listener with
-        | Some c, Some l when
-            isSyn
-            && c.CurrentState = State.TimeWait
-            && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
-            ->
-            // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.6.1, RFC 6191).
-            step.Host <-
-                { step.Host with
-                    Connections = step.Host.Connections.Remove tuple
-                }
+                for o in output.Segments do
+                    step.Count(fun c ->
+                        { c with
+                            ResetsSent = c.ResetsSent + 1L
+                        })
 
-            openPassive step now l tuple incoming
-        | Some c, _ ->
-            let struct (c, output) = Connection.handleSegment now incoming c
-
-            let output =
-                match output.Arrived with
-                | ValueSome a ->
-                    { output with
-                        Arrived =
-                            ValueSome
-                                { a with
-                                    PayloadOffset = a.PayloadOffset + payloadStart
-                                }
-                    }
-                | ValueNone -> output
-
-            record step tuple c output
-        | None, Some l when isSyn -> openPassive step now l tuple incoming
-        | None, Some l ->
-            // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
-            let struct (_, output) = Connection.handleSegment now incoming l.Template
-
-            for o in output.Segments do
-                step.Count(fun c ->
-                    { c with
-                        ResetsSent = c.ResetsSent + 1L
-                    })
-
-                step.Send(Datagram(datagram step.Host ip.Source o.Header))
-        | None, None -> reset step ip.Source incoming
+                    step.Send(Datagram(datagram step.Host ip.Source o.Header))
+            | ValueNone -> reset step ip.Source incoming
 
 let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Icmpv4.tryParse body with
@@ -289,8 +295,8 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                     RemotePort = q.DestinationPort.Value
                 }
 
-            match tryFindIn step.Host.Connections tuple with
-            | Some c ->
+            match tryFindIn step.Host.Table tuple with
+            | ValueSome c ->
                 let problem =
                     match icmp.Header.Type, icmp.Header.Code with
                     | IcmpType.DestinationUnreachable, (2uy | 3uy) -> Connection.IcmpProblem.Unreachable
@@ -298,18 +304,25 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                         Connection.IcmpProblem.PacketTooBig(int icmp.Header.NextHopMtu)
                     | _ -> Connection.IcmpProblem.Other
 
-                let struct (c, output) =
-                    Connection.handleIcmpError now problem (SeqNum q.TcpSequenceNumber.Value) c
+                let c = working step c
 
-                record step tuple c output
-            | None -> ()
+                Connection.Owned.handleIcmpError
+                    now
+                    problem
+                    (SeqNum q.TcpSequenceNumber.Value)
+                    c
+                    step.Out.ConnectionOutbox
+
+                record step tuple c 0
+            | ValueNone -> ()
         | _ -> ()
     | Ok _ -> ()
 
-/// An IPv4 packet arrives from the link.
-let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Host * HostOutput) =
-    let step = Step(host)
-    step.PacketsIn <- 1L
+let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
+    step.Host.Tally <-
+        { step.Host.Tally with
+            PacketsIn = step.Host.Tally.PacketsIn + 1L
+        }
 
     match Ipv4.tryParse packet with
     | Error(BadVersion _) -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
@@ -318,7 +331,7 @@ let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Hos
         let h = ip.Header
         let body = packet.Slice(ip.PayloadOffset, ip.PayloadLength)
 
-        if h.Destination <> host.Options.Address then
+        if h.Destination <> step.Host.Options.Address then
             step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
         elif h.MoreFragments || h.FragmentOffset <> 0us then
             step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
@@ -332,11 +345,16 @@ let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Hos
                     UnknownProtocol = c.UnknownProtocol + 1L
                 })
 
-    step.Result()
+/// An IPv4 packet arrives from the link.
+let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Host * HostOutput) =
+    // Not through `valueStep`: a closure cannot hold the span.
+    let step = valueStart host
+    receiveStep now packet step
+    valueEnd host step
 
 /// Starts listening on `port` with room for `backlog` connections waiting for accept.
 let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
-    if host.Listeners.ContainsKey port then
+    if host.ListenerTable.ContainsKey port then
         Error(AddressInUse port)
     else
         let l =
@@ -350,22 +368,22 @@ let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> 
 
         Ok
             { host with
-                Listeners = host.Listeners.Add(port, l)
+                ListenerTable = host.ListenerTable.Add(port, l)
             }
 
 /// Stops listening; connections already made stay.
 let unlisten (port: uint16) (host: Host) =
     { host with
-        Listeners = host.Listeners.Remove port
+        ListenerTable = host.ListenerTable.Remove port
     }
 
 /// The oldest established connection waiting on `port`, taken off the accept queue.
 let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
-    match host.Listeners.TryFind port with
-    | Some({ Ready = first :: rest } as l) ->
+    match tryListener host port with
+    | ValueSome({ Ready = first :: rest } as l) ->
         struct (ValueSome first,
                 { host with
-                    Listeners = host.Listeners.Add(port, { l with Ready = rest })
+                    ListenerTable = host.ListenerTable.Add(port, { l with Ready = rest })
                 })
     | _ -> struct (ValueNone, host)
 
@@ -388,30 +406,40 @@ let connect
         }
 
     let free (port: int) =
-        not (host.Listeners.ContainsKey(uint16 port))
-        && not (host.Connections.ContainsKey(tupleAt port))
+        not (host.ListenerTable.ContainsKey(uint16 port))
+        && not (host.Table.ContainsKey(tupleAt port))
 
     let candidates =
-        Seq.init span (fun i -> o.EphemeralFirst + (host.NextPort - o.EphemeralFirst + i) % span)
+        Seq.init span (fun i -> o.EphemeralFirst + (host.NextFreePort - o.EphemeralFirst + i) % span)
 
     match candidates |> Seq.tryFind free with
     | None -> Error NoEphemeralPort
     | Some port ->
         let tuple = tupleAt port
 
-        let struct (c, output) =
-            Connection.connect o.Connection now o.Address (uint16 port) remote remotePort
+        let struct (host, out) =
+            valueStep host (fun step ->
+                step.Host.NextFreePort <- o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
 
-        let step =
-            Step(
-                { host with
-                    NextPort = o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
-                }
-            )
+                let struct (c, output) =
+                    Connection.connect o.Connection now o.Address (uint16 port) remote remotePort
 
-        record step tuple c output
-        let struct (host, out) = step.Result()
+                let box = step.Out.ConnectionOutbox
+
+                for s in output.Segments do
+                    box.Send s
+
+                for e in output.Events do
+                    box.Raise e
+
+                record step tuple c 0)
+
         Ok(struct (host, tuple, out))
+
+let private commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
+    let c = working step c
+    Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
+    record step tuple c 0
 
 /// A user command for one connection.
 let command
@@ -420,22 +448,21 @@ let command
     (cmd: Command)
     (host: Host)
     : Result<struct (Host * HostOutput), HostError> =
-    match tryFindIn host.Connections tuple with
-    | None -> Error(NoSuchConnection tuple)
-    | Some c ->
-        let step = Step(host)
-        let struct (c, output) = Connection.handleUser now cmd c
-        record step tuple c output
-        Ok(step.Result())
+    match tryFindIn host.Table tuple with
+    | ValueNone -> Error(NoSuchConnection tuple)
+    | ValueSome c -> Ok(valueStep host (commandStep now c tuple cmd))
 
 /// The connection with this tuple, if the host has it.
-let tryFind (tuple: FourTuple) (host: Host) = tryFindIn host.Connections tuple
+let tryFind (tuple: FourTuple) (host: Host) =
+    match host.Table.TryGetValue tuple with
+    | true, c -> Some c
+    | _ -> None
 
 /// When `timeout` is next due: the earliest deadline of any connection.
 let nextDeadline (host: Host) : int64 voption =
     let mutable earliest = Int64.MaxValue
 
-    for KeyValue(_, c) in host.Connections do
+    for KeyValue(_, c) in host.Table do
         match Connection.nextDeadline c with
         | ValueSome d when d < earliest -> earliest <- d
         | _ -> ()
@@ -445,34 +472,29 @@ let nextDeadline (host: Host) : int64 voption =
     else
         ValueSome earliest
 
+let private timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: Step) =
+    match Connection.nextDeadline c with
+    | ValueSome d when d <= now ->
+        let c = working step c
+        Connection.Owned.handleTimeout now c step.Out.ConnectionOutbox
+        record step tuple c 0
+    | _ -> ()
+
 /// Runs every connection timer due at `now`.
 let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
-    let step = Step(host)
+    valueStep host (fun step ->
+        for KeyValue(tuple, c) in host.Table do
+            timeoutOne now tuple c step)
 
-    for KeyValue(tuple, c) in host.Connections do
-        match Connection.nextDeadline c with
-        | ValueSome d when d <= now ->
-            let struct (c, output) = Connection.handleTimeout now c
-            record step tuple c output
-        | _ -> ()
-
-    step.Result()
+let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
+    match tryFindIn step.Host.Table tuple with
+    | ValueSome c -> timeoutOne now tuple c step
+    | ValueNone -> ()
 
 /// Runs the timers of one connection if any is due at `now` (for a caller that keeps its
 /// own index of deadlines instead of asking `nextDeadline` about every connection).
 let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
-    let step = Step(host)
-
-    match tryFindIn host.Connections tuple with
-    | Some c ->
-        match Connection.nextDeadline c with
-        | ValueSome d when d <= now ->
-            let struct (c, output) = Connection.handleTimeout now c
-            record step tuple c output
-        | _ -> ()
-    | None -> ()
-
-    step.Result()
+    valueStep host (timeoutConnectionStep now tuple)
 
 /// Writes a connection's segment as a whole IPv4 packet into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
@@ -489,3 +511,33 @@ let writeSegment
         }
 
     Packet.writeTcp ip segment.Header payload destination
+
+/// The packet steps for a caller that owns its host outright (the shell's stack thread):
+/// the host and its connections change in place, and each step's output replaces what
+/// the outbox held, so a step in steady state allocates nothing. A host handed to these
+/// must not be shared: every earlier value of it, and of its connections, changes too.
+/// The value steps above may still be used on it; each returns a new host to own.
+module Owned =
+    /// An independent copy, for an owner that takes over a host value: its connections
+    /// are copied too.
+    let copy (host: Host) =
+        let mutable table = ImmutableDictionary<FourTuple, Connection>.Empty
+
+        for KeyValue(tuple, c) in host.Table do
+            table <- table.SetItem(tuple, Connection.Owned.copy c)
+
+        { host with Table = table }
+
+    /// An IPv4 packet arrives from the link.
+    let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) (outbox: HostOutbox) =
+        receiveStep now packet (ownedStep host outbox)
+
+    /// A user command for one connection.
+    let command (now: int64) (tuple: FourTuple) (cmd: Command) (host: Host) (outbox: HostOutbox) =
+        match tryFindIn host.Table tuple with
+        | ValueNone -> Error(NoSuchConnection tuple)
+        | ValueSome c -> Ok(commandStep now c tuple cmd (ownedStep host outbox))
+
+    /// Runs the timers of one connection if any is due at `now`.
+    let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) (outbox: HostOutbox) =
+        timeoutConnectionStep now tuple (ownedStep host outbox)

@@ -5,26 +5,77 @@
 /// returns the next controller.
 module Stack.Core.Tcp.Congestion
 
-/// A congestion controller, as the sender sees it.
+/// What every controller keeps: the window, the threshold, and a byte counter for
+/// congestion avoidance. A struct, so a controller's step allocates nothing.
+[<Struct>]
+type State =
+    {
+        Mss: int
+        /// Bytes that may be in flight.
+        Cwnd: int
+        Ssthresh: int
+        /// Bytes acknowledged since cwnd last grew in congestion avoidance.
+        AckedInAvoidance: int
+    }
+
+/// A congestion control algorithm: how each event changes the state. The algorithm keeps
+/// nothing itself; its state travels in the connection.
 type ICongestionControl =
-    /// Bytes that may be in flight (cwnd).
-    abstract Window: int
-    /// The slow-start threshold.
-    abstract SlowStartThreshold: int
     /// New data acknowledged outside loss recovery.
-    abstract OnAck: ackedBytes: int -> ICongestionControl
+    abstract OnAck: state: State * ackedBytes: int -> State
     /// Loss detected by duplicate ACKs: fast retransmit, recovery begins.
-    abstract OnLoss: flightSize: int -> ICongestionControl
+    abstract OnLoss: state: State * flightSize: int -> State
     /// Another duplicate ACK during recovery: one more segment has left the network.
-    abstract OnDuplicateAck: unit -> ICongestionControl
+    abstract OnDuplicateAck: state: State -> State
     /// A partial ACK during recovery, acknowledging `ackedBytes` of new data.
-    abstract OnPartialAck: ackedBytes: int -> ICongestionControl
+    abstract OnPartialAck: state: State * ackedBytes: int -> State
     /// A full ACK: recovery is over.
-    abstract OnRecoveryEnd: flightSize: int -> ICongestionControl
+    abstract OnRecoveryEnd: state: State * flightSize: int -> State
     /// The retransmission timer expired.
-    abstract OnTimeout: flightSize: int -> ICongestionControl
+    abstract OnTimeout: state: State * flightSize: int -> State
     /// Delay says the path is full (HyStart++): leave slow start at the current window.
-    abstract OnSlowStartExit: unit -> ICongestionControl
+    abstract OnSlowStartExit: state: State -> State
+
+/// A controller as the sender sees it: an algorithm and its state, a value whose every
+/// event returns the next one.
+[<Struct>]
+type Controller =
+    {
+        Algorithm: ICongestionControl
+        State: State
+    }
+
+    /// Bytes that may be in flight (cwnd).
+    member c.Window = c.State.Cwnd
+    /// The slow-start threshold.
+    member c.SlowStartThreshold = c.State.Ssthresh
+
+    member private c.With(state: State) =
+        {
+            Algorithm = c.Algorithm
+            State = state
+        }
+
+    member c.OnAck(ackedBytes) =
+        c.With(c.Algorithm.OnAck(c.State, ackedBytes))
+
+    member c.OnLoss(flightSize) =
+        c.With(c.Algorithm.OnLoss(c.State, flightSize))
+
+    member c.OnDuplicateAck() =
+        c.With(c.Algorithm.OnDuplicateAck c.State)
+
+    member c.OnPartialAck(ackedBytes) =
+        c.With(c.Algorithm.OnPartialAck(c.State, ackedBytes))
+
+    member c.OnRecoveryEnd(flightSize) =
+        c.With(c.Algorithm.OnRecoveryEnd(c.State, flightSize))
+
+    member c.OnTimeout(flightSize) =
+        c.With(c.Algorithm.OnTimeout(c.State, flightSize))
+
+    member c.OnSlowStartExit() =
+        c.With(c.Algorithm.OnSlowStartExit c.State)
 
 /// The initial window of RFC 6928: min(10 MSS, max(2 MSS, 14600 bytes)).
 let initialWindow (mss: int) = min (10 * mss) (max (2 * mss) 14600)
@@ -34,25 +85,14 @@ let initialWindow (mss: int) = min (10 * mss) (max (2 * mss) 14600)
 [<Literal>]
 let MaxWindow = 1073741824
 
+/// ssthresh after a loss: half the flight, at least 2 MSS (RFC 5681 equation 4).
+let private halved (r: State) (flightSize: int) = max (flightSize / 2) (2 * r.Mss)
+
 /// NewReno: slow start and congestion avoidance of RFC 5681 with appropriate byte counting
 /// (RFC 3465, L = 2 MSS), fast recovery with partial-ACK deflation (RFC 6582).
-type NewReno =
-    {
-        Mss: int
-        Cwnd: int
-        Ssthresh: int
-        /// Bytes acknowledged since cwnd last grew in congestion avoidance.
-        AckedInAvoidance: int
-    }
-
-    /// ssthresh after a loss: half the flight, at least 2 MSS (RFC 5681 equation 4).
-    member private r.Halved(flightSize: int) = max (flightSize / 2) (2 * r.Mss)
-
+type NewReno() =
     interface ICongestionControl with
-        member r.Window = r.Cwnd
-        member r.SlowStartThreshold = r.Ssthresh
-
-        member r.OnAck(ackedBytes) =
+        member _.OnAck(r, ackedBytes) =
             if r.Cwnd < r.Ssthresh then
                 { r with
                     Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (2 * r.Mss))
@@ -68,8 +108,8 @@ type NewReno =
                 else
                     { r with AckedInAvoidance = acked }
 
-        member r.OnLoss(flightSize) =
-            let ssthresh = r.Halved flightSize
+        member _.OnLoss(r, flightSize) =
+            let ssthresh = halved r flightSize
 
             { r with
                 Ssthresh = ssthresh
@@ -77,37 +117,43 @@ type NewReno =
                 AckedInAvoidance = 0
             }
 
-        member r.OnDuplicateAck() =
+        member _.OnDuplicateAck r =
             { r with
                 Cwnd = min MaxWindow (r.Cwnd + r.Mss)
             }
 
-        member r.OnPartialAck(ackedBytes) =
+        member _.OnPartialAck(r, ackedBytes) =
             let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
             { r with Cwnd = max r.Mss deflated }
 
-        member r.OnRecoveryEnd(flightSize) =
+        member _.OnRecoveryEnd(r, flightSize) =
             { r with
                 Cwnd = min r.Ssthresh (max flightSize r.Mss + r.Mss)
             }
 
-        member r.OnSlowStartExit() =
+        member _.OnSlowStartExit r =
             { r with
                 Ssthresh = min r.Ssthresh r.Cwnd
             }
 
-        member r.OnTimeout(flightSize) =
+        member _.OnTimeout(r, flightSize) =
             { r with
-                Ssthresh = r.Halved flightSize
+                Ssthresh = halved r flightSize
                 Cwnd = r.Mss
                 AckedInAvoidance = 0
             }
 
+let private newRenoAlgorithm = NewReno() :> ICongestionControl
+
 /// A NewReno controller for a connection with this MSS, starting in slow start.
-let newReno (mss: int) : ICongestionControl =
+let newReno (mss: int) : Controller =
     {
-        Mss = mss
-        Cwnd = initialWindow mss
-        Ssthresh = System.Int32.MaxValue
-        AckedInAvoidance = 0
+        Algorithm = newRenoAlgorithm
+        State =
+            {
+                Mss = mss
+                Cwnd = initialWindow mss
+                Ssthresh = System.Int32.MaxValue
+                AckedInAvoidance = 0
+            }
     }

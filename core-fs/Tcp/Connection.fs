@@ -105,6 +105,12 @@ let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: 
 
 let private finish (c: Connection) (box: Outbox) = struct (c, box.ToOutput())
 
+/// The outbox of a value step: the thread's scratch one, emptied.
+let private scratch () =
+    let box = PerThread<Outbox>.Instance
+    box.Clear()
+    box
+
 let private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) =
     c.Timers <- Timers.set kind deadline c.Timers
 
@@ -127,7 +133,7 @@ let connect
     if not options.Timestamps then
         c.Timing <- ValueSome(struct (c.Iss, now))
 
-    let box = Outbox()
+    let box = scratch ()
     syn c now box
     startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
     finish c box
@@ -516,9 +522,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                         armKeepalive c now
 
 /// A segment arrives for this connection.
-let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : struct (Connection * Output) =
-    let c = copy connection
-    let box = Outbox()
+let private segmentStep (now: int64) (incoming: Incoming) (c: Connection) (box: Outbox) =
     c.SegmentsReceived <- c.SegmentsReceived + 1L
 
     match c.State with
@@ -530,6 +534,12 @@ let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : s
     | State.SynSent -> onSynSent c now box incoming
     | _ -> onSynchronized c now box incoming
 
+
+/// A segment arrives for this connection.
+let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = scratch ()
+    segmentStep now incoming c box
     finish c box
 
 /// The window the application's reads have opened, announced in a segment of its own
@@ -553,9 +563,7 @@ let private windowUpdate (c: Connection) (now: int64) (box: Outbox) =
         ack c now box
 
 /// A user command.
-let handleUser (now: int64) (command: Command) (connection: Connection) : struct (Connection * Output) =
-    let c = copy connection
-    let box = Outbox()
+let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbox) =
 
     match command with
     | Command.Send bytes ->
@@ -609,6 +617,12 @@ let handleUser (now: int64) (command: Command) (connection: Connection) : struct
         | State.Closed -> ()
         | _ -> enterClosed c box
 
+
+/// A user command.
+let handleUser (now: int64) (command: Command) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = scratch ()
+    userStep now command c box
     finish c box
 
 let private timedOut (c: Connection) (box: Outbox) =
@@ -670,9 +684,7 @@ type IcmpProblem =
 
 /// An ICMP error quoting a segment of this connection whose sequence number was
 /// `quotedSeq`. Believed only when that number is outstanding (RFC 5927 4.1).
-let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (connection: Connection) =
-    let c = copy connection
-    let box = Outbox()
+let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (c: Connection) (box: Outbox) =
 
     if SeqNum.le c.SndUna quotedSeq && SeqNum.lt quotedSeq c.SndMax then
         match problem with
@@ -688,15 +700,25 @@ let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (con
                 Sender.output c now box
         | _ -> ()
 
+
+/// An ICMP error quoting a segment of this connection whose sequence number was
+/// `quotedSeq`. Believed only when that number is outstanding (RFC 5927 4.1).
+let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (connection: Connection) =
+    let c = copy connection
+    let box = scratch ()
+    icmpErrorStep now problem quotedSeq c box
     finish c box
 
 /// Runs every timer due at `now`.
-let handleTimeout (now: int64) (connection: Connection) : struct (Connection * Output) =
-    let c = copy connection
-    let box = Outbox()
+let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
+    let mutable handled = 0
+    let mutable due = Timers.earliestDue now handled c.Timers
 
-    for kind in Timers.expired now c.Timers do
-        if c.State <> State.Closed && (Timers.get kind c.Timers).IsSome then
+    while due.IsSome do
+        let kind = due.Value
+        handled <- Timers.withKind kind handled
+
+        if c.State <> State.Closed then
             c.Timers <- Timers.clear kind c.Timers
 
             match kind with
@@ -715,4 +737,45 @@ let handleTimeout (now: int64) (connection: Connection) : struct (Connection * O
             | Timers.Keepalive -> onKeepalive c now box
             | Timers.TimeWait -> enterClosed c box
 
+        due <- Timers.earliestDue now handled c.Timers
+
+/// Runs every timer due at `now`.
+let handleTimeout (now: int64) (connection: Connection) : struct (Connection * Output) =
+    let c = copy connection
+    let box = scratch ()
+    timeoutStep now c box
     finish c box
+
+/// The same steps for a caller that owns its connection outright, as a Rust stack takes
+/// `&mut self`: the connection changes in place and the step's output replaces what the
+/// outbox held, so a step in steady state allocates nothing. A connection handed to these
+/// must not be shared: every earlier value of it changes too.
+module Owned =
+    /// An independent copy, for an owner that takes over a connection value.
+    let copy (connection: Connection) = copy connection
+
+    /// A segment arrives for this connection.
+    let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) (outbox: Outbox) =
+        outbox.Clear()
+        segmentStep now incoming connection outbox
+
+    /// A user command.
+    let handleUser (now: int64) (command: Command) (connection: Connection) (outbox: Outbox) =
+        outbox.Clear()
+        userStep now command connection outbox
+
+    /// Runs every timer due at `now`.
+    let handleTimeout (now: int64) (connection: Connection) (outbox: Outbox) =
+        outbox.Clear()
+        timeoutStep now connection outbox
+
+    /// An ICMP error quoting a segment of this connection (see `handleIcmpError`).
+    let handleIcmpError
+        (now: int64)
+        (problem: IcmpProblem)
+        (quotedSeq: SeqNum)
+        (connection: Connection)
+        (outbox: Outbox)
+        =
+        outbox.Clear()
+        icmpErrorStep now problem quotedSeq connection outbox

@@ -9,28 +9,6 @@ open System.Buffers.Binary
 open Microsoft.FSharp.NativeInterop
 open Stack.Core.Wire
 
-/// Collects what one step of a connection produces.
-type Outbox() =
-    member val Segments: Outgoing list = [] with get, set
-    member val Arrived: Arrived voption = ValueNone with get, set
-    member val Readable = 0 with get, set
-    member val Released = 0 with get, set
-    member val Queued = 0 with get, set
-    member val Events: Event list = [] with get, set
-
-    member box.Send(o: Outgoing) = box.Segments <- o :: box.Segments
-    member box.Raise(e: Event) = box.Events <- e :: box.Events
-
-    member box.ToOutput() : Output =
-        {
-            Segments = List.rev box.Segments
-            Arrived = box.Arrived
-            Readable = box.Readable
-            Released = box.Released
-            Queued = box.Queued
-            Events = List.rev box.Events
-        }
-
 /// Our timestamp clock: milliseconds (RFC 7323 asks for a tick between 1 ms and 1 s).
 let tsClock (now: int64) = uint32 (now / 1000L)
 

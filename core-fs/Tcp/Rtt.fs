@@ -23,6 +23,7 @@ let defaults =
         MaxRto = 120_000_000L
     }
 
+[<Struct>]
 type Estimator =
     {
         Options: Options

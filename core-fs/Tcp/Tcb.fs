@@ -68,7 +68,7 @@ type Connection =
             /// The segment being timed when timestamps are off: its sequence number and
             /// when it left (Karn: never a retransmitted one).
             mutable Timing: struct (SeqNum * int64) voption
-            mutable Congestion: Congestion.ICongestionControl
+            mutable Congestion: Congestion.Controller
             mutable SlowStart: HyStart.State
             /// What the peer reported holding above SND.UNA in SACK blocks (RFC 2018).
             mutable Sacked: Reassembly.Ranges

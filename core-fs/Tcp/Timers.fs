@@ -76,6 +76,32 @@ let next (t: Table) =
 
     if d = Unset then ValueNone else ValueSome d
 
+let private bit (kind: Kind) =
+    match kind with
+    | Retransmit -> 1
+    | DelayedAck -> 2
+    | Persist -> 4
+    | Keepalive -> 8
+    | TimeWait -> 16
+
+/// The earliest timer due at `now`, leaving out the kinds whose bits are in `handled`
+/// (a set of kinds as `withKind` builds it), so each runs at most once per call.
+let earliestDue (now: int64) (handled: int) (t: Table) : Kind voption =
+    let mutable best = ValueNone
+    let mutable bestAt = Unset
+
+    for k in kinds do
+        let d = raw k t
+
+        if d <> Unset && d <= now && d < bestAt && handled &&& bit k = 0 then
+            best <- ValueSome k
+            bestAt <- d
+
+    best
+
+/// `handled` with `kind` added.
+let withKind (kind: Kind) (handled: int) = handled ||| bit kind
+
 /// The timers due at `now`, earliest first.
 let expired (now: int64) (t: Table) : Kind list =
     kinds

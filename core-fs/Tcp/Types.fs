@@ -76,7 +76,7 @@ type ConnectionOptions =
         /// Bounds of the retransmission timeout.
         Rtt: Rtt.Options
         /// Makes the congestion controller for a connection with the given MSS.
-        CongestionControl: int -> Congestion.ICongestionControl
+        CongestionControl: int -> Congestion.Controller
         /// The instance's secret for initial sequence numbers (RFC 6528).
         IsnKey: IsnKey
     }
@@ -138,6 +138,7 @@ type Arrived =
     }
 
 /// Everything one step of a connection asks of its caller. Data, never an effect.
+[<Struct>]
 type Output =
     {
         /// Segments to send, in order.
@@ -165,13 +166,113 @@ module Output =
             Events = []
         }
 
+module internal Lists =
+    /// The items as an F# list, built from the end: no enumerator, nothing for no items.
+    let ofResizeArray (items: ResizeArray<'T>) =
+        let mutable list = []
+
+        for i = items.Count - 1 downto 0 do
+            list <- items[i] :: list
+
+        list
+
+/// One instance of 'T per thread, reused: the scratch outbox of the value steps, which
+/// hand out its contents as values before they return, so no caller ever sees it.
+type internal PerThread<'T when 'T: null and 'T: (new: unit -> 'T)> =
+    [<System.ThreadStatic; DefaultValue>]
+    static val mutable private instance: 'T
+
+    static member Instance =
+        if isNull PerThread<'T>.instance then
+            PerThread<'T>.instance <- new 'T()
+
+        PerThread<'T>.instance
+
+/// Collects what one step of a connection produces. The caller owns it and may reuse it
+/// for every step (the in-place steps of `Connection.Owned` clear it first), so a step in
+/// steady state allocates nothing.
+[<Sealed; AllowNullLiteral>]
+type Outbox() =
+    let segments = ResizeArray<Outgoing>()
+    let events = ResizeArray<Event>()
+    let mutable arrived: Arrived voption = ValueNone
+    let mutable readable = 0
+    let mutable released = 0
+    let mutable queued = 0
+
+    /// Segments to send, in order.
+    member _.Segments: System.ReadOnlySpan<Outgoing> =
+        System.Span<Outgoing>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan segments)
+
+    /// Events for the user, in order.
+    member _.Events: System.ReadOnlySpan<Event> =
+        System.Span<Event>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan events)
+
+    /// Payload bytes of the incoming segment to copy into the receive buffer.
+    member _.Arrived
+        with get () = arrived
+        and internal set v = arrived <- v
+
+    /// Bytes that became readable, in order, after what was readable before.
+    member _.Readable
+        with get () = readable
+        and internal set v = readable <- v
+
+    /// Send-buffer bytes acknowledged by the peer: their space is free again.
+    member _.Released
+        with get () = released
+        and internal set v = released <- v
+
+    /// Bytes of a Send command taken into the send buffer.
+    member _.Queued
+        with get () = queued
+        and internal set v = queued <- v
+
+    member internal _.Send(o: Outgoing) = segments.Add o
+    member internal _.Raise(e: Event) = events.Add e
+
+    /// Forgets the last step's output.
+    member _.Clear() =
+        segments.Clear()
+        events.Clear()
+        arrived <- ValueNone
+        readable <- 0
+        released <- 0
+        queued <- 0
+
+    /// The output without its segments (a host sends those itself), its `Arrived` offset
+    /// moved by `payloadStart`. Allocates nothing when no event was raised.
+    member internal _.Summary(payloadStart: int) : Output =
+        {
+            Segments = []
+            Arrived =
+                match arrived with
+                | ValueSome a ->
+                    ValueSome
+                        { a with
+                            PayloadOffset = a.PayloadOffset + payloadStart
+                        }
+                | ValueNone -> ValueNone
+            Readable = readable
+            Released = released
+            Queued = queued
+            Events = Lists.ofResizeArray events
+        }
+
+    /// The output as a value.
+    member box.ToOutput() : Output =
+        { box.Summary 0 with
+            Segments = Lists.ofResizeArray segments
+        }
+
 /// What a user can ask of a connection (opening is `Connection.connect` or `listen`).
-[<RequireQualifiedAccess>]
+/// A struct, so issuing one allocates nothing.
+[<RequireQualifiedAccess; Struct>]
 type Command =
     /// `bytes` more bytes were written to the send buffer after the ones queued before.
     | Send of bytes: int
-    /// The application read `bytes` readable bytes: their buffer space is free again.
-    | Consumed of bytes: int
+    /// The application read `consumed` readable bytes: their buffer space is free again.
+    | Consumed of consumed: int
     /// No more data will be sent (half-close): FIN after the queued data.
     | Close
     /// Drop the connection now, telling the peer with a reset.
