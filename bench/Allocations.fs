@@ -5,20 +5,21 @@ module Stack.Bench.Allocations
 open System
 open Stack.Bench.EngineBenchmarks
 
-/// Allocated bytes per segment over `rounds` rounds of the benchmark, after a warm-up.
-let private perSegment (rounds: int) (setup: unit -> unit) (round: unit -> int) =
+/// Allocated bytes per segment over `rounds` rounds of a benchmark (each `Segments`
+/// segments), after as many rounds of warm-up.
+let private perSegment (rounds: int) (setup: unit -> unit) (round: unit -> 'a) =
     setup ()
 
     for _ in 1..rounds do
         round () |> ignore
 
     let before = GC.GetAllocatedBytesForCurrentThread()
-    let mutable segments = 0L
 
     for _ in 1..rounds do
-        segments <- segments + int64 (round ())
+        round () |> ignore
 
-    float (GC.GetAllocatedBytesForCurrentThread() - before) / float segments
+    float (GC.GetAllocatedBytesForCurrentThread() - before)
+    / float (rounds * Segments)
 
 /// Prints the table and returns 0.
 let report () =
@@ -28,4 +29,10 @@ let report () =
     printfn "|---|---|"
     printfn $"| Connection (values) | %.1f{perSegment 200 values.Setup values.BulkTransferSegments} |"
     printfn $"| Connection.Owned (in place) | %.1f{perSegment 200 owned.Setup owned.BulkTransferSegments} |"
+    let hosts = BackToBackBenchmarks()
+    printfn $"| two hosts back to back, as values | %.1f{perSegment 200 hosts.Setup hosts.HostsAsValues} |"
+
+    printfn
+        $"| two hosts back to back, in place (Host.Owned) | %.1f{perSegment 200 (fun () -> ()) hosts.HostsInPlace} |"
+
     0

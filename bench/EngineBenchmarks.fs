@@ -28,7 +28,7 @@ let private incoming (source: Ipv4Address) (destination: Ipv4Address) (o: Outgoi
 
 /// Segments handled per benchmark operation batch.
 [<Literal>]
-let private Segments = 1_000
+let Segments = 1_000
 
 /// A bulk transfer from A to B with no network between them: every segment A sends goes
 /// to B at once, and every segment B sends goes back to A. One operation is one segment
@@ -195,6 +195,43 @@ type OwnedConnectionBenchmarks() =
 
         this.Handled <- this.Handled + int64 handled
         handled
+
+/// Two hosts back to back (`Sim.BackToBack`): the core with real packets (written,
+/// checksummed, parsed, demultiplexed), one operation per packet the link carries; the
+/// hosts stepped in place, and as values. Bytes of CPU per second = `Received` (printed
+/// at cleanup) over the operations' total time.
+[<MemoryDiagnoser>]
+type BackToBackBenchmarks() =
+    let mutable owned = Unchecked.defaultof<BackToBack>
+    let mutable values = Unchecked.defaultof<BackToBack>
+
+    member _.Owned = owned
+    member _.Values = values
+
+    [<GlobalSetup>]
+    member _.Setup() =
+        owned <- BackToBack(true, options, false)
+        values <- BackToBack(false, options, false)
+        owned.Connect()
+        values.Connect()
+        // Under way: the window open, the pools and outboxes at their size.
+        owned.Run 20_000
+        values.Run 20_000
+
+    [<GlobalCleanup>]
+    member _.Cleanup() =
+        printfn
+            $"// payload bytes per packet: in place %.0f{float owned.Received / float owned.Delivered}, values %.0f{float values.Received / float values.Delivered}"
+
+    [<Benchmark(OperationsPerInvoke = Segments)>]
+    member _.HostsInPlace() =
+        owned.Run Segments
+        owned.Received
+
+    [<Benchmark(OperationsPerInvoke = Segments)>]
+    member _.HostsAsValues() =
+        values.Run Segments
+        values.Received
 
 /// A whole transfer on the simulator, both ways at once, no impairment: hosts, packets
 /// written and parsed with checksums, ring buffers, the event log. Segments per second =

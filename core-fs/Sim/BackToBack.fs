@@ -1,0 +1,223 @@
+namespace Stack.Core.Sim
+
+open System
+open System.Collections.Generic
+open Stack.Core.Host
+open Stack.Core.Tcp
+open Stack.Core.Wire
+
+/// Two hosts joined back to back by a perfect link (no delay, no loss, no clock but the
+/// steps themselves): A connects to B and sends without end, B reads and checks every
+/// byte as soon as it arrives. The core at full speed: packets are real bytes (written,
+/// checksummed, parsed) kept in a fixed pool of buffers; with `owned` the hosts step in
+/// place (`Host.Owned`), so once the transfer is under way a packet allocates nothing.
+/// For measuring the core, and for checking the value steps against the owned ones
+/// (`capture` keeps every packet).
+type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
+    static let addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
+    static let addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+
+    /// Enough buffers for every packet a full send buffer can be cut into, and the ACKs.
+    let buffers =
+        Array.init (2 * connection.SendBufferSize / max 1 connection.Mss + 64) (fun _ ->
+            Array.zeroCreate<byte>(connection.Mss + 120))
+
+    let free = Stack<int>(seq { 0 .. buffers.Length - 1 })
+    let inFlight = Queue<struct (bool * int * int)>()
+    let outbox = HostOutbox()
+    let packets = ResizeArray<byte array>()
+
+    let hostOptions address =
+        { HostOptions.create address with
+            Connection = connection
+        }
+
+    let mutable now = 1_000L
+    let mutable a = Host.create (hostOptions addressA)
+
+    let mutable b =
+        match Host.listen 80us 16 (Host.create (hostOptions addressB)) with
+        | Ok h -> h
+        | Error e -> failwith $"listen: {e}"
+
+    let mutable tupleA = Unchecked.defaultof<FourTuple>
+    let mutable tupleB = ValueNone
+    let mutable received = 0L
+
+    /// The applications read and write in chunks, as real ones do, not a segment at a time.
+    let chunk =
+        min 65536 (min connection.SendBufferSize connection.ReceiveBufferSize / 4)
+
+    /// Bytes readable at B and not read yet.
+    let mutable unread = 0
+    let mutable mismatches = 0L
+    let mutable checkedBytes = 0L
+    let mutable delivered = 0L
+
+    /// A's stream: byte N is N mod 251, so any stretch of it is a slice of this pattern
+    /// (copied and compared as blocks, not byte by byte).
+    let pattern = Array.init (251 + connection.Mss + 120) (fun i -> byte (i % 251))
+
+    let stream (offset: uint32) (length: int) =
+        ReadOnlySpan(pattern, int (offset % 251u), length)
+
+    /// Builds and queues the packets of one step of host A (`fromA`) or B.
+    let transmit (fromA: bool) (transmits: ReadOnlySpan<Transmit>) =
+        let host = if fromA then a else b
+
+        for t in transmits do
+            let index = free.Pop()
+
+            let length =
+                match t with
+                | Segment(tuple, o) ->
+                    let bytes =
+                        match host.Connections.TryGetValue tuple with
+                        | true, c ->
+                            stream (o.Header.SequenceNumber - (c.InitialSendSequence + 1).Value) o.PayloadLength
+                        | _ -> ReadOnlySpan.Empty
+
+                    Host.writeSegment host tuple o bytes (buffers[index].AsSpan())
+                | Datagram bytes ->
+                    bytes.CopyTo(buffers[index], 0)
+                    bytes.Length
+
+            if capture then
+                packets.Add(buffers[index].AsSpan(0, length).ToArray())
+
+            inFlight.Enqueue(struct (not fromA, index, length))
+
+    /// B checks the bytes that arrived against A's stream.
+    let check (packet: ReadOnlySpan<byte>) (tuple: FourTuple) (o: Output) =
+        match o.Arrived, b.Connections.TryGetValue tuple with
+        | ValueSome arrived, (true, c) when not packet.IsEmpty ->
+            let start = arrived.Sequence.Value - (c.InitialReceiveSequence + 1).Value
+            let got = packet.Slice(arrived.PayloadOffset, arrived.Length)
+
+            if not (got.SequenceEqual(stream start arrived.Length)) then
+                mismatches <- mismatches + 1L
+
+            checkedBytes <- checkedBytes + int64 arrived.Length
+        | _ -> ()
+
+    /// Carries out one step's output of host A (`fromA`) or B: its packets, then what
+    /// the applications do about it (A refills its send buffer, B reads what arrived).
+    let rec apply
+        (fromA: bool)
+        (packet: ReadOnlySpan<byte>)
+        (transmits: ReadOnlySpan<Transmit>)
+        (connections: ReadOnlySpan<struct (FourTuple * Output)>)
+        =
+        transmit fromA transmits
+        // Added up first: the commands below reuse the outbox.
+        let mutable readable = 0
+        let mutable released = 0
+
+        for struct (tuple, o) in connections do
+            if fromA then
+                released <- released + o.Released
+            else
+                tupleB <- ValueSome tuple
+                check packet tuple o
+                readable <- readable + o.Readable
+
+        unread <- unread + readable
+
+        if unread >= chunk then
+            received <- received + int64 unread
+            let consumed = unread
+            unread <- 0
+            command false tupleB.Value (Command.Consumed consumed)
+
+        if released > 0 then
+            refill ()
+
+    and command (atA: bool) (tuple: FourTuple) (cmd: Command) =
+        if owned then
+            match Host.Owned.command now tuple cmd (if atA then a else b) outbox with
+            | Ok() -> apply atA ReadOnlySpan.Empty outbox.Transmits outbox.Connections
+            | Error _ -> ()
+        else
+            match Host.command now tuple cmd (if atA then a else b) with
+            | Ok(struct (host, out)) ->
+                if atA then a <- host else b <- host
+                applyValue atA ReadOnlySpan.Empty out
+            | Error _ -> ()
+
+    and applyValue (fromA: bool) (packet: ReadOnlySpan<byte>) (out: HostOutput) =
+        apply fromA packet (ReadOnlySpan(List.toArray out.Transmits)) (ReadOnlySpan(List.toArray out.Connections))
+
+    and refill () =
+        match a.Connections.TryGetValue tupleA with
+        | true, c when c.SendSpace >= chunk -> command true tupleA (Command.Send c.SendSpace)
+        | _ -> ()
+
+    let deliver () =
+        let struct (toA, index, length) = inFlight.Dequeue()
+        let packet = ReadOnlySpan(buffers[index], 0, length)
+        now <- now + 1L
+        delivered <- delivered + 1L
+
+        if owned then
+            Host.Owned.receive now packet (if toA then a else b) outbox
+            apply toA packet outbox.Transmits outbox.Connections
+        else
+            let struct (host, out) = Host.receive now packet (if toA then a else b)
+            if toA then a <- host else b <- host
+            applyValue toA packet out
+
+        free.Push index
+
+    /// Runs the timers of connection `tuple` of host A (`atA`) or B; false if it has none.
+    let runTimers (atA: bool) (tuple: FourTuple) =
+        let host = if atA then a else b
+
+        match host.Connections.TryGetValue tuple with
+        | true, c ->
+            match Connection.nextDeadline c with
+            | ValueSome d ->
+                now <- max now d
+
+                if owned then
+                    Host.Owned.timeoutConnection now tuple host outbox
+                    apply atA ReadOnlySpan.Empty outbox.Transmits outbox.Connections
+                else
+                    let struct (h, out) = Host.timeoutConnection now tuple host
+                    if atA then a <- h else b <- h
+                    applyValue atA ReadOnlySpan.Empty out
+
+                true
+            | ValueNone -> false
+        | _ -> false
+
+    /// A opens the connection.
+    member _.Connect() =
+        match Host.connect now addressB 80us a with
+        | Ok(struct (host, tuple, out)) ->
+            a <- host
+            tupleA <- tuple
+            transmit true (ReadOnlySpan(List.toArray out.Transmits))
+        | Error e -> failwith $"connect: {e}"
+
+    /// Bytes B has read.
+    member _.Received = received
+    /// Bytes B received and compared with what A sent.
+    member _.Checked = checkedBytes
+    /// Segments whose bytes were not the ones A sent (none, unless the core is wrong).
+    member _.Mismatches = mismatches
+    /// Packets the link carried.
+    member _.Delivered = delivered
+    /// Every packet, in order, when `capture` is on.
+    member _.Packets = packets :> IReadOnlyList<byte array>
+
+    /// Delivers the next packet `count` times; when none is in flight, runs the earliest
+    /// timer, or lets A write.
+    member _.Run(count: int) =
+        for _ in 1..count do
+            if inFlight.Count > 0 then
+                deliver ()
+            elif
+                not (runTimers true tupleA)
+                && not (tupleB.IsSome && runTimers false tupleB.Value)
+            then
+                refill ()
