@@ -142,9 +142,9 @@ let private updateListener (host: Host) (tuple: FourTuple) (closed: bool) (conne
 
 /// Files the step of connection `c` (whose output is in the step's connection outbox):
 /// its segments to send, its output, and its place in the tables (gone once CLOSED; from
-/// half-open to ready when a passive open completes). `payloadStart` is where the
-/// received segment's payload starts in its packet.
-let private record (step: Step) (tuple: FourTuple) (c: Connection) (payloadStart: int) =
+/// half-open to ready when a passive open completes). `fresh`: the connection is new to
+/// the table. `payloadStart` is where the received segment's payload starts in its packet.
+let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool) (payloadStart: int) =
     let box = step.Out.ConnectionOutbox
 
     for o in box.Segments do
@@ -161,7 +161,9 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (payloadStart
 
     if closed then
         host.Table <- host.Table.Remove tuple
-    else
+    elif fresh || not step.Owned then
+        // A new connection, or a value step's copy (an owned step's connection is the
+        // table's own already).
         match host.Table.TryGetValue tuple with
         | true, existing when obj.ReferenceEquals(existing, c) -> ()
         | _ -> host.Table <- host.Table.SetItem(tuple, c)
@@ -198,7 +200,7 @@ let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTupl
                     }
                 )
 
-        record step tuple c 0
+        record step tuple c true 0
 
 let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Tcp.tryParse ip.Source ip.Destination body with
@@ -229,19 +231,25 @@ let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan
 
         match tryFindIn step.Host.Table tuple with
         | ValueSome c ->
-            match tryListener step.Host h.DestinationPort with
-            | ValueSome l when
+            let reincarnation =
                 isSyn
                 && c.CurrentState = State.TimeWait
                 && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
-                ->
+
+            match
+                (if reincarnation then
+                     tryListener step.Host h.DestinationPort
+                 else
+                     ValueNone)
+            with
+            | ValueSome l ->
                 // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.6.1, RFC 6191).
                 step.Host.Table <- step.Host.Table.Remove tuple
                 openPassive step now l tuple incoming
-            | _ ->
+            | ValueNone ->
                 let c = working step c
                 Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
-                record step tuple c payloadStart
+                record step tuple c false payloadStart
         | ValueNone ->
             match tryListener step.Host h.DestinationPort with
             | ValueSome l when isSyn -> openPassive step now l tuple incoming
@@ -313,7 +321,7 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                     c
                     step.Out.ConnectionOutbox
 
-                record step tuple c 0
+                record step tuple c false 0
             | ValueNone -> ()
         | _ -> ()
     | Ok _ -> ()
@@ -432,14 +440,14 @@ let connect
                 for e in output.Events do
                     box.Raise e
 
-                record step tuple c 0)
+                record step tuple c true 0)
 
         Ok(struct (host, tuple, out))
 
 let private commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
     let c = working step c
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
-    record step tuple c 0
+    record step tuple c false 0
 
 /// A user command for one connection.
 let command
@@ -477,7 +485,7 @@ let private timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: St
     | ValueSome d when d <= now ->
         let c = working step c
         Connection.Owned.handleTimeout now c step.Out.ConnectionOutbox
-        record step tuple c 0
+        record step tuple c false 0
     | _ -> ()
 
 /// Runs every connection timer due at `now`.
