@@ -134,6 +134,47 @@ let tests =
                 |> List.forall (fun i ->
                     o.ReadUInt32 i = ((at i <<< 24) ||| (at (i + 1) <<< 16) ||| (at (i + 2) <<< 8) ||| at (i + 3))))
 
+            prop
+                "validating option lengths agrees with reading the options, on the common layouts and near them"
+                (Gen.zip3
+                    (Gen.elements
+                        [
+                            [| 1uy; 1uy; 8uy; 10uy; 0uy; 0uy; 0uy; 1uy; 0uy; 0uy; 0uy; 2uy |]
+                            [|
+                                2uy
+                                4uy
+                                5uy
+                                180uy
+                                4uy
+                                2uy
+                                8uy
+                                10uy
+                                0uy
+                                0uy
+                                0uy
+                                1uy
+                                0uy
+                                0uy
+                                0uy
+                                0uy
+                                1uy
+                                3uy
+                                3uy
+                                7uy
+                            |]
+                        ])
+                    (Gen.choose (0, 19))
+                    (Gen.choose (0, 255)))
+                (fun (layout, at, value) ->
+                    // The layout as Linux sends it, then with one byte changed.
+                    let changed = Array.copy layout
+                    changed[at % layout.Length] <- byte value
+
+                    [ layout; changed ]
+                    |> List.forall (fun area ->
+                        (TcpOptions.validate (ReadOnlySpan area)).IsOk =
+                            (TcpOptions.tryParse (ReadOnlySpan area)).IsOk))
+
             test "the data-segment layout (NOP, NOP, timestamps) reads as the general path does" {
                 let k = TcpOptions.summarize (TcpOptions.ofList [ Nop; Nop; Timestamps(7u, 9u) ])
                 Expect.equal k.Timestamps (ValueSome(struct (7u, 9u))) "timestamps"

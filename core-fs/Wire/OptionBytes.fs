@@ -92,14 +92,24 @@ type OptionBytes =
     /// that many bytes (the caller checked the header length).
     member internal x.WriteArea(destination: Span<byte>) =
         let area = (x.Length + 3) &&& ~~~3
-        let mutable i = 0
+        // Straight-line stores, no loop over word indexes: this runs for every segment.
+        if area >= 8 then
+            Bytes.put64 destination 0 x.W0
 
-        while area - i >= 8 do
-            Bytes.put64 destination i (x.Word(i / 8))
-            i <- i + 8
+        if area >= 16 then
+            Bytes.put64 destination 8 x.W1
 
-        if area - i = 4 then
-            Bytes.put32 destination i (uint32 (x.Word(i / 8) >>> 32))
+        if area >= 24 then
+            Bytes.put64 destination 16 x.W2
+
+        if area >= 32 then
+            Bytes.put64 destination 24 x.W3
+
+        if area >= 40 then
+            Bytes.put64 destination 32 x.W4
+
+        if area &&& 4 <> 0 then
+            Bytes.put32 destination (area - 4) (uint32 (x.Word(area / 8) >>> 32))
 
     /// The one's complement sum of the bytes as big-endian 16-bit words (see `Checksum`),
     /// computed from the held words without touching memory.
