@@ -159,7 +159,11 @@ type Host =
             mutable ListenerTable: Map<uint16, Listener>
             /// Where the search for a free ephemeral port starts next.
             mutable NextFreePort: int
+            /// Every count but the two that change with each packet, kept apart so that
+            /// counting a packet is one addition, not a copy of the whole record.
             mutable Tally: Counters
+            mutable PacketsIn: int64
+            mutable PacketsOut: int64
         }
 
     member h.Options = h.Settings
@@ -167,7 +171,12 @@ type Host =
     member h.Connections = h.Table
     /// The listeners by port.
     member h.Listeners = h.ListenerTable
-    member h.Counters = h.Tally
+
+    member h.Counters =
+        { h.Tally with
+            PacketsIn = h.PacketsIn
+            PacketsOut = h.PacketsOut
+        }
 
 /// Collects what one step of the host produces. The caller owns it and may reuse it for
 /// every step of `Host.Owned` (which clear it first), so a step in steady state

@@ -30,6 +30,8 @@ let create (options: HostOptions) =
         ListenerTable = Map.empty
         NextFreePort = options.EphemeralFirst
         Tally = zeroCounters
+        PacketsIn = 0L
+        PacketsOut = 0L
     }
 
 /// One step at work: the host it changes (the caller's own, or a copy for the value
@@ -47,10 +49,7 @@ type private Step =
     member s.Send(t: Transmit) =
         s.Out.Send t
 
-        s.Host.Tally <-
-            { s.Host.Tally with
-                PacketsOut = s.Host.Tally.PacketsOut + 1L
-            }
+        s.Host.PacketsOut <- s.Host.PacketsOut + 1L
 
 /// A value step begins: on a copy of `host`, into the thread's scratch outbox.
 let private valueStart (host: Host) =
@@ -76,6 +75,8 @@ let private valueEnd (host: Host) (step: Step) =
         && obj.ReferenceEquals(copy.ListenerTable, host.ListenerTable)
         && copy.NextFreePort = host.NextFreePort
         && copy.Tally = host.Tally
+        && copy.PacketsIn = host.PacketsIn
+        && copy.PacketsOut = host.PacketsOut
 
     struct ((if unchanged then host else copy), step.Out.ToOutput())
 
@@ -327,10 +328,7 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
     | Ok _ -> ()
 
 let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
-    step.Host.Tally <-
-        { step.Host.Tally with
-            PacketsIn = step.Host.Tally.PacketsIn + 1L
-        }
+    step.Host.PacketsIn <- step.Host.PacketsIn + 1L
 
     match Ipv4.tryParse packet with
     | Error(BadVersion _) -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
