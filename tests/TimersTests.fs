@@ -42,6 +42,19 @@ let tests =
                         |> List.pairwise
                         |> List.forall (fun (a, b) -> a <= b)))
 
+            prop
+                "taking the earliest due timer, one kind at a time, gives the expired timers in order"
+                (Gen.zip (Gen.listOf setting) (Gen.choose64 (0L, 1_000_000L)))
+                (fun (settings, now) ->
+                    let table = settings |> List.fold (fun t (k, d) -> Timers.set k d t) Timers.empty
+
+                    let rec takeAll handled taken =
+                        match Timers.earliestDue now handled table with
+                        | ValueSome k -> takeAll (Timers.withKind k handled) (k :: taken)
+                        | ValueNone -> List.rev taken
+
+                    takeAll 0 [] = Timers.expired now table)
+
             test "clearing a timer takes it out" {
                 let t =
                     Timers.empty
