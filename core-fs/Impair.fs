@@ -53,13 +53,24 @@ type DropReason =
     | Lost
     | QueueFull
 
-/// The fate of one packet: dropped, or one or two copies delivered.
+/// The fate of one packet: dropped, or one or two copies delivered. A struct, so a
+/// packet's fate allocates nothing.
+[<Struct>]
 type Fate =
-    | Dropped of DropReason
-    | Delivered of Delivery list
+    | Dropped of reason: DropReason
+    /// Delivered, and delivered again when the link duplicated it.
+    | Delivered of first: Delivery * duplicate: Delivery voption
+
+    /// The copies delivered, in the order the link made them.
+    member f.Copies =
+        match f with
+        | Delivered(first, ValueSome second) -> [ first; second ]
+        | Delivered(first, ValueNone) -> [ first ]
+        | Dropped _ -> []
 
 /// The link between packets: its options, its generator, and when its transmitter is
 /// next free (for the rate limit).
+[<Struct>]
 type Link =
     {
         Options: Options
@@ -136,10 +147,6 @@ let offer (now: int64) (length: int) (link: Link) : struct (Fate * Link) =
 
             let shift (d: Delivery) = { d with At = d.At + departure }
 
-            let copies =
-                if duplicated then
-                    [ shift first; shift second ]
-                else
-                    [ shift first ]
+            let duplicate = if duplicated then ValueSome(shift second) else ValueNone
 
-            struct (Delivered copies, { link with BusyUntil = departure })
+            struct (Delivered(shift first, duplicate), { link with BusyUntil = departure })

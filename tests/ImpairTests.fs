@@ -19,7 +19,7 @@ let private run (options: Impair.Options) (seed: uint64) (count: int) (length: i
 let private delivered fates =
     fates
     |> List.sumBy (function
-        | Impair.Delivered copies -> copies.Length
+        | Impair.Delivered _ as f -> f.Copies.Length
         | Impair.Dropped _ -> 0)
 
 [<Tests>]
@@ -38,7 +38,7 @@ let tests =
                 run Impair.none (uint64 seed) 50 100 10L
                 |> List.mapi (fun i fate ->
                     match fate with
-                    | Impair.Delivered [ d ] -> d.At = int64 i * 10L && d.CorruptOffset.IsNone
+                    | Impair.Delivered(d, ValueNone) -> d.At = int64 i * 10L && d.CorruptOffset.IsNone
                     | _ -> false)
                 |> List.forall id)
 
@@ -78,7 +78,7 @@ let tests =
                     run options 3UL 2000 100 10L
                     |> List.mapi (fun i fate ->
                         match fate with
-                        | Impair.Delivered [ d ] -> d.At - int64 i * 10L
+                        | Impair.Delivered(d, ValueNone) -> d.At - int64 i * 10L
                         | other -> failtest $"%A{other}")
 
                 Expect.isTrue
@@ -94,10 +94,11 @@ let tests =
 
                 for fate in fates do
                     match fate with
-                    | Impair.Delivered [ {
-                                             CorruptOffset = ValueSome offset
-                                             CorruptMask = mask
-                                         } ] ->
+                    | Impair.Delivered({
+                                           CorruptOffset = ValueSome offset
+                                           CorruptMask = mask
+                                       },
+                                       ValueNone) ->
                         Expect.isTrue (offset >= 0 && offset < 40) "offset inside"
                         Expect.equal (System.Numerics.BitOperations.PopCount(uint32 mask)) 1 "one bit"
                     | other -> failtest $"%A{other}"
@@ -116,7 +117,7 @@ let tests =
                 let arrivals =
                     fates
                     |> List.choose (function
-                        | Impair.Delivered [ d ] -> Some d.At
+                        | Impair.Delivered(d, ValueNone) -> Some d.At
                         | _ -> None)
 
                 Expect.equal (List.head arrivals) 1000L "first after its own serialisation"

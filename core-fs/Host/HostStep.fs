@@ -337,7 +337,7 @@ let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
         let h = ip.Header
         let body = packet.Slice(ip.PayloadOffset, ip.PayloadLength)
 
-        if h.Destination <> step.Host.Options.Address then
+        if h.Destination.Value <> step.Host.Options.Address.Value then
             step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
         elif h.MoreFragments || h.FragmentOffset <> 0us then
             step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
@@ -543,6 +543,13 @@ module Owned =
         match tryFindIn host.Table tuple with
         | ValueNone -> Error(NoSuchConnection tuple)
         | ValueSome c -> Ok(commandStep now c tuple cmd (ownedStep host outbox))
+
+    /// Runs every connection timer due at `now`.
+    let timeout (now: int64) (host: Host) (outbox: HostOutbox) =
+        let step = ownedStep host outbox
+
+        for KeyValue(tuple, c) in host.Table do
+            timeoutOne now tuple c step
 
     /// Runs the timers of one connection if any is due at `now`.
     let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) (outbox: HostOutbox) =

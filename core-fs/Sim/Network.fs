@@ -9,18 +9,77 @@ open Stack.Core.Host
 open Stack.Core.Wire
 
 /// What a simulated network remembers of its run: an event log (hashed as it grows, kept
-/// only when asked for) and the packets put on its links (as pcap records).
+/// only when asked for) and the packets put on its links (as pcap records). A line is
+/// built in a reused buffer and hashed from there: logging allocates nothing unless the
+/// lines are kept.
 type Recorder(keepLines: bool, capture: bool) =
     let hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
     let lines = ResizeArray<string>()
     let records = ResizeArray<byte array>()
+    let line = Array.zeroCreate<byte> 1024
+    let mutable length = 0
 
-    member _.Log(now: int64, text: string) =
-        let line = $"{now} {text}"
-        hash.AppendData(Encoding.UTF8.GetBytes(line + "\n"))
+    member private _.Text(text: string) =
+        length <- length + Encoding.UTF8.GetBytes(text.AsSpan(), line.AsSpan length)
+
+    member private _.Char(c: char) =
+        line[length] <- byte c
+        length <- length + 1
+
+    member private _.Number(n: int64) =
+        let mutable written = 0
+        Buffers.Text.Utf8Formatter.TryFormat(n, line.AsSpan length, &written) |> ignore
+        length <- length + written
+
+    member private r.Begin(now: int64) =
+        length <- 0
+        r.Number now
+        r.Char ' '
+
+    member private r.End() =
+        r.Char '\n'
+        hash.AppendData(line, 0, length)
 
         if keepLines then
-            lines.Add line
+            lines.Add(Encoding.UTF8.GetString(line, 0, length - 1))
+
+    member r.Log(now: int64, text: string) =
+        r.Begin now
+        r.Text text
+        r.End()
+
+    /// "`name` sends `flags` seq=N ack=N win=N len=N", flags as letters (S F R P and a
+    /// dot for ACK), the line every segment puts in the log.
+    member r.LogSegment(now: int64, name: string, h: TcpHeader, payloadLength: int) =
+        r.Begin now
+        r.Text name
+        r.Text " sends "
+
+        // `Has`, not Enum.HasFlag, which boxes the flags.
+        if h.Has TcpFlags.Syn then
+            r.Char 'S'
+
+        if h.Has TcpFlags.Fin then
+            r.Char 'F'
+
+        if h.Has TcpFlags.Rst then
+            r.Char 'R'
+
+        if h.Has TcpFlags.Psh then
+            r.Char 'P'
+
+        if h.Has TcpFlags.Ack then
+            r.Char '.'
+
+        r.Text " seq="
+        r.Number(int64 h.SequenceNumber)
+        r.Text " ack="
+        r.Number(int64 h.AcknowledgmentNumber)
+        r.Text " win="
+        r.Number(int64 h.Window)
+        r.Text " len="
+        r.Number(int64 payloadLength)
+        r.End()
 
     member _.Capture(now: int64, packet: ReadOnlySpan<byte>) =
         if capture then
@@ -39,35 +98,73 @@ type Recorder(keepLines: bool, capture: bool) =
 /// N hosts of the pure core on one virtual clock, joined by impaired links (one
 /// `Impair.Link` per direction, routed by destination address). Deterministic: the same
 /// seeds and the same calls give the same run, byte for byte. It holds the run's mutable
-/// world (clock, packets in flight); the hosts in it are the pure `Host` values.
+/// world: the clock, the packets in flight (in pooled buffers) and the hosts, which it
+/// owns and steps in place (`Host.Owned`), so a packet allocates nothing.
 type Network(recorder: Recorder) =
     let hosts = Dictionary<Ipv4Address, Host>()
+    let addresses = ResizeArray<Ipv4Address>()
     let links = Dictionary<struct (Ipv4Address * Ipv4Address), Impair.Link>()
-    let inFlight = PriorityQueue<byte array, struct (int64 * int64)>()
+    let inFlight = PriorityQueue<struct (byte array * int), struct (int64 * int64)>()
+    let outboxes = Stack<HostOutbox>()
+    // Packets in flight live in buffers of this size, reused: a window's worth of them is
+    // in flight at once, more than a shared pool keeps.
+    let bufferSize = 2048
+    let buffers = Stack<byte array>()
     let mutable sequence = 0L
     let mutable clock = 0L
+
+    let addressAt (packet: ReadOnlySpan<byte>) (offset: int) =
+        Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(offset, 4)))
 
     member _.Now = clock
     member _.Recorder = recorder
     member _.Hosts = hosts :> IReadOnlyDictionary<Ipv4Address, Host>
 
-    member _.Add(host: Host) = hosts[host.Options.Address] <- host
+    /// Takes over a host: from now on the network steps it in place.
+    member _.Add(host: Host) =
+        let address = host.Options.Address
+
+        if not (hosts.ContainsKey address) then
+            addresses.Add address
+
+        hosts[address] <- Host.Owned.copy host
+
+    /// Replaces a host with the new value a value step returned for it.
     member _.Update(host: Host) = hosts[host.Options.Address] <- host
+
+    /// An outbox for one step. Steps nest (a step's output leads to commands, whose steps
+    /// need outboxes while the first one is still being read), so they come from a pool.
+    member _.TakeOutbox() =
+        if outboxes.Count > 0 then outboxes.Pop() else HostOutbox()
+
+    member _.ReturnOutbox(outbox: HostOutbox) = outboxes.Push outbox
 
     /// Joins two hosts with a link each way, each with its own generator seed.
     member _.Join(a: Ipv4Address, b: Ipv4Address, options: Impair.Options, seed: uint64) =
         links[struct (a, b)] <- Impair.create options seed
         links[struct (b, a)] <- Impair.create options (seed ^^^ 0x5DEECE66DUL)
 
+    member private _.Enqueue(packet: ReadOnlySpan<byte>, d: Impair.Delivery) =
+        let copy =
+            if packet.Length <= bufferSize && buffers.Count > 0 then
+                buffers.Pop()
+            else
+                Array.zeroCreate<byte>(max bufferSize packet.Length)
+
+        packet.CopyTo(Span copy)
+
+        match d.CorruptOffset with
+        | ValueSome offset -> copy[offset] <- copy[offset] ^^^ d.CorruptMask
+        | ValueNone -> ()
+
+        sequence <- sequence + 1L
+        inFlight.Enqueue(struct (copy, packet.Length), struct (d.At, sequence))
+
     /// Puts an IPv4 packet on the link towards its destination; the link decides its fate.
-    member _.Send(packet: byte array) =
-        let source =
-            Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 12, 4)))
-
-        let destination =
-            Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 16, 4)))
-
-        recorder.Capture(clock, ReadOnlySpan packet)
+    member net.Send(packet: ReadOnlySpan<byte>) =
+        let source = addressAt packet 12
+        let destination = addressAt packet 16
+        recorder.Capture(clock, packet)
 
         match links.TryGetValue(struct (source, destination)) with
         | false, _ -> recorder.Log(clock, $"{source}>{destination} no route, dropped")
@@ -77,30 +174,25 @@ type Network(recorder: Recorder) =
 
             match fate with
             | Impair.Dropped reason -> recorder.Log(clock, $"{source}>{destination} dropped ({reason})")
-            | Impair.Delivered copies ->
-                for d in copies do
-                    let copy = Array.copy packet
+            | Impair.Delivered(first, duplicate) ->
+                net.Enqueue(packet, first)
 
-                    match d.CorruptOffset with
-                    | ValueSome offset -> copy[offset] <- copy[offset] ^^^ d.CorruptMask
-                    | ValueNone -> ()
-
-                    sequence <- sequence + 1L
-                    inFlight.Enqueue(copy, struct (d.At, sequence))
+                match duplicate with
+                | ValueSome d -> net.Enqueue(packet, d)
+                | ValueNone -> ()
 
     /// The time of the next thing to happen: a delivery or a host's timer.
     member _.NextEventTime =
         let mutable next = Int64.MaxValue
-
-        let mutable packet = Unchecked.defaultof<byte array>
+        let mutable packet = Unchecked.defaultof<struct (byte array * int)>
         let mutable priority = struct (0L, 0L)
 
         if inFlight.TryPeek(&packet, &priority) then
             let struct (at, _) = priority
             next <- at
 
-        for KeyValue(_, h) in hosts do
-            match Host.nextDeadline h with
+        for i in 0 .. addresses.Count - 1 do
+            match Host.nextDeadline hosts[addresses[i]] with
             | ValueSome d when d < next -> next <- d
             | _ -> ()
 
@@ -108,40 +200,47 @@ type Network(recorder: Recorder) =
 
     /// Advances the clock to the next event and runs it: delivers every packet due then,
     /// or else runs the timers of every host due then. `onOutput` sees each host's output
-    /// with the packet that caused it, if any (after the network has the new host value),
-    /// and may call back into the network. False when nothing is left to happen.
-    member net.Step(onOutput: Ipv4Address -> byte array -> HostOutput -> unit) =
+    /// in an outbox of the pool, with the packet that caused it (null for timers; a pooled
+    /// buffer, longer than the packet, valid only during the call), and may call back into
+    /// the network. False when nothing is left to happen.
+    member net.Step(onOutput: Ipv4Address -> byte array -> HostOutbox -> unit) =
         let next = net.NextEventTime
 
         if next = Int64.MaxValue then
             false
         else
             clock <- max clock next
-            let mutable packet = Unchecked.defaultof<byte array>
+            let mutable packet = Unchecked.defaultof<struct (byte array * int)>
             let mutable priority = struct (0L, 0L)
 
             if
                 inFlight.TryPeek(&packet, &priority)
                 && (let struct (at, _) = priority in at <= clock)
             then
-                inFlight.Dequeue() |> ignore
-
-                let destination =
-                    Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 16, 4)))
+                let struct (buffer, length) = inFlight.Dequeue()
+                let bytes = ReadOnlySpan(buffer, 0, length)
+                let destination = addressAt bytes 16
 
                 match hosts.TryGetValue destination with
                 | true, host ->
-                    let struct (host, output) = Host.receive clock (ReadOnlySpan packet) host
-                    hosts[destination] <- host
-                    onOutput destination packet output
+                    let outbox = net.TakeOutbox()
+                    Host.Owned.receive clock bytes host outbox
+                    onOutput destination buffer outbox
+                    net.ReturnOutbox outbox
                 | _ -> recorder.Log(clock, $"{destination} no such host, dropped")
+
+                if buffer.Length = bufferSize then
+                    buffers.Push buffer
             else
-                for address in List.ofSeq hosts.Keys do
+                for i in 0 .. addresses.Count - 1 do
+                    let address = addresses[i]
+
                     match Host.nextDeadline hosts[address] with
                     | ValueSome d when d <= clock ->
-                        let struct (host, output) = Host.timeout clock hosts[address]
-                        hosts[address] <- host
-                        onOutput address null output
+                        let outbox = net.TakeOutbox()
+                        Host.Owned.timeout clock hosts[address] outbox
+                        onOutput address null outbox
+                        net.ReturnOutbox outbox
                     | _ -> ()
 
             true

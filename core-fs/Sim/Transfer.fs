@@ -119,14 +119,11 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
         e.Written <- e.Written + int64 count
 
     /// Copies the payload for sequence numbers [seq, seq + length) out of the send ring.
-    member e.Payload(seq: SeqNum, length: int) =
-        let bytes = Array.zeroCreate<byte> length
+    member e.Payload(seq: SeqNum, destination: Span<byte>) =
         let start = e.Index sendRing (e.Iss + 1) seq
-
-        for i in 0 .. length - 1 do
-            bytes[i] <- sendRing[(start + i) &&& (sendRing.Length - 1)]
-
-        bytes
+        let first = min destination.Length (sendRing.Length - start)
+        ReadOnlySpan(sendRing, start, first).CopyTo destination
+        ReadOnlySpan(sendRing, 0, destination.Length - first).CopyTo(destination.Slice first)
 
     /// Stores arrived bytes at their place in the receive ring.
     member e.Store(packet: byte array, offset: int, seq: SeqNum, length: int) =
@@ -137,17 +134,18 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
 
     /// Reads `count` readable bytes and checks each against the stream.
     member e.Read(count: int) =
-        let chunk = Array.zeroCreate<byte> count
+        let start = int (e.ReadPosition &&& int64 (receiveRing.Length - 1))
+        let first = min count (receiveRing.Length - start)
+        hash.AppendData(receiveRing, start, first)
+        hash.AppendData(receiveRing, 0, count - first)
 
         for i in 0 .. count - 1 do
             let offset = e.ReadPosition + int64 i
             let b = receiveRing[int (offset &&& int64 (receiveRing.Length - 1))]
-            chunk[i] <- b
 
             if e.Mismatch.IsNone && b <> streamByte config.Seed (1 - sendDirection) offset then
                 e.Mismatch <- Some offset
 
-        hash.AppendData chunk
         e.ReadPosition <- e.ReadPosition + int64 count
 
     member _.Sha256() =
@@ -158,22 +156,6 @@ let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
 
 [<Literal>]
 let private Port = 5000us
-
-let private flagLetters (f: TcpFlags) =
-    String(
-        [|
-            if f.HasFlag TcpFlags.Syn then
-                'S'
-            if f.HasFlag TcpFlags.Fin then
-                'F'
-            if f.HasFlag TcpFlags.Rst then
-                'R'
-            if f.HasFlag TcpFlags.Psh then
-                'P'
-            if f.HasFlag TcpFlags.Ack then
-                '.'
-        |]
-    )
 
 /// Runs the transfer and reports how it went.
 let run (config: Config) : Result =
@@ -211,46 +193,48 @@ let run (config: Config) : Result =
         else
             config.Bytes
 
-    let endpointAt (address: Ipv4Address) = if address = addressA then a else b
+    let endpointAt (address: Ipv4Address) =
+        if address.Value = addressA.Value then a else b
+
     let mutable packetsSent = 0L
+    // Where each packet is built: the largest payload, its headers and their options.
+    let payloadBuffer = Array.zeroCreate<byte> 65536
+    let packetBuffer = Array.zeroCreate<byte>(65536 + 120)
 
     let transmit (address: Ipv4Address) (t: Transmit) =
         let e = endpointAt address
         let host = net.Hosts[address]
 
-        let bytes =
-            match t with
-            | Datagram bytes -> bytes
-            | Segment(tuple, o) ->
-                let payload =
-                    if o.PayloadLength > 0 then
-                        e.Payload(o.PayloadStart, o.PayloadLength)
-                    else
-                        [||]
+        match t with
+        | Datagram bytes -> net.Send(ReadOnlySpan bytes)
+        | Segment(tuple, o) ->
+            let payload = Span(payloadBuffer, 0, o.PayloadLength)
 
-                let buf = Array.zeroCreate<byte>(60 + o.Header.HeaderLength + payload.Length)
-                let n = Host.writeSegment host tuple o (ReadOnlySpan payload) (Span buf)
-                let h = o.Header
+            if o.PayloadLength > 0 then
+                e.Payload(o.PayloadStart, payload)
 
-                recorder.Log(
-                    net.Now,
-                    $"{e.Name} sends {flagLetters h.Flags} seq={h.SequenceNumber} ack={h.AcknowledgmentNumber} win={h.Window} len={o.PayloadLength}"
-                )
+            let n =
+                Host.writeSegment host tuple o (Span.op_Implicit payload) (Span packetBuffer)
 
-                Array.sub buf 0 n
+            recorder.LogSegment(net.Now, e.Name, o.Header, o.PayloadLength)
+            net.Send(ReadOnlySpan(packetBuffer, 0, n))
 
         packetsSent <- packetsSent + 1L
-        net.Send bytes
 
-    let rec handle (address: Ipv4Address) (packet: byte array) (output: HostOutput) =
+    let connectionOf (address: Ipv4Address) (tuple: FourTuple) =
+        match net.Hosts[address].Connections.TryGetValue tuple with
+        | true, c -> ValueSome c
+        | _ -> ValueNone
+
+    let rec handle (address: Ipv4Address) (packet: byte array) (output: HostOutbox) =
         for t in output.Transmits do
             transmit address t
 
         let e = endpointAt address
 
         for struct (tuple, o) in output.Connections do
-            if o.Events |> List.contains Event.Connected then
-                if address = addressB then
+            if not o.Events.IsEmpty && o.Events |> List.contains Event.Connected then
+                if address.Value = addressB.Value then
                     let struct (accepted, host) = Host.accept Port net.Hosts[address]
                     net.Update host
 
@@ -258,14 +242,14 @@ let run (config: Config) : Result =
                     | ValueSome t when not e.Connected -> e.Tuple <- t
                     | _ -> ()
 
-                match Host.tryFind tuple net.Hosts[address] with
-                | Some c when tuple = e.Tuple ->
+                match connectionOf address tuple with
+                | ValueSome c when FourTuple.Same(tuple, e.Tuple) ->
                     e.Connected <- true
                     e.Iss <- c.InitialSendSequence
                     e.Irs <- c.InitialReceiveSequence
                 | _ -> ()
 
-            if tuple = e.Tuple then
+            if FourTuple.Same(tuple, e.Tuple) then
                 for ev in o.Events do
                     recorder.Log(net.Now, $"{e.Name} {ev}")
 
@@ -277,11 +261,11 @@ let run (config: Config) : Result =
                     e.Store(packet, arrived.PayloadOffset, arrived.Sequence, arrived.Length)
                 | _ -> ()
 
-                match Host.tryFind tuple net.Hosts[address] with
-                | Some c ->
+                match connectionOf address tuple with
+                | ValueSome c ->
                     e.State <- c.CurrentState
                     e.Retransmissions <- c.RetransmissionCount
-                | None -> e.State <- State.Closed
+                | ValueNone -> e.State <- State.Closed
 
                 if o.Readable > 0 then
                     e.Read o.Readable
@@ -292,23 +276,25 @@ let run (config: Config) : Result =
     and command (address: Ipv4Address) (cmd: Command) =
         let e = endpointAt address
 
-        match Host.command net.Now e.Tuple cmd net.Hosts[address] with
-        | Ok(struct (host, output)) ->
-            net.Update host
-            handle address null output
+        let outbox = net.TakeOutbox()
+
+        match Host.Owned.command net.Now e.Tuple cmd net.Hosts[address] outbox with
+        | Ok() -> handle address null outbox
         | Error _ -> ()
+
+        net.ReturnOutbox outbox
 
     /// The application writes while there is room, and closes after the last byte.
     and drive (address: Ipv4Address) =
         let e = endpointAt address
 
         if e.Connected then
-            match Host.tryFind e.Tuple net.Hosts[address] with
-            | Some c when e.Written < toSend e && c.SendSpace > 0 ->
+            match connectionOf address e.Tuple with
+            | ValueSome c when e.Written < toSend e && c.SendSpace > 0 ->
                 let count = int (min (int64 c.SendSpace) (toSend e - e.Written))
                 e.Write count
                 command address (Command.Send count)
-            | Some _ when e.Written = toSend e && not e.CloseSent ->
+            | ValueSome _ when e.Written = toSend e && not e.CloseSent ->
                 e.CloseSent <- true
                 command address Command.Close
             | _ -> ()
@@ -318,7 +304,11 @@ let run (config: Config) : Result =
     | Ok(struct (host, tuple, output)) ->
         net.Update host
         a.Tuple <- tuple
-        handle addressA null output
+
+        for t in output.Transmits do
+            transmit addressA t
+
+    let onOutput = fun address packet output -> handle address packet output
 
     let finished (e: Endpoint) =
         e.ReadPosition = toReceive e
@@ -359,7 +349,7 @@ let run (config: Config) : Result =
 
             go <- false
         else
-            net.Step handle |> ignore
+            net.Step onOutput |> ignore
 
     let side (e: Endpoint) =
         {

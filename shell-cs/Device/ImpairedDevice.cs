@@ -120,21 +120,27 @@ public sealed class ImpairedDevice : IPacketDevice
     {
         var (fate, next) = Impair.offer(Now, packet.Length, link);
         dropped = fate.IsDropped;
-        if (fate is Impair.Fate.Delivered delivered)
+        if (fate.IsDelivered)
         {
-            foreach (var copy in delivered.Item)
+            Enqueue(fate.first, packet, queue);
+            if (fate.duplicate.IsSome)
             {
-                var bytes = packet.ToArray();
-                if (copy.CorruptOffset.IsSome)
-                {
-                    bytes[copy.CorruptOffset.Value] ^= copy.CorruptMask;
-                }
-
-                queue.Enqueue(bytes, (copy.At, _order++));
+                Enqueue(fate.duplicate.Value, packet, queue);
             }
         }
 
         return next;
+    }
+
+    private void Enqueue(Impair.Delivery copy, ReadOnlySpan<byte> packet, PriorityQueue<byte[], (long At, long Order)> queue)
+    {
+        var bytes = packet.ToArray();
+        if (copy.CorruptOffset.IsSome)
+        {
+            bytes[copy.CorruptOffset.Value] ^= copy.CorruptMask;
+        }
+
+        queue.Enqueue(bytes, (copy.At, _order++));
     }
 
     /// <summary>Disposes the device underneath; packets still queued are lost.</summary>
