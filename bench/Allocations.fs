@@ -3,6 +3,8 @@
 module Stack.Bench.Allocations
 
 open System
+open Stack.Core
+open Stack.Core.Sim
 open Stack.Bench.EngineBenchmarks
 
 /// Allocated bytes per segment over `rounds` rounds of a benchmark (each `Segments`
@@ -21,6 +23,25 @@ let private perSegment (rounds: int) (setup: unit -> unit) (round: unit -> 'a) =
     float (GC.GetAllocatedBytesForCurrentThread() - before)
     / float (rounds * Segments)
 
+/// Allocated bytes per packet of the simulator's transfer (no impairment, 1 ms links):
+/// what four more megabytes each way add to a 4 MB run, over the packets they add.
+let private simulatorPerPacket () =
+    let run (bytes: int64) =
+        let config =
+            { Transfer.defaults with
+                Bytes = bytes
+                Link = { Impair.none with DelayMicros = 1000L }
+            }
+
+        Transfer.run config |> ignore
+        let before = GC.GetAllocatedBytesForCurrentThread()
+        let r = Transfer.run config
+        struct (GC.GetAllocatedBytesForCurrentThread() - before, r.PacketsSent)
+
+    let struct (small, smallPackets) = run 4_000_000L
+    let struct (large, largePackets) = run 8_000_000L
+    float (large - small) / float (largePackets - smallPackets)
+
 /// Prints the table and returns 0.
 let report () =
     let values = ConnectionBenchmarks()
@@ -34,5 +55,7 @@ let report () =
 
     printfn
         $"| two hosts back to back, in place (Host.Owned) | %.1f{perSegment 200 (fun () -> ()) hosts.HostsInPlace} |"
+
+    printfn $"| the simulator's transfer (no impairment), per packet | %.1f{simulatorPerPacket ()} |"
 
     0
