@@ -73,18 +73,23 @@ type Result =
         Pcap: byte array option
     }
 
-/// The byte at `offset` of the stream sent in `direction` (0: A to B, 1: B to A).
-let streamByte (seed: uint64) (direction: int) (offset: int64) =
+/// Eight bytes of the stream sent in `direction` (0: A to B, 1: B to A): bytes 8w to 8w+7,
+/// the lowest first.
+let private streamWord (seed: uint64) (direction: int) (word: int64) =
     let struct (bits, _) =
         Rng.next (
             Rng.create (
                 seed * 0x9E3779B97F4A7C15UL
                 + uint64 direction * 0x632BE59BD9B4E019UL
-                + uint64 (offset >>> 3)
+                + uint64 word
             )
         )
 
-    byte (bits >>> (8 * int (offset &&& 7L)))
+    bits
+
+/// The byte at `offset` of the stream sent in `direction` (0: A to B, 1: B to A).
+let streamByte (seed: uint64) (direction: int) (offset: int64) =
+    byte (streamWord seed direction (offset >>> 3) >>> (8 * int (offset &&& 7L)))
 
 /// The application side of one connection: its two ring buffers and how far it got.
 type private Endpoint(name: string, sendDirection: int, config: Config) =
@@ -112,9 +117,18 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
 
     /// Fills the send ring with the next `count` stream bytes.
     member e.Write(count: int) =
+        // Each 8-byte word of the stream is drawn once.
+        let mutable word = -1L
+        let mutable bits = 0UL
+
         for i in 0 .. count - 1 do
             let offset = e.Written + int64 i
-            sendRing[int (offset &&& int64 (sendRing.Length - 1))] <- streamByte config.Seed sendDirection offset
+
+            if offset >>> 3 <> word then
+                word <- offset >>> 3
+                bits <- streamWord config.Seed sendDirection word
+
+            sendRing[int (offset &&& int64 (sendRing.Length - 1))] <- byte (bits >>> (8 * int (offset &&& 7L)))
 
         e.Written <- e.Written + int64 count
 
@@ -139,11 +153,18 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
         hash.AppendData(receiveRing, start, first)
         hash.AppendData(receiveRing, 0, count - first)
 
+        let mutable word = -1L
+        let mutable bits = 0UL
+
         for i in 0 .. count - 1 do
             let offset = e.ReadPosition + int64 i
             let b = receiveRing[int (offset &&& int64 (receiveRing.Length - 1))]
 
-            if e.Mismatch.IsNone && b <> streamByte config.Seed (1 - sendDirection) offset then
+            if offset >>> 3 <> word then
+                word <- offset >>> 3
+                bits <- streamWord config.Seed (1 - sendDirection) word
+
+            if e.Mismatch.IsNone && b <> byte (bits >>> (8 * int (offset &&& 7L))) then
                 e.Mismatch <- Some offset
 
         e.ReadPosition <- e.ReadPosition + int64 count
