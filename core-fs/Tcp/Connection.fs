@@ -521,7 +521,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                     if c.State <> State.TimeWait then
                         armKeepalive c now
 
-/// A segment arrives for this connection.
+/// A segment's arrival, on the connection `c` itself.
 let private segmentStep (now: int64) (incoming: Incoming) (c: Connection) (box: Outbox) =
     c.SegmentsReceived <- c.SegmentsReceived + 1L
 
@@ -533,7 +533,6 @@ let private segmentStep (now: int64) (incoming: Incoming) (c: Connection) (box: 
     | State.Listen -> onListen c now box incoming
     | State.SynSent -> onSynSent c now box incoming
     | _ -> onSynchronized c now box incoming
-
 
 /// A segment arrives for this connection.
 let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : struct (Connection * Output) =
@@ -562,9 +561,8 @@ let private windowUpdate (c: Connection) (now: int64) (box: Outbox) =
     if worthIt then
         ack c now box
 
-/// A user command.
+/// A user command, on the connection `c` itself.
 let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbox) =
-
     match command with
     | Command.Send bytes ->
         match c.State with
@@ -616,7 +614,6 @@ let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbo
             enterClosed c box
         | State.Closed -> ()
         | _ -> enterClosed c box
-
 
 /// A user command.
 let handleUser (now: int64) (command: Command) (connection: Connection) : struct (Connection * Output) =
@@ -682,10 +679,8 @@ type IcmpProblem =
     /// Any other error: soft, only worth counting.
     | Other
 
-/// An ICMP error quoting a segment of this connection whose sequence number was
-/// `quotedSeq`. Believed only when that number is outstanding (RFC 5927 4.1).
+/// An ICMP error, on the connection `c` itself (see `handleIcmpError`).
 let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (c: Connection) (box: Outbox) =
-
     if SeqNum.le c.SndUna quotedSeq && SeqNum.lt quotedSeq c.SndMax then
         match problem with
         | IcmpProblem.Unreachable when c.State = State.SynSent ->
@@ -700,7 +695,6 @@ let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum
                 Sender.output c now box
         | _ -> ()
 
-
 /// An ICMP error quoting a segment of this connection whose sequence number was
 /// `quotedSeq`. Believed only when that number is outstanding (RFC 5927 4.1).
 let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (connection: Connection) =
@@ -709,7 +703,7 @@ let handleIcmpError (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (con
     icmpErrorStep now problem quotedSeq c box
     finish c box
 
-/// Runs every timer due at `now`.
+/// The timers due at `now`, run on the connection `c` itself.
 let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
     let mutable handled = 0
     let mutable due = Timers.earliestDue now handled c.Timers
