@@ -163,7 +163,9 @@ let private armKeepalive (c: Connection) (now: int64) =
         ->
         c.KeepaliveProbes <- 0
         startTimer Timers.Keepalive (now + k.IdleMicros) c
-    | _ -> c.Timers <- Timers.clear Timers.Keepalive c.Timers
+    | ValueSome _ -> c.Timers <- Timers.clear Timers.Keepalive c.Timers
+    // Off: nothing was ever armed (this runs for every segment).
+    | ValueNone -> ()
 
 /// Reads what the peer's SYN offers and settles what both sides use (RFC 7323, RFC 2018,
 /// and the MSS of RFC 9293 3.7.1).

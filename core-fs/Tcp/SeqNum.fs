@@ -6,7 +6,7 @@ open System.Runtime.CompilerServices
 /// A TCP sequence number: a point on a circle of 2^32 (RFC 9293 3.4). Only wrap-safe
 /// operations exist - there is deliberately no ordinary comparison, since "less than"
 /// only means something between numbers less than 2^31 apart.
-[<Struct; IsReadOnly; CustomEquality; NoComparison>]
+[<Struct; IsReadOnly; NoComparison>]
 type SeqNum =
     val Value: uint32
     new(value: uint32) = { Value = value }
@@ -21,16 +21,6 @@ type SeqNum =
     static member (-)(a: SeqNum, b: SeqNum) : int = int (a.Value - b.Value)
 
     override s.ToString() = string s.Value
-
-    override s.Equals(o: obj) =
-        match o with
-        | :? SeqNum as other -> other.Value = s.Value
-        | _ -> false
-
-    override s.GetHashCode() = int s.Value
-
-    interface IEquatable<SeqNum> with
-        member s.Equals(other: SeqNum) = other.Value = s.Value
 
 /// Comparisons modulo 2^32, in the RFC's notation: `lt a b` is "a < b" where b is less
 /// than 2^31 ahead of a.
