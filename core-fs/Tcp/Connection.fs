@@ -169,7 +169,7 @@ let private armKeepalive (c: Connection) (now: int64) =
 
 /// Reads what the peer's SYN offers and settles what both sides use (RFC 7323, RFC 2018,
 /// and the MSS of RFC 9293 3.7.1).
-let private negotiate (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+let private negotiate (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
     let o = c.Options
     let h = incoming.Header
     c.Irs <- SeqNum h.SequenceNumber
@@ -212,7 +212,7 @@ let private connected (c: Connection) (now: int64) (box: Outbox) =
     armKeepalive c now
 
 /// RFC 9293 3.10.7.2: a segment for a connection in LISTEN.
-let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = incoming.Header
 
     if h.Has TcpFlags.Rst then
@@ -225,7 +225,8 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: Incom
         c.LocalAddress <- incoming.Destination
         c.RemoteAddress <- incoming.Source
         c.RemotePort <- h.SourcePort
-        negotiate c now incoming (TcpOptions.summarize h.Options)
+        let offered = TcpOptions.summarize h.Options
+        negotiate c now &incoming &offered
         initSend c now
         c.State <- State.SynReceived
         c.LastHeard <- now
@@ -238,7 +239,7 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: Incom
         startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
 
 /// The length of a segment in sequence space.
-let private segmentLength (incoming: Incoming) =
+let private segmentLength (incoming: inref<Incoming>) =
     let h = incoming.Header
 
     incoming.PayloadLength
@@ -248,9 +249,9 @@ let private segmentLength (incoming: Incoming) =
 /// RFC 9293 3.10.7.4, first check: does the segment fall in the receive window (its four
 /// cases)? A zero window still lets the segment at RCV.NXT through for its ACK; its data
 /// is trimmed away later.
-let private acceptable (c: Connection) (incoming: Incoming) =
+let private acceptable (c: Connection) (incoming: inref<Incoming>) =
     let seq = SeqNum incoming.Header.SequenceNumber
-    let length = segmentLength incoming
+    let length = segmentLength &incoming
     let window = max 0 (c.RcvEdge - c.RcvNxt)
 
     if length = 0 then
@@ -266,7 +267,7 @@ let private acceptable (c: Connection) (incoming: Incoming) =
 
 /// PAWS (RFC 7323 5.3): a segment whose timestamp is older than the latest one is an old
 /// duplicate.
-let private staleTimestamp (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+let private staleTimestamp (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
     match offered.Timestamps with
     | ValueSome(struct (tsval, _)) when c.TimestampsOn && not (incoming.Header.Has TcpFlags.Rst) ->
         int (tsval - c.TsRecent) < 0 && now - c.TsRecentAt < pawsIdleMicros
@@ -274,7 +275,7 @@ let private staleTimestamp (c: Connection) (now: int64) (incoming: Incoming) (of
 
 /// RFC 7323 4.3: remember the timestamp to echo from the segment that covers the last
 /// ACK we sent.
-let private recordTimestamp (c: Connection) (now: int64) (incoming: Incoming) (offered: KnownOptions) =
+let private recordTimestamp (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
     match offered.Timestamps with
     | ValueSome(struct (tsval, _)) when c.TimestampsOn ->
         if
@@ -287,7 +288,7 @@ let private recordTimestamp (c: Connection) (now: int64) (incoming: Incoming) (o
 
 /// RFC 9293 3.10.7.4, second check, with RFC 5961 3.2: only a reset exactly at RCV.NXT
 /// resets; one elsewhere in the window gets a challenge ACK.
-let private onReset (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+let private onReset (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     if SeqNum incoming.Header.SequenceNumber = c.RcvNxt then
         match c.State with
         | State.SynReceived ->
@@ -330,7 +331,7 @@ let private takeFin (c: Connection) (now: int64) (box: Outbox) =
 
 /// RFC 9293 3.10.7.4, seventh step: keep the payload that falls in the window. Returns
 /// whether the ACK for it must go now (out of order, a hole filled, or a duplicate).
-let private onText (c: Connection) (box: Outbox) (incoming: Incoming) =
+let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
     let seq = SeqNum incoming.Header.SequenceNumber
     let seq = if incoming.Header.Has TcpFlags.Syn then seq + 1 else seq
     let payloadEnd = seq + incoming.PayloadLength
@@ -368,7 +369,7 @@ let private onText (c: Connection) (box: Outbox) (incoming: Incoming) =
         not inOrder || holesBefore || c.UnackedSegments >= 2
 
 /// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
-let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = incoming.Header
     let ackNumber = SeqNum h.AcknowledgmentNumber
     let hasAck = h.Has TcpFlags.Ack
@@ -386,7 +387,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Inco
             enterClosed c box
     elif h.Has TcpFlags.Syn then
         let offered = TcpOptions.summarize h.Options
-        negotiate c now incoming offered
+        negotiate c now &incoming &offered
 
         if hasAck then
             c.SndWl2 <- ackNumber
@@ -400,7 +401,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Inco
             c.RcvEdge <- c.RcvNxt + min 65535 (c.Options.ReceiveBufferSize - c.RcvUnread)
 
             if incoming.PayloadLength > 0 then
-                onText c box incoming |> ignore
+                onText c box &incoming |> ignore
 
             if h.Has TcpFlags.Fin then
                 c.PeerFin <- ValueSome(c.Irs + 1 + incoming.PayloadLength)
@@ -417,8 +418,8 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: Inco
 /// An unacceptable segment gets an ACK (RFC 9293 3.10.7.4), except a reset. An empty one
 /// is answered at most twice a second, as Linux does, so two ends that disagree cannot
 /// keep each other busy with ACKs.
-let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
-    let empty = segmentLength incoming = 0
+let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
+    let empty = segmentLength &incoming = 0
 
     if
         not (incoming.Header.Has TcpFlags.Rst)
@@ -430,7 +431,7 @@ let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incom
         ack c now box
 
 /// RFC 9293 3.10.7.4: a segment in any synchronized state (SYN-RECEIVED to TIME-WAIT).
-let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) =
+let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = incoming.Header
     let seq = SeqNum h.SequenceNumber
     let offered = TcpOptions.summarize h.Options
@@ -443,20 +444,20 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
     then
         // The peer did not get our SYN-ACK: send it again.
         syn c now box
-    elif staleTimestamp c now incoming offered then
-        answerUnacceptable c now box incoming
-    elif not (acceptable c incoming) then
-        answerUnacceptable c now box incoming
+    elif staleTimestamp c now &incoming &offered then
+        answerUnacceptable c now box &incoming
+    elif not (acceptable c &incoming) then
+        answerUnacceptable c now box &incoming
 
         if c.State = State.TimeWait && h.Has TcpFlags.Fin then
             // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
             enterTimeWait c now
     else
-        recordTimestamp c now incoming offered
+        recordTimestamp c now &incoming &offered
         c.LastHeard <- now
 
         if h.Has TcpFlags.Rst then
-            onReset c now box incoming
+            onReset c now box &incoming
         elif h.Has TcpFlags.Syn then
             // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK.
             ack c now box
@@ -482,7 +483,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
 
                     false
 
-            if proceed && Sender.onAck c now box incoming offered then
+            if proceed && Sender.onAck c now box &incoming &offered then
                 let finAcked = Sender.finAcked c
 
                 match c.State with
@@ -500,7 +501,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                     let mutable ackNow = false
 
                     if receiving && incoming.PayloadLength > 0 then
-                        ackNow <- onText c box incoming
+                        ackNow <- onText c box &incoming
 
                     if h.Has TcpFlags.Fin && receiving then
                         c.PeerFin <- ValueSome(seq + incoming.PayloadLength)
@@ -524,7 +525,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                         armKeepalive c now
 
 /// A segment's arrival, on the connection `c` itself.
-let private segmentStep (now: int64) (incoming: Incoming) (c: Connection) (box: Outbox) =
+let private segmentStep (now: int64) (incoming: inref<Incoming>) (c: Connection) (box: Outbox) =
     c.SegmentsReceived <- c.SegmentsReceived + 1L
 
     match c.State with
@@ -532,15 +533,15 @@ let private segmentStep (now: int64) (incoming: Incoming) (c: Connection) (box: 
         match Emit.resetFor incoming.Header incoming.PayloadLength with
         | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
         | ValueNone -> ()
-    | State.Listen -> onListen c now box incoming
-    | State.SynSent -> onSynSent c now box incoming
-    | _ -> onSynchronized c now box incoming
+    | State.Listen -> onListen c now box &incoming
+    | State.SynSent -> onSynSent c now box &incoming
+    | _ -> onSynchronized c now box &incoming
 
 /// A segment arrives for this connection.
 let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : struct (Connection * Output) =
     let c = copy connection
     let box = scratch ()
-    segmentStep now incoming c box
+    segmentStep now &incoming c box
     finish c box
 
 /// The window the application's reads have opened, announced in a segment of its own
@@ -753,7 +754,7 @@ module Owned =
     /// A segment arrives for this connection.
     let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) (outbox: Outbox) =
         outbox.Clear()
-        segmentStep now incoming connection outbox
+        segmentStep now &incoming connection outbox
 
     /// A user command.
     let handleUser (now: int64) (command: Command) (connection: Connection) (outbox: Outbox) =

@@ -292,7 +292,7 @@ let private flightSize (c: Connection) =
 
 /// Adds the SACK blocks of an ACK to the scoreboard, ignoring any that do not lie within
 /// what is outstanding (RFC 2018; D-SACK blocks below the ACK are among them).
-let private recordSacks (c: Connection) (ack: SeqNum) (options: KnownOptions) =
+let private recordSacks (c: Connection) (ack: SeqNum) (options: inref<KnownOptions>) =
     let floor = SeqNum.max ack c.SndUna
     let mutable sacked = Reassembly.dropBelow floor c.Sacked
 
@@ -310,7 +310,7 @@ let private recordSacks (c: Connection) (ack: SeqNum) (options: KnownOptions) =
 /// What an acceptable segment's ACK field does to the send side, in a synchronized state
 /// (RFC 9293 3.10.7.4 fifth step, with RFC 5961 5.2's check). False when the segment is
 /// to be dropped (after answering it with an ACK).
-let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (options: KnownOptions) =
+let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) (options: inref<KnownOptions>) =
     let h = incoming.Header
     let ack = SeqNum h.AcknowledgmentNumber
     let seq = SeqNum h.SequenceNumber
@@ -329,7 +329,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: Incoming) (optio
         let sackedBefore = Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked
 
         if c.SackOn then
-            recordSacks c ack options
+            recordSacks c ack &options
 
         let sackedNow =
             Reassembly.coveredBetween (SeqNum.max ack c.SndUna) c.SndMax c.Sacked
