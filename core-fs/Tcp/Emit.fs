@@ -64,9 +64,8 @@ let synOptions (mss: int) (sack: bool) (timestamps: struct (uint32 * uint32) vop
 
     OptionBytes.Create(Span<byte>.op_Implicit(area.Slice(0, n)))
 
-/// The options of a synchronized segment: timestamps when on, then SACK blocks when the
-/// receiver holds out-of-order data (as many as fit: 3 with timestamps, 4 without).
-let segmentOptions (c: Connection) (now: int64) =
+/// The options of a segment that reports SACK blocks (and timestamps when on).
+let private optionsWithSack (c: Connection) (now: int64) =
     let area = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 40), 40)
     let mutable n = 0
 
@@ -79,24 +78,31 @@ let segmentOptions (c: Connection) (now: int64) =
         BinaryPrimitives.WriteUInt32BigEndian(area.Slice(8, 4), c.TsRecent)
         n <- 12
 
-    if c.SackOn && not c.OutOfOrder.Blocks.IsEmpty then
-        let room = (40 - n - 4) / 8
-        let blocks = Reassembly.sackBlocks room c.OutOfOrder
-        area[n] <- TcpOptionKind.Nop
-        area[n + 1] <- TcpOptionKind.Nop
-        area[n + 2] <- TcpOptionKind.Sack
-        area[n + 3] <- byte (2 + 8 * blocks.Length)
-        n <- n + 4
+    let room = (40 - n - 4) / 8
+    let blocks = Reassembly.sackBlocks room c.OutOfOrder
+    area[n] <- TcpOptionKind.Nop
+    area[n + 1] <- TcpOptionKind.Nop
+    area[n + 2] <- TcpOptionKind.Sack
+    area[n + 3] <- byte (2 + 8 * blocks.Length)
+    n <- n + 4
 
-        for b in blocks do
-            BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n, 4), b.Start.Value)
-            BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n + 4, 4), b.End.Value)
-            n <- n + 8
+    for b in blocks do
+        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n, 4), b.Start.Value)
+        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n + 4, 4), b.End.Value)
+        n <- n + 8
 
-    if n = 0 then
-        OptionBytes.Empty
+    OptionBytes.Create(Span<byte>.op_Implicit(area.Slice(0, n)))
+
+/// The options of a synchronized segment: timestamps when on, then SACK blocks when the
+/// receiver holds out-of-order data (as many as fit: 3 with timestamps, 4 without).
+let segmentOptions (c: Connection) (now: int64) =
+    if c.OutOfOrder.Blocks.IsEmpty || not c.SackOn then
+        if c.TimestampsOn then
+            OptionBytes.NopNopTimestamps(tsClock now, c.TsRecent)
+        else
+            OptionBytes.Empty
     else
-        OptionBytes.Create(Span<byte>.op_Implicit(area.Slice(0, n)))
+        optionsWithSack c now
 
 /// The window to advertise now, as the header field, moving the advertised right edge.
 /// Receiver silly-window avoidance (RFC 9293 3.8.6.2.2): the edge moves right only by at

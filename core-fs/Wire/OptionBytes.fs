@@ -169,6 +169,11 @@ type OptionBytes =
 
     static member Create(source: byte array) = OptionBytes.Create(ReadOnlySpan source)
 
+    /// NOP, NOP, timestamps: the options of nearly every segment a connection sends, made
+    /// straight from the two values.
+    static member internal NopNopTimestamps(tsval: uint32, tsecr: uint32) =
+        OptionBytes((0x0101080AUL <<< 32) ||| uint64 tsval, uint64 tsecr <<< 32, 0UL, 0UL, 0UL, 12)
+
     member x.Equals(o: OptionBytes) =
         x.Length = o.Length
         && x.W0 = o.W0
