@@ -154,7 +154,7 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool)
     let output = box.Summary payloadStart
     step.Out.File(tuple, output)
     let host = step.Host
-    let closed = c.CurrentState = State.Closed
+    let closed = c.CurrentState.IsClosed
     let connected = isConnected output
 
     if closed || connected then
@@ -192,7 +192,7 @@ let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTupl
         let c = Connection.Owned.copy l.Template
         Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
 
-        if c.CurrentState = State.SynReceived then
+        if c.CurrentState.IsSynReceived then
             step.Host.ListenerTable <-
                 step.Host.ListenerTable.Add(
                     l.Port,
@@ -234,7 +234,7 @@ let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan
         | ValueSome c ->
             let reincarnation =
                 isSyn
-                && c.CurrentState = State.TimeWait
+                && c.CurrentState.IsTimeWait
                 && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
 
             match

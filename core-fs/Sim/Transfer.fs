@@ -335,7 +335,7 @@ let run (config: Config) : Result =
         e.ReadPosition = toReceive e
         && e.PeerClosed
         && e.CloseSent
-        && (e.State = State.Closed || e.State = State.TimeWait)
+        && (e.State.IsClosed || e.State.IsTimeWait)
 
     let mutable failure = None
     let mutable go = true

@@ -156,11 +156,7 @@ let private enterTimeWait (c: Connection) (now: int64) =
 
 let private armKeepalive (c: Connection) (now: int64) =
     match c.Options.Keepalive with
-    | ValueSome k when
-        c.State = State.Established
-        || c.State = State.CloseWait
-        || c.State = State.FinWait2
-        ->
+    | ValueSome k when c.State.IsEstablished || c.State.IsCloseWait || c.State.IsFinWait2 ->
         c.KeepaliveProbes <- 0
         startTimer Timers.Keepalive (now + k.IdleMicros) c
     | ValueSome _ -> c.Timers <- Timers.clear Timers.Keepalive c.Timers
@@ -437,7 +433,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
     let offered = TcpOptions.summarize h.Options
 
     if
-        c.State = State.SynReceived
+        c.State.IsSynReceived
         && h.Has TcpFlags.Syn
         && not (h.Has TcpFlags.Ack)
         && seq = c.Irs
@@ -449,7 +445,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
     elif not (acceptable c &incoming) then
         answerUnacceptable c now box &incoming
 
-        if c.State = State.TimeWait && h.Has TcpFlags.Fin then
+        if c.State.IsTimeWait && h.Has TcpFlags.Fin then
             // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
             enterTimeWait c now
     else
@@ -467,7 +463,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
             let ackNumber = SeqNum h.AcknowledgmentNumber
 
             let proceed =
-                if c.State <> State.SynReceived then
+                if not c.State.IsSynReceived then
                     true
                 elif SeqNum.betweenExclusiveInclusive c.SndUna ackNumber c.SndMax then
                     c.SndWnd <- Sender.windowOf c h
@@ -492,11 +488,8 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                 | State.LastAck when finAcked -> enterClosed c box
                 | _ -> ()
 
-                if c.State <> State.Closed then
-                    let receiving =
-                        c.State = State.Established
-                        || c.State = State.FinWait1
-                        || c.State = State.FinWait2
+                if not c.State.IsClosed then
+                    let receiving = c.State.IsEstablished || c.State.IsFinWait1 || c.State.IsFinWait2
 
                     let mutable ackNow = false
 
@@ -521,7 +514,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                         // Data we already had: our ACK was lost, say it again.
                         ack c now box
 
-                    if c.State <> State.TimeWait then
+                    if not c.State.IsTimeWait then
                         armKeepalive c now
 
 /// A segment's arrival, on the connection `c` itself.
@@ -643,7 +636,7 @@ let private onRetransmit (c: Connection) (now: int64) (box: Outbox) =
             c.Retransmissions <- c.Retransmissions + 1L
             syn c now box
 
-            if c.State = State.SynReceived then
+            if c.State.IsSynReceived then
                 c.RcvEdge <- SeqNum.max c.RcvEdge (c.RcvNxt + min 65535 c.Options.ReceiveBufferSize)
 
             startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
@@ -686,14 +679,14 @@ type IcmpProblem =
 let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum) (c: Connection) (box: Outbox) =
     if SeqNum.le c.SndUna quotedSeq && SeqNum.lt quotedSeq c.SndMax then
         match problem with
-        | IcmpProblem.Unreachable when c.State = State.SynSent ->
+        | IcmpProblem.Unreachable when c.State.IsSynSent ->
             box.Raise Event.Refused
             enterClosed c box
         | IcmpProblem.PacketTooBig mtu when mtu >= 68 ->
             let options = if c.TimestampsOn then 12 else 0
             c.SndMss <- max 8 (min c.SndMss (mtu - 40 - options))
             // Send again at the new size without waiting for the timer.
-            if SeqNum.gt c.SndMax c.SndUna && c.State <> State.SynSent then
+            if SeqNum.gt c.SndMax c.SndUna && not c.State.IsSynSent then
                 c.SndNxt <- c.SndUna
                 Sender.output c now box
         | _ -> ()
@@ -715,7 +708,7 @@ let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
         let kind = due.Value
         handled <- Timers.withKind kind handled
 
-        if c.State <> State.Closed then
+        if not c.State.IsClosed then
             c.Timers <- Timers.clear kind c.Timers
 
             match kind with

@@ -161,7 +161,7 @@ let ack (c: Connection) (now: int64) (box: Outbox) = send c now box c.SndMax Tcp
 let syn (c: Connection) (now: int64) (box: Outbox) =
     let o = c.Options
     let shift = if o.WindowScaling then ValueSome c.RcvShift else ValueNone
-    let isSynAck = c.State = State.SynReceived
+    let isSynAck = c.State.IsSynReceived
 
     let timestamps =
         if o.Timestamps && (not isSynAck || c.TimestampsOn) then
