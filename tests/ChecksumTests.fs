@@ -58,6 +58,26 @@ let tests =
             propN 300 "matches the textbook sum for every length, vector paths included" buffers (fun data ->
                 Checksum.compute (ReadOnlySpan data) = naive data)
 
+            propN
+                300
+                "copyAndSum copies the bytes and gives the sum of them, vector paths included"
+                buffers
+                (fun data ->
+                    let destination = Array.create (data.Length + 7) 0xEEuy
+                    let s = Checksum.copyAndSum (ReadOnlySpan data) (Span destination)
+
+                    s = Checksum.sum (ReadOnlySpan data)
+                    && destination[.. data.Length - 1] = data
+                    && destination[data.Length ..] |> Array.forall ((=) 0xEEuy))
+
+            test "copyAndSum of more than its lanes hold before they are widened (1.2 MB of 0xFF)" {
+                let data = Array.create 1_200_001 0xFFuy
+                let destination = Array.zeroCreate<byte> data.Length
+                let s = Checksum.copyAndSum (ReadOnlySpan data) (Span destination)
+                Expect.equal (Checksum.finish s) (naive data) "the textbook sum"
+                Expect.isTrue (destination = data) "the same bytes"
+            }
+
             prop
                 "partial sums of an even split add up"
                 (Gen.zip (bytesOf 0 400) (Gen.choose (0, 200)))

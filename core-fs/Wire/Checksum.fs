@@ -80,15 +80,53 @@ let private sumNative (data: ReadOnlySpan<byte>) : uint64 =
 
     acc
 
-/// The one's complement sum of `data` as big-endian 16-bit words (odd length padded with a
-/// zero byte), folded to 16 bits. Not complemented: combine partial sums with `add`.
-let sum (data: ReadOnlySpan<byte>) : uint32 =
-    let folded = fold64 (sumNative data)
+/// A native-order wide sum folded to 16 bits, in wire order.
+let inline private wireOrder (nativeSum: uint64) =
+    let folded = fold64 nativeSum
 
     if BitConverter.IsLittleEndian then
         uint32 (BinaryPrimitives.ReverseEndianness(uint16 folded))
     else
         folded
+
+/// The one's complement sum of `data` as big-endian 16-bit words (odd length padded with a
+/// zero byte), folded to 16 bits. Not complemented: combine partial sums with `add`.
+let sum (data: ReadOnlySpan<byte>) : uint32 = wireOrder (sumNative data)
+
+/// Copies `source` to the start of `destination` and returns `sum source`, in one pass
+/// over the bytes: a segment's payload goes into its packet as its checksum is made.
+let copyAndSum (source: ReadOnlySpan<byte>) (destination: Span<byte>) : uint32 =
+    if destination.Length < source.Length then
+        invalidArg "destination" $"needs {source.Length} bytes, has {destination.Length}"
+
+    let width = Vector<byte>.Count
+    let mutable acc = 0UL
+    let mutable i = 0
+
+    if Vector.IsHardwareAccelerated && source.Length >= 4 * width then
+        let mask = Vector<uint32>(0xFFFFu)
+
+        while i + width <= source.Length do
+            let stop = min (source.Length - width) (i + (flushEvery - 1) * width)
+            let mutable lo = Vector<uint32>.Zero
+            let mutable hi = Vector<uint32>.Zero
+
+            while i <= stop do
+                let w = MemoryMarshal.Read<Vector<uint32>>(source.Slice(i, width))
+                MemoryMarshal.Write(destination.Slice(i, width), &w)
+                lo <- lo + Vector.BitwiseAnd(w, mask)
+                hi <- hi + Vector.ShiftRightLogical(w, 16)
+                i <- i + width
+
+            let mutable a = Vector<uint64>.Zero
+            let mutable b = Vector<uint64>.Zero
+            Vector.Widen(lo + hi, &a, &b)
+            acc <- acc + Vector.Sum(a + b)
+
+    // The rest starts at an even offset, so its words line up with the whole's.
+    let tail = source.Slice i
+    tail.CopyTo(destination.Slice i)
+    wireOrder (acc + sumNative tail)
 
 /// Folds a wide sum of 16-bit words (up to 2^48 of them) to a 16-bit partial sum.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]

@@ -225,6 +225,13 @@ module Tcp =
         if dest.Length < length then
             tooSmall length dest.Length
 
+        // The payload is copied in as its sum is taken: one pass over its bytes.
+        let payloadSum =
+            if payload.IsEmpty then
+                0u
+            else
+                Checksum.copyAndSum payload (dest.Slice headerLength)
+
         let sum =
             uint64 (source.Value >>> 16)
             + uint64 (source.Value &&& 0xFFFFu)
@@ -233,16 +240,9 @@ module Tcp =
             + uint64 IpProtocol.Tcp
             + uint64 length
             + wideHeaderSum &h
-            + (if payload.IsEmpty then
-                   0UL
-               else
-                   uint64 (Checksum.sum payload))
+            + uint64 payloadSum
 
         store &h headerLength (~~~(uint16 (Checksum.fold sum))) dest
-
-        if not payload.IsEmpty then
-            payload.CopyTo(dest.Slice headerLength)
-
         length
 
     /// Writes the header and `payload` into `dest` with the checksum for `source` and
