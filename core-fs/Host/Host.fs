@@ -188,23 +188,22 @@ type HostOutbox() =
     let connectionOutbox = Outbox()
 
     /// Packets to send, in order.
-    member _.Transmits: ReadOnlySpan<Transmit> =
-        Span<Transmit>.op_Implicit(Runtime.InteropServices.CollectionsMarshal.AsSpan transmits)
+    member _.Transmits: ReadOnlySpan<Transmit> = Lists.spanOf transmits
 
     /// What each touched connection did (see `HostOutput.Connections`).
     member _.Connections: ReadOnlySpan<struct (FourTuple * Output)> =
-        Span<struct (FourTuple * Output)>.op_Implicit(Runtime.InteropServices.CollectionsMarshal.AsSpan connections)
+        Lists.spanOf connections
 
     /// Where one connection's step goes before the host files it.
     member internal _.ConnectionOutbox = connectionOutbox
     member internal _.Send(t: Transmit) = transmits.Add t
     member internal _.File(tuple: FourTuple, output: Output) = connections.Add(struct (tuple, output))
 
-    /// Forgets the last step's output.
+    /// Forgets the last step's output. (Each connection's step clears the connection
+    /// outbox itself.)
     member _.Clear() =
         transmits.Clear()
         connections.Clear()
-        connectionOutbox.Clear()
 
     /// The output as a value.
     member _.ToOutput() : HostOutput =

@@ -431,6 +431,7 @@ let connect
                     Connection.connect o.Connection now o.Address (uint16 port) remote remotePort
 
                 let box = step.Out.ConnectionOutbox
+                box.Clear()
 
                 for s in output.Segments do
                     box.Send s

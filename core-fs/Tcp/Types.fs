@@ -176,6 +176,10 @@ module internal Lists =
 
         list
 
+    /// The items as a read-only span over the list's own storage (valid until it changes).
+    let spanOf (items: ResizeArray<'T>) : System.ReadOnlySpan<'T> =
+        System.Span<'T>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan items)
+
 /// One instance of 'T per thread, reused: the scratch outbox of the value steps, which
 /// hand out its contents as values before they return, so no caller ever sees it.
 type internal PerThread<'T when 'T: null and 'T: (new: unit -> 'T)> =
@@ -201,12 +205,10 @@ type Outbox() =
     let mutable queued = 0
 
     /// Segments to send, in order.
-    member _.Segments: System.ReadOnlySpan<Outgoing> =
-        System.Span<Outgoing>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan segments)
+    member _.Segments: System.ReadOnlySpan<Outgoing> = Lists.spanOf segments
 
     /// Events for the user, in order.
-    member _.Events: System.ReadOnlySpan<Event> =
-        System.Span<Event>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan events)
+    member _.Events: System.ReadOnlySpan<Event> = Lists.spanOf events
 
     /// Payload bytes of the incoming segment to copy into the receive buffer.
     member _.Arrived
