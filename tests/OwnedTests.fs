@@ -47,6 +47,38 @@ let tests =
                             (Convert.ToHexString byValue[i])
             }
 
+            test "an owned host finds each connection after steps on another, and not once it is gone" {
+                let connect host =
+                    match Host.connect 0L addressB 80us host with
+                    | Ok(struct (h, tuple, _)) -> h, tuple
+                    | Error e -> failtestf "connect: %A" e
+
+                let host, first = connect (Host.create (HostOptions.create addressA))
+                let host, second = connect host
+                let owned = Host.Owned.copy host
+                let outbox = HostOutbox()
+
+                let step tuple command =
+                    match Host.Owned.command 1L tuple command owned outbox with
+                    | Ok() -> ()
+                    | Error e -> failtestf "command: %A" e
+
+                let found tuple =
+                    match owned.Find tuple with
+                    | ValueSome c -> obj.ReferenceEquals(c, owned.Connections[tuple])
+                    | ValueNone -> false
+
+                step first (Command.Send 0)
+                Expect.isTrue (found second) "the other connection, right after a step on the first"
+                Expect.isTrue (found first) "the connection just stepped"
+                step second (Command.Send 0)
+                Expect.isTrue (found first) "the first again, after a step on the second"
+                step first Command.Abort
+                Expect.isFalse (owned.Connections.ContainsKey first) "an aborted connection leaves the table"
+                Expect.isTrue (owned.Find first).IsNone "and is not found"
+                Expect.isTrue (found second) "the other stays"
+            }
+
             test "a value step leaves the host it was given as it was" {
                 let host = Host.create (HostOptions.create addressA)
                 let struct (before, _) = Host.receive 0L (ReadOnlySpan [| 0x45uy |]) host

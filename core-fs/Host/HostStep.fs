@@ -32,6 +32,9 @@ let create (options: HostOptions) =
         Tally = zeroCounters
         PacketsIn = 0L
         PacketsOut = 0L
+        MemoTable = null
+        MemoTuple = Unchecked.defaultof<FourTuple>
+        MemoConnection = Unchecked.defaultof<Connection>
     }
 
 /// One step at work: the host it changes (the caller's own, or a copy for the value
@@ -91,10 +94,12 @@ let private ownedStep (host: Host) (out: HostOutbox) =
     out.Clear()
     { Host = host; Out = out; Owned = true }
 
-let private tryFindIn (connections: ImmutableDictionary<FourTuple, Connection>) (tuple: FourTuple) =
-    match connections.TryGetValue tuple with
-    | true, c -> ValueSome c
-    | _ -> ValueNone
+/// The connection of `tuple`: an owned step keeps it in the host's memo for the next.
+let private tryFindIn (step: Step) (tuple: FourTuple) =
+    if step.Owned then
+        step.Host.FindAndRemember tuple
+    else
+        step.Host.Find tuple
 
 let private tryListener (host: Host) (port: uint16) =
     match host.ListenerTable.TryGetValue port with
@@ -230,7 +235,7 @@ let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan
         let isSyn =
             h.Has TcpFlags.Syn && not (h.Has TcpFlags.Ack) && not (h.Has TcpFlags.Rst)
 
-        match tryFindIn step.Host.Table tuple with
+        match tryFindIn step tuple with
         | ValueSome c ->
             let reincarnation =
                 isSyn
@@ -304,7 +309,7 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                     RemotePort = q.DestinationPort.Value
                 }
 
-            match tryFindIn step.Host.Table tuple with
+            match tryFindIn step tuple with
             | ValueSome c ->
                 let problem =
                     match icmp.Header.Type, icmp.Header.Code with
@@ -455,7 +460,7 @@ let command
     (cmd: Command)
     (host: Host)
     : Result<struct (Host * HostOutput), HostError> =
-    match tryFindIn host.Table tuple with
+    match host.Find tuple with
     | ValueNone -> Error(NoSuchConnection tuple)
     | ValueSome c -> Ok(valueStep host (commandStep now c tuple cmd))
 
@@ -494,7 +499,7 @@ let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
             timeoutOne now tuple c step)
 
 let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
-    match tryFindIn step.Host.Table tuple with
+    match tryFindIn step tuple with
     | ValueSome c -> timeoutOne now tuple c step
     | ValueNone -> ()
 
@@ -533,7 +538,11 @@ module Owned =
         for KeyValue(tuple, c) in host.Table do
             table <- table.SetItem(tuple, Connection.Owned.copy c)
 
-        { host with Table = table }
+        { host with
+            Table = table
+            MemoTable = null
+            MemoConnection = Unchecked.defaultof<Connection>
+        }
 
     /// An IPv4 packet arrives from the link.
     let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) (outbox: HostOutbox) =
@@ -541,9 +550,11 @@ module Owned =
 
     /// A user command for one connection.
     let command (now: int64) (tuple: FourTuple) (cmd: Command) (host: Host) (outbox: HostOutbox) =
-        match tryFindIn host.Table tuple with
+        let step = ownedStep host outbox
+
+        match tryFindIn step tuple with
         | ValueNone -> Error(NoSuchConnection tuple)
-        | ValueSome c -> Ok(commandStep now c tuple cmd (ownedStep host outbox))
+        | ValueSome c -> Ok(commandStep now c tuple cmd step)
 
     /// Runs every connection timer due at `now`.
     let timeout (now: int64) (host: Host) (outbox: HostOutbox) =

@@ -72,8 +72,8 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
                 match t with
                 | Segment(tuple, o) ->
                     let bytes =
-                        match host.Connections.TryGetValue tuple with
-                        | true, c ->
+                        match host.Find tuple with
+                        | ValueSome c ->
                             stream (o.Header.SequenceNumber - (c.InitialSendSequence + 1).Value) o.PayloadLength
                         | _ -> ReadOnlySpan.Empty
 
@@ -89,8 +89,8 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
 
     /// B checks the bytes that arrived against A's stream.
     let check (packet: ReadOnlySpan<byte>) (tuple: FourTuple) (o: Output) =
-        match o.Arrived, b.Connections.TryGetValue tuple with
-        | ValueSome arrived, (true, c) when not packet.IsEmpty ->
+        match o.Arrived, b.Find tuple with
+        | ValueSome arrived, ValueSome c when not packet.IsEmpty ->
             let start = arrived.Sequence.Value - (c.InitialReceiveSequence + 1).Value
             let got = packet.Slice(arrived.PayloadOffset, arrived.Length)
 
@@ -148,8 +148,8 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
         apply fromA packet (ReadOnlySpan(List.toArray out.Transmits)) (ReadOnlySpan(List.toArray out.Connections))
 
     and refill () =
-        match a.Connections.TryGetValue tupleA with
-        | true, c when c.SendSpace >= chunk -> command true tupleA (Command.Send c.SendSpace)
+        match a.Find tupleA with
+        | ValueSome c when c.SendSpace >= chunk -> command true tupleA (Command.Send c.SendSpace)
         | _ -> ()
 
     let deliver () =
@@ -172,8 +172,8 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     let runTimers (atA: bool) (tuple: FourTuple) =
         let host = if atA then a else b
 
-        match host.Connections.TryGetValue tuple with
-        | true, c ->
+        match host.Find tuple with
+        | ValueSome c ->
             match Connection.nextDeadline c with
             | ValueSome d ->
                 now <- max now d

@@ -21,42 +21,81 @@ let inline private fold64 (x: uint64) : uint32 =
 /// keeps the 32-bit lanes from overflowing.
 let private flushEvery = 16384
 
-/// Sums vectors of four-byte lanes as two 16-bit words each (low and high half), in
-/// 32-bit lanes widened to 64 bits before they could overflow.
-let private sumVectors (vecs: ReadOnlySpan<Vector<uint32>>) : uint64 =
-    let mask = Vector<uint32>(0xFFFFu)
-    let mutable total = 0UL
-    let mutable k = 0
+/// Four vector accumulators: the low and the high 16-bit word of each 32-bit lane, for
+/// two vectors at a time, so consecutive additions do not wait on each other.
+[<Struct>]
+type private Lanes =
+    val mutable Lo: Vector<uint32>
+    val mutable Hi: Vector<uint32>
+    val mutable Lo2: Vector<uint32>
+    val mutable Hi2: Vector<uint32>
 
-    while k < vecs.Length do
-        let stop = min vecs.Length (k + flushEvery)
-        let mutable lo = Vector<uint32>.Zero
-        let mutable hi = Vector<uint32>.Zero
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    member l.Add(v: Vector<uint32>, v2: Vector<uint32>) =
+        let mask = Vector<uint32>(0xFFFFu)
+        l.Lo <- l.Lo + Vector.BitwiseAnd(v, mask)
+        l.Hi <- l.Hi + Vector.ShiftRightLogical(v, 16)
+        l.Lo2 <- l.Lo2 + Vector.BitwiseAnd(v2, mask)
+        l.Hi2 <- l.Hi2 + Vector.ShiftRightLogical(v2, 16)
 
-        while k < stop do
-            let v = vecs[k]
-            lo <- lo + Vector.BitwiseAnd(v, mask)
-            hi <- hi + Vector.ShiftRightLogical(v, 16)
-            k <- k + 1
-
+    /// The lanes' total, widened to 64 bits (each lane is below 2^30, so a pair's sum
+    /// still fits in 32 bits).
+    [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+    member l.Total() =
         let mutable a = Vector<uint64>.Zero
         let mutable b = Vector<uint64>.Zero
-        // Each lane is below 2^30 here, so lo + hi still fits in 32 bits.
-        Vector.Widen(lo + hi, &a, &b)
-        total <- total + Vector.Sum(a + b)
+        let mutable c = Vector<uint64>.Zero
+        let mutable d = Vector<uint64>.Zero
+        Vector.Widen(l.Lo + l.Hi, &a, &b)
+        Vector.Widen(l.Lo2 + l.Hi2, &c, &d)
+        Vector.Sum(a + b + c + d)
+
+/// Sums the first `count` bytes from `source` (a whole number of vector pairs) as
+/// 32-bit lanes, copying them to `destination` too when `copy`. Reads and writes through
+/// references: the caller has checked both lengths, and bounds checks on every vector
+/// would double the time.
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private sumPairs (source: ReadOnlySpan<byte>) (destination: Span<byte>) (copy: bool) (count: int) : uint64 =
+    let width = Vector<byte>.Count
+    let s = &MemoryMarshal.GetReference source
+    let d = &MemoryMarshal.GetReference destination
+    let mutable total = 0UL
+    let mutable i = 0
+
+    while i < count do
+        let stop = min count (i + flushEvery * 2 * width)
+        let mutable lanes = Lanes()
+
+        while i < stop do
+            let v = Unsafe.ReadUnaligned<Vector<uint32>>(&Unsafe.Add(&s, i))
+            let v2 = Unsafe.ReadUnaligned<Vector<uint32>>(&Unsafe.Add(&s, i + width))
+
+            if copy then
+                Unsafe.WriteUnaligned(&Unsafe.Add(&d, i), v)
+                Unsafe.WriteUnaligned(&Unsafe.Add(&d, i + width), v2)
+
+            lanes.Add(v, v2)
+            i <- i + 2 * width
+
+        total <- total + lanes.Total()
 
     total
+
+/// How many leading bytes of a span of `length` the vector loop takes: whole vector
+/// pairs, when there are enough of them to be worth it.
+let inline private vectorBytes (length: int) =
+    let pair = 2 * Vector<byte>.Count
+
+    if Vector.IsHardwareAccelerated && length >= 2 * pair then
+        length / pair * pair
+    else
+        0
 
 /// Sums 16-bit words in the machine's byte order (the one's complement sum does not care
 /// which order, RFC 1071 section 2(B)); the caller swaps once at the end.
 let private sumNative (data: ReadOnlySpan<byte>) : uint64 =
-    let mutable acc = 0UL
-    let mutable i = 0
-
-    if Vector.IsHardwareAccelerated && data.Length >= 4 * Vector<byte>.Count then
-        let count = data.Length / Vector<byte>.Count
-        acc <- sumVectors (MemoryMarshal.Cast<byte, Vector<uint32>>(data.Slice(0, count * Vector<byte>.Count)))
-        i <- count * Vector<byte>.Count
+    let mutable i = vectorBytes data.Length
+    let mutable acc = sumPairs data Span<byte>.Empty false i
 
     // 32-bit halves added into 64 bits cannot overflow for any span length, so no carry
     // needs handling until the fold.
@@ -99,29 +138,8 @@ let copyAndSum (source: ReadOnlySpan<byte>) (destination: Span<byte>) : uint32 =
     if destination.Length < source.Length then
         invalidArg "destination" $"needs {source.Length} bytes, has {destination.Length}"
 
-    let width = Vector<byte>.Count
-    let mutable acc = 0UL
-    let mutable i = 0
-
-    if Vector.IsHardwareAccelerated && source.Length >= 4 * width then
-        let mask = Vector<uint32>(0xFFFFu)
-
-        while i + width <= source.Length do
-            let stop = min (source.Length - width) (i + (flushEvery - 1) * width)
-            let mutable lo = Vector<uint32>.Zero
-            let mutable hi = Vector<uint32>.Zero
-
-            while i <= stop do
-                let w = MemoryMarshal.Read<Vector<uint32>>(source.Slice(i, width))
-                MemoryMarshal.Write(destination.Slice(i, width), &w)
-                lo <- lo + Vector.BitwiseAnd(w, mask)
-                hi <- hi + Vector.ShiftRightLogical(w, 16)
-                i <- i + width
-
-            let mutable a = Vector<uint64>.Zero
-            let mutable b = Vector<uint64>.Zero
-            Vector.Widen(lo + hi, &a, &b)
-            acc <- acc + Vector.Sum(a + b)
+    let i = vectorBytes source.Length
+    let acc = sumPairs source destination true i
 
     // The rest starts at an even offset, so its words line up with the whole's.
     let tail = source.Slice i
