@@ -208,69 +208,100 @@ let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTupl
 
         record step tuple c true 0
 
-let private onTcp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
-    match Tcp.tryParse ip.Source ip.Destination body with
-    | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
-    | Ok seg ->
-        let h = seg.Header
-        // Where the payload starts in the whole packet, for `Arrived`.
-        let payloadStart = ip.HeaderLength + seg.PayloadOffset
+/// A TCP segment for no connection, or a SYN for one in TIME-WAIT: kept out of `onTcp`,
+/// whose usual case is lighter without it.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+let private onTcpUnusual
+    (step: Step)
+    (now: int64)
+    (tuple: FourTuple)
+    (found: Connection voption)
+    (incoming: Incoming)
+    (payloadStart: int)
+    =
+    let h = incoming.Header
+
+    let isSyn =
+        h.Has TcpFlags.Syn && not (h.Has TcpFlags.Ack) && not (h.Has TcpFlags.Rst)
+
+    match found with
+    | ValueSome c ->
+        let reincarnation =
+            isSyn
+            && c.CurrentState.IsTimeWait
+            && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
+
+        match
+            (if reincarnation then
+                 tryListener step.Host h.DestinationPort
+             else
+                 ValueNone)
+        with
+        | ValueSome l ->
+            // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.6.1, RFC 6191).
+            step.Host.Table <- step.Host.Table.Remove tuple
+            openPassive step now l tuple incoming
+        | ValueNone ->
+            let c = working step c
+            Connection.Owned.handleSegmentIn now &incoming c step.Out.ConnectionOutbox
+            record step tuple c false payloadStart
+    | ValueNone ->
+        match tryListener step.Host h.DestinationPort with
+        | ValueSome l when isSyn -> openPassive step now l tuple incoming
+        | ValueSome l ->
+            // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
+            let struct (_, output) = Connection.handleSegment now incoming l.Template
+
+            for o in output.Segments do
+                step.Count(fun c ->
+                    { c with
+                        ResetsSent = c.ResetsSent + 1L
+                    })
+
+                step.Send(Datagram(datagram step.Host incoming.Source o.Header))
+        | ValueNone -> reset step incoming.Source incoming
+
+/// A TCP segment (`body`, the IPv4 payload from `payloadBase` in the packet) arrives.
+/// The usual case, a segment for a connection the host has, takes no detour.
+let private onTcp
+    (step: Step)
+    (now: int64)
+    (source: Ipv4Address)
+    (destination: Ipv4Address)
+    (payloadBase: int)
+    (body: ReadOnlySpan<byte>)
+    =
+    if (Tcp.problemVerified source destination body).IsSome then
+        step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
+    else
+        let headerLength = Tcp.headerLengthOf body
 
         let incoming =
             {
-                Source = ip.Source
-                Destination = ip.Destination
-                Header = h
-                PayloadLength = seg.PayloadLength
+                Source = source
+                Destination = destination
+                Header = Tcp.readHeader body
+                PayloadLength = body.Length - headerLength
             }
 
         let tuple =
             {
-                LocalAddress = ip.Destination
-                LocalPort = h.DestinationPort
-                RemoteAddress = ip.Source
-                RemotePort = h.SourcePort
+                LocalAddress = destination
+                LocalPort = incoming.Header.DestinationPort
+                RemoteAddress = source
+                RemotePort = incoming.Header.SourcePort
             }
 
-        let isSyn =
-            h.Has TcpFlags.Syn && not (h.Has TcpFlags.Ack) && not (h.Has TcpFlags.Rst)
+        // Where the payload starts in the whole packet, for `Arrived`.
+        let payloadStart = payloadBase + headerLength
+        let found = tryFindIn step tuple
 
-        match tryFindIn step tuple with
-        | ValueSome c ->
-            let reincarnation =
-                isSyn
-                && c.CurrentState.IsTimeWait
-                && SeqNum.gt (SeqNum h.SequenceNumber) c.ReceiveNext
-
-            match
-                (if reincarnation then
-                     tryListener step.Host h.DestinationPort
-                 else
-                     ValueNone)
-            with
-            | ValueSome l ->
-                // A new incarnation of a connection in TIME-WAIT (RFC 9293 3.6.1, RFC 6191).
-                step.Host.Table <- step.Host.Table.Remove tuple
-                openPassive step now l tuple incoming
-            | ValueNone ->
-                let c = working step c
-                Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
-                record step tuple c false payloadStart
-        | ValueNone ->
-            match tryListener step.Host h.DestinationPort with
-            | ValueSome l when isSyn -> openPassive step now l tuple incoming
-            | ValueSome l ->
-                // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
-                let struct (_, output) = Connection.handleSegment now incoming l.Template
-
-                for o in output.Segments do
-                    step.Count(fun c ->
-                        { c with
-                            ResetsSent = c.ResetsSent + 1L
-                        })
-
-                    step.Send(Datagram(datagram step.Host ip.Source o.Header))
-            | ValueNone -> reset step ip.Source incoming
+        if found.IsSome && not (incoming.Header.Has TcpFlags.Syn) then
+            let c = working step found.Value
+            Connection.Owned.handleSegmentIn now &incoming c step.Out.ConnectionOutbox
+            record step tuple c false payloadStart
+        else
+            onTcpUnusual step now tuple found incoming payloadStart
 
 let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Icmpv4.tryParse body with
@@ -332,22 +363,29 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
         | _ -> ()
     | Ok _ -> ()
 
+/// Counts a packet that is not a readable IPv4 packet.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+let private unreadable (step: Step) (problem: ParseError) =
+    match problem with
+    | BadVersion _ -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
+    | _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
+
 let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     step.Host.PacketsIn <- step.Host.PacketsIn + 1L
 
-    match Ipv4.tryParse packet with
-    | Error(BadVersion _) -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
-    | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
-    | Ok ip ->
-        let h = ip.Header
-        let body = packet.Slice(ip.PayloadOffset, ip.PayloadLength)
+    match Ipv4.problemVerified packet with
+    | ValueSome problem -> unreadable step problem
+    | ValueNone ->
+        let h = Ipv4.readHeader packet
+        let headerLength = h.HeaderLength
+        let body = packet.Slice(headerLength, h.PayloadLength)
 
         if h.Destination.Value <> step.Host.Options.Address.Value then
             step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
         elif h.MoreFragments || h.FragmentOffset <> 0us then
             step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
         elif h.Protocol = IpProtocol.Tcp then
-            onTcp step now h body
+            onTcp step now h.Source h.Destination headerLength body
         elif h.Protocol = IpProtocol.Icmp then
             onIcmp step now h body
         else

@@ -749,6 +749,12 @@ module Owned =
         outbox.Clear()
         segmentStep now &incoming connection outbox
 
+    /// `handleSegment` with the segment passed by reference: the host's path, once per
+    /// packet.
+    let internal handleSegmentIn (now: int64) (incoming: inref<Incoming>) (connection: Connection) (outbox: Outbox) =
+        outbox.Clear()
+        segmentStep now &incoming connection outbox
+
     /// A user command.
     let handleUser (now: int64) (command: Command) (connection: Connection) (outbox: Outbox) =
         outbox.Clear()

@@ -123,6 +123,36 @@ module Ipv4 =
             else
                 ValueNone
 
+    /// The header at the start of `buf`, which `problem` found nothing wrong with.
+    let internal readHeader (buf: ReadOnlySpan<byte>) : Ipv4Header =
+        let headerLength = int (buf[0] &&& 0x0Fuy) * 4
+        let totalLength = int (BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2)))
+        let flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(6, 2))
+
+        {
+            Tos = buf[1]
+            Identification = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(4, 2))
+            ReservedFlag = flagsAndOffset &&& 0x8000us <> 0us
+            DontFragment = flagsAndOffset &&& 0x4000us <> 0us
+            MoreFragments = flagsAndOffset &&& 0x2000us <> 0us
+            FragmentOffset = flagsAndOffset &&& 0x1FFFus
+            Ttl = buf[8]
+            Protocol = buf[9]
+            Source = readAddress buf 12
+            Destination = readAddress buf 16
+            Options =
+                if headerLength = MinHeaderLength then
+                    OptionBytes.Empty
+                else
+                    OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
+            PayloadLength = totalLength - headerLength
+        }
+
+    /// What makes the header at the start of `buf` unreadable, checksum included: with
+    /// `readHeader`, `tryParse` for a caller that keeps the header without a result
+    /// around it (the host, once per packet).
+    let internal problemVerified (buf: ReadOnlySpan<byte>) = problem true false buf
+
     let private parse
         (policy: ChecksumPolicy)
         (quoted: bool)
@@ -132,30 +162,10 @@ module Ipv4 =
         | ValueSome e -> Error e
         | ValueNone ->
             let headerLength = int (buf[0] &&& 0x0Fuy) * 4
-            let totalLength = int (BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2)))
-            let flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(6, 2))
 
             Ok
                 {
-                    Header =
-                        {
-                            Tos = buf[1]
-                            Identification = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(4, 2))
-                            ReservedFlag = flagsAndOffset &&& 0x8000us <> 0us
-                            DontFragment = flagsAndOffset &&& 0x4000us <> 0us
-                            MoreFragments = flagsAndOffset &&& 0x2000us <> 0us
-                            FragmentOffset = flagsAndOffset &&& 0x1FFFus
-                            Ttl = buf[8]
-                            Protocol = buf[9]
-                            Source = readAddress buf 12
-                            Destination = readAddress buf 16
-                            Options =
-                                if headerLength = MinHeaderLength then
-                                    OptionBytes.Empty
-                                else
-                                    OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
-                            PayloadLength = totalLength - headerLength
-                        }
+                    Header = readHeader buf
                     Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(10, 2))
                     // Verified above when the policy says so; otherwise look now.
                     ChecksumValid = policy.IsVerify || Checksum.isValid (buf.Slice(0, headerLength))

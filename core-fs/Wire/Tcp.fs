@@ -119,6 +119,30 @@ module Tcp =
                         TcpOptions.badOptionAt (buf.Slice(MinHeaderLength, headerLength - MinHeaderLength)) offset
                     )
 
+    /// The header length the data offset of the segment in `buf` gives.
+    let internal headerLengthOf (buf: ReadOnlySpan<byte>) = int (buf[12] >>> 4) * 4
+
+    /// The header of the segment in `buf`, which `problem` found nothing wrong with.
+    let internal readHeader (buf: ReadOnlySpan<byte>) : TcpHeader =
+        let headerLength = headerLengthOf buf
+
+        {
+            SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf)
+            DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
+            SequenceNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
+            AcknowledgmentNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(8, 4))
+            Reserved = buf[12] &&& 0x0Fuy
+            Flags = LanguagePrimitives.EnumOfValue<byte, TcpFlags> buf[13]
+            Window = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(14, 2))
+            UrgentPointer = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(18, 2))
+            Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
+        }
+
+    /// What makes the segment in `buf` unreadable, checksum included: with `readHeader`,
+    /// `tryParse` for a caller that keeps the header without a result around it.
+    let internal problemVerified (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
+        problem true source destination buf
+
     let private parse
         (verify: bool)
         (source: Ipv4Address)
@@ -128,24 +152,13 @@ module Tcp =
         match problem verify source destination buf with
         | ValueSome e -> Error e
         | ValueNone ->
-            let headerLength = int (buf[12] >>> 4) * 4
+            let header = readHeader buf
 
             Ok
                 {
-                    Header =
-                        {
-                            SourcePort = BinaryPrimitives.ReadUInt16BigEndian(buf)
-                            DestinationPort = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(2, 2))
-                            SequenceNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(4, 4))
-                            AcknowledgmentNumber = BinaryPrimitives.ReadUInt32BigEndian(buf.Slice(8, 4))
-                            Reserved = buf[12] &&& 0x0Fuy
-                            Flags = LanguagePrimitives.EnumOfValue<byte, TcpFlags> buf[13]
-                            Window = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(14, 2))
-                            UrgentPointer = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(18, 2))
-                            Options = OptionBytes.Create(buf.Slice(MinHeaderLength, headerLength - MinHeaderLength))
-                        }
+                    Header = header
                     Checksum = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
-                    PayloadLength = buf.Length - headerLength
+                    PayloadLength = buf.Length - header.HeaderLength
                 }
 
     /// Reads a TCP segment that fills `buf` exactly (an IPv4 payload). Validates the data
