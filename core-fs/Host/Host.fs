@@ -211,6 +211,7 @@ type Host =
 /// Collects what one step of the host produces. The caller owns it and may reuse it for
 /// every step of `Host.Owned` (which clear it first), so a step in steady state
 /// allocates nothing.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 [<Sealed; AllowNullLiteral>]
 type HostOutbox() =
     let transmits = ResizeArray<Transmit>()

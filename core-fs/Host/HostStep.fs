@@ -1,5 +1,6 @@
 /// The pure demultiplexer of one stack instance (RFC 9293 3.10.7.1 for segments nobody
 /// owns, RFC 792 echo): packets in, packets and per-connection outputs out.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 [<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Stack.Core.Host.Host
 
@@ -276,13 +277,15 @@ let private onTcp
     else
         let headerLength = Tcp.headerLengthOf body
 
-        let incoming =
+        let mutable incoming =
             {
                 Source = source
                 Destination = destination
-                Header = Tcp.readHeader body
+                Header = Unchecked.defaultof<TcpHeader>
                 PayloadLength = body.Length - headerLength
             }
+
+        incoming.Header <- Tcp.readHeader body
 
         let tuple =
             {

@@ -13,6 +13,7 @@ open Stack.Core.Wire
 /// place (`Host.Owned`), so once the transfer is under way a packet allocates nothing.
 /// For measuring the core, and for checking the value steps against the owned ones
 /// (`capture` keeps every packet).
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     static let addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
     static let addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)

@@ -100,6 +100,7 @@ type Recorder(keepLines: bool, capture: bool) =
 /// seeds and the same calls give the same run, byte for byte. It holds the run's mutable
 /// world: the clock, the packets in flight (in pooled buffers) and the hosts, which it
 /// owns and steps in place (`Host.Owned`), so a packet allocates nothing.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 type Network(recorder: Recorder) =
     let hosts = Dictionary<Ipv4Address, Host>()
     let addresses = ResizeArray<Ipv4Address>()

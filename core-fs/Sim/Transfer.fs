@@ -2,6 +2,7 @@
 /// pseudo-random bytes while receiving the other's, both half-close, and both check every
 /// byte they received. The bytes go through real send and receive ring buffers, indexed
 /// by sequence number as the shell's are, so reassembly is checked end to end.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Sim.Transfer
 
 open System

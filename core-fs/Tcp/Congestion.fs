@@ -3,6 +3,7 @@
 /// count, recovery point) and tells the controller what happened; the controller only
 /// answers how many bytes may be in flight. Values, not objects with state: every event
 /// returns the next controller.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Congestion
 
 /// What every controller keeps: the window, the threshold, and a byte counter for

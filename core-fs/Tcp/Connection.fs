@@ -2,6 +2,7 @@
 /// `handleUser` and `handleTimeout` take a connection and return the next one with the
 /// output of the step; `nextDeadline` says when to call `handleTimeout`. The argument is
 /// never changed: each step works on its own copy.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 [<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Stack.Core.Tcp.Connection
 
@@ -111,8 +112,7 @@ let private scratch () =
     box.Clear()
     box
 
-let private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) =
-    c.Timers <- Timers.set kind deadline c.Timers
+let inline private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) = Timers.put kind deadline &c.Timers
 
 /// Active open: a connection in SYN-SENT and its SYN.
 let connect
@@ -159,7 +159,7 @@ let private armKeepalive (c: Connection) (now: int64) =
     | ValueSome k when c.State.IsEstablished || c.State.IsCloseWait || c.State.IsFinWait2 ->
         c.KeepaliveProbes <- 0
         startTimer Timers.Keepalive (now + k.IdleMicros) c
-    | ValueSome _ -> c.Timers <- Timers.clear Timers.Keepalive c.Timers
+    | ValueSome _ -> Timers.stop Timers.Keepalive &c.Timers
     // Off: nothing was ever armed (this runs for every segment).
     | ValueNone -> ()
 
@@ -390,7 +390,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             Sender.measure c now ackNumber offered
             c.SndUna <- ackNumber
             c.SynAcked <- true
-            c.Timers <- Timers.clear Timers.Retransmit c.Timers
+            Timers.stop Timers.Retransmit &c.Timers
             connected c now box
             // Text and FIN on the SYN-ACK are taken as in any segment (3.10.7.3, "continue
             // at the sixth step"), within the window our SYN offered.
@@ -508,7 +508,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                     if c.SegmentsSent = sentBefore && c.LastAckSent <> c.RcvNxt then
                         if ackNow then
                             ack c now box
-                        elif (Timers.get Timers.DelayedAck c.Timers).IsNone then
+                        elif not (Timers.isSet Timers.DelayedAck &c.Timers) then
                             startTimer Timers.DelayedAck (now + c.Options.DelayedAckMicros) c
                     elif c.SegmentsSent = sentBefore && ackNow && incoming.PayloadLength > 0 then
                         // Data we already had: our ACK was lost, say it again.
@@ -709,7 +709,7 @@ let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
         handled <- Timers.withKind kind handled
 
         if not c.State.IsClosed then
-            c.Timers <- Timers.clear kind c.Timers
+            Timers.stop kind &c.Timers
 
             match kind with
             | Timers.Retransmit -> onRetransmit c now box

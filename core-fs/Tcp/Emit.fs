@@ -1,5 +1,6 @@
 /// Building the segments a connection sends: headers, the options they carry, the window
 /// they advertise, and the output that collects them during one step.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module internal Stack.Core.Tcp.Emit
 
 #nowarn "9" // stackalloc for the option bytes of one header
@@ -143,7 +144,7 @@ let send (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (flags: TcpFla
 
     c.LastAckSent <- c.RcvNxt
     c.UnackedSegments <- 0
-    c.Timers <- Timers.clear Timers.DelayedAck c.Timers
+    Timers.stop Timers.DelayedAck &c.Timers
     c.SegmentsSent <- c.SegmentsSent + 1L
 
     box.Send

@@ -1,6 +1,7 @@
 /// HyStart++ (RFC 9406), the delay test only: slow start ends when the smallest RTT of a
 /// round of ACKs has grown clearly above the previous round's, that is when a queue has
 /// started to build, instead of when the queue overflows and drops a window's worth.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.HyStart
 
 /// RTT samples a round needs before it is compared (N_RTT_SAMPLE).

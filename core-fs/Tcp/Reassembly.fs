@@ -2,6 +2,7 @@
 /// what became contiguous when a hole fills and which SACK blocks to report (RFC 2018).
 /// Only the bookkeeping lives here: the bytes sit in the caller's receive buffer, written
 /// at their offsets.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Reassembly
 
 /// A received range [Start, End).

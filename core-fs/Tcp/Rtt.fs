@@ -2,6 +2,7 @@
 /// variation, and the timeout they give, with exponential backoff. Times are microseconds.
 /// Which segments may be timed (Karn's algorithm: none that was retransmitted) is the
 /// sender's business; this only learns from the samples it is given.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Rtt
 
 /// Bounds of the retransmission timeout.

@@ -1,6 +1,7 @@
 /// The sending half of a connection: what to send now (window, Nagle, silly-window
 /// avoidance, FIN), what an acknowledgment releases, round-trip samples, and loss recovery
 /// (fast retransmit and NewReno, RFC 5681 and RFC 6582).
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module internal Stack.Core.Tcp.Sender
 
 open Stack.Core.Wire
@@ -21,10 +22,10 @@ let finAcked (c: Connection) =
     c.FinQueued && SeqNum.gt c.SndUna c.SndQueued
 
 let restartRetransmitTimer (c: Connection) (now: int64) =
-    c.Timers <- Timers.set Timers.Retransmit (now + Rtt.rto c.Rtt) c.Timers
+    Timers.put Timers.Retransmit (now + Rtt.rto c.Rtt) &c.Timers
 
 let private armRetransmitTimer (c: Connection) (now: int64) =
-    if (Timers.get Timers.Retransmit c.Timers).IsNone then
+    if not (Timers.isSet Timers.Retransmit &c.Timers) then
         restartRetransmitTimer c now
 
 /// Sends `length` bytes of the send buffer from `seq`, with FIN when they end the queued
@@ -212,10 +213,10 @@ let output (c: Connection) (now: int64) (box: Outbox) =
         let waiting = c.SndQueued - c.SndNxt > 0
 
         if waiting && c.SndNxt = c.SndUna then
-            if (Timers.get Timers.Persist c.Timers).IsNone then
-                c.Timers <- Timers.set Timers.Persist (now + persistInterval c) c.Timers
+            if not (Timers.isSet Timers.Persist &c.Timers) then
+                Timers.put Timers.Persist (now + persistInterval c) &c.Timers
         else
-            c.Timers <- Timers.clear Timers.Persist c.Timers
+            Timers.stop Timers.Persist &c.Timers
             c.PersistBackoffs <- 0
 
 /// The persist timer expired: probe a zero window with a segment the receiver must answer
@@ -232,11 +233,11 @@ let onPersist (c: Connection) (now: int64) (box: Outbox) =
         send c now box (c.SndUna - 1) TcpFlags.None 0
 
     c.PersistBackoffs <- c.PersistBackoffs + 1
-    c.Timers <- Timers.clear Timers.Persist c.Timers
+    Timers.stop Timers.Persist &c.Timers
     output c now box
 
     if unsent > 0 && c.SndNxt = c.SndUna then
-        c.Timers <- Timers.set Timers.Persist (now + persistInterval c) c.Timers
+        Timers.put Timers.Persist (now + persistInterval c) &c.Timers
 
 /// A round-trip sample from an ACK of new data: from the echoed timestamp when on
 /// (RFC 7323 RTTM), else from the one timed segment.
@@ -367,7 +368,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
                     c.Recover <- ack
 
             if c.SndUna = c.SndMax then
-                c.Timers <- Timers.clear Timers.Retransmit c.Timers
+                Timers.stop Timers.Retransmit &c.Timers
             else
                 restartRetransmitTimer c now
         elif
@@ -421,7 +422,7 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
     c.SndNxt <- c.SndUna
     c.HighRxt <- c.SndUna
     c.SlowStart <- HyStart.create c.SndMax
-    c.Timers <- Timers.clear Timers.Retransmit c.Timers
+    Timers.stop Timers.Retransmit &c.Timers
     // What `output` sends arms the timer again. When the peer's window lets nothing go,
     // the persist timer it arms probes instead, for as long as the peer answers
     // (RFC 9293 3.8.6.1): those timeouts are not failed retransmissions.

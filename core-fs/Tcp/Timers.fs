@@ -2,6 +2,7 @@
 /// set and cleared by the transition functions, the earliest one reported as the
 /// connection's next deadline. Nothing fires by itself: the caller passes the time in.
 /// A value of five numbers, so restarting a timer on every segment allocates nothing.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Timers
 
 /// The timers a TCP connection runs.
@@ -20,18 +21,18 @@ type Kind =
 let kinds = [ Retransmit; DelayedAck; Persist; Keepalive; TimeWait ]
 
 [<Literal>]
-let private Unset = System.Int64.MaxValue
+let internal Unset = System.Int64.MaxValue
 
 /// A deadline per kind in microseconds; `Unset` (Int64.MaxValue) when off.
 [<Struct>]
 type Table =
-    private
+    internal
         {
-            Retransmit: int64
-            DelayedAck: int64
-            Persist: int64
-            Keepalive: int64
-            TimeWait: int64
+            mutable Retransmit: int64
+            mutable DelayedAck: int64
+            mutable Persist: int64
+            mutable Keepalive: int64
+            mutable TimeWait: int64
         }
 
 /// No timer set.
@@ -68,6 +69,29 @@ let set (kind: Kind) (deadline: int64) (t: Table) =
 
 /// The table with `kind` off.
 let clear (kind: Kind) (t: Table) = set kind Unset t
+
+/// `set` on a table the engine keeps in a connection's field, changed in place: inlined,
+/// so where the kind is known only its one deadline is stored (timers are restarted on
+/// most segments).
+let inline internal put (kind: Kind) (deadline: int64) (t: byref<Table>) =
+    match kind with
+    | Retransmit -> t.Retransmit <- deadline
+    | DelayedAck -> t.DelayedAck <- deadline
+    | Persist -> t.Persist <- deadline
+    | Keepalive -> t.Keepalive <- deadline
+    | TimeWait -> t.TimeWait <- deadline
+
+/// `clear` in place (see `put`).
+let inline internal stop (kind: Kind) (t: byref<Table>) = put kind Unset &t
+
+/// Whether `kind` is set, read in place (see `put`).
+let inline internal isSet (kind: Kind) (t: inref<Table>) =
+    match kind with
+    | Retransmit -> t.Retransmit <> Unset
+    | DelayedAck -> t.DelayedAck <> Unset
+    | Persist -> t.Persist <> Unset
+    | Keepalive -> t.Keepalive <> Unset
+    | TimeWait -> t.TimeWait <> Unset
 
 /// The earliest deadline of any timer, if one is set.
 let next (t: Table) =

@@ -112,7 +112,7 @@ type Incoming =
     {
         Source: Ipv4Address
         Destination: Ipv4Address
-        Header: TcpHeader
+        mutable Header: TcpHeader
         PayloadLength: int
     }
 
@@ -195,6 +195,7 @@ type internal PerThread<'T when 'T: null and 'T: (new: unit -> 'T)> =
 /// Collects what one step of a connection produces. The caller owns it and may reuse it
 /// for every step (the in-place steps of `Connection.Owned` clear it first), so a step in
 /// steady state allocates nothing.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 [<Sealed; AllowNullLiteral>]
 type Outbox() =
     let segments = ResizeArray<Outgoing>()

@@ -1,6 +1,7 @@
 /// The Internet checksum (RFC 1071), its incremental update (RFC 1624) and the TCP/UDP
 /// pseudo-header. Sums are kept as 16-bit one's complement values in a uint32 (0..0xFFFF),
 /// in wire (big-endian) order, so partial sums of consecutive even-length spans add up.
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Wire.Checksum
 
 open System

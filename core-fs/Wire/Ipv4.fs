@@ -66,6 +66,7 @@ type Ipv4Packet =
     member p.PayloadOffset = p.Header.HeaderLength
     member p.PayloadLength = p.Header.PayloadLength
 
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Ipv4 =
     [<Literal>]
     let MinHeaderLength = 20

@@ -26,6 +26,7 @@ type DecodedPacket =
         PayloadLength: int
     }
 
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Packet =
     /// Reads every layer of the IPv4 packet at the start of `buf` without enforcing
     /// checksums. Fails only when the IPv4 header itself is unreadable.

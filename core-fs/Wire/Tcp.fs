@@ -55,6 +55,7 @@ type TcpSegment =
     /// Where the payload starts in the parsed buffer: right after the header.
     member s.PayloadOffset = s.Header.HeaderLength
 
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Tcp =
     [<Literal>]
     let MinHeaderLength = 20

@@ -69,6 +69,7 @@ type KnownOptions =
         | 2 -> k.Sack2
         | _ -> k.Sack3
 
+[<System.Runtime.CompilerServices.SkipLocalsInit>]
 module TcpOptions =
     /// The most SACK blocks that fit in the 40-byte option area.
     [<Literal>]
