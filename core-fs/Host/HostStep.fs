@@ -277,15 +277,13 @@ let private onTcp
     else
         let headerLength = Tcp.headerLengthOf body
 
-        let mutable incoming =
+        let incoming =
             {
                 Source = source
                 Destination = destination
-                Header = Unchecked.defaultof<TcpHeader>
+                Header = Tcp.readHeader body
                 PayloadLength = body.Length - headerLength
             }
-
-        incoming.Header <- Tcp.readHeader body
 
         let tuple =
             {

@@ -124,6 +124,7 @@ module Tcp =
     let internal headerLengthOf (buf: ReadOnlySpan<byte>) = int (buf[12] >>> 4) * 4
 
     /// The header of the segment in `buf`, which `problem` found nothing wrong with.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
     let internal readHeader (buf: ReadOnlySpan<byte>) : TcpHeader =
         let headerLength = headerLengthOf buf
 
