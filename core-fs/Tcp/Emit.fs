@@ -96,6 +96,7 @@ let private optionsWithSack (c: Connection) (now: int64) =
 
 /// The options of a synchronized segment: timestamps when on, then SACK blocks when the
 /// receiver holds out-of-order data (as many as fit: 3 with timestamps, 4 without).
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let segmentOptions (c: Connection) (now: int64) =
     if c.OutOfOrder.Blocks.IsEmpty || not c.SackOn then
         if c.TimestampsOn then
@@ -135,23 +136,29 @@ let baseHeader (c: Connection) (seq: SeqNum) (flags: TcpFlags) =
 /// Sends a synchronized segment: ACK set, the current window and options. Every such
 /// segment acknowledges everything received, so a pending delayed ACK is done.
 let send (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (flags: TcpFlags) (payloadLength: int) =
-    let header =
-        { baseHeader c seq (flags ||| TcpFlags.Ack) with
-            AcknowledgmentNumber = c.RcvNxt.Value
-            Window = advertiseWindow c
-            Options = segmentOptions c now
+    // One record expression, every field at once: built in steps, the header (48 bytes
+    // of it option bytes) would be copied at each, once per segment.
+    box.Send
+        {
+            Header =
+                {
+                    SourcePort = c.LocalPort
+                    DestinationPort = c.RemotePort
+                    SequenceNumber = seq.Value
+                    AcknowledgmentNumber = c.RcvNxt.Value
+                    Reserved = 0uy
+                    Flags = flags ||| TcpFlags.Ack
+                    Window = advertiseWindow c
+                    UrgentPointer = 0us
+                    Options = segmentOptions c now
+                }
+            PayloadLength = payloadLength
         }
 
     c.LastAckSent <- c.RcvNxt
     c.UnackedSegments <- 0
     Timers.stop Timers.DelayedAck &c.Timers
     c.SegmentsSent <- c.SegmentsSent + 1L
-
-    box.Send
-        {
-            Header = header
-            PayloadLength = payloadLength
-        }
 
 /// A bare ACK of everything received. It carries the highest sequence number sent, not
 /// SND.NXT, which goes back after a timeout: the peer has seen numbers up to there, and an
