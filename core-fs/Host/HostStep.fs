@@ -556,12 +556,15 @@ let writeSegment
     (payload: ReadOnlySpan<byte>)
     (destination: Span<byte>)
     =
-    let ip =
-        { Ipv4.header IpProtocol.Tcp tuple.LocalAddress tuple.RemoteAddress 0 with
-            Ttl = host.Options.Ttl
-        }
+    let source = tuple.LocalAddress
+    let target = tuple.RemoteAddress
+    let segmentLength = segment.Header.HeaderLength + payload.Length
 
-    Packet.writeTcp ip segment.Header payload destination
+    let ipLength =
+        Ipv4.writePlain IpProtocol.Tcp source target host.Options.Ttl segmentLength destination
+
+    ipLength
+    + Tcp.writeSegmentInto source target &segment.Header payload (destination.Slice ipLength)
 
 /// The packet steps for a caller that owns its host outright (the shell's stack thread):
 /// the host and its connections change in place, and each step's output replaces what

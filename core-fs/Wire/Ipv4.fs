@@ -194,6 +194,43 @@ module Ipv4 =
         else
             invalidArg "dest" $"needs {h.HeaderLength} bytes for the IPv4 header, has {available}"
 
+    /// Stores a header from its 16-bit words (checksum computed here from them and
+    /// `optionsSum`, the options' own sum) and returns its length. `dest` is known to be
+    /// long enough, and the values to fit.
+    let inline private store
+        (versionIhlTos: uint16)
+        (totalLength: int)
+        (identification: uint16)
+        (flagsAndOffset: uint16)
+        (ttlProtocol: uint16)
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (optionsSum: uint64)
+        (dest: Span<byte>)
+        =
+        // The checksum comes from the field values, not from re-reading what was just
+        // written.
+        let sum =
+            uint64 versionIhlTos
+            + uint64 totalLength
+            + uint64 identification
+            + uint64 flagsAndOffset
+            + uint64 ttlProtocol
+            + uint64 (source.Value >>> 16)
+            + uint64 (source.Value &&& 0xFFFFu)
+            + uint64 (destination.Value >>> 16)
+            + uint64 (destination.Value &&& 0xFFFFu)
+            + optionsSum
+
+        Bytes.put16 dest 0 versionIhlTos
+        Bytes.put16 dest 2 (uint16 totalLength)
+        Bytes.put16 dest 4 identification
+        Bytes.put16 dest 6 flagsAndOffset
+        Bytes.put16 dest 8 ttlProtocol
+        Bytes.put16 dest 10 (~~~(uint16 (Checksum.fold sum)))
+        Bytes.put32 dest 12 source.Value
+        Bytes.put32 dest 16 destination.Value
+
     /// The writer behind `write` and `writeWith`, reading the header in place.
     let internal writeInto (h: inref<Ipv4Header>) (protocol: byte) (payloadLength: int) (dest: Span<byte>) : int =
         let headerLength = h.HeaderLength
@@ -207,43 +244,50 @@ module Ipv4 =
         then
             cannotWrite h payloadLength dest.Length
 
-        let versionIhlTos = 0x4000us ||| (uint16 (headerLength / 4) <<< 8) ||| uint16 h.Tos
-
         let flagsAndOffset =
             (if h.ReservedFlag then 0x8000us else 0us)
             ||| (if h.DontFragment then 0x4000us else 0us)
             ||| (if h.MoreFragments then 0x2000us else 0us)
             ||| h.FragmentOffset
 
-        let ttlProtocol = (uint16 h.Ttl <<< 8) ||| uint16 protocol
-
-        // The checksum comes from the field values, not from re-reading what was just
-        // written: the header words plus the options' own sum.
-        let sum =
-            uint64 versionIhlTos
-            + uint64 totalLength
-            + uint64 h.Identification
-            + uint64 flagsAndOffset
-            + uint64 ttlProtocol
-            + uint64 (h.Source.Value >>> 16)
-            + uint64 (h.Source.Value &&& 0xFFFFu)
-            + uint64 (h.Destination.Value >>> 16)
-            + uint64 (h.Destination.Value &&& 0xFFFFu)
-            + (if h.Options.Length = 0 then 0UL else uint64 h.Options.Sum)
-
-        Bytes.put16 dest 0 versionIhlTos
-        Bytes.put16 dest 2 (uint16 totalLength)
-        Bytes.put16 dest 4 h.Identification
-        Bytes.put16 dest 6 flagsAndOffset
-        Bytes.put16 dest 8 ttlProtocol
-        Bytes.put16 dest 10 (~~~(uint16 (Checksum.fold sum)))
-        Bytes.put32 dest 12 h.Source.Value
-        Bytes.put32 dest 16 h.Destination.Value
+        store
+            (0x4000us ||| (uint16 (headerLength / 4) <<< 8) ||| uint16 h.Tos)
+            totalLength
+            h.Identification
+            flagsAndOffset
+            ((uint16 h.Ttl <<< 8) ||| uint16 protocol)
+            h.Source
+            h.Destination
+            (if h.Options.Length = 0 then 0UL else uint64 h.Options.Sum)
+            dest
 
         if headerLength > MinHeaderLength then
             h.Options.WriteArea(dest.Slice MinHeaderLength)
 
         headerLength
+
+    /// Writes the header `header` gives (no options, DF set, identification 0) with
+    /// `ttl`, straight from these values: no header value is built on the way. Returns
+    /// its length, 20.
+    let internal writePlain
+        (protocol: byte)
+        (source: Ipv4Address)
+        (destination: Ipv4Address)
+        (ttl: byte)
+        (payloadLength: int)
+        (dest: Span<byte>)
+        : int =
+        let totalLength = MinHeaderLength + payloadLength
+
+        if
+            payloadLength < 0
+            || totalLength > MaxTotalLength
+            || dest.Length < MinHeaderLength
+        then
+            cannotWrite (header protocol source destination payloadLength) payloadLength dest.Length
+
+        store 0x4500us totalLength 0us 0x4000us ((uint16 ttl <<< 8) ||| uint16 protocol) source destination 0UL dest
+        MinHeaderLength
 
     /// `write` with the protocol and payload length given apart from the header, so a
     /// caller that knows them need not build a changed copy of `h`.
