@@ -24,10 +24,13 @@ let defaults =
         MaxRto = 120_000_000L
     }
 
+/// A value with no references in it, so that storing it in a connection is a plain copy.
 [<Struct>]
 type Estimator =
     {
-        Options: Options
+        /// The bounds of `Options` (the record itself would be a reference to copy).
+        MinRto: int64
+        MaxRto: int64
         /// None until the first sample.
         Srtt: int64 voption
         RttVar: int64
@@ -37,15 +40,21 @@ type Estimator =
         Backoffs: int
     }
 
-let private clamp (o: Options) (rto: int64) = max o.MinRto (min o.MaxRto rto)
+let private clamp (e: Estimator) (rto: int64) = max e.MinRto (min e.MaxRto rto)
 
 let create (options: Options) =
-    {
-        Options = options
-        Srtt = ValueNone
-        RttVar = 0L
-        BaseRto = clamp options options.InitialRto
-        Backoffs = 0
+    let unclamped =
+        {
+            MinRto = options.MinRto
+            MaxRto = options.MaxRto
+            Srtt = ValueNone
+            RttVar = 0L
+            BaseRto = options.InitialRto
+            Backoffs = 0
+        }
+
+    { unclamped with
+        BaseRto = clamp unclamped options.InitialRto
     }
 
 /// The timeout to arm now: the base timeout doubled once per backoff, within the bounds.
@@ -53,11 +62,11 @@ let rto (e: Estimator) =
     let mutable r = e.BaseRto
     let mutable i = 0
 
-    while i < e.Backoffs && r < e.Options.MaxRto do
+    while i < e.Backoffs && r < e.MaxRto do
         r <- r * 2L
         i <- i + 1
 
-    clamp e.Options r
+    clamp e r
 
 /// Learns from one round-trip measurement (RFC 6298 2.2 and 2.3, alpha 1/8, beta 1/4,
 /// K 4, clock granularity 1 microsecond). A new sample ends any backoff.
@@ -72,7 +81,7 @@ let sample (measured: int64) (e: Estimator) =
     { e with
         Srtt = ValueSome srtt
         RttVar = rttVar
-        BaseRto = clamp e.Options (srtt + max 1L (4L * rttVar))
+        BaseRto = clamp e (srtt + max 1L (4L * rttVar))
         Backoffs = 0
     }
 
