@@ -32,6 +32,7 @@ let private threshold (lastRoundMinRtt: int64) =
 
 /// One RTT sample in slow start, from an ACK of `ack` when SND.NXT is `sndNxt`. True
 /// when slow start should end.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let onSample (rtt: int64) (ack: SeqNum) (sndNxt: SeqNum) (s: State) : struct (bool * State) =
     let s =
         if SeqNum.ge ack s.RoundEnd then

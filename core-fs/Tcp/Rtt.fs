@@ -58,6 +58,7 @@ let create (options: Options) =
     }
 
 /// The timeout to arm now: the base timeout doubled once per backoff, within the bounds.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let rto (e: Estimator) =
     let mutable r = e.BaseRto
     let mutable i = 0
@@ -70,6 +71,7 @@ let rto (e: Estimator) =
 
 /// Learns from one round-trip measurement (RFC 6298 2.2 and 2.3, alpha 1/8, beta 1/4,
 /// K 4, clock granularity 1 microsecond). A new sample ends any backoff.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let sample (measured: int64) (e: Estimator) =
     let r = max 1L measured
 
