@@ -167,7 +167,7 @@ let private armKeepalive (c: Connection) (now: int64) =
 /// and the MSS of RFC 9293 3.7.1).
 let private negotiate (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
     let o = c.Options
-    let h = incoming.Header
+    let h = &incoming.Header
     c.Irs <- SeqNum h.SequenceNumber
     c.RcvNxt <- c.Irs + 1
     c.RcvEdge <- c.RcvNxt
@@ -209,7 +209,7 @@ let private connected (c: Connection) (now: int64) (box: Outbox) =
 
 /// RFC 9293 3.10.7.2: a segment for a connection in LISTEN.
 let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
-    let h = incoming.Header
+    let h = &incoming.Header
 
     if h.Has TcpFlags.Rst then
         ()
@@ -236,7 +236,7 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref
 
 /// The length of a segment in sequence space.
 let private segmentLength (incoming: inref<Incoming>) =
-    let h = incoming.Header
+    let h = &incoming.Header
 
     incoming.PayloadLength
     + (if h.Has TcpFlags.Syn then 1 else 0)
@@ -366,7 +366,7 @@ let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
 
 /// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
 let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
-    let h = incoming.Header
+    let h = &incoming.Header
     let ackNumber = SeqNum h.AcknowledgmentNumber
     let hasAck = h.Has TcpFlags.Ack
 
@@ -428,7 +428,7 @@ let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incom
 
 /// RFC 9293 3.10.7.4: a segment in any synchronized state (SYN-RECEIVED to TIME-WAIT).
 let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
-    let h = incoming.Header
+    let h = &incoming.Header
     let seq = SeqNum h.SequenceNumber
     let offered = TcpOptions.summarize h.Options
 

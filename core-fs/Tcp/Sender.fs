@@ -312,7 +312,7 @@ let private recordSacks (c: Connection) (ack: SeqNum) (options: inref<KnownOptio
 /// (RFC 9293 3.10.7.4 fifth step, with RFC 5961 5.2's check). False when the segment is
 /// to be dropped (after answering it with an ACK).
 let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) (options: inref<KnownOptions>) =
-    let h = incoming.Header
+    let h = &incoming.Header
     let ack = SeqNum h.AcknowledgmentNumber
     let seq = SeqNum h.SequenceNumber
 
