@@ -549,6 +549,7 @@ let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Hos
 
 /// Writes a connection's segment as a whole IPv4 packet into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let writeSegment
     (host: Host)
     (tuple: FourTuple)
