@@ -79,6 +79,20 @@ let tests =
                 Expect.isTrue (found second) "the other stays"
             }
 
+            test "with Compare off, B reads the same stream without comparing it" {
+                let comparing = BackToBack(true, options, false)
+                let reading = BackToBack(true, options, false, Compare = false)
+
+                for pair in [ comparing; reading ] do
+                    pair.Connect()
+                    pair.Run 5_000
+
+                Expect.isGreaterThan reading.Received 100_000L "a transfer happened"
+                Expect.equal reading.Received comparing.Received "the same bytes read"
+                Expect.equal reading.Checked 0L "nothing compared"
+                Expect.isGreaterThanOrEqual comparing.Checked comparing.Received "every byte read compared"
+            }
+
             test "a value step leaves the host it was given as it was" {
                 let host = Host.create (HostOptions.create addressA)
                 let struct (before, _) = Host.receive 0L (ReadOnlySpan [| 0x45uy |]) host

@@ -7,8 +7,8 @@ open Stack.Core.Tcp
 open Stack.Core.Wire
 
 /// Two hosts joined back to back by a perfect link (no delay, no loss, no clock but the
-/// steps themselves): A connects to B and sends without end, B reads and checks every
-/// byte as soon as it arrives. The core at full speed: packets are real bytes (written,
+/// steps themselves): A connects to B and sends without end, B reads and (unless told not
+/// to, `Compare`) checks every byte as soon as it arrives. The core at full speed: packets are real bytes (written,
 /// checksummed, parsed) kept in a fixed pool of buffers; with `owned` the hosts step in
 /// place (`Host.Owned`), so once the transfer is under way a packet allocates nothing.
 /// For measuring the core, and for checking the value steps against the owned ones
@@ -51,6 +51,7 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
 
     /// Bytes readable at B and not read yet.
     let mutable unread = 0
+    let mutable compare = true
     let mutable mismatches = 0L
     let mutable checkedBytes = 0L
     let mutable delivered = 0L
@@ -119,7 +120,10 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
                 released <- released + o.Released
             else
                 tupleB <- ValueSome tuple
-                check packet tuple o
+
+                if compare then
+                    check packet tuple o
+
                 readable <- readable + o.Readable
 
         unread <- unread + readable
@@ -204,6 +208,14 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     member _.Received = received
     /// Bytes B received and compared with what A sent.
     member _.Checked = checkedBytes
+
+    /// Whether B compares the bytes that arrive with what A sent (on at first). Off, B's
+    /// application reads without looking, as a benchmark's does, and the run measures the
+    /// core alone; the TCP checksum still covers every byte.
+    member _.Compare
+        with get () = compare
+        and set v = compare <- v
+
     /// Segments whose bytes were not the ones A sent (none, unless the core is wrong).
     member _.Mismatches = mismatches
     /// Packets the link carried.
