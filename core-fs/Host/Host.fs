@@ -179,25 +179,32 @@ type Host =
 
     /// The connection with this tuple, if the host has it.
     member h.Find(tuple: FourTuple) : Connection voption =
-        if obj.ReferenceEquals(h.MemoTable, h.Table) && h.MemoTuple.Equals tuple then
+        if h.Remembers tuple then
             ValueSome h.MemoConnection
         else
             match h.Table.TryGetValue tuple with
             | true, c -> ValueSome c
             | _ -> ValueNone
 
+    /// The memo holds `tuple`'s connection in the current table.
+    member private h.Remembers(tuple: FourTuple) =
+        obj.ReferenceEquals(h.MemoTable, h.Table) && h.MemoTuple.Equals tuple
+
     /// `Find`, remembering what it found for the next time (owned steps only).
     member internal h.FindAndRemember(tuple: FourTuple) : Connection voption =
-        let found = h.Find tuple
+        if h.Remembers tuple then
+            ValueSome h.MemoConnection
+        else
+            let found = h.Find tuple
 
-        match found with
-        | ValueSome c when not (obj.ReferenceEquals(h.MemoTable, h.Table) && h.MemoTuple.Equals tuple) ->
-            h.MemoTable <- h.Table
-            h.MemoTuple <- tuple
-            h.MemoConnection <- c
-        | _ -> ()
+            match found with
+            | ValueSome c ->
+                h.MemoTable <- h.Table
+                h.MemoTuple <- tuple
+                h.MemoConnection <- c
+            | ValueNone -> ()
 
-        found
+            found
 
     /// The listeners by port.
     member h.Listeners = h.ListenerTable
