@@ -78,6 +78,33 @@ let tests =
                 Expect.isTrue (destination = data) "the same bytes"
             }
 
+            // The public functions use the best kernel for this CPU; these check every
+            // kernel the CPU runs, so a machine with AVX-512 still tests the portable
+            // loop.
+            yield!
+                [ Checksum.Kernel.Madd512; Checksum.Kernel.Portable ]
+                |> List.filter Checksum.Kernel.isSupported
+                |> List.collect (fun kernel ->
+                    [
+                        propN 200 $"the {kernel} kernel matches the textbook sum, copying or not" buffers (fun data ->
+                            let destination = Array.zeroCreate<byte> data.Length
+                            let copied = Checksum.copyAndSumWith kernel (ReadOnlySpan data) (Span destination)
+
+                            Checksum.finish (Checksum.sumWith kernel (ReadOnlySpan data)) = naive data
+                            && copied = Checksum.sumWith kernel (ReadOnlySpan data)
+                            && destination = data)
+
+                        test $"the {kernel} kernel past its lane flushes (1.2 MB of 0xFF, then of zeros)" {
+                            // Each lane's extremes: all ones is the largest word, and flipped
+                            // it is the largest signed one; zero flipped is the smallest.
+                            for fill in [ Array.create 1_200_000 0xFFuy; Array.zeroCreate 1_200_000 ] do
+                                Expect.equal
+                                    (Checksum.finish (Checksum.sumWith kernel (ReadOnlySpan fill)))
+                                    (naive fill)
+                                    "the textbook sum"
+                        }
+                    ])
+
             prop
                 "partial sums of an even split add up"
                 (Gen.zip (bytesOf 0 400) (Gen.choose (0, 200)))
