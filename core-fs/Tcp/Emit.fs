@@ -8,6 +8,7 @@ module internal Stack.Core.Tcp.Emit
 open System
 open System.Buffers.Binary
 open Microsoft.FSharp.NativeInterop
+open System.Runtime.CompilerServices
 open Stack.Core.Wire
 
 /// Our timestamp clock: milliseconds (RFC 7323 asks for a tick between 1 ms and 1 s).
@@ -94,17 +95,18 @@ let private optionsWithSack (c: Connection) (now: int64) =
 
     OptionBytes.Create(Span<byte>.op_Implicit(area.Slice(0, n)))
 
-/// The options of a synchronized segment: timestamps when on, then SACK blocks when the
-/// receiver holds out-of-order data (as many as fit: 3 with timestamps, 4 without).
-[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
-let segmentOptions (c: Connection) (now: int64) =
+/// Writes the options of a synchronized segment into `destination`: timestamps when on,
+/// then SACK blocks when the receiver holds out-of-order data (as many as fit: 3 with
+/// timestamps, 4 without).
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let private writeSegmentOptions (destination: byref<OptionBytes>) (c: Connection) (now: int64) =
     if c.OutOfOrder.Blocks.IsEmpty || not c.SackOn then
         if c.TimestampsOn then
-            OptionBytes.NopNopTimestamps(tsClock now, c.TsRecent)
+            OptionBytes.WriteNopNopTimestamps(&destination, tsClock now, c.TsRecent)
         else
-            OptionBytes.Empty
+            destination <- OptionBytes.Empty
     else
-        optionsWithSack c now
+        destination <- optionsWithSack c now
 
 /// The window to advertise now, as the header field, moving the advertised right edge.
 /// Receiver silly-window avoidance (RFC 9293 3.8.6.2.2): the edge moves right only by at
@@ -136,24 +138,23 @@ let baseHeader (c: Connection) (seq: SeqNum) (flags: TcpFlags) =
 /// Sends a synchronized segment: ACK set, the current window and options. Every such
 /// segment acknowledges everything received, so a pending delayed ACK is done.
 let send (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (flags: TcpFlags) (payloadLength: int) =
-    // One record expression, every field at once: built in steps, the header (48 bytes
-    // of it option bytes) would be copied at each, once per segment.
-    box.Send
-        {
-            Header =
-                {
-                    SourcePort = c.LocalPort
-                    DestinationPort = c.RemotePort
-                    SequenceNumber = seq.Value
-                    AcknowledgmentNumber = c.RcvNxt.Value
-                    Reserved = 0uy
-                    Flags = flags ||| TcpFlags.Ack
-                    Window = advertiseWindow c
-                    UrgentPointer = 0us
-                    Options = segmentOptions c now
-                }
-            PayloadLength = payloadLength
-        }
+    // Filled in place, a field at a time, not built as a record and copied: the copy
+    // would read the fresh header back in wide loads before its narrow stores reach the
+    // cache, and wait (see `OptionBytes.WriteNopNopTimestamps`). The fields are immutable
+    // to everyone else; this is the segment's first and only write.
+    let slot = &box.NextSegment()
+    let h = &slot.Header
+    Unsafe.AsRef<uint16>(&h.SourcePort) <- c.LocalPort
+    Unsafe.AsRef<uint16>(&h.DestinationPort) <- c.RemotePort
+    Unsafe.AsRef<uint32>(&h.SequenceNumber) <- seq.Value
+    Unsafe.AsRef<uint32>(&h.AcknowledgmentNumber) <- c.RcvNxt.Value
+    Unsafe.AsRef<byte>(&h.Reserved) <- 0uy
+    Unsafe.AsRef<TcpFlags>(&h.Flags) <- flags ||| TcpFlags.Ack
+    Unsafe.AsRef<uint16>(&h.Window) <- advertiseWindow c
+    Unsafe.AsRef<uint16>(&h.UrgentPointer) <- 0us
+    let options = &Unsafe.AsRef<OptionBytes>(&h.Options)
+    writeSegmentOptions &options c now
+    Unsafe.AsRef<int>(&slot.PayloadLength) <- payloadLength
 
     c.LastAckSent <- c.RcvNxt
     c.UnackedSegments <- 0

@@ -232,6 +232,13 @@ type Outbox() =
         and internal set v = queued <- v
 
     member internal _.Send(o: Outgoing) = segments.Add o
+
+    /// A new segment's place at the end of the list, for the caller to fill in place.
+    member internal _.NextSegment() : byref<Outgoing> =
+        let n = segments.Count
+        System.Runtime.InteropServices.CollectionsMarshal.SetCount(segments, n + 1)
+        &System.Runtime.InteropServices.CollectionsMarshal.AsSpan(segments).[n]
+
     member internal _.Raise(e: Event) = events.Add e
 
     /// Forgets the last step's output.
