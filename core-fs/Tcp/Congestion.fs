@@ -43,7 +43,8 @@ type ICongestionControl =
 type Controller =
     {
         Algorithm: ICongestionControl
-        State: State
+        /// Mutable only for `ackInPlace`.
+        mutable State: State
     }
 
     /// Bytes that may be in flight (cwnd).
@@ -77,6 +78,20 @@ type Controller =
 
     member c.OnSlowStartExit() =
         c.With(c.Algorithm.OnSlowStartExit c.State)
+
+/// `OnAck` on a controller where it lies (a connection's own field), the state written
+/// straight from the algorithm's answer: a new controller value, copied in, would read
+/// that answer back in one wide load before its two stores reach the cache, once per ACK.
+let ackInPlace (controller: byref<Controller>) (ackedBytes: int) =
+    let next = controller.Algorithm.OnAck(controller.State, ackedBytes)
+
+    controller.State <-
+        {
+            Mss = next.Mss
+            Cwnd = next.Cwnd
+            Ssthresh = next.Ssthresh
+            AckedInAvoidance = next.AckedInAvoidance
+        }
 
 /// The initial window of RFC 6928: min(10 MSS, max(2 MSS, 14600 bytes)).
 let initialWindow (mss: int) = min (10 * mss) (max (2 * mss) 14600)

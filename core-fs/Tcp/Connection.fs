@@ -221,7 +221,7 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref
         c.LocalAddress <- incoming.Destination
         c.RemoteAddress <- incoming.Source
         c.RemotePort <- h.SourcePort
-        let offered = TcpOptions.summarize h.Options
+        let offered = TcpOptions.summarizeIn &h.Options
         negotiate c now &incoming &offered
         initSend c now
         c.State <- State.SynReceived
@@ -382,7 +382,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             box.Raise Event.Refused
             enterClosed c box
     elif h.Has TcpFlags.Syn then
-        let offered = TcpOptions.summarize h.Options
+        let offered = TcpOptions.summarizeIn &h.Options
         negotiate c now &incoming &offered
 
         if hasAck then
@@ -430,7 +430,7 @@ let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incom
 let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = &incoming.Header
     let seq = SeqNum h.SequenceNumber
-    let offered = TcpOptions.summarize h.Options
+    let offered = TcpOptions.summarizeIn &h.Options
 
     if
         c.State.IsSynReceived

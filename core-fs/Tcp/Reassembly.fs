@@ -43,8 +43,47 @@ let private merge (a: Block) (b: Block) =
         End = SeqNum.max a.End b.End
     }
 
+/// `add` for a segment that is past RCV.NXT or finds ranges pending.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+let private addOutOfOrder (rcvNxt: SeqNum) (start: SeqNum) (segEnd: SeqNum) (ranges: Ranges) =
+    let seg =
+        {
+            Start = SeqNum.max start rcvNxt
+            End = segEnd
+        }
+    // Fold the new range into the sorted list, merging everything it touches.
+    let before = ranges.Blocks |> List.filter (fun b -> SeqNum.lt b.End seg.Start)
+    let after = ranges.Blocks |> List.filter (fun b -> SeqNum.gt b.Start seg.End)
+
+    let merged = ranges.Blocks |> List.filter (touches seg) |> List.fold merge seg
+
+    let blocks = before @ [ merged ] @ after
+
+    // The limit applies to ranges kept for later: a segment that fills the front hole
+    // is always taken, or a receiver full of holes could never advance.
+    if blocks.Length > MaxBlocks && SeqNum.gt merged.Start rcvNxt then
+        struct (Ignored, ranges)
+    elif SeqNum.le merged.Start rcvNxt then
+        // The front hole is filled: the first block becomes contiguous.
+        let rest = List.tail blocks
+
+        let latest =
+            match ranges.Latest with
+            | ValueSome l when rest |> List.contains l -> ValueSome l
+            | _ -> ValueNone
+
+        struct (Advanced(merged.End - rcvNxt), { Blocks = rest; Latest = latest })
+    else
+        struct (Advanced 0,
+                {
+                    Blocks = blocks
+                    Latest = ValueSome merged
+                })
+
 /// Records [start, start + length), already trimmed by the caller to the receive window,
 /// given the current RCV.NXT. Returns how far RCV.NXT advances and the ranges after it.
+/// Inlined, so the usual case costs a comparison and its answer stays in registers.
+[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let add (rcvNxt: SeqNum) (start: SeqNum) (length: int) (ranges: Ranges) : struct (Arrival * Ranges) =
     let segEnd = start + length
 
@@ -54,39 +93,7 @@ let add (rcvNxt: SeqNum) (start: SeqNum) (length: int) (ranges: Ranges) : struct
         // The common case, in order with nothing pending: no bookkeeping at all.
         struct (Advanced(segEnd - rcvNxt), ranges)
     else
-        let seg =
-            {
-                Start = SeqNum.max start rcvNxt
-                End = segEnd
-            }
-        // Fold the new range into the sorted list, merging everything it touches.
-        let before = ranges.Blocks |> List.filter (fun b -> SeqNum.lt b.End seg.Start)
-        let after = ranges.Blocks |> List.filter (fun b -> SeqNum.gt b.Start seg.End)
-
-        let merged = ranges.Blocks |> List.filter (touches seg) |> List.fold merge seg
-
-        let blocks = before @ [ merged ] @ after
-
-        // The limit applies to ranges kept for later: a segment that fills the front hole
-        // is always taken, or a receiver full of holes could never advance.
-        if blocks.Length > MaxBlocks && SeqNum.gt merged.Start rcvNxt then
-            struct (Ignored, ranges)
-        elif SeqNum.le merged.Start rcvNxt then
-            // The front hole is filled: the first block becomes contiguous.
-            let rest = List.tail blocks
-
-            let latest =
-                match ranges.Latest with
-                | ValueSome l when rest |> List.contains l -> ValueSome l
-                | _ -> ValueNone
-
-            struct (Advanced(merged.End - rcvNxt), { Blocks = rest; Latest = latest })
-        else
-            struct (Advanced 0,
-                    {
-                        Blocks = blocks
-                        Latest = ValueSome merged
-                    })
+        addOutOfOrder rcvNxt start segEnd ranges
 
 /// Up to `count` SACK blocks to send: the one with the latest arrival first (RFC 2018
 /// section 4), then the others in sequence order.

@@ -360,7 +360,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
                     retransmitFirst c now box
                     c.Congestion <- c.Congestion.OnPartialAck acked
             else
-                c.Congestion <- c.Congestion.OnAck acked
+                Congestion.ackInPlace &c.Congestion acked
                 c.DuplicateAcks <- 0
                 // `recover` trails SND.UNA outside recovery, so the two stay comparable
                 // however far the connection goes (they are 32-bit numbers on a circle).

@@ -207,64 +207,73 @@ module TcpOptions =
         else
             struct (0u, 0u)
 
+    /// Any layout of known options, one by one (see `summarize`).
+    let private summarizeAny (options: OptionBytes) : KnownOptions =
+        let mutable k = none
+        let mutable i = 0
+
+        while i < options.Length do
+            let kind = options[i]
+
+            if kind = TcpOptionKind.Eol then
+                i <- options.Length
+            elif kind = TcpOptionKind.Nop then
+                i <- i + 1
+            else
+                let length = if i + 1 < options.Length then int options[i + 1] else 0
+
+                if length < 2 || i + length > options.Length then
+                    i <- options.Length
+                else
+                    match kind with
+                    | TcpOptionKind.Mss when length = 4 ->
+                        k <-
+                            { k with
+                                Mss = ValueSome((uint16 options[i + 2] <<< 8) ||| uint16 options[i + 3])
+                            }
+                    | TcpOptionKind.WindowScale when length = 3 ->
+                        k <-
+                            { k with
+                                WindowScale = ValueSome options[i + 2]
+                            }
+                    | TcpOptionKind.SackPermitted when length = 2 -> k <- { k with SackPermitted = true }
+                    | TcpOptionKind.Timestamps when length = 10 ->
+                        k <-
+                            { k with
+                                Timestamps = ValueSome(struct (u32At options (i + 2), u32At options (i + 6)))
+                            }
+                    | TcpOptionKind.Sack when length >= 10 && (length - 2) % 8 = 0 ->
+                        let blocks = (length - 2) / 8
+
+                        k <-
+                            { k with
+                                SackBlockCount = min MaxSackBlocks blocks
+                                Sack0 = sackBlock options i blocks 0
+                                Sack1 = sackBlock options i blocks 1
+                                Sack2 = sackBlock options i blocks 2
+                                Sack3 = sackBlock options i blocks 3
+                            }
+                    | _ -> ()
+
+                    i <- i + length
+
+        k
+
+    /// `summarize` reading the options where they lie: a header just parsed, whose copy
+    /// would wait for the stores that wrote it.
+    [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
+    let internal summarizeIn (options: inref<OptionBytes>) : KnownOptions =
+        if options.Length = 12 && options.ReadUInt32 0 = 0x0101080Au then
+            { none with
+                Timestamps = ValueSome(struct (options.ReadUInt32 4, options.ReadUInt32 8))
+            }
+        else
+            summarizeAny options
+
     /// The known options of a parsed header (its option lengths were validated by
     /// `Tcp.tryParse`; anything malformed is skipped, never thrown). The layout data
     /// segments carry - NOP, NOP, timestamps (RFC 7323 appendix A) - is read in one step.
-    let summarize (options: OptionBytes) : KnownOptions =
-        if options.Length = 12 && u32At options 0 = 0x0101080Au then
-            { none with
-                Timestamps = ValueSome(struct (u32At options 4, u32At options 8))
-            }
-        else
-            let mutable k = none
-            let mutable i = 0
-
-            while i < options.Length do
-                let kind = options[i]
-
-                if kind = TcpOptionKind.Eol then
-                    i <- options.Length
-                elif kind = TcpOptionKind.Nop then
-                    i <- i + 1
-                else
-                    let length = if i + 1 < options.Length then int options[i + 1] else 0
-
-                    if length < 2 || i + length > options.Length then
-                        i <- options.Length
-                    else
-                        match kind with
-                        | TcpOptionKind.Mss when length = 4 ->
-                            k <-
-                                { k with
-                                    Mss = ValueSome((uint16 options[i + 2] <<< 8) ||| uint16 options[i + 3])
-                                }
-                        | TcpOptionKind.WindowScale when length = 3 ->
-                            k <-
-                                { k with
-                                    WindowScale = ValueSome options[i + 2]
-                                }
-                        | TcpOptionKind.SackPermitted when length = 2 -> k <- { k with SackPermitted = true }
-                        | TcpOptionKind.Timestamps when length = 10 ->
-                            k <-
-                                { k with
-                                    Timestamps = ValueSome(struct (u32At options (i + 2), u32At options (i + 6)))
-                                }
-                        | TcpOptionKind.Sack when length >= 10 && (length - 2) % 8 = 0 ->
-                            let blocks = (length - 2) / 8
-
-                            k <-
-                                { k with
-                                    SackBlockCount = min MaxSackBlocks blocks
-                                    Sack0 = sackBlock options i blocks 0
-                                    Sack1 = sackBlock options i blocks 1
-                                    Sack2 = sackBlock options i blocks 2
-                                    Sack3 = sackBlock options i blocks 3
-                                }
-                        | _ -> ()
-
-                        i <- i + length
-
-            k
+    let summarize (options: OptionBytes) : KnownOptions = summarizeIn &options
 
     /// Bytes one option takes on the wire.
     let encodedLength (o: TcpOption) =
