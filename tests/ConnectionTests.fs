@@ -252,12 +252,13 @@ let private synSentTests =
                 Expect.equal answer.Ack (SeqNum peerIss + 1) "acknowledging the peer's SYN"
                 Expect.equal x.State State.SynReceived "SYN-RECEIVED"
 
-                // The peer, in SYN-RECEIVED too, answers our SYN with its SYN-ACK, then ACKs ours.
+                // The peer, in SYN-RECEIVED too, answers our SYN with its SYN-ACK (Figure 7).
                 let peerSynAck = x.PeerSends(synAck, seq = SeqNum peerIss, options = allOptions)
 
                 Expect.isFalse (sent peerSynAck |> List.exists _.Has(TcpFlags.Rst)) "no reset"
-                let peerAck = x.PeerAck()
                 Expect.equal x.State State.Established "ESTABLISHED"
+                // Our own SYN-ACK reaching the peer: its ACK, a duplicate for us now.
+                let peerAck = x.PeerAck()
 
                 Expect.equal
                     (events [ peerSynAck; peerAck ] |> List.filter ((=) Event.Connected))

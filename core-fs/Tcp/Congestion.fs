@@ -79,6 +79,10 @@ type Controller =
     member c.OnSlowStartExit() =
         c.With(c.Algorithm.OnSlowStartExit c.State)
 
+    /// The same window with this slow-start threshold.
+    member c.WithThreshold(ssthresh) =
+        c.With { c.State with Ssthresh = ssthresh }
+
 /// `OnAck` on a controller where it lies (a connection's own field), the state written
 /// straight from the algorithm's answer: a new controller value, copied in, would read
 /// that answer back in one wide load before its two stores reach the cache, once per ACK.

@@ -17,6 +17,16 @@ let private pawsIdleMicros = 24L * 24L * 3600L * 1_000_000L
 /// tcp_invalid_ratelimit).
 let private outOfWindowAckInterval = 500_000L
 
+/// The smallest MSS a peer or an ICMP error can give us, before options (Linux's
+/// TCP_MIN_SND_MSS): below it, headers would outweigh the data many times over.
+[<Literal>]
+let MinMss = 48
+
+/// The smallest path MTU an ICMP error can set (Linux's min_pmtu): a forged error cannot
+/// shrink segments below what every IPv4 path carries in practice.
+[<Literal>]
+let MinPathMtu = 552
+
 let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) (state: State) =
     let zero = SeqNum 0u
 
@@ -183,12 +193,14 @@ let private negotiate (c: Connection) (now: int64) (incoming: inref<Incoming>) (
     if not c.ScalingOn then
         c.RcvShift <- 0
 
+    // An MSS of 0 says nothing (Linux ignores it); a tiny one is raised to the floor, so a
+    // peer cannot make us send one-byte segments.
     let peerMss =
         match offered.Mss with
-        | ValueSome m -> int m
-        | ValueNone -> 536
+        | ValueSome m when m > 0us -> max MinMss (int m)
+        | _ -> 536
 
-    c.SndMss <- max 1 ((min peerMss o.Mss) - (if c.TimestampsOn then 12 else 0))
+    c.SndMss <- (max MinMss (min peerMss o.Mss)) - (if c.TimestampsOn then 12 else 0)
     c.Congestion <- o.CongestionControl c.SndMss
 
     match offered.Timestamps with
@@ -426,6 +438,27 @@ let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incom
 
         ack c now box
 
+/// The peer's SYN-ACK after crossing SYNs: its ACK is taken as any other, and the
+/// connection is established without waiting for a further segment.
+let private simultaneousSynAck
+    (c: Connection)
+    (now: int64)
+    (box: Outbox)
+    (incoming: inref<Incoming>)
+    (offered: inref<KnownOptions>)
+    =
+    let h = &incoming.Header
+    c.LastHeard <- now
+    c.SndWnd <- Sender.windowOf c h
+    c.MaxSndWnd <- max c.MaxSndWnd c.SndWnd
+    c.SndWl1 <- SeqNum h.SequenceNumber
+    c.SndWl2 <- SeqNum h.AcknowledgmentNumber
+    connected c now box
+
+    if Sender.onAck c now box &incoming &offered then
+        recordTimestamp c now &incoming &offered
+        Sender.output c now box
+
 /// RFC 9293 3.10.7.4: a segment in any synchronized state (SYN-RECEIVED to TIME-WAIT).
 let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = &incoming.Header
@@ -440,6 +473,18 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
     then
         // The peer did not get our SYN-ACK: send it again.
         syn c now box
+    elif
+        c.State.IsSynReceived
+        && c.ActiveOpen
+        && h.Has TcpFlags.Syn
+        && h.Has TcpFlags.Ack
+        && not (h.Has TcpFlags.Rst)
+        && seq = c.Irs
+        && SeqNum.betweenExclusiveInclusive c.SndUna (SeqNum h.AcknowledgmentNumber) c.SndMax
+    then
+        // Simultaneous open (RFC 9293 Figure 7, line 6): the peer's SYN-ACK acknowledges
+        // our SYN and completes the handshake; its SYN is the one we already took.
+        simultaneousSynAck c now box &incoming &offered
     elif staleTimestamp c now &incoming &offered then
         answerUnacceptable c now box &incoming
     elif not (acceptable c &incoming) then
@@ -449,7 +494,6 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
             // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
             enterTimeWait c now
     else
-        recordTimestamp c now &incoming &offered
         c.LastHeard <- now
 
         if h.Has TcpFlags.Rst then
@@ -480,6 +524,9 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                     false
 
             if proceed && Sender.onAck c now box &incoming &offered then
+                // Only a segment that passed every check may move TS.Recent (RFC 7323 4.3
+                // with RFC 5961): a blind one with a huge TSval would fail all later ones.
+                recordTimestamp c now &incoming &offered
                 let finAcked = Sender.finAcked c
 
                 match c.State with
@@ -682,13 +729,18 @@ let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum
         | IcmpProblem.Unreachable when c.State.IsSynSent ->
             box.Raise Event.Refused
             enterClosed c box
-        | IcmpProblem.PacketTooBig mtu when mtu >= 68 ->
+        | IcmpProblem.PacketTooBig mtu ->
             let options = if c.TimestampsOn then 12 else 0
-            c.SndMss <- max 8 (min c.SndMss (mtu - 40 - options))
-            // Send again at the new size without waiting for the timer.
-            if SeqNum.gt c.SndMax c.SndUna && not c.State.IsSynSent then
-                c.SndNxt <- c.SndUna
-                Sender.output c now box
+            let mss = max MinPathMtu mtu - 40 - options
+
+            // Only a smaller path MTU means anything (RFC 1191): an error that repeats
+            // the current size, or a larger one, changes nothing.
+            if mss < c.SndMss then
+                c.SndMss <- mss
+                // Send again, at the new size and without waiting for the timer, what no
+                // longer fits the path.
+                if SeqNum.gt c.SndMax c.SndUna && not c.State.IsSynSent then
+                    Sender.resendOversized c now box
         | _ -> ()
 
 /// An ICMP error quoting a segment of this connection whose sequence number was

@@ -89,3 +89,7 @@ let sample (measured: int64) (e: Estimator) =
 
 /// The timer expired: the next timeout is twice as long (RFC 6298 5.5).
 let backoff (e: Estimator) = { e with Backoffs = e.Backoffs + 1 }
+
+/// New data was acknowledged: the timeout returns to its base value.
+let endBackoff (e: Estimator) =
+    if e.Backoffs = 0 then e else { e with Backoffs = 0 }

@@ -349,6 +349,8 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
             c.SndUna <- ack
             c.SndNxt <- SeqNum.max c.SndNxt ack
             c.Retries <- 0
+            // Progress ends the backoff (RFC 6298 5.7): the path delivers again.
+            c.Rtt <- Rtt.endBackoff c.Rtt
 
             if c.InRecovery then
                 if SeqNum.ge ack c.Recover then
@@ -410,10 +412,23 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
 
         true
 
+/// The path MTU dropped (an ICMP error): send again, at the new MSS, what was sent in
+/// larger segments; data that fits went through and is left alone.
+let resendOversized (c: Connection) (now: int64) (box: Outbox) =
+    c.SndNxt <- c.SndUna
+    output c now box
+
 /// The retransmission timer expired with data or FIN outstanding: back off, shrink the
 /// window to one segment, and send again from SND.UNA (RFC 6298 5.4-5.6, RFC 5681 3.1).
 let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
+    let threshold = c.Congestion.SlowStartThreshold
     c.Congestion <- c.Congestion.OnTimeout(flightSize c)
+
+    // A timeout of data that a timeout already resent keeps ssthresh (RFC 5681 3.1): the
+    // window that collapsed to one segment says nothing about the path.
+    if c.Retries > 1 then
+        c.Congestion <- c.Congestion.WithThreshold threshold
+
     c.Rtt <- Rtt.backoff c.Rtt
     c.Recover <- c.SndMax
     c.InRecovery <- false

@@ -1,0 +1,194 @@
+/// A peer that lies, forges or misbehaves, scripted segment by segment: each test here is
+/// a way an earlier engine could be wedged, slowed down or fooled, and fails on it.
+module Stack.Tests.HostilePeerTests
+
+open Expecto
+open Stack.Core.Tcp
+open Stack.Core.Wire
+open Stack.Tests.Scenario
+
+let private o = ConnectionOptions.defaults
+
+let private una (x: Exchange) = x.Connection.SendUnacknowledged
+
+/// ESTABLISHED with `n` full segments in flight, after some data went through.
+let private withFlight (options: ConnectionOptions) (n: int) =
+    let x = established options
+    let mss = x.Connection.MaxSegmentSize
+    x.User(Command.Send(2 * mss)) |> ignore
+    x.PeerAck() |> ignore
+    let segments = sent (x.User(Command.Send(n * mss)))
+    Expect.equal segments.Length n "all in flight"
+    x, mss
+
+/// A segment from the peer at its own sequence numbers, carrying `tsval` as its
+/// timestamp instead of the peer's clock.
+let private forged (x: Exchange) (flags: TcpFlags) (ack: SeqNum) (tsval: uint32) =
+    incoming flags x.Peer.Seq ack (x.Peer.Window >>> x.Peer.Shift) [ Nop; Nop; Timestamps(tsval, x.Peer.TsEcr) ] 0
+
+let private timestampTests =
+    testList
+        "Timestamps (RFC 7323 with RFC 5961)"
+        [
+            test "a blind ACK with a huge TSval that fails the ACK check does not make later segments fail PAWS" {
+                let x = established o
+                x.PeerAck() |> ignore
+                // In the window, but acknowledging data from far before SND.UNA: a challenge ACK.
+                let blind =
+                    forged x TcpFlags.Ack (una x - 0x4000_0000) (x.Peer.TsVal + 0x7000_0000u)
+
+                let answer = single (x.Deliver blind)
+                Expect.equal answer.Flags TcpFlags.Ack "challenge ACK"
+                let out = x.PeerData 100
+                Expect.equal out.Readable 100 "the genuine segment's data is taken"
+            }
+
+            test "an in-window RST not at RCV.NXT with a huge TSval does not poison TS.Recent" {
+                let x = established o
+
+                let rst =
+                    incoming
+                        TcpFlags.Rst
+                        (x.Peer.Seq + 10)
+                        (SeqNum 0u)
+                        0
+                        [ Nop; Nop; Timestamps((x.Peer.TsVal + 0x7000_0000u), 0u) ]
+                        0
+
+                single (x.Deliver rst) |> ignore
+                Expect.equal x.State State.Established "still ESTABLISHED"
+                Expect.equal (x.PeerData 100).Readable 100 "the genuine segment's data is taken"
+            }
+
+            test "a SYN with a huge TSval in ESTABLISHED draws a challenge ACK and poisons nothing" {
+                let x = established o
+
+                let syn =
+                    incoming
+                        TcpFlags.Syn
+                        x.Peer.Seq
+                        (SeqNum 0u)
+                        1000
+                        [ Nop; Nop; Timestamps((x.Peer.TsVal + 0x7000_0000u), 0u) ]
+                        0
+
+                single (x.Deliver syn) |> ignore
+                Expect.equal (x.PeerData 100).Readable 100 "the genuine segment's data is taken"
+            }
+        ]
+
+let private mssTests =
+    testList
+        "MSS floor"
+        [
+            test "a SYN-ACK with MSS 1 gives 48-byte segments (less the timestamps), not 1-byte ones" {
+                let x =
+                    connect o
+                    |> handshake [ Mss 1us; SackPermitted; Timestamps(0u, 0u); Nop; WindowScale 7uy ]
+
+                Expect.equal x.Connection.MaxSegmentSize (Connection.MinMss - 12) "the floor, less the timestamp option"
+                let segments = sent (x.User(Command.Send 1000))
+
+                for s in segments do
+                    Expect.isGreaterThanOrEqual s.Length (Connection.MinMss - 12) "no tiny segment"
+            }
+
+            test "a SYN-ACK with MSS 0 is read as no MSS at all: 536 bytes" {
+                let x =
+                    connect { o with Timestamps = false } |> handshake [ Mss 0us; SackPermitted ]
+
+                Expect.equal x.Connection.MaxSegmentSize 536 "RFC 9293's default"
+            }
+
+            test "a SYN with MSS 1 in LISTEN also gets the floor" {
+                let x = listen o |> acceptFrom [ Mss 1us ]
+                Expect.equal x.Connection.MaxSegmentSize Connection.MinMss "the floor (no timestamps offered)"
+            }
+        ]
+
+let private icmpTests =
+    testList
+        "ICMP fragmentation needed (RFC 1191, RFC 5927)"
+        [
+            let tooBig (x: Exchange) (mtu: int) =
+                let struct (c, out) =
+                    Connection.handleIcmpError x.Now (Connection.IcmpProblem.PacketTooBig mtu) (una x) x.Connection
+
+                x.Connection <- c
+                out
+
+            test "an error that does not lower the path MTU resends nothing and keeps the MSS" {
+                let x, mss = withFlight o 5
+                let out = tooBig x 1500
+                Expect.isEmpty out.Segments "nothing resent"
+                Expect.equal x.Connection.MaxSegmentSize mss "the MSS is kept"
+                Expect.isEmpty (tooBig x 9000).Segments "a larger MTU changes nothing either"
+                Expect.equal x.Connection.MaxSegmentSize mss "still kept"
+            }
+
+            test "a forged tiny MTU is raised to 552: the MSS never drops below 500 bytes" {
+                let x, _ = withFlight o 5
+                tooBig x 68 |> ignore
+                Expect.equal x.Connection.MaxSegmentSize (Connection.MinPathMtu - 40 - 12) "552 less the headers"
+                tooBig x 10 |> ignore
+                Expect.equal x.Connection.MaxSegmentSize (Connection.MinPathMtu - 40 - 12) "never lower"
+            }
+        ]
+
+let private simultaneousOpenTests =
+    testList
+        "Simultaneous open (RFC 9293 Figure 7)"
+        [
+            test "the peer's SYN-ACK in SYN-RECEIVED establishes the connection, with no further segment" {
+                let x = connect o
+                x.PeerSyn() |> ignore
+                Expect.equal x.State State.SynReceived "SYN-RECEIVED after the crossing SYN"
+                let out = x.PeerSends(synAck, seq = SeqNum peerIss, options = allOptions)
+                Expect.equal x.State State.Established "ESTABLISHED on the SYN-ACK alone"
+                Expect.equal out.Events [ Event.Connected ] "Connected"
+                Expect.isFalse (sent out |> List.exists _.Has(TcpFlags.Rst)) "no reset"
+                Expect.equal (una x) (x.Connection.InitialSendSequence + 1) "our SYN acknowledged"
+                Expect.equal x.Connection.ReceiveNext (SeqNum peerIss + 1) "the peer's SYN taken once"
+                Expect.equal (Timers.get Timers.Retransmit x.Connection.Deadlines) ValueNone "no retransmission pending"
+            }
+
+            test "a SYN-ACK in SYN-RECEIVED that acknowledges something else is not taken" {
+                let x = connect o
+                x.PeerSyn() |> ignore
+
+                x.PeerSends(synAck, seq = SeqNum peerIss, ack = una x + 1000, options = allOptions)
+                |> ignore
+
+                Expect.equal x.State State.SynReceived "still SYN-RECEIVED"
+            }
+        ]
+
+let private timeoutTests =
+    testList
+        "Retransmission timeouts"
+        [
+            test "a second timeout in a row keeps ssthresh (RFC 5681 3.1)" {
+                let x, _ = withFlight o 10
+                x.Fire() |> ignore
+                let first = x.Connection.SlowStartThreshold
+                x.Fire() |> ignore
+                Expect.equal x.Connection.SlowStartThreshold first "ssthresh unchanged by the repeated timeout"
+            }
+
+            test "new data acknowledged after timeouts ends the backoff" {
+                let x, _ = withFlight { o with Timestamps = false } 10
+                let rto = x.Connection.RetransmissionTimeout
+
+                for _ in 1..3 do
+                    x.Fire() |> ignore
+
+                Expect.equal x.Connection.RetransmissionTimeout (8L * rto) "backed off three times"
+                // The resent first segment is acknowledged: no sample (Karn), but progress.
+                x.PeerAck(ack = una x + 1) |> ignore
+                Expect.equal x.Connection.RetransmissionTimeout rto "back to the base timeout"
+            }
+        ]
+
+[<Tests>]
+let tests =
+    testList "Hostile peer" [ timestampTests; mssTests; icmpTests; simultaneousOpenTests; timeoutTests ]
