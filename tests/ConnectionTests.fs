@@ -1154,19 +1154,8 @@ let private retransmissionTests =
             }
         ]
 
-/// ESTABLISHED, with some data sent and acknowledged first (so the loss is not in the
-/// first flight), then `n` full segments in flight.
 /// NewReno's recovery: the same tests with SACK off.
 let private noSack = { o with Sack = false }
-
-let private inFlightWith (options: ConnectionOptions) (n: int) =
-    let x = established options
-    let mss = x.Connection.MaxSegmentSize
-    x.User(Command.Send(2 * mss)) |> ignore
-    x.PeerAck() |> ignore
-    let segments = sent (x.User(Command.Send(n * mss)))
-    Expect.equal segments.Length n "all in flight"
-    x, mss
 
 let private inFlight = inFlightWith noSack
 

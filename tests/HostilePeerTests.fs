@@ -11,16 +11,6 @@ let private o = ConnectionOptions.defaults
 
 let private una (x: Exchange) = x.Connection.SendUnacknowledged
 
-/// ESTABLISHED with `n` full segments in flight, after some data went through.
-let private withFlight (options: ConnectionOptions) (n: int) =
-    let x = established options
-    let mss = x.Connection.MaxSegmentSize
-    x.User(Command.Send(2 * mss)) |> ignore
-    x.PeerAck() |> ignore
-    let segments = sent (x.User(Command.Send(n * mss)))
-    Expect.equal segments.Length n "all in flight"
-    x, mss
-
 /// A segment from the peer at its own sequence numbers, carrying `tsval` as its
 /// timestamp instead of the peer's clock.
 let private forged (x: Exchange) (flags: TcpFlags) (ack: SeqNum) (tsval: uint32) =
@@ -118,7 +108,7 @@ let private icmpTests =
                 out
 
             test "an error that does not lower the path MTU resends nothing and keeps the MSS" {
-                let x, mss = withFlight o 5
+                let x, mss = inFlightWith o 5
                 let out = tooBig x 1500
                 Expect.isEmpty out.Segments "nothing resent"
                 Expect.equal x.Connection.MaxSegmentSize mss "the MSS is kept"
@@ -127,7 +117,7 @@ let private icmpTests =
             }
 
             test "a forged tiny MTU is raised to 552: the MSS never drops below 500 bytes" {
-                let x, _ = withFlight o 5
+                let x, _ = inFlightWith o 5
                 tooBig x 68 |> ignore
                 Expect.equal x.Connection.MaxSegmentSize (Connection.MinPathMtu - 40 - 12) "552 less the headers"
                 tooBig x 10 |> ignore
@@ -168,7 +158,7 @@ let private timeoutTests =
         "Retransmission timeouts"
         [
             test "a second timeout in a row keeps ssthresh (RFC 5681 3.1)" {
-                let x, _ = withFlight o 10
+                let x, _ = inFlightWith o 10
                 x.Fire() |> ignore
                 let first = x.Connection.SlowStartThreshold
                 x.Fire() |> ignore
@@ -176,7 +166,7 @@ let private timeoutTests =
             }
 
             test "new data acknowledged after timeouts ends the backoff" {
-                let x, _ = withFlight { o with Timestamps = false } 10
+                let x, _ = inFlightWith { o with Timestamps = false } 10
                 let rto = x.Connection.RetransmissionTimeout
 
                 for _ in 1..3 do

@@ -312,3 +312,14 @@ let acceptFrom (peerOptions: TcpOption list) (x: Exchange) =
     expectEstablished x
 
 let accepted (options: ConnectionOptions) = listen options |> acceptFrom allOptions
+
+/// ESTABLISHED, with some data sent and acknowledged first (so a loss is not in the first
+/// flight), then `n` full segments in flight. Returns the exchange and the MSS.
+let inFlightWith (options: ConnectionOptions) (n: int) =
+    let x = established options
+    let mss = x.Connection.MaxSegmentSize
+    x.User(Command.Send(2 * mss)) |> ignore
+    x.PeerAck() |> ignore
+    let segments = sent (x.User(Command.Send(n * mss)))
+    Expect.equal segments.Length n "all in flight"
+    x, mss
