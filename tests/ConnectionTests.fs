@@ -1135,7 +1135,7 @@ let private retransmissionTests =
                 let x = established o
                 x.User(Command.Send 5000) |> ignore
                 let before = x.Connection.CongestionWindow
-                x.Fire() |> ignore
+                x.FireRetransmit() |> ignore
                 Expect.isLessThan x.Connection.CongestionWindow before "shrunk"
                 Expect.equal x.Connection.CongestionWindow x.Connection.MaxSegmentSize "one segment"
             }
@@ -1167,8 +1167,14 @@ let private sackRecoveryTests =
     testList
         "SACK recovery (RFC 6675, RFC 6937)"
         [
-            test "duplicate ACKs without SACK blocks still retransmit SND.UNA on the third" {
-                let x, mss = inFlightWith o 10
+            test "RFC 6675: duplicate ACKs without SACK blocks still retransmit SND.UNA on the third" {
+                let x, mss =
+                    inFlightWith
+                        { o with
+                            LossDetection = LossDetector.DupThresh
+                        }
+                        10
+
                 Expect.isTrue x.Connection.SackEnabled "SACK agreed"
                 x.PeerAck(ack = una x) |> ignore
                 x.PeerAck(ack = una x) |> ignore
@@ -1176,8 +1182,29 @@ let private sackRecoveryTests =
                 Expect.equal (s.Seq, s.Length) (una x, mss) "the first unacknowledged segment"
             }
 
-            test "SACK blocks for three segments start recovery at once, and every hole goes before new data" {
+            test "RACK: duplicate ACKs without SACK blocks prove nothing; the loss probe asks again" {
                 let x, mss = inFlightWith o 10
+
+                for _ in 1..3 do
+                    Expect.isEmpty (x.PeerAck(ack = una x)).Segments "no retransmission on a count"
+
+                let probe = Timers.get Timers.LossProbe x.Connection.Deadlines
+                let rto = Timers.get Timers.Retransmit x.Connection.Deadlines
+                Expect.isTrue probe.IsSome "a loss probe is armed"
+                Expect.isLessThan probe.Value rto.Value "before the retransmission timer"
+                let s = single (x.Fire())
+                Expect.equal s.End x.Connection.SendNext "the probe is the last segment again"
+                Expect.equal s.Length mss "a whole segment"
+            }
+
+            test "RFC 6675: SACK blocks for three segments start recovery at once, and every hole goes before new data" {
+                let x, mss =
+                    inFlightWith
+                        { o with
+                            LossDetection = LossDetector.DupThresh
+                        }
+                        10
+
                 let start = una x
                 let highest = x.Connection.SendNext
                 x.User(Command.Send(10 * mss)) |> ignore

@@ -159,7 +159,7 @@ let private timeoutTests =
         [
             test "a second timeout in a row keeps ssthresh (RFC 5681 3.1)" {
                 let x, _ = inFlightWith o 10
-                x.Fire() |> ignore
+                x.FireRetransmit() |> ignore
                 let first = x.Connection.SlowStartThreshold
                 x.Fire() |> ignore
                 Expect.equal x.Connection.SlowStartThreshold first "ssthresh unchanged by the repeated timeout"
@@ -170,7 +170,7 @@ let private timeoutTests =
                 let rto = x.Connection.RetransmissionTimeout
 
                 for _ in 1..3 do
-                    x.Fire() |> ignore
+                    x.FireRetransmit() |> ignore
 
                 Expect.equal x.Connection.RetransmissionTimeout (8L * rto) "backed off three times"
                 // The resent first segment is acknowledged: no sample (Karn), but progress.

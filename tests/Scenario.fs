@@ -238,6 +238,15 @@ type Exchange(connection: Connection, first: Output, peer: Peer, now: int64) =
             x.Take(Connection.handleTimeout x.Now x.Connection)
         | ValueNone -> failtest "no timer is running"
 
+    /// Runs the retransmission timer: a tail loss probe due before it goes first.
+    member x.FireRetransmit() =
+        let probe = Timers.get Timers.LossProbe x.Connection.Deadlines
+
+        if probe.IsSome && probe = Connection.nextDeadline x.Connection then
+            x.Fire() |> ignore
+
+        x.Fire()
+
     /// The peer sends a segment (see `Peer.Segment`).
     member x.PeerSends
         (flags: TcpFlags, ?length: int, ?seq: SeqNum, ?ack: SeqNum, ?window: int, ?options: TcpOption list)

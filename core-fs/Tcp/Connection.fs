@@ -72,14 +72,13 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         Timing = ValueNone
         Congestion = options.CongestionControl options.Mss
         SlowStart = HyStart.create zero
-        Sacked = Reassembly.empty
-        HighRxt = zero
-        PrrDelivered = 0
-        PrrOut = 0
-        RecoverFlight = 0
+        Board = Scoreboard.Board()
+        Rack = Rack.create zero
+        TlpEnd = ValueNone
+        TlpRetransmitted = false
+        Recovery = Recovery.Open
         LastDelivered = 0
         DuplicateAcks = 0
-        InRecovery = false
         Recover = zero
         Retries = 0
         PersistBackoffs = 0
@@ -94,7 +93,8 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         SegmentsReceived = 0L
     }
 
-let private copy (c: Connection) = { c with State = c.State }
+/// A copy with a scoreboard of its own: the value steps change the copy in place.
+let private copy (c: Connection) = { c with Board = c.Board.Clone() }
 
 /// Picks the ISS (RFC 6528) and lays out the send sequence space behind it.
 let private initSend (c: Connection) (now: int64) =
@@ -107,7 +107,7 @@ let private initSend (c: Connection) (now: int64) =
     c.SndMax <- iss + 1
     c.SndQueued <- iss + 1
     c.Recover <- iss
-    c.HighRxt <- iss
+    c.Rack <- Rack.create (iss + 1)
     c.SlowStart <- HyStart.create (iss + 1)
 
 /// A connection waiting in LISTEN on a local address and port (passive open).
@@ -778,6 +778,8 @@ let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
                     Sender.onPersist c now box
             | Timers.Keepalive -> onKeepalive c now box
             | Timers.TimeWait -> enterClosed c box
+            | Timers.Reorder -> Sender.onReorderTimeout c now box
+            | Timers.LossProbe -> Sender.onProbeTimeout c now box
 
         due <- Timers.earliestDue now handled c.Timers
 

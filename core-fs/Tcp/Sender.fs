@@ -1,6 +1,7 @@
 /// The sending half of a connection: what to send now (window, Nagle, silly-window
-/// avoidance, FIN), what an acknowledgment releases, round-trip samples, and loss recovery
-/// (fast retransmit and NewReno, RFC 5681 and RFC 6582).
+/// avoidance, FIN), what an acknowledgment releases, round-trip samples, and loss
+/// recovery: the scoreboard, fast recovery with PRR, tail loss probes and timeouts. Which
+/// segments are lost is `LossDetection`'s call.
 [<System.Runtime.CompilerServices.SkipLocalsInit>]
 module internal Stack.Core.Tcp.Sender
 
@@ -28,8 +29,28 @@ let private armRetransmitTimer (c: Connection) (now: int64) =
     if not (Timers.isSet Timers.Retransmit &c.Timers) then
         restartRetransmitTimer c now
 
+/// Arms the tail loss probe (RFC 8985 7.2): with RACK on, data in flight, no recovery
+/// and no probe's episode open, a probe goes out if nothing is heard for a PTO, unless
+/// the retransmission timer would fire first anyway.
+let private scheduleProbe (c: Connection) (now: int64) =
+    if
+        c.SackOn
+        && c.Options.LossDetection.IsRack
+        && c.Recovery.IsOpen
+        && c.TlpEnd.IsNone
+        && SeqNum.gt c.SndMax c.SndUna
+    then
+        let at = now + Rack.probeTimeout c.Rtt.Srtt (c.Board.Count = 1) c.Options.Rtt.MinRto
+
+        match Timers.get Timers.Retransmit c.Timers with
+        | ValueSome rto when at >= rto -> Timers.stop Timers.LossProbe &c.Timers
+        | _ -> Timers.put Timers.LossProbe at &c.Timers
+    else
+        Timers.stop Timers.LossProbe &c.Timers
+
 /// Sends `length` bytes of the send buffer from `seq`, with FIN when they end the queued
-/// data and the user closed. Returns the sequence number after the segment.
+/// data and the user closed. Returns the sequence number after the segment. New data is
+/// entered on the scoreboard here; a retransmission is marked by its caller.
 let transmitRange (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (length: int) =
     let withFin = c.FinQueued && seq + length = c.SndQueued
     let reachesEnd = length > 0 && seq + length = c.SndQueued
@@ -42,27 +63,151 @@ let transmitRange (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (leng
 
     if retransmission then
         c.Retransmissions <- c.Retransmissions + 1L
-        // Karn's algorithm: a retransmitted segment gives no round-trip sample.
-        c.Timing <- ValueNone
 
     send c now box seq flags length
     let after = seq + length + (if withFin then 1 else 0)
-    c.SndMax <- SeqNum.max c.SndMax after
 
-    if not retransmission && not c.TimestampsOn && c.Timing.IsNone then
-        c.Timing <- ValueSome(struct (seq, now))
+    if not retransmission && after <> seq then
+        c.Board.Append(seq, after, now)
+
+    c.SndMax <- SeqNum.max c.SndMax after
 
     if after <> seq then
         armRetransmitTimer c now
 
+        if not retransmission then
+            scheduleProbe c now
+
     after
 
-/// Retransmits the first unacknowledged segment (fast retransmit, partial ACKs).
-let retransmitFirst (c: Connection) (now: int64) (box: Outbox) =
-    let length = max 0 (min c.SndMss (c.SndQueued - c.SndUna))
+/// Sends the scoreboard entry at `index` again, at most `limit` bytes of it and never more
+/// than an MSS (the rest stays behind as an entry of its own). Returns the sequence space
+/// sent.
+let private resend (c: Connection) (now: int64) (box: Outbox) (index: int) (limit: int) =
+    let entry = c.Board.At index
+    let size = min entry.Length (max 1 (min c.SndMss limit))
 
-    if length > 0 || (c.FinQueued && c.SndUna = c.SndQueued) then
-        transmitRange c now box c.SndUna length |> ignore
+    if size < entry.Length then
+        c.Board.SplitAt(entry.Start + size, true) |> ignore
+
+    // Data ends where the user's data ends; past it only our FIN can be in the entry.
+    let data = max 0 (min size (c.SndQueued - entry.Start))
+    transmitRange c now box entry.Start data |> ignore
+    c.Board.MarkRetransmitted(index, now)
+    size
+
+/// Room the congestion window leaves, and room the peer's window leaves for new data.
+let inline private congestionRoom (c: Connection) = c.Congestion.Window - c.Pipe
+
+let inline private receiveRoom (c: Connection) = c.SndWnd - (c.SndMax - c.SndUna)
+
+/// Our FIN is queued and has not left yet.
+let inline private finDue (c: Connection) = c.FinQueued && c.SndMax = c.SndQueued
+
+/// Sends what the windows allow: segments judged lost first, then new data under
+/// Nagle's algorithm and sender silly-window avoidance (RFC 9293 3.8.6.2.1), then FIN
+/// when it is due.
+let private windowOutput (c: Connection) (now: int64) (box: Outbox) =
+    let mutable go = true
+
+    while go do
+        let lost = c.Board.FirstLost 0
+        let room = min (congestionRoom c) c.SndWnd
+
+        if lost >= 0 then
+            // A whole segment, or what is left of it; never a sliver of one.
+            if room >= min c.SndMss (c.Board.At lost).Length then
+                resend c now box lost room |> ignore
+            else
+                go <- false
+        else
+            let outstanding = c.SndMax - c.SndUna
+            let usable = min (congestionRoom c) (receiveRoom c)
+            let unsent = c.SndQueued - c.SndMax
+
+            if unsent > 0 then
+                let length = min unsent (min c.SndMss usable)
+                let full = length = c.SndMss
+                let last = length = unsent && (c.Options.NoDelay || outstanding = 0 || c.FinQueued)
+                let halfWindow = outstanding = 0 && length >= c.MaxSndWnd / 2
+
+                if length > 0 && (full || last || halfWindow) then
+                    c.SndNxt <- transmitRange c now box c.SndMax length
+                else
+                    go <- false
+            elif finDue c then
+                c.SndNxt <- transmitRange c now box c.SndMax 0
+            else
+                go <- false
+
+/// The rescue retransmission of RFC 6675 (NextSeg rule 4), once per recovery: with no
+/// hole known lost and no new data to send, the highest segment the peer has not SACKed,
+/// so that a loss at the tail is found without the timer.
+let private rescue (c: Connection) (now: int64) (box: Outbox) =
+    let mutable i = c.Board.Count - 1
+
+    while i >= 0 && (c.Board.At i).Has Scoreboard.Marks.Sacked do
+        i <- i - 1
+
+    if i >= 0 then resend c now box i c.SndMss else 0
+
+/// SACK-based fast recovery, paced by proportional rate reduction (RFC 6937): each ACK
+/// lets out about as much as it says left the network, scaled down towards ssthresh, so
+/// the retransmissions do not land on a queue that is still full. Lost segments go first,
+/// then new data.
+let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) (prr: Prr) =
+    let pipe = c.Pipe
+    let ssthresh = max c.SndMss c.Congestion.SlowStartThreshold
+    let delivered = prr.Delivered + c.LastDelivered
+
+    let allowance =
+        if pipe > ssthresh then
+            let flight = int64 (max 1 prr.Flight)
+            int ((int64 delivered * int64 ssthresh + flight - 1L) / flight) - prr.Out
+        else
+            // Slow-start reduction bound: back up to ssthresh, no faster than the ACKs.
+            min (ssthresh - pipe) (max (delivered - prr.Out) c.LastDelivered + c.SndMss)
+
+    // The first retransmission of a recovery always goes.
+    let mutable budget = if prr.Out = 0 then max allowance c.SndMss else allowance
+    let mutable out = prr.Out
+    let mutable rescued = prr.Rescued
+    c.LastDelivered <- 0
+
+    while budget > 0 do
+        let lost = c.Board.FirstLost 0
+
+        let sent =
+            if lost >= 0 then
+                resend c now box lost c.SndMss
+            else
+                let length = min (c.SndQueued - c.SndMax) (min c.SndMss (receiveRoom c))
+
+                if length > 0 then
+                    c.SndNxt <- transmitRange c now box c.SndMax length
+                    length
+                elif finDue c then
+                    c.SndNxt <- transmitRange c now box c.SndMax 0
+                    0
+                elif c.Options.LossDetection.IsDupThresh && not rescued then
+                    rescued <- true
+                    rescue c now box
+                else
+                    0
+
+        if sent > 0 then
+            out <- out + sent
+            budget <- budget - sent
+        else
+            budget <- 0
+
+    c.Recovery <-
+        Recovery.Fast
+            { prr with
+                Delivered = delivered
+                Out = out
+                Rescued = rescued
+            }
 
 /// The persist timer's interval: the RTO, doubled per unanswered probe, within the bounds.
 let private persistInterval (c: Connection) =
@@ -75,144 +220,25 @@ let private persistInterval (c: Connection) =
 
     min t c.Options.Rtt.MaxRto
 
-/// The start of the first block the peer holds at or after `seq`, if any.
-let private nextSackedStart (c: Connection) (seq: SeqNum) =
-    let mutable found = ValueNone
+/// Data, a lost segment or our FIN waits, and nothing in flight will bring an ACK: only
+/// the persist timer can get things moving (RFC 9293 3.8.6.1).
+let private stalled (c: Connection) =
+    (c.SndQueued - c.SndMax > 0 || c.Board.LostBytes > 0) && c.Pipe = 0
 
-    for b in c.Sacked.Blocks do
-        if found.IsNone && SeqNum.ge b.Start seq then
-            found <- ValueSome b.Start
-
-    found
-
-/// `seq`, moved past any block the peer already holds.
-let private pastSacked (c: Connection) (seq: SeqNum) =
-    let mutable s = seq
-
-    for b in c.Sacked.Blocks do
-        if SeqNum.le b.Start s && SeqNum.lt s b.End then
-            s <- b.End
-
-    s
-
-/// Sends what the windows, Nagle's algorithm and sender silly-window avoidance
-/// (RFC 9293 3.8.6.2.1) allow, then FIN when it is due; arms the persist timer when data
-/// waits for a window and nothing is in flight to bring one. After a timeout, the bytes
-/// the peer reported holding (SACK) are not sent again.
-let private normalOutput (c: Connection) (now: int64) (box: Outbox) =
-    let mutable go = true
-
-    while go do
-        if SeqNum.lt c.SndNxt c.SndMax then
-            c.SndNxt <- SeqNum.min c.SndMax (pastSacked c c.SndNxt)
-
-        let inFlight = c.SndNxt - c.SndUna
-        let usable = (min c.SndWnd c.Congestion.Window) - inFlight
-        let unsent = c.SndQueued - c.SndNxt
-
-        let untilSacked =
-            match nextSackedStart c c.SndNxt with
-            | ValueSome start when SeqNum.lt c.SndNxt c.SndMax -> start - c.SndNxt
-            | _ -> System.Int32.MaxValue
-
-        if unsent > 0 then
-            let length = min (min unsent untilSacked) (min c.SndMss usable)
-            let full = length = c.SndMss || length = untilSacked
-            let last = length = unsent && (c.Options.NoDelay || inFlight = 0 || c.FinQueued)
-            let halfWindow = inFlight = 0 && length >= c.MaxSndWnd / 2
-
-            if length > 0 && (full || last || halfWindow) then
-                c.SndNxt <- transmitRange c now box c.SndNxt length
-            else
-                go <- false
-        elif unsent = 0 && c.FinQueued then
-            c.SndNxt <- transmitRange c now box c.SndNxt 0
-        else
-            go <- false
-
-/// SACK-based loss recovery (after RFC 6675, counting every hole below the highest
-/// SACKed byte as lost), paced by proportional rate reduction (RFC 6937): each ACK lets
-/// out about as much as it says left the network, scaled down towards ssthresh, so the
-/// retransmissions do not land on a queue that is still full. The next hole goes first,
-/// then new data.
-let private recoveryOutput (c: Connection) (now: int64) (box: Outbox) =
-    // The segment at SND.UNA counts as lost even when no SACK block said so: the
-    // duplicate ACKs did (RFC 6675 5.1), and after a partial ACK its successor is next.
-    let firstSegmentEnd = c.SndUna + max 0 (min c.SndMss (c.SndMax - c.SndUna))
-
-    let highSack =
-        match List.tryLast c.Sacked.Blocks with
-        | Some b -> SeqNum.max b.End firstSegmentEnd
-        | None -> firstSegmentEnd
-
-    let retransmittedEnd = SeqNum.max c.HighRxt c.SndUna
-
-    let pipe =
-        max 0 (c.SndMax - highSack)
-        + max
-            0
-            ((retransmittedEnd - c.SndUna)
-             - Reassembly.coveredBetween c.SndUna retransmittedEnd c.Sacked)
-
-    let ssthresh = max c.SndMss c.Congestion.SlowStartThreshold
-    c.PrrDelivered <- c.PrrDelivered + c.LastDelivered
-
-    let allowance =
-        if pipe > ssthresh then
-            let target =
-                (int64 c.PrrDelivered * int64 ssthresh + int64 (max 1 c.RecoverFlight) - 1L)
-                / int64 (max 1 c.RecoverFlight)
-
-            int target - c.PrrOut
-        else
-            // Slow-start reduction bound: back up to ssthresh, no faster than the ACKs.
-            min (ssthresh - pipe) (max (c.PrrDelivered - c.PrrOut) c.LastDelivered + c.SndMss)
-
-    // The fast retransmit itself always goes.
-    let mutable budget = if c.PrrOut = 0 then max allowance c.SndMss else allowance
-    c.LastDelivered <- 0
-
-    while budget > 0 do
-        let hole = pastSacked c (SeqNum.max c.HighRxt c.SndUna)
-
-        if SeqNum.lt hole highSack then
-            let untilSacked =
-                match nextSackedStart c hole with
-                | ValueSome start -> start - hole
-                | ValueNone -> highSack - hole
-
-            // Data ends where the user's data ends; past it only our FIN can be missing.
-            let length = max 0 (min c.SndMss (min untilSacked (c.SndQueued - hole)))
-            let after = transmitRange c now box hole length
-            c.HighRxt <- after
-            c.PrrOut <- c.PrrOut + max 1 length
-            budget <- budget - max 1 length
-        else
-            let unsent = c.SndQueued - c.SndNxt
-            let room = c.SndWnd - (c.SndNxt - c.SndUna)
-            let length = min unsent (min c.SndMss room)
-
-            if length > 0 then
-                c.SndNxt <- transmitRange c now box c.SndNxt length
-                c.PrrOut <- c.PrrOut + length
-                budget <- budget - length
-            else
-                if unsent = 0 && c.FinQueued then
-                    c.SndNxt <- transmitRange c now box c.SndNxt 0
-
-                budget <- 0
-
-/// Sends what may be sent now (see `normalOutput` and `recoveryOutput`).
+/// Sends what may be sent now: in SACK recovery as PRR allows, otherwise as the windows
+/// allow (NewReno's retransmission of SND.UNA goes first, whatever the window).
 let output (c: Connection) (now: int64) (box: Outbox) =
     if mayTransmit c.State && c.SynAcked then
-        if c.InRecovery && c.SackOn then
-            recoveryOutput c now box
-        else
-            normalOutput c now box
+        match c.Recovery with
+        | Recovery.Fast prr when c.SackOn -> recoveryOutput c now box prr
+        | Recovery.Fast _ ->
+            if c.Board.Count > 0 && (c.Board.At 0).Has Scoreboard.Marks.Lost then
+                resend c now box 0 c.SndMss |> ignore
 
-        let waiting = c.SndQueued - c.SndNxt > 0
+            windowOutput c now box
+        | _ -> windowOutput c now box
 
-        if waiting && c.SndNxt = c.SndUna then
+        if stalled c then
             if not (Timers.isSet Timers.Persist &c.Timers) then
                 Timers.put Timers.Persist (now + persistInterval c) &c.Timers
         else
@@ -223,12 +249,11 @@ let output (c: Connection) (now: int64) (box: Outbox) =
 /// (one below SND.UNA, as Linux does), or, when some window is open but too small for
 /// silly-window avoidance, send what fits (the override timeout of 3.8.6.2.1).
 let onPersist (c: Connection) (now: int64) (box: Outbox) =
-    let unsent = c.SndQueued - c.SndNxt
-    let usable = (min c.SndWnd c.Congestion.Window) - (c.SndNxt - c.SndUna)
-    let length = min unsent (min c.SndMss usable)
+    let unsent = c.SndQueued - c.SndMax
+    let length = min unsent (min c.SndMss (min (congestionRoom c) (receiveRoom c)))
 
     if length > 0 then
-        c.SndNxt <- transmitRange c now box c.SndNxt length
+        c.SndNxt <- transmitRange c now box c.SndMax length
     else
         send c now box (c.SndUna - 1) TcpFlags.None 0
 
@@ -236,11 +261,22 @@ let onPersist (c: Connection) (now: int64) (box: Outbox) =
     Timers.stop Timers.Persist &c.Timers
     output c now box
 
-    if unsent > 0 && c.SndNxt = c.SndUna then
+    if stalled c then
         Timers.put Timers.Persist (now + persistInterval c) &c.Timers
 
-/// A round-trip sample from an ACK of new data: from the echoed timestamp when on
-/// (RFC 7323 RTTM), else from the one timed segment.
+/// One round-trip sample, from an ACK of `ack`: the estimator and HyStart++ learn it.
+let private learn (c: Connection) (ack: SeqNum) (rtt: int64) =
+    c.Rtt <- Rtt.sample rtt c.Rtt
+
+    if c.Congestion.Window < c.Congestion.SlowStartThreshold && c.Recovery.IsOpen then
+        let struct (exit, state) = HyStart.onSample rtt ack c.SndNxt c.SlowStart
+        c.SlowStart <- state
+
+        if exit then
+            c.Congestion <- c.Congestion.OnSlowStartExit()
+
+/// A round-trip sample from the ACK of our SYN: from the echoed timestamp when on
+/// (RFC 7323 RTTM), else from the timed SYN.
 let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
     let sample =
         match options.Timestamps with
@@ -259,15 +295,7 @@ let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
             | _ -> ValueNone
 
     match sample with
-    | ValueSome rtt ->
-        c.Rtt <- Rtt.sample rtt c.Rtt
-
-        if c.Congestion.Window < c.Congestion.SlowStartThreshold && not c.InRecovery then
-            let struct (exit, state) = HyStart.onSample rtt ack c.SndNxt c.SlowStart
-            c.SlowStart <- state
-
-            if exit then
-                c.Congestion <- c.Congestion.OnSlowStartExit()
+    | ValueSome rtt -> learn c ack rtt
     | ValueNone -> ()
 
 /// The peer's window from a segment's field (scaled except on a SYN, RFC 7323 2.2).
@@ -291,22 +319,182 @@ let private updateWindow (c: Connection) (seq: SeqNum) (ack: SeqNum) (window: in
 let private flightSize (c: Connection) =
     min (c.SndMax - c.SndUna) (max c.SndMss c.Congestion.Window)
 
-/// Adds the SACK blocks of an ACK to the scoreboard, ignoring any that do not lie within
-/// what is outstanding (RFC 2018; D-SACK blocks below the ACK are among them).
-let private recordSacks (c: Connection) (ack: SeqNum) (options: inref<KnownOptions>) =
+/// The bytes in [left, right) are SACKed: every entry inside the range is marked, and
+/// RACK hears of each one newly delivered. An entry that straddles an edge is cut there
+/// (unless the board is full: then it waits for a block that covers it whole).
+let private sackRange (c: Connection) (now: int64) (left: SeqNum) (right: SeqNum) (tsecr: uint32 voption) =
+    let board = c.Board
+    board.SplitAt(left, false) |> ignore
+    board.SplitAt(right, false) |> ignore
+    let mutable i = max 0 (board.IndexOf left)
+
+    while i < board.Count && SeqNum.lt (board.At i).Start right do
+        let e = &board.At i
+
+        if SeqNum.ge e.Start left && SeqNum.le e.End right && board.MarkSacked i > 0 then
+            Rack.onDelivered &c.Rack &e now tsecr
+
+        i <- i + 1
+
+/// Takes the SACK blocks of an ACK (RFC 2018). Blocks that do not lie within what is
+/// outstanding are ignored. Returns whether the first block was a D-SACK (RFC 2883: below
+/// the cumulative ACK, or inside the second block), which reports a duplicate, not data.
+let private recordSacks
+    (c: Connection)
+    (now: int64)
+    (ack: SeqNum)
+    (tsecr: uint32 voption)
+    (options: inref<KnownOptions>)
+    =
     let floor = SeqNum.max ack c.SndUna
-    let mutable sacked = Reassembly.dropBelow floor c.Sacked
+    let mutable dsack = false
 
     for i in 0 .. options.SackBlockCount - 1 do
         let struct (left, right) = options.SackBlock i
         let left = SeqNum left
         let right = SeqNum right
 
-        if SeqNum.lt floor left && SeqNum.lt left right && SeqNum.le right c.SndMax then
-            let struct (_, next) = Reassembly.add floor left (right - left) sacked
-            sacked <- next
+        let duplicate =
+            i = 0
+            && SeqNum.lt left right
+            && (SeqNum.le right ack
+                || (options.SackBlockCount > 1
+                    && (let struct (l2, r2) = options.SackBlock 1
+                        SeqNum.le (SeqNum l2) left && SeqNum.le right (SeqNum r2))))
 
-    c.Sacked <- sacked
+        if duplicate then
+            dsack <- true
+        elif SeqNum.lt floor right && SeqNum.lt left right && SeqNum.le right c.SndMax then
+            sackRange c now (SeqNum.max left floor) right tsecr
+
+    dsack
+
+/// Fast recovery begins (RFC 6675, RFC 6582): `recover` is SND.MAX, the window is cut
+/// once, and PRR starts counting.
+let private enterRecovery (c: Connection) =
+    c.Recover <- c.SndMax
+
+    c.Recovery <-
+        Recovery.Fast
+            {
+                Delivered = 0
+                Out = 0
+                Flight = c.SndMax - c.SndUna
+                Rescued = false
+            }
+
+    c.Congestion <- c.Congestion.OnLoss(flightSize c)
+    Timers.stop Timers.LossProbe &c.Timers
+
+/// Runs loss detection, and starts fast recovery when it found a loss outside any.
+let private detectLosses (c: Connection) (now: int64) (dsack: bool) =
+    LossDetection.detect c now dsack
+
+    if c.Board.LostBytes > 0 && c.Recovery.IsOpen then
+        enterRecovery c
+
+/// What a cumulative ACK that moves SND.UNA to `ack` does: RACK hears of the segments it
+/// delivers, they leave the scoreboard, their buffer space is released, and recovery ends
+/// once everything sent before it began is acknowledged.
+let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (tsecr: uint32 voption) =
+    let board = c.Board
+    let mutable i = 0
+    // The first newly acknowledged segment, for an RTT sample; none when the ACK covers
+    // a segment sent twice or given up for lost (Karn: it may answer either copy, or a
+    // retransmission of an earlier segment).
+    let mutable firstSentAt = Timers.Unset
+    let mutable ambiguous = false
+    // The echoed timestamp is older than our last copy of a segment this ACK covers: it
+    // answers an earlier copy, and `now - echo` would span a timeout, not the path.
+    let mutable staleEcho = false
+
+    while i < board.Count && SeqNum.le (board.At i).End ack do
+        let e = &board.At i
+
+        if not (e.Has Scoreboard.Marks.Sacked) then
+            Rack.onDelivered &c.Rack &e now tsecr
+
+            if not (e.Has Scoreboard.Marks.Retransmitted || e.Has Scoreboard.Marks.Lost) then
+                firstSentAt <- min firstSentAt e.SentAt
+            else
+                ambiguous <- true
+
+                match tsecr with
+                | ValueSome echo when int (echo - tsClock e.SentAt) < 0 -> staleEcho <- true
+                | _ -> ()
+
+        i <- i + 1
+
+    board.AckTo ack |> ignore
+    let acked = ack - c.SndUna
+    let dataStart = if c.SynAcked then c.SndUna else c.SndUna + 1
+    c.SynAcked <- true
+    let dataEnd = SeqNum.min ack c.SndQueued
+    box.Released <- box.Released + max 0 (dataEnd - dataStart)
+
+    // Microseconds from the scoreboard, as Linux does; else the echoed timestamp.
+    if firstSentAt <> Timers.Unset && not ambiguous then
+        learn c ack (now - firstSentAt)
+    else
+        match tsecr with
+        | ValueSome echo when not staleEcho && int (tsClock now - echo) >= 0 ->
+            learn c ack (int64 (tsClock now - echo) * 1000L)
+        | _ ->
+            // The ACK of a timed SYN-ACK (the SYN's own is `measure`'s).
+            match c.Timing with
+            | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq -> learn c ack (now - sentAt)
+            | _ -> ()
+
+    c.Timing <- ValueNone
+    c.SndUna <- ack
+    c.SndNxt <- SeqNum.max c.SndNxt ack
+    c.Retries <- 0
+    // Progress ends the backoff (RFC 6298 5.7): the path delivers again.
+    c.Rtt <- Rtt.endBackoff c.Rtt
+
+    match c.Recovery with
+    | Recovery.Fast _ when SeqNum.ge ack c.Recover ->
+        c.Congestion <- c.Congestion.OnRecoveryEnd(c.SndMax - ack)
+        c.Recovery <- Recovery.Open
+        c.DuplicateAcks <- 0
+        Rack.onRecoveryEnd &c.Rack
+    | Recovery.Fast _ when not c.SackOn ->
+        // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
+        board.MarkLost 0
+        c.Congestion <- c.Congestion.OnPartialAck acked
+    | Recovery.Fast _ -> ()
+    | Recovery.AfterTimeout
+    | Recovery.Open ->
+        if c.Recovery.IsAfterTimeout && SeqNum.ge ack c.Recover then
+            c.Recovery <- Recovery.Open
+            Rack.onRecoveryEnd &c.Rack
+
+        Congestion.ackInPlace &c.Congestion acked
+        c.DuplicateAcks <- 0
+        // `recover` trails SND.UNA outside recovery, so the two stay comparable however
+        // far the connection goes (they are 32-bit numbers on a circle).
+        if c.Recovery.IsOpen && SeqNum.ge ack c.Recover then
+            c.Recover <- ack
+
+    if c.SndUna = c.SndMax then
+        Timers.stop Timers.Retransmit &c.Timers
+        Timers.stop Timers.Reorder &c.Timers
+        Timers.stop Timers.LossProbe &c.Timers
+    else
+        restartRetransmitTimer c now
+
+/// The ACK covers a tail loss probe's episode (RFC 8985 7.4): when the probe was a
+/// retransmission and no D-SACK says the original arrived, the probe repaired a loss, and
+/// the window answers it as one.
+let private closeProbeEpisode (c: Connection) (ack: SeqNum) (dsack: bool) =
+    match c.TlpEnd with
+    | ValueSome e when SeqNum.ge ack e ->
+        c.TlpEnd <- ValueNone
+
+        if c.TlpRetransmitted && not dsack && c.Recovery.IsOpen then
+            let flight = flightSize c
+            c.Congestion <- c.Congestion.OnLoss(flight).OnRecoveryEnd(c.SndMax - c.SndUna)
+    | _ -> ()
 
 /// What an acceptable segment's ACK field does to the send side, in a synchronized state
 /// (RFC 9293 3.10.7.4 fifth step, with RFC 5961 5.2's check). False when the segment is
@@ -327,52 +515,26 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
     else
         c.UnansweredProbes <- 0
         let window = windowOf c h
-        let sackedBefore = Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked
 
-        if c.SackOn then
-            recordSacks c ack &options
+        let tsecr =
+            match options.Timestamps with
+            | ValueSome(struct (_, echo)) when c.TimestampsOn && echo <> 0u -> ValueSome echo
+            | _ -> ValueNone
 
-        let sackedNow =
-            Reassembly.coveredBetween (SeqNum.max ack c.SndUna) c.SndMax c.Sacked
+        let sackedBefore = c.Board.SackedBytes
+        let advanced = SeqNum.gt ack c.SndUna
+        let acked = max 0 (ack - c.SndUna)
 
-        let newlySacked = sackedNow > sackedBefore
-
-        c.LastDelivered <- max 0 (ack - c.SndUna) + sackedNow - sackedBefore
-
-        if SeqNum.gt ack c.SndUna then
-            let acked = ack - c.SndUna
-            let dataStart = if c.SynAcked then c.SndUna else c.SndUna + 1
-            c.SynAcked <- true
-            let dataEnd = SeqNum.min ack c.SndQueued
-            box.Released <- box.Released + max 0 (dataEnd - dataStart)
-            measure c now ack options
-            c.SndUna <- ack
-            c.SndNxt <- SeqNum.max c.SndNxt ack
-            c.Retries <- 0
-            // Progress ends the backoff (RFC 6298 5.7): the path delivers again.
-            c.Rtt <- Rtt.endBackoff c.Rtt
-
-            if c.InRecovery then
-                if SeqNum.ge ack c.Recover then
-                    c.Congestion <- c.Congestion.OnRecoveryEnd(c.SndMax - ack)
-                    c.InRecovery <- false
-                    c.DuplicateAcks <- 0
-                elif not c.SackOn then
-                    // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
-                    retransmitFirst c now box
-                    c.Congestion <- c.Congestion.OnPartialAck acked
+        let dsack =
+            if c.SackOn && options.SackBlockCount > 0 then
+                recordSacks c now ack tsecr &options
             else
-                Congestion.ackInPlace &c.Congestion acked
-                c.DuplicateAcks <- 0
-                // `recover` trails SND.UNA outside recovery, so the two stay comparable
-                // however far the connection goes (they are 32-bit numbers on a circle).
-                if SeqNum.ge ack c.Recover then
-                    c.Recover <- ack
+                false
 
-            if c.SndUna = c.SndMax then
-                Timers.stop Timers.Retransmit &c.Timers
-            else
-                restartRetransmitTimer c now
+        let newlySacked = c.Board.SackedBytes > sackedBefore
+
+        if advanced then
+            onNewAck c now box ack tsecr
         elif
             ack = c.SndUna
             && incoming.PayloadLength = 0
@@ -384,42 +546,80 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
             // held, RFC 6675).
             c.DuplicateAcks <- c.DuplicateAcks + 1
 
-            if c.InRecovery then
-                if not c.SackOn then
-                    c.Congestion <- c.Congestion.OnDuplicateAck()
-            elif
-                (c.DuplicateAcks >= 3
-                 || (c.SackOn && Reassembly.coveredBetween c.SndUna c.SndMax c.Sacked >= 3 * c.SndMss))
-                && SeqNum.ge c.SndUna c.Recover
-            then
-                // Fast retransmit, and fast recovery until `recover` is acked. `recover`
-                // holds SND.MAX, one past the highest number sent, so the ACK covers more
-                // than that number (RFC 6582 3.2 step 2) when it has reached `recover`.
-                // From its start at the ISS, a loss in the first flight qualifies.
-                c.Recover <- c.SndMax
-                c.InRecovery <- true
-                c.HighRxt <- c.SndUna
-                c.PrrDelivered <- 0
-                c.PrrOut <- 0
-                c.RecoverFlight <- c.SndMax - c.SndUna
-                c.Congestion <- c.Congestion.OnLoss(flightSize c)
+            if c.Recovery.IsFast && not c.SackOn then
+                c.Congestion <- c.Congestion.OnDuplicateAck()
 
-                if not c.SackOn then
-                    retransmitFirst c now box
+        // Delivered: newly acknowledged plus newly SACKed, less what was SACKed before
+        // and is now acknowledged (it left the board with the ACK).
+        c.LastDelivered <- acked + (c.Board.SackedBytes - sackedBefore)
+
+        if SeqNum.gt c.SndMax c.SndUna then
+            detectLosses c now dsack
+
+        closeProbeEpisode c ack dsack
 
         if SeqNum.ge ack c.SndUna then
             updateWindow c seq ack window
 
+        if advanced then
+            scheduleProbe c now
+
         true
 
-/// The path MTU dropped (an ICMP error): send again, at the new MSS, what was sent in
-/// larger segments; data that fits went through and is left alone.
+/// The reordering timer expired: what RACK was waiting for is lost now (RFC 8985 6.3).
+let onReorderTimeout (c: Connection) (now: int64) (box: Outbox) =
+    if SeqNum.gt c.SndMax c.SndUna then
+        detectLosses c now false
+        output c now box
+
+/// The loss probe timer expired (RFC 8985 7.3): send one segment to draw an ACK, new data
+/// if the peer's window allows, else the last segment again; the retransmission timer
+/// starts over.
+let onProbeTimeout (c: Connection) (now: int64) (box: Outbox) =
+    if mayTransmit c.State && c.Recovery.IsOpen && SeqNum.gt c.SndMax c.SndUna then
+        let unsent = c.SndQueued - c.SndMax
+
+        if unsent > 0 && receiveRoom c > 0 then
+            c.SndNxt <- transmitRange c now box c.SndMax (min unsent (min c.SndMss (receiveRoom c)))
+            c.TlpRetransmitted <- false
+        else
+            let board = c.Board
+            let last = board.Count - 1
+
+            if last >= 0 && not ((board.At last).Has Scoreboard.Marks.Sacked) then
+                // Only the tail of an entry longer than a segment.
+                let entry = board.At last
+
+                let last =
+                    if entry.Length > c.SndMss && board.SplitAt(entry.End - c.SndMss, true) then
+                        last + 1
+                    else
+                        last
+
+                resend c now box last c.SndMss |> ignore
+
+            c.TlpRetransmitted <- true
+
+        // One probe per episode: sending new data above did not arm another.
+        c.TlpEnd <- ValueSome c.SndMax
+        Timers.stop Timers.LossProbe &c.Timers
+        restartRetransmitTimer c now
+
+/// The path MTU dropped (an ICMP error): what was sent in segments larger than the new
+/// MSS is lost and goes again at the new size; what fits went through and is left alone.
 let resendOversized (c: Connection) (now: int64) (box: Outbox) =
-    c.SndNxt <- c.SndUna
+    let board = c.Board
+
+    for i in 0 .. board.Count - 1 do
+        if (board.At i).Length > c.SndMss then
+            board.MarkLost i
+
     output c now box
 
 /// The retransmission timer expired with data or FIN outstanding: back off, shrink the
-/// window to one segment, and send again from SND.UNA (RFC 6298 5.4-5.6, RFC 5681 3.1).
+/// window to one segment, forget what the peer SACKed (it may have dropped it), and send
+/// everything again from SND.UNA as the window grows (RFC 6298 5.4-5.6, RFC 5681 3.1,
+/// RFC 6675 5.1).
 let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
     let threshold = c.Congestion.SlowStartThreshold
     c.Congestion <- c.Congestion.OnTimeout(flightSize c)
@@ -431,13 +631,15 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
 
     c.Rtt <- Rtt.backoff c.Rtt
     c.Recover <- c.SndMax
-    c.InRecovery <- false
+    c.Recovery <- Recovery.AfterTimeout
     c.DuplicateAcks <- 0
     c.Timing <- ValueNone
-    c.SndNxt <- c.SndUna
-    c.HighRxt <- c.SndUna
+    c.Board.MarkAllLost()
+    c.TlpEnd <- ValueNone
     c.SlowStart <- HyStart.create c.SndMax
     Timers.stop Timers.Retransmit &c.Timers
+    Timers.stop Timers.Reorder &c.Timers
+    Timers.stop Timers.LossProbe &c.Timers
     // What `output` sends arms the timer again. When the peer's window lets nothing go,
     // the persist timer it arms probes instead, for as long as the peer answers
     // (RFC 9293 3.8.6.1): those timeouts are not failed retransmissions.

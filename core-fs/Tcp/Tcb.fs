@@ -2,6 +2,32 @@ namespace Stack.Core.Tcp
 
 open Stack.Core.Wire
 
+/// Proportional rate reduction's counts during one fast recovery (RFC 6937).
+[<Struct>]
+type Prr =
+    {
+        /// Bytes the peer got since recovery began (prr_delivered).
+        Delivered: int
+        /// Bytes sent since recovery began (prr_out).
+        Out: int
+        /// Bytes in flight when it began (RecoverFS).
+        Flight: int
+        /// RFC 6675's rescue retransmission went out (RescueRxt).
+        Rescued: bool
+    }
+
+/// Where loss recovery stands.
+[<Struct; RequireQualifiedAccess>]
+type Recovery =
+    /// Nothing being repaired.
+    | Open
+    /// Fast recovery until SND.UNA reaches `Recover` (RFC 6675, RFC 6582), paced by PRR.
+    | Fast of prr: Prr
+    /// After a retransmission timeout, until what was sent before it is acknowledged:
+    /// the window grows from one segment in slow start, and losses found meanwhile do
+    /// not cut it again.
+    | AfterTimeout
+
 /// One connection: its state and transmission control block, with the RFC's names.
 /// Callers see it as a value: every step of `Connection` works on a private copy and
 /// returns it, and the fields can only be read.
@@ -70,19 +96,19 @@ type Connection =
             mutable Timing: struct (SeqNum * int64) voption
             mutable Congestion: Congestion.Controller
             mutable SlowStart: HyStart.State
-            /// What the peer reported holding above SND.UNA in SACK blocks (RFC 2018).
-            mutable Sacked: Reassembly.Ranges
-            /// In SACK recovery (RFC 6675), where retransmission of the holes got to.
-            mutable HighRxt: SeqNum
-            /// Proportional rate reduction (RFC 6937) during recovery: bytes the peer got
-            /// since recovery began, bytes we sent since, and the flight when it began.
-            mutable PrrDelivered: int
-            mutable PrrOut: int
-            mutable RecoverFlight: int
+            /// Every segment in flight, with what the peer SACKed (RFC 2018) and what
+            /// loss detection judged lost. Owned by this connection alone.
+            mutable Board: Scoreboard.Board
+            /// RACK's record of deliveries (RFC 8985).
+            mutable Rack: Rack.State
+            /// The end of a tail loss probe's episode, while one is open, and whether the
+            /// probe was a retransmission (RFC 8985 7.4).
+            mutable TlpEnd: SeqNum voption
+            mutable TlpRetransmitted: bool
+            mutable Recovery: Recovery
             /// Bytes the last ACK reported delivered (cumulatively or by SACK).
             mutable LastDelivered: int
             mutable DuplicateAcks: int
-            mutable InRecovery: bool
             /// RFC 6582's "recover": SND.MAX when loss recovery began.
             mutable Recover: SeqNum
             /// Consecutive timeouts without progress.
@@ -130,6 +156,12 @@ type Connection =
     member c.SegmentsSentCount = c.SegmentsSent
     member c.SegmentsReceivedCount = c.SegmentsReceived
     member c.Deadlines = c.Timers
+
+    /// Bytes in flight as loss recovery counts them (RFC 6675's pipe): sent and not
+    /// acknowledged, less what the peer SACKed and what is judged lost.
+    member c.InRecovery = c.Recovery.IsFast
+
+    member c.Pipe = (c.SndMax - c.SndUna) - c.Board.SackedBytes - c.Board.LostBytes
 
     /// Data queued by the user and not yet acknowledged, in bytes.
     member c.SendBuffered =

@@ -1,7 +1,7 @@
 /// The connection's timers as data (after quinn-proto's timer table): a deadline per kind,
 /// set and cleared by the transition functions, the earliest one reported as the
 /// connection's next deadline. Nothing fires by itself: the caller passes the time in.
-/// A value of five numbers, so restarting a timer on every segment allocates nothing.
+/// A value of seven numbers, so restarting a timer on every segment allocates nothing.
 [<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Timers
 
@@ -17,8 +17,14 @@ type Kind =
     | Keepalive
     /// The end of TIME-WAIT, 2 MSL after it began.
     | TimeWait
+    /// RACK's reordering timer: a segment becomes lost if nothing arrives by then
+    /// (RFC 8985 6.3).
+    | Reorder
+    /// The tail loss probe (RFC 8985 7).
+    | LossProbe
 
-let kinds = [ Retransmit; DelayedAck; Persist; Keepalive; TimeWait ]
+let kinds =
+    [ Retransmit; DelayedAck; Persist; Keepalive; TimeWait; Reorder; LossProbe ]
 
 [<Literal>]
 let internal Unset = System.Int64.MaxValue
@@ -33,6 +39,8 @@ type Table =
             mutable Persist: int64
             mutable Keepalive: int64
             mutable TimeWait: int64
+            mutable Reorder: int64
+            mutable LossProbe: int64
         }
 
 /// No timer set.
@@ -43,6 +51,8 @@ let empty =
         Persist = Unset
         Keepalive = Unset
         TimeWait = Unset
+        Reorder = Unset
+        LossProbe = Unset
     }
 
 let private raw (kind: Kind) (t: Table) =
@@ -52,6 +62,8 @@ let private raw (kind: Kind) (t: Table) =
     | Persist -> t.Persist
     | Keepalive -> t.Keepalive
     | TimeWait -> t.TimeWait
+    | Reorder -> t.Reorder
+    | LossProbe -> t.LossProbe
 
 /// The deadline of one timer, if it is set.
 let get (kind: Kind) (t: Table) =
@@ -66,6 +78,8 @@ let set (kind: Kind) (deadline: int64) (t: Table) =
     | Persist -> { t with Persist = deadline }
     | Keepalive -> { t with Keepalive = deadline }
     | TimeWait -> { t with TimeWait = deadline }
+    | Reorder -> { t with Reorder = deadline }
+    | LossProbe -> { t with LossProbe = deadline }
 
 /// The table with `kind` off.
 let clear (kind: Kind) (t: Table) = set kind Unset t
@@ -80,6 +94,8 @@ let inline internal put (kind: Kind) (deadline: int64) (t: byref<Table>) =
     | Persist -> t.Persist <- deadline
     | Keepalive -> t.Keepalive <- deadline
     | TimeWait -> t.TimeWait <- deadline
+    | Reorder -> t.Reorder <- deadline
+    | LossProbe -> t.LossProbe <- deadline
 
 /// `clear` in place (see `put`).
 let inline internal stop (kind: Kind) (t: byref<Table>) = put kind Unset &t
@@ -92,11 +108,15 @@ let inline internal isSet (kind: Kind) (t: inref<Table>) =
     | Persist -> t.Persist <> Unset
     | Keepalive -> t.Keepalive <> Unset
     | TimeWait -> t.TimeWait <> Unset
+    | Reorder -> t.Reorder <> Unset
+    | LossProbe -> t.LossProbe <> Unset
 
 /// The earliest deadline of any timer, if one is set.
 let next (t: Table) =
     let d =
-        min t.Retransmit (min t.DelayedAck (min t.Persist (min t.Keepalive t.TimeWait)))
+        min
+            (min t.Retransmit (min t.DelayedAck (min t.Persist (min t.Keepalive t.TimeWait))))
+            (min t.Reorder t.LossProbe)
 
     if d = Unset then ValueNone else ValueSome d
 
@@ -107,6 +127,8 @@ let private bit (kind: Kind) =
     | Persist -> 4
     | Keepalive -> 8
     | TimeWait -> 16
+    | Reorder -> 32
+    | LossProbe -> 64
 
 /// The earliest timer due at `now`, leaving out the kinds whose bits are in `handled`
 /// (a set of kinds as `withKind` builds it), so each runs at most once per call.

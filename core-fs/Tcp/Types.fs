@@ -44,6 +44,15 @@ type Keepalive =
         Count: int
     }
 
+/// How the sender decides that a segment was lost, with SACK on (without it, three
+/// duplicate ACKs and NewReno's partial ACKs decide).
+[<RequireQualifiedAccess>]
+type LossDetector =
+    /// RACK-TLP (RFC 8985), by time: Linux's default.
+    | Rack
+    /// RFC 6675's duplicate threshold: lost when three segments' worth above it is SACKed.
+    | DupThresh
+
 /// Every tunable of one connection. `ConnectionOptions.defaults` follows Linux where
 /// Linux has a setting.
 type ConnectionOptions =
@@ -61,6 +70,8 @@ type ConnectionOptions =
         Timestamps: bool
         /// Offer selective acknowledgments (RFC 2018).
         Sack: bool
+        /// How losses are detected when SACK is on.
+        LossDetection: LossDetector
         /// Turn Nagle's algorithm off (TCP_NODELAY).
         NoDelay: bool
         /// The delayed-ACK timer (RFC 9293 3.8.6.3 says under 500 ms; Linux uses 40 ms).
@@ -91,6 +102,7 @@ module ConnectionOptions =
             WindowScaling = true
             Timestamps = true
             Sack = true
+            LossDetection = LossDetector.Rack
             NoDelay = false
             DelayedAckMicros = 40_000L
             MslMicros = 30_000_000L
