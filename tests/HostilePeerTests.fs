@@ -179,6 +179,98 @@ let private timeoutTests =
             }
         ]
 
+/// The peer's ACK of `ack` reporting that it holds [from, until).
+let private sackAck (x: Exchange) (ack: SeqNum) (from: SeqNum) (until: SeqNum) =
+    x.PeerAck(ack = ack, options = [ Nop; Nop; Sack [ from.Value, until.Value ] ])
+
+let private renegingTests =
+    testList
+        "SACK reneging (RFC 2018 8)"
+        [
+            test "a peer that drops what it SACKed gets it again after the timeout, and the transfer completes" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                let top = x.Connection.SendNext
+                // It holds segments 1 to 9, not 0.
+                sackAck x start (start + mss) top |> ignore
+                // Then, short of memory, it drops them: it acknowledges segment 0 alone.
+                x.Peer.Ack <- start + mss
+                x.PeerAck() |> ignore
+                let again = sent (x.FireRetransmit())
+                Expect.isNonEmpty again "the timeout sends again"
+                Expect.equal again.Head.Seq (start + mss) "from the first dropped segment"
+                let mutable rounds = 0
+
+                while SeqNum.lt (una x) top && rounds < 100 do
+                    rounds <- rounds + 1
+
+                    if (x.PeerAck()).Segments.IsEmpty && SeqNum.lt (una x) top then
+                        x.Fire() |> ignore
+
+                Expect.equal (una x) top "everything acknowledged in the end"
+            }
+        ]
+
+let private rackTests =
+    testList
+        "RACK-TLP (RFC 8985)"
+        [
+            test "a lost retransmission is found by time, before the retransmission timer" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                x.User(Command.Send(20 * mss)) |> ignore
+                let mutable copies = 0
+                let mutable highest = x.Connection.SendNext
+                let rto = (Timers.get Timers.Retransmit x.Connection.Deadlines).Value
+
+                let count (out: Output) =
+                    for s in sent out do
+                        if s.Seq = start then
+                            copies <- copies + 1
+
+                        if SeqNum.gt s.End highest then
+                            highest <- s.End
+
+                // Segment 0 and its copies never arrive; everything else does, one
+                // millisecond apart. The reordering timer runs when RACK asks for it.
+                for _ in 1..30 do
+                    x.Wait 1_000L
+                    count (sackAck x start (start + mss) highest)
+
+                    match Timers.get Timers.Reorder x.Connection.Deadlines with
+                    | ValueSome d when d <= x.Now + 1_000L -> count (x.Fire())
+                    | _ -> ()
+
+                Expect.isLessThan x.Now rto "all before the retransmission timer"
+                Expect.isGreaterThanOrEqual copies 2 "segment 0 sent again, and again when that copy was lost"
+            }
+
+            test "a loss at the tail is probed: the last segment goes again after about two RTTs" {
+                let x, mss = inFlightWith o 4
+                let probe = (Timers.get Timers.LossProbe x.Connection.Deadlines).Value
+                let rto = (Timers.get Timers.Retransmit x.Connection.Deadlines).Value
+                Expect.isLessThan probe rto "the probe comes first"
+                let s = single (x.Fire())
+                Expect.equal s.End x.Connection.SendNext "the last segment"
+                Expect.equal x.Connection.RetransmissionCount 1L "one retransmission"
+                // One probe per tail: nothing more until the retransmission timer.
+                Expect.equal
+                    (Connection.nextDeadline x.Connection)
+                    (Timers.get Timers.Retransmit x.Connection.Deadlines)
+                    "then the timer"
+            }
+        ]
+
 [<Tests>]
 let tests =
-    testList "Hostile peer" [ timestampTests; mssTests; icmpTests; simultaneousOpenTests; timeoutTests ]
+    testList
+        "Hostile peer"
+        [
+            timestampTests
+            mssTests
+            icmpTests
+            simultaneousOpenTests
+            timeoutTests
+            renegingTests
+            rackTests
+        ]
