@@ -23,14 +23,19 @@ let private perSegment (rounds: int) (setup: unit -> unit) (round: unit -> 'a) =
     float (GC.GetAllocatedBytesForCurrentThread() - before)
     / float (rounds * Segments)
 
-/// Allocated bytes per packet of the simulator's transfer (no impairment, 1 ms links):
-/// what four more megabytes each way add to a 4 MB run, over the packets they add.
-let private simulatorPerPacket () =
+/// Allocated bytes per packet of the simulator's transfer (1 ms links, `loss` of the
+/// packets dropped): what four more megabytes each way add to a 4 MB run, over the
+/// packets they add.
+let private simulatorPerPacket (loss: float) =
     let run (bytes: int64) =
         let config =
             { Transfer.defaults with
                 Bytes = bytes
-                Link = { Impair.none with DelayMicros = 1000L }
+                Link =
+                    { Impair.none with
+                        DelayMicros = 1000L
+                        Loss = loss
+                    }
             }
 
         Transfer.run config |> ignore
@@ -56,6 +61,7 @@ let report () =
     printfn
         $"| two hosts back to back, in place (Host.Owned) | %.1f{perSegment 200 (fun () -> ()) hosts.HostsInPlace} |"
 
-    printfn $"| the simulator's transfer (no impairment), per packet | %.1f{simulatorPerPacket ()} |"
+    printfn $"| the simulator's transfer (no impairment), per packet | %.1f{simulatorPerPacket 0.0} |"
+    printfn $"| the simulator's transfer, 2%% loss (the loss path), per packet | %.1f{simulatorPerPacket 0.02} |"
 
     0

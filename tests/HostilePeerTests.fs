@@ -211,6 +211,48 @@ let private renegingTests =
             }
         ]
 
+let private dsackTests =
+    testList
+        "D-SACK (RFC 2883)"
+        [
+            test "data received twice is reported once in a D-SACK block below the ACK" {
+                let x = established o
+                let start = x.Connection.ReceiveNext
+                x.PeerData 1000 |> ignore
+                let answer = single (x.PeerData(1000, seq = start))
+                Expect.equal answer.Ack (start + 1000) "the ACK stays"
+                Expect.equal answer.SackBlocks [ (start, start + 1000) ] "the duplicate, as the first block"
+                x.PeerData 1000 |> ignore
+                let next = single (x.PeerData 1000)
+                Expect.isEmpty next.SackBlocks "reported once"
+            }
+
+            test "a duplicate of data held out of order comes first, then the range that holds it" {
+                let x = established o
+                let hole = x.Connection.ReceiveNext
+                x.PeerData(100, seq = hole + 500) |> ignore
+                let answer = single (x.PeerData(100, seq = hole + 500))
+
+                Expect.equal
+                    answer.SackBlocks
+                    [ (hole + 500, hole + 600); (hole + 500, hole + 600) ]
+                    "D-SACK, then the block that contains it"
+            }
+
+            test "a D-SACK widens RACK's reordering window, once per round trip" {
+                let mutable rack = Rack.create (SeqNum 0u)
+                rack.MinRtt <- 40_000L
+                let before = Rack.reorderWindow &rack 100_000L false false
+                Rack.onAck &rack (SeqNum 0u) (SeqNum 10_000u) true
+                let after = Rack.reorderWindow &rack 100_000L false false
+                Rack.onAck &rack (SeqNum 100u) (SeqNum 10_000u) true
+                let same = Rack.reorderWindow &rack 100_000L false false
+                Expect.equal before 10_000L "a quarter of the minimum RTT"
+                Expect.equal after 20_000L "two quarters after a D-SACK"
+                Expect.equal same after "a second D-SACK in the same round changes nothing"
+            }
+        ]
+
 let private rackTests =
     testList
         "RACK-TLP (RFC 8985)"
@@ -272,5 +314,6 @@ let tests =
             simultaneousOpenTests
             timeoutTests
             renegingTests
+            dsackTests
             rackTests
         ]

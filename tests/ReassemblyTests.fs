@@ -18,17 +18,13 @@ let private agreesWithModel (initial: uint32) (segs: (int * int) list) =
     let received = Array.zeroCreate<bool> 5000
     let origin = SeqNum initial
     let mutable rcvNxt = 0 // offset of RCV.NXT from the origin
-    let mutable ranges = Reassembly.empty
+    let ranges = Reassembly.empty ()
     let mutable ok = true
 
     for offset, length in segs do
-        let struct (arrival, next) =
-            Reassembly.add (origin + rcvNxt) (origin + offset) length ranges
-
-        match arrival with
+        match Reassembly.add (origin + rcvNxt) (origin + offset) length ranges with
         | Reassembly.Advanced n ->
             rcvNxt <- rcvNxt + n
-            ranges <- next
 
             for i in max 0 offset .. offset + length - 1 do
                 received[i] <- true
@@ -73,19 +69,17 @@ let tests =
                 agreesWithModel s segs)
 
             test "in-order data advances with no bookkeeping" {
-                let struct (arrival, ranges) =
-                    Reassembly.add (SeqNum 100u) (SeqNum 100u) 50 Reassembly.empty
-
+                let ranges = Reassembly.empty ()
+                let arrival = Reassembly.add (SeqNum 100u) (SeqNum 100u) 50 ranges
                 Expect.equal arrival (Reassembly.Advanced 50) "advanced"
                 Expect.isEmpty ranges.Blocks "nothing pending"
             }
 
             test "SACK blocks report the latest arrival first" {
-                let add (r: Reassembly.Ranges) start len =
-                    let struct (_, r) = Reassembly.add (SeqNum 0u) (SeqNum start) len r
-                    r
+                let r = Reassembly.empty ()
 
-                let r = add (add (add Reassembly.empty 100u 10) 300u 10) 200u 10
+                for start in [ 100u; 300u; 200u ] do
+                    Reassembly.add (SeqNum 0u) (SeqNum start) 10 r |> ignore
 
                 let blocks =
                     Reassembly.sackBlocks 3 r |> List.map (fun b -> b.Start.Value, b.End.Value)
@@ -95,16 +89,11 @@ let tests =
             }
 
             test "a peer cannot make the ranges grow without bound" {
-                let mutable r = Reassembly.empty
+                let r = Reassembly.empty ()
                 let mutable ignored = 0
 
                 for i in 1 .. Reassembly.MaxBlocks + 100 do
-                    let struct (arrival, next) =
-                        Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 r
-
-                    r <- next
-
-                    if arrival = Reassembly.Ignored then
+                    if Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 r = Reassembly.Ignored then
                         ignored <- ignored + 1
 
                 Expect.equal r.Blocks.Length Reassembly.MaxBlocks "capped"
@@ -112,17 +101,14 @@ let tests =
             }
 
             test "with the ranges full, the segment at RCV.NXT is still taken (found by the simulator)" {
-                let full =
-                    [ 1 .. Reassembly.MaxBlocks ]
-                    |> List.fold
-                        (fun r i ->
-                            let struct (_, next) = Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 r
-                            next)
-                        Reassembly.empty
+                let full = Reassembly.empty ()
 
-                Expect.equal full.Blocks.Length Reassembly.MaxBlocks "full"
-                let struct (arrival, after) = Reassembly.add (SeqNum 0u) (SeqNum 0u) 5 full
+                for i in 1 .. Reassembly.MaxBlocks do
+                    Reassembly.add (SeqNum 0u) (SeqNum(uint32 (i * 10))) 1 full |> ignore
+
+                Expect.equal full.Count Reassembly.MaxBlocks "full"
+                let arrival = Reassembly.add (SeqNum 0u) (SeqNum 0u) 5 full
                 Expect.equal arrival (Reassembly.Advanced 5) "advances past the new bytes"
-                Expect.equal after.Blocks.Length Reassembly.MaxBlocks "the kept ranges stay"
+                Expect.equal full.Count Reassembly.MaxBlocks "the kept ranges stay"
             }
         ]

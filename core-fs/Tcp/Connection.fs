@@ -61,7 +61,8 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
                 shiftFor options.ReceiveBufferSize
             else
                 0
-        OutOfOrder = Reassembly.empty
+        OutOfOrder = Reassembly.empty ()
+        Dsack = ValueNone
         PeerFin = ValueNone
         TimestampsOn = false
         SackOn = false
@@ -94,7 +95,11 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
     }
 
 /// A copy with a scoreboard of its own: the value steps change the copy in place.
-let private copy (c: Connection) = { c with Board = c.Board.Clone() }
+let private copy (c: Connection) =
+    { c with
+        Board = c.Board.Clone()
+        OutOfOrder = c.OutOfOrder.Clone()
+    }
 
 /// Picks the ISS (RFC 6528) and lays out the send sequence space behind it.
 let private initSend (c: Connection) (now: int64) =
@@ -337,12 +342,28 @@ let private takeFin (c: Connection) (now: int64) (box: Outbox) =
         | _ -> false
     | _ -> false
 
+/// Payload [seq, payloadEnd) that was here already, in order or out of it, is reported
+/// in a D-SACK block of the next ACK (RFC 2883), so the sender learns its retransmission
+/// was not needed.
+let private noteDuplicate (c: Connection) (seq: SeqNum) (payloadEnd: SeqNum) =
+    if c.SackOn && SeqNum.lt seq payloadEnd then
+        if SeqNum.lt seq c.RcvNxt then
+            c.Dsack <-
+                ValueSome
+                    {
+                        Start = seq
+                        End = SeqNum.min payloadEnd c.RcvNxt
+                    }
+        elif c.OutOfOrder.Covers(seq, payloadEnd) then
+            c.Dsack <- ValueSome { Start = seq; End = payloadEnd }
+
 /// RFC 9293 3.10.7.4, seventh step: keep the payload that falls in the window. Returns
 /// whether the ACK for it must go now (out of order, a hole filled, or a duplicate).
 let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
     let seq = SeqNum incoming.Header.SequenceNumber
     let seq = if incoming.Header.Has TcpFlags.Syn then seq + 1 else seq
     let payloadEnd = seq + incoming.PayloadLength
+    noteDuplicate c seq payloadEnd
     let start = SeqNum.max seq c.RcvNxt
     let stop = SeqNum.min payloadEnd c.RcvEdge
     let length = stop - start
@@ -351,7 +372,7 @@ let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
         true
     else
         let inOrder = start = c.RcvNxt
-        let holesBefore = not c.OutOfOrder.Blocks.IsEmpty
+        let holesBefore = not c.OutOfOrder.IsEmpty
 
         box.Arrived <-
             ValueSome
@@ -361,11 +382,8 @@ let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
                     Length = length
                 }
 
-        let struct (arrival, ranges) = Reassembly.add c.RcvNxt start length c.OutOfOrder
-
-        match arrival with
+        match Reassembly.add c.RcvNxt start length c.OutOfOrder with
         | Reassembly.Advanced n ->
-            c.OutOfOrder <- ranges
             c.RcvNxt <- c.RcvNxt + n
             c.RcvUnread <- c.RcvUnread + n
             box.Readable <- box.Readable + n
@@ -435,6 +453,9 @@ let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incom
     then
         if empty then
             c.LastOutOfWindowAck <- now
+        else
+            let seq = SeqNum incoming.Header.SequenceNumber
+            noteDuplicate c seq (seq + incoming.PayloadLength)
 
         ack c now box
 

@@ -81,16 +81,30 @@ let private optionsWithSack (c: Connection) (now: int64) =
         n <- 12
 
     let room = (40 - n - 4) / 8
-    let blocks = Reassembly.sackBlocks room c.OutOfOrder
+
+    let blocks =
+        Span<Reassembly.Block>(NativePtr.toVoidPtr (NativePtr.stackalloc<Reassembly.Block> 4), 4)
+
+    // A D-SACK block goes first, once (RFC 2883), then the ranges held out of order.
+    let mutable count = 0
+
+    match c.Dsack with
+    | ValueSome d ->
+        blocks[0] <- d
+        count <- 1
+        c.Dsack <- ValueNone
+    | ValueNone -> ()
+
+    count <- count + c.OutOfOrder.WriteSackBlocks(room - count, blocks.Slice count)
     area[n] <- TcpOptionKind.Nop
     area[n + 1] <- TcpOptionKind.Nop
     area[n + 2] <- TcpOptionKind.Sack
-    area[n + 3] <- byte (2 + 8 * blocks.Length)
+    area[n + 3] <- byte (2 + 8 * count)
     n <- n + 4
 
-    for b in blocks do
-        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n, 4), b.Start.Value)
-        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n + 4, 4), b.End.Value)
+    for i in 0 .. count - 1 do
+        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n, 4), blocks[i].Start.Value)
+        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(n + 4, 4), blocks[i].End.Value)
         n <- n + 8
 
     OptionBytes.Create(Span<byte>.op_Implicit(area.Slice(0, n)))
@@ -100,7 +114,7 @@ let private optionsWithSack (c: Connection) (now: int64) =
 /// timestamps, 4 without).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let private writeSegmentOptions (destination: byref<OptionBytes>) (c: Connection) (now: int64) =
-    if c.OutOfOrder.Blocks.IsEmpty || not c.SackOn then
+    if (c.OutOfOrder.IsEmpty && c.Dsack.IsNone) || not c.SackOn then
         if c.TimestampsOn then
             OptionBytes.WriteNopNopTimestamps(&destination, tsClock now, c.TsRecent)
         else

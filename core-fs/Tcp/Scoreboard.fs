@@ -71,10 +71,17 @@ type Board() =
     /// The entry at `index` (0 is the one at SND.UNA), in place.
     member _.At(index: int) : byref<Entry> = &items[head + index]
 
-    /// A copy with entries of its own (for the value steps).
+    /// A copy with entries of its own, just the live ones (for the value steps).
     member _.Clone() =
         let b = Board()
-        b.Restore(Array.copy items, head, count, sackedBytes, lostBytes)
+
+        let live =
+            if count = 0 then
+                Array.empty
+            else
+                Array.sub items head count
+
+        b.Restore(live, 0, count, sackedBytes, lostBytes)
         b
 
     member private _.Restore(i, h, n, s, l) =

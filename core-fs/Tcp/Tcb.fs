@@ -79,6 +79,8 @@ type Connection =
             mutable RcvUnread: int
             mutable RcvShift: int
             mutable OutOfOrder: Reassembly.Ranges
+            /// A duplicate that arrived, to report once in a D-SACK block (RFC 2883).
+            mutable Dsack: Reassembly.Block voption
             /// Where the peer's FIN is, once seen beyond RCV.NXT.
             mutable PeerFin: SeqNum voption
 
