@@ -47,7 +47,7 @@ let private consistent (origin: uint32) (ops: Op list) =
 
         match o with
         | Send n ->
-            board.Append(max, max + n, now)
+            board.Append(max, max + n, now, int now)
             max <- max + n
         | Sack(from, length) ->
             let left = una + from
@@ -63,7 +63,7 @@ let private consistent (origin: uint32) (ops: Op list) =
                     if SeqNum.ge e.Start left && SeqNum.le e.End right then
                         board.MarkSacked i |> ignore
         | Lose i when i < board.Count -> board.MarkLost i
-        | Resend i when i < board.Count -> board.MarkRetransmitted(i, now)
+        | Resend i when i < board.Count -> board.MarkRetransmitted(i, now, int now)
         | Ack n when n <= max - una ->
             board.AckTo(una + n) |> ignore
             una <- una + n
@@ -102,7 +102,7 @@ let tests =
             test "a SACK that covers part of an entry cuts it and marks just that part" {
                 let board = Board()
                 let s = SeqNum 100u
-                board.Append(s, s + 3000, 1L)
+                board.Append(s, s + 3000, 1L, 1)
                 Expect.isTrue (board.SplitAt(s + 1000, false)) "cut at the left edge"
                 Expect.isTrue (board.SplitAt(s + 2000, false)) "cut at the right edge"
                 Expect.equal (board.MarkSacked 1) 1000 "the middle thousand bytes"
@@ -120,7 +120,7 @@ let tests =
                 let s = SeqNum 0u
 
                 for i in 0 .. MaxEntries + 9 do
-                    board.Append(s + i, s + i + 1, int64 i)
+                    board.Append(s + i, s + i + 1, int64 i, i)
 
                 Expect.equal board.Count MaxEntries "bounded"
                 Expect.equal (board.At(MaxEntries - 1)).End (s + MaxEntries + 10) "the last entry grew"

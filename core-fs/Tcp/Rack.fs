@@ -13,9 +13,10 @@ open Stack.Core.Tcp.Scoreboard
 type State =
     {
         /// When the most recently sent segment that was delivered left (RACK.xmit_ts), and
-        /// where it ended (RACK.end_seq), for ties.
+        /// its place in the order of sending, for ties (the RFC's RACK.end_seq serves
+        /// this; the order also ranks a retransmission sent beside new data).
         mutable XmitTs: int64
-        mutable EndSeq: SeqNum
+        mutable XmitOrder: int
         /// The RTT of that segment (RACK.rtt).
         mutable Rtt: int64
         /// The smallest RTT seen (RACK.min_RTT); Int64.MaxValue before any.
@@ -37,7 +38,7 @@ type State =
 let create (sndUna: SeqNum) =
     {
         XmitTs = 0L
-        EndSeq = sndUna
+        XmitOrder = 0
         Rtt = 0L
         MinRtt = System.Int64.MaxValue
         Fack = sndUna
@@ -48,9 +49,9 @@ let create (sndUna: SeqNum) =
         DsackRoundOpen = false
     }
 
-/// RFC 8985's RACK_sent_after: (t1, seq1) left after (t2, seq2).
-let inline private sentAfter (t1: int64) (seq1: SeqNum) (t2: int64) (seq2: SeqNum) =
-    t1 > t2 || (t1 = t2 && SeqNum.gt seq1 seq2)
+/// RFC 8985's RACK_sent_after: (t1, order1) left after (t2, order2). Orders wrap.
+let inline private sentAfter (t1: int64) (order1: int) (t2: int64) (order2: int) =
+    t1 > t2 || (t1 = t2 && order1 - order2 > 0)
 
 /// The peer newly holds the segment `e` (acknowledged or SACKed) at `now`; `tsecr`, when
 /// the ACK echoed a timestamp, tells which copy of a retransmitted segment it answers
@@ -70,10 +71,10 @@ let onDelivered (s: byref<State>) (e: inref<Entry>) (now: int64) (tsecr: uint32 
     if not ambiguous then
         s.MinRtt <- min s.MinRtt (max 1L rtt)
 
-        if sentAfter e.SentAt e.End s.XmitTs s.EndSeq then
+        if sentAfter e.SentAt e.Order s.XmitTs s.XmitOrder then
             s.Rtt <- rtt
             s.XmitTs <- e.SentAt
-            s.EndSeq <- e.End
+            s.XmitOrder <- e.Order
 
     if SeqNum.lt e.End s.Fack then
         if not (e.Has Marks.Retransmitted) then
@@ -125,14 +126,7 @@ let detectLoss (s: inref<State>) (board: Board) (now: int64) (reoWnd: int64) =
 
         if e.Has Marks.Sacked || e.Has Marks.Lost then
             i <- i + 1
-        elif
-            (if e.Has Marks.Retransmitted then
-                 // Sent again in the same clock tick as the delivered segment: which went
-                 // first is unknown, so it is not judged yet.
-                 s.XmitTs > e.SentAt
-             else
-                 sentAfter s.XmitTs s.EndSeq e.SentAt e.End)
-        then
+        elif sentAfter s.XmitTs s.XmitOrder e.SentAt e.Order then
             let remaining = e.SentAt + s.Rtt + reoWnd - now
 
             if remaining <= 0L then

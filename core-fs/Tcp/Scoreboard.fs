@@ -19,14 +19,16 @@ type Marks =
     /// Sent more than once: an ACK for it may be for any of the copies.
     | Retransmitted = 4uy
 
-/// A segment in flight: [Start, End) of sequence space (a FIN counts one) and when it last
-/// left.
+/// A segment in flight: [Start, End) of sequence space (a FIN counts one), when it last
+/// left, and the order it left in (segments of one step leave at the same time; the
+/// order tells which went first).
 [<Struct>]
 type Entry =
     {
         mutable Start: SeqNum
         mutable End: SeqNum
         mutable SentAt: int64
+        mutable Order: int
         mutable Marks: Marks
     }
 
@@ -99,11 +101,12 @@ type Board() =
         lostBytes <- 0
 
     /// New data [start, stop) left at `now`, after every entry.
-    member b.Append(start: SeqNum, stop: SeqNum, now: int64) =
+    member b.Append(start: SeqNum, stop: SeqNum, now: int64, order: int) =
         if count > 0 && count >= MaxEntries && items[head + count - 1].Marks = Marks.None then
             let last = &items[head + count - 1]
             last.End <- stop
             last.SentAt <- now
+            last.Order <- order
         else
             b.Reserve 1
 
@@ -112,6 +115,7 @@ type Board() =
                     Start = start
                     End = stop
                     SentAt = now
+                    Order = order
                     Marks = Marks.None
                 }
 
@@ -177,7 +181,7 @@ type Board() =
             lostBytes <- lostBytes + e.Length
 
     /// The entry at `index` left again at `now`.
-    member _.MarkRetransmitted(index: int, now: int64) =
+    member _.MarkRetransmitted(index: int, now: int64, order: int) =
         let e = &items[head + index]
 
         if e.Has Marks.Lost then
@@ -185,6 +189,7 @@ type Board() =
 
         e.Marks <- (e.Marks &&& ~~~Marks.Lost) ||| Marks.Retransmitted
         e.SentAt <- now
+        e.Order <- order
 
     /// After a retransmission timeout (RFC 6675 5.1, RFC 2018 8): what the peer SACKed is
     /// not trusted any more (it may have dropped it), and everything is lost.

@@ -68,7 +68,7 @@ let transmitRange (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (leng
     let after = seq + length + (if withFin then 1 else 0)
 
     if not retransmission && after <> seq then
-        c.Board.Append(seq, after, now)
+        c.Board.Append(seq, after, now, int c.SegmentsSent)
 
     c.SndMax <- SeqNum.max c.SndMax after
 
@@ -93,7 +93,7 @@ let private resend (c: Connection) (now: int64) (box: Outbox) (index: int) (limi
     // Data ends where the user's data ends; past it only our FIN can be in the entry.
     let data = max 0 (min size (c.SndQueued - entry.Start))
     transmitRange c now box entry.Start data |> ignore
-    c.Board.MarkRetransmitted(index, now)
+    c.Board.MarkRetransmitted(index, now, int c.SegmentsSent)
     size
 
 /// Room the congestion window leaves, and room the peer's window leaves for new data.
