@@ -1565,6 +1565,13 @@ type private Step =
     | Close
     | Fire
     | Wait of int64
+    /// A SACK block [SND.UNA + left, + length) on an ACK of SND.UNA + `ack`: honest,
+    /// stale, beyond what was sent, or reneging on earlier ones.
+    | PeerSack of ack: int * left: int * length: int
+    /// The peer's timestamp clock jumps (backwards when it wraps).
+    | PeerClockJump of ticks: uint32
+    /// An ICMP fragmentation-needed quoting SND.UNA, with this MTU.
+    | IcmpTooBig of mtu: int
 
 let private step =
     Gen.frequency
@@ -1587,18 +1594,31 @@ let private step =
             1, Gen.constant Close
             3, Gen.constant Fire
             2, Gen.choose (0, 3_000_000) |> Gen.map int64 |> Gen.map Wait
+            4,
+            Gen.map3
+                (fun a l n -> PeerSack(a, l, n))
+                (Gen.frequency [ 3, Gen.constant 0; 1, Gen.choose (-3000, 30_000) ])
+                (Gen.choose (-5000, 60_000))
+                (Gen.choose (1, 20_000))
+            1,
+            Gen.elements [ 1u; 1000u; 0x7FFF_FFFFu; 0x8000_0001u; 0xFFFF_FFFFu ]
+            |> Gen.map PeerClockJump
+            1, Gen.elements [ 0; 68; 552; 576; 1000; 1500; 9000 ] |> Gen.map IcmpTooBig
         ]
 
 /// Starting from an active or a passive open, with a small buffer or without options,
 /// applies the steps and checks, after every one, what must always hold: SND.UNA <= SND.NXT,
 /// the receive buffer never overfills and its window's right edge never moves left, data
-/// kept lies within the segment and the window, and no segment exceeds the MSS.
+/// kept lies within the segment and the window, no segment exceeds the MSS, and data
+/// waiting to be acknowledged always has a timer.
 let private invariantsHold (start: int, steps: Step list) =
     let options, x =
         match start with
         | 0 -> o, established o
         | 1 -> o, accepted o
         | 2 -> small, established small
+        | 3 -> o, connect o |> handshake [ Mss 1us; SackPermitted; Timestamps(0u, 0u) ]
+        | 4 -> noSack, established noSack
         | _ -> o, connect o |> handshake [ Mss 536us ]
 
     let buffer = options.ReceiveBufferSize
@@ -1636,6 +1656,18 @@ let private invariantsHold (start: int, steps: Step list) =
             | Wait t ->
                 x.Wait t
                 Output.empty
+            | PeerSack(ack, left, length) ->
+                let l = una x + left
+                x.PeerAck(ack = una x + ack, options = [ Nop; Nop; Sack [ l.Value, (l + length).Value ] ])
+            | PeerClockJump ticks ->
+                x.Peer.TsVal <- x.Peer.TsVal + ticks
+                Output.empty
+            | IcmpTooBig mtu ->
+                let struct (c, out) =
+                    Connection.handleIcmpError x.Now (Connection.IcmpProblem.PacketTooBig mtu) (una x) x.Connection
+
+                x.Connection <- c
+                out
 
         let c = x.Connection
         unread <- unread + out.Readable
@@ -1645,6 +1677,17 @@ let private invariantsHold (start: int, steps: Step list) =
         Expect.equal c.Unread unread $"unread bytes: {context}"
         Expect.isLessThanOrEqual released queued $"released no more than queued: {context}"
         Expect.isTrue (SeqNum.le c.SendUnacknowledged c.SendNext) $"SND.UNA <= SND.NXT: {context}"
+        Expect.isTrue (SeqNum.le c.SendNext c.SendMaximum) $"SND.NXT <= SND.MAX: {context}"
+
+        // Nothing hangs: data queued and not acknowledged always has a timer coming.
+        match c.CurrentState with
+        | State.Established
+        | State.CloseWait
+        | State.FinWait1
+        | State.Closing
+        | State.LastAck when c.SendBuffered > 0 ->
+            Expect.isTrue (Connection.nextDeadline c).IsSome $"a deadline while data waits: {context}"
+        | _ -> ()
 
         if c.CurrentState <> State.Closed then
             Expect.isLessThanOrEqual (c.Unread + c.ReceiveWindow) buffer $"the buffer holds the window: {context}"
@@ -1673,7 +1716,7 @@ let private invariantTests =
             propN
                 400
                 "whatever the peer and the user do, the connection's invariants hold"
-                (Gen.zip (Gen.choose (0, 3)) (Gen.listOf step))
+                (Gen.zip (Gen.choose (0, 5)) (Gen.listOf step))
                 invariantsHold
         ]
 

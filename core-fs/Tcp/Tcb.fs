@@ -141,6 +141,8 @@ type Connection =
     member c.InitialReceiveSequence = c.Irs
     member c.SendUnacknowledged = c.SndUna
     member c.SendNext = c.SndNxt
+    /// One past the highest sequence number sent (SND.MAX).
+    member c.SendMaximum = c.SndMax
     member c.SendWindow = c.SndWnd
     member c.ReceiveNext = c.RcvNxt
     /// The receive window last advertised, in bytes.
