@@ -2,6 +2,7 @@
 ///   dotnet run -c Release --project bench -- --filter '*'            full runs
 ///   dotnet run -c Release --project bench -- --filter '*' --quick    numbers in a minute or two
 ///   dotnet run -c Release --project bench -- --goodput               the simulated-link goodput table
+///   dotnet run -c Release --project bench -- --sweep                 goodput at 0-30% loss against the Padhye model
 ///   dotnet run -c Release --project bench -- --allocations           bytes allocated per segment
 /// Any other BenchmarkDotNet option (--list flat, --job, --exporters ...) passes through.
 module Stack.Bench.Program
@@ -40,7 +41,9 @@ let private runBenchmarks (argv: string array) =
 
 [<EntryPoint>]
 let main argv =
-    if argv |> Array.contains "--goodput" then
+    if argv |> Array.contains "--sweep" then
+        Goodput.sweep ()
+    elif argv |> Array.contains "--goodput" then
         Goodput.report ()
     elif argv |> Array.contains "--allocations" then
         Allocations.report ()

@@ -22,6 +22,9 @@ type BenchArgs =
     | Mtu of bytes: int
     | Idle of count: int
     | Json
+    | Loss
+    | Bytes of count: int64
+    | Pcap_Dir of directory: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -30,6 +33,10 @@ type BenchArgs =
             | Mtu _ -> "MTU of the veth pair and the TUN device (default 1500)."
             | Idle _ -> "idle connections opened to measure memory per connection (default 2000)."
             | Json -> "end with one JSON object holding every figure."
+            | Loss ->
+                "instead: the kernel's sender against ours through the same impairment (0.5% to 20% loss), one TUN device."
+            | Bytes _ -> "with --loss: bytes each transfer moves on a clean or lightly lossy link (default 67108864)."
+            | Pcap_Dir _ -> "with --loss: write each row's packets to a pcap file in this directory."
 
 /// One end of a connection, whichever stack it lives on.
 type Endpoint =
@@ -363,7 +370,7 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
             stack.DisposeAsync().AsTask().Wait()
     }
 
-let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
+let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
     let duration = TimeSpan.FromSeconds(args.GetResult(Duration, defaultValue = 5.0))
     let mtu = args.GetResult(Mtu, defaultValue = 1500)
     let idle = args.GetResult(Idle, defaultValue = 2000)
@@ -464,3 +471,13 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
         out.WriteLine(Text.Encoding.UTF8.GetString(stream.ToArray()))
 
     0
+
+let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
+    if args.Contains Loss then
+        LossBench.run
+            (args.GetResult(Bytes, defaultValue = (64L <<< 20)))
+            (TimeSpan.FromMinutes 10.)
+            (args.TryGetResult Pcap_Dir)
+            out
+    else
+        measureAll args out
