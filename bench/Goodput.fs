@@ -9,15 +9,19 @@ open Stack.Core.Sim
 let private rateBitsPerSecond = 100_000_000L
 let private delayMicros = 10_000L
 
-let private run (loss: float) (bytes: int64) =
-    let config =
+/// A one-way transfer of `bytes` from A to B on the rate-limited link with this loss
+/// (both ways) and one-way delay, with 4 MiB buffers.
+let private oneWay (loss: float) (delay: int64) (bytes: int64) (seed: uint64) =
+    Transfer.run
         { Transfer.defaults with
             Bytes = bytes
             BytesBack = Some 0L
+            Seed = seed
+            TimeLimitMicros = 3_600_000_000L
             Link =
                 { Impair.none with
                     Loss = loss
-                    DelayMicros = delayMicros
+                    DelayMicros = delay
                     RateBitsPerSecond = rateBitsPerSecond
                     QueueLimitBytes = 300_000L
                 }
@@ -28,7 +32,8 @@ let private run (loss: float) (bytes: int64) =
                 }
         }
 
-    let r = Transfer.run config
+let private run (loss: float) (bytes: int64) =
+    let r = oneWay loss delayMicros bytes Transfer.defaults.Seed
     let seconds = float r.VirtualMicros / 1e6
     r, float bytes * 8.0 / seconds
 
@@ -48,22 +53,7 @@ let padhye (mss: float) (rtt: float) (t0: float) (b: float) (wmax: float) (p: fl
 /// One seed of a one-way transfer of `bytes` over a link with this loss (both ways) and
 /// one-way delay: the goodput in bytes per second of virtual time, and whether it ended.
 let private sweepRun (loss: float) (delayMicros: int64) (bytes: int64) (seed: uint64) =
-    let config =
-        { Transfer.defaults with
-            Bytes = bytes
-            BytesBack = Some 0L
-            Seed = seed
-            TimeLimitMicros = 3_600_000_000L
-            Link =
-                { Impair.none with
-                    Loss = loss
-                    DelayMicros = delayMicros
-                    RateBitsPerSecond = rateBitsPerSecond
-                    QueueLimitBytes = 300_000L
-                }
-        }
-
-    let r = Transfer.run config
+    let r = oneWay loss delayMicros bytes seed
     float bytes / (float r.VirtualMicros / 1e6), r.Completed
 
 /// 1 MiB each way at 25% loss (both directions), in seconds of virtual time.
@@ -93,7 +83,8 @@ let private lossyMegabyte (rttMs: float) (seed: uint64) =
 /// tables and returns 0.
 let sweep () =
     let mss = 1448.0
-    let link = float rateBitsPerSecond / 8.0
+    // The link's rate in payload bytes: 1448 of every 1500 bytes on the wire.
+    let link = float rateBitsPerSecond / 8.0 * mss / 1500.0
     printfn "One-way goodput, link 100 Mbit/s, 300 kB queue, loss on both directions, MSS 1448, median of 3 seeds"
     printfn "| RTT | loss | bytes | goodput Mbit/s | Padhye model Mbit/s | ratio |"
     printfn "|---|---|---|---|---|---|"

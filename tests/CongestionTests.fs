@@ -75,3 +75,70 @@ let tests =
                 |> List.pairwise
                 |> List.forall (fun (a, b) -> b.Window >= a.Window))
         ]
+
+/// CUBIC's window after `seconds` of ACKs, one window per `rtt` microseconds, from `cc`.
+let private cubicAfter (seconds: float) (rtt: int64) (start: int64) (cc: Controller) =
+    let mutable c = cc
+    let mutable now = start
+
+    while float (now - start) < seconds * 1e6 do
+        now <- now + rtt
+        let segments = max 1 (c.Window / mss)
+
+        for _ in 1..segments do
+            c <- c.OnAck(mss, now, rtt)
+
+    c
+
+[<Tests>]
+let cubicTests =
+    testList
+        "Congestion (CUBIC, RFC 9438)"
+        [
+            test "a loss keeps 0.7 of the flight as ssthresh (beta), not half" {
+                let cc = (cubic mss).OnLoss(100 * mss)
+                Expect.equal cc.SlowStartThreshold (70 * mss) "beta_cubic = 0.7"
+            }
+
+            test "after a loss the window climbs back to where it was in about K seconds, then probes beyond" {
+                // A window of 1000 segments loses a packet: ssthresh 700, W_max 1000, and
+                // K = cbrt(300 / 0.4) = 9.09 s. With a 100 ms RTT Reno would add only about
+                // five segments a second, so the curve is CUBIC's own.
+                let big =
+                    { cubic mss with
+                        State =
+                            { (cubic mss).State with
+                                Cwnd = 1000 * mss
+                            }
+                    }
+
+                let lost = (big.OnLoss(1000 * mss)).OnRecoveryEnd(700 * mss)
+                Expect.equal lost.Window (700 * mss) "down to beta of the window"
+                let rtt = 100_000L
+                let early = cubicAfter 3.0 rtt 1_000_000L lost
+                let plateau = cubicAfter 9.1 rtt 1_000_000L lost
+                let beyond = cubicAfter 14.0 rtt 1_000_000L lost
+                Expect.isGreaterThan early.Window (850 * mss) "fast while far below W_max (concave)"
+                Expect.isLessThan early.Window (1000 * mss) "but not there yet"
+
+                Expect.isTrue (abs (plateau.Window - 1000 * mss) < 20 * mss) $"near W_max at K: {plateau.Window / mss}"
+
+                Expect.isGreaterThan beyond.Window (1030 * mss) "and beyond it after K (convex)"
+            }
+
+            test "never slower than Reno: with a long RTT the window grows by at least alpha segments per round trip" {
+                let start = (cubic mss).OnTimeout(20 * mss)
+                // Out of slow start at 14 segments, then 10 round trips of 100 ms.
+                let ca =
+                    { start with
+                        State =
+                            { start.State with
+                                Cwnd = 14 * mss
+                                Ssthresh = 14 * mss
+                            }
+                    }
+
+                let after = cubicAfter 1.0 100_000L 1_000_000L ca
+                Expect.isGreaterThanOrEqual after.Window (14 * mss + 5 * mss) "Reno-friendly"
+            }
+        ]

@@ -1155,7 +1155,17 @@ let private retransmissionTests =
         ]
 
 /// NewReno's recovery: the same tests with SACK off.
-let private noSack = { o with Sack = false }
+let private noSack =
+    { o with
+        Sack = false
+        CongestionControl = Congestion.newReno
+    }
+
+/// SACK recovery's tests count in NewReno's halving.
+let private renoSack =
+    { o with
+        CongestionControl = Congestion.newReno
+    }
 
 let private inFlight = inFlightWith noSack
 
@@ -1183,7 +1193,7 @@ let private sackRecoveryTests =
             }
 
             test "RACK: duplicate ACKs without SACK blocks prove nothing; the loss probe asks again" {
-                let x, mss = inFlightWith o 10
+                let x, mss = inFlightWith renoSack 10
 
                 for _ in 1..3 do
                     Expect.isEmpty (x.PeerAck(ack = una x)).Segments "no retransmission on a count"
@@ -1200,7 +1210,7 @@ let private sackRecoveryTests =
             test "RFC 6675: SACK blocks for three segments start recovery at once, and every hole goes before new data" {
                 let x, mss =
                     inFlightWith
-                        { o with
+                        { renoSack with
                             LossDetection = LossDetector.DupThresh
                         }
                         10
@@ -1239,7 +1249,7 @@ let private sackRecoveryTests =
             }
 
             test "PRR sends about half of what the ACKs report delivered while the flight is above ssthresh" {
-                let x, mss = inFlightWith o 10
+                let x, mss = inFlightWith renoSack 10
                 let start = una x
                 x.User(Command.Send(20 * mss)) |> ignore
                 let mutable sentBytes = 0

@@ -1,13 +1,14 @@
-/// Congestion control behind one small interface (RFC 5681), so CUBIC and others can
-/// follow NewReno (RFC 6582). The sender keeps the loss-recovery state (duplicate-ACK
+/// Congestion control behind one small interface (RFC 5681): CUBIC (RFC 9438, the
+/// default, as on Linux) and NewReno (RFC 6582). The sender keeps the loss-recovery state (duplicate-ACK
 /// count, recovery point) and tells the controller what happened; the controller only
 /// answers how many bytes may be in flight. Values, not objects with state: every event
 /// returns the next controller.
 [<System.Runtime.CompilerServices.SkipLocalsInit>]
 module Stack.Core.Tcp.Congestion
 
-/// What every controller keeps: the window, the threshold, and a byte counter for
-/// congestion avoidance. A struct, so a controller's step allocates nothing.
+/// What every controller keeps: the window, the threshold, a byte counter for
+/// congestion avoidance, and CUBIC's curve (unused by NewReno). A struct, so a
+/// controller's step allocates nothing.
 [<Struct>]
 type State =
     {
@@ -17,13 +18,22 @@ type State =
         Ssthresh: int
         /// Bytes acknowledged since cwnd last grew in congestion avoidance.
         AckedInAvoidance: int
+        /// CUBIC: the window before the last reduction (W_max), in bytes.
+        WindowMax: int
+        /// CUBIC: when the current congestion-avoidance epoch began, 0 before it has.
+        EpochStart: int64
+        /// CUBIC: the time from the epoch's start to the plateau at W_max (K), microseconds.
+        PlateauMicros: int64
+        /// CUBIC: the window Reno would have now (W_est), in bytes.
+        RenoWindow: int
     }
 
 /// A congestion control algorithm: how each event changes the state. The algorithm keeps
 /// nothing itself; its state travels in the connection.
 type ICongestionControl =
-    /// New data acknowledged outside loss recovery.
-    abstract OnAck: state: State * ackedBytes: int -> State
+    /// New data acknowledged outside loss recovery, at `now` on a path of round trip `rtt`
+    /// (both microseconds).
+    abstract OnAck: state: State * ackedBytes: int * now: int64 * rtt: int64 -> State
     /// Loss detected by duplicate ACKs: fast retransmit, recovery begins.
     abstract OnLoss: state: State * flightSize: int -> State
     /// Another duplicate ACK during recovery: one more segment has left the network.
@@ -59,7 +69,10 @@ type Controller =
         }
 
     member c.OnAck(ackedBytes) =
-        c.With(c.Algorithm.OnAck(c.State, ackedBytes))
+        c.With(c.Algorithm.OnAck(c.State, ackedBytes, 0L, 0L))
+
+    member c.OnAck(ackedBytes, now, rtt) =
+        c.With(c.Algorithm.OnAck(c.State, ackedBytes, now, rtt))
 
     member c.OnLoss(flightSize) =
         c.With(c.Algorithm.OnLoss(c.State, flightSize))
@@ -86,8 +99,8 @@ type Controller =
 /// `OnAck` on a controller where it lies (a connection's own field), the state written
 /// straight from the algorithm's answer: a new controller value, copied in, would read
 /// that answer back in one wide load before its two stores reach the cache, once per ACK.
-let ackInPlace (controller: byref<Controller>) (ackedBytes: int) =
-    let next = controller.Algorithm.OnAck(controller.State, ackedBytes)
+let ackInPlace (controller: byref<Controller>) (ackedBytes: int) (now: int64) (rtt: int64) =
+    let next = controller.Algorithm.OnAck(controller.State, ackedBytes, now, rtt)
 
     controller.State <-
         {
@@ -95,6 +108,10 @@ let ackInPlace (controller: byref<Controller>) (ackedBytes: int) =
             Cwnd = next.Cwnd
             Ssthresh = next.Ssthresh
             AckedInAvoidance = next.AckedInAvoidance
+            WindowMax = next.WindowMax
+            EpochStart = next.EpochStart
+            PlateauMicros = next.PlateauMicros
+            RenoWindow = next.RenoWindow
         }
 
 /// The initial window of RFC 6928: min(10 MSS, max(2 MSS, 14600 bytes)).
@@ -108,15 +125,19 @@ let MaxWindow = 1073741824
 /// ssthresh after a loss: half the flight, at least 2 MSS (RFC 5681 equation 4).
 let private halved (r: State) (flightSize: int) = max (flightSize / 2) (2 * r.Mss)
 
+/// Slow start with appropriate byte counting (RFC 3465, L = 2 MSS).
+let private slowStart (r: State) (ackedBytes: int) =
+    { r with
+        Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (2 * r.Mss))
+    }
+
 /// NewReno: slow start and congestion avoidance of RFC 5681 with appropriate byte counting
 /// (RFC 3465, L = 2 MSS), fast recovery with partial-ACK deflation (RFC 6582).
 type NewReno() =
     interface ICongestionControl with
-        member _.OnAck(r, ackedBytes) =
+        member _.OnAck(r, ackedBytes, _, _) =
             if r.Cwnd < r.Ssthresh then
-                { r with
-                    Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (2 * r.Mss))
-                }
+                slowStart r ackedBytes
             else
                 let acked = r.AckedInAvoidance + ackedBytes
 
@@ -165,15 +186,143 @@ type NewReno() =
 
 let private newRenoAlgorithm = NewReno() :> ICongestionControl
 
+/// The state every controller starts from: slow start from the initial window.
+let private initial (mss: int) =
+    {
+        Mss = mss
+        Cwnd = initialWindow mss
+        Ssthresh = System.Int32.MaxValue
+        AckedInAvoidance = 0
+        WindowMax = 0
+        EpochStart = 0L
+        PlateauMicros = 0L
+        RenoWindow = 0
+    }
+
 /// A NewReno controller for a connection with this MSS, starting in slow start.
 let newReno (mss: int) : Controller =
     {
         Algorithm = newRenoAlgorithm
-        State =
-            {
-                Mss = mss
-                Cwnd = initialWindow mss
-                Ssthresh = System.Int32.MaxValue
-                AckedInAvoidance = 0
+        State = initial mss
+    }
+
+/// CUBIC's constants (RFC 9438 4.1): the multiplicative decrease, the scaling of the
+/// cubic curve (segments per second cubed), and Reno's additive increase that keeps the
+/// same average window as Reno would under the same loss (3(1 - beta)/(1 + beta)).
+[<Literal>]
+let private Beta = 0.7
+
+[<Literal>]
+let private C = 0.4
+
+let private alpha = 3.0 * (1.0 - Beta) / (1.0 + Beta)
+
+/// The window CUBIC aims at `t` microseconds into its epoch (RFC 9438 equation 1), in bytes.
+let private cubicWindow (r: State) (t: int64) =
+    let seconds = float (t - r.PlateauMicros) / 1e6
+    C * seconds * seconds * seconds * float r.Mss + float r.WindowMax
+
+/// A reduction: the window before it becomes W_max (less, with fast convergence, when it
+/// did not regain the last W_max: another flow is taking a share), ssthresh is beta of the
+/// flight, and a new epoch starts with the next ACK (RFC 9438 4.6, 4.7).
+let private reduce (r: State) (flightSize: int) =
+    let windowMax =
+        if r.Cwnd < r.WindowMax then
+            int (float r.Cwnd * (1.0 + Beta) / 2.0)
+        else
+            r.Cwnd
+
+    let ssthresh = max (int (float (max flightSize r.Mss) * Beta)) (2 * r.Mss)
+
+    { r with
+        WindowMax = windowMax
+        Ssthresh = ssthresh
+        EpochStart = 0L
+        AckedInAvoidance = 0
+    }
+
+/// CUBIC (RFC 9438), Linux's default: after a loss the window grows along a cubic curve
+/// in time, fast while far below the window where the loss happened, flat near it, then
+/// probing beyond; never slower than Reno would grow (the Reno-friendly region). Fast
+/// recovery on duplicate ACKs without SACK is NewReno's.
+type Cubic() =
+    interface ICongestionControl with
+        member _.OnAck(r, ackedBytes, now, rtt) =
+            if r.Cwnd < r.Ssthresh then
+                slowStart r ackedBytes
+            else
+                // The epoch starts with the first ACK of congestion avoidance (RFC 9438 4.2).
+                let r =
+                    if r.EpochStart <> 0L then
+                        r
+                    else
+                        let windowMax = max r.WindowMax r.Cwnd
+                        let below = float (windowMax - r.Cwnd) / float r.Mss
+
+                        { r with
+                            EpochStart = now
+                            WindowMax = windowMax
+                            PlateauMicros = int64 (System.Math.Cbrt(below / C) * 1e6)
+                            RenoWindow = r.Cwnd
+                            AckedInAvoidance = 0
+                        }
+
+                // Where the curve will be one RTT from now, kept between cwnd and 1.5 cwnd.
+                let target =
+                    cubicWindow r (now - r.EpochStart + rtt)
+                    |> max (float r.Cwnd)
+                    |> min (1.5 * float r.Cwnd)
+
+                let cubicGrowth = int ((target - float r.Cwnd) * float ackedBytes / float r.Cwnd)
+
+                // Reno's window, grown by alpha segments per window acknowledged (4.3);
+                // what a step's division leaves over is carried to the next ACK.
+                let credit = r.AckedInAvoidance + int (alpha * float r.Mss * float ackedBytes)
+                let reno = r.RenoWindow + credit / r.Cwnd
+                let cwnd = max (r.Cwnd + cubicGrowth) reno
+
+                { r with
+                    Cwnd = min MaxWindow cwnd
+                    RenoWindow = reno
+                    AckedInAvoidance = credit % r.Cwnd
+                }
+
+        member _.OnLoss(r, flightSize) =
+            let r = reduce r flightSize
+            { r with Cwnd = r.Ssthresh + 3 * r.Mss }
+
+        member _.OnDuplicateAck r =
+            { r with
+                Cwnd = min MaxWindow (r.Cwnd + r.Mss)
             }
+
+        member _.OnPartialAck(r, ackedBytes) =
+            let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
+            { r with Cwnd = max r.Mss deflated }
+
+        member _.OnRecoveryEnd(r, flightSize) =
+            { r with
+                Cwnd = min r.Ssthresh (max flightSize r.Mss + r.Mss)
+                EpochStart = 0L
+            }
+
+        member _.OnSlowStartExit r =
+            { r with
+                Ssthresh = min r.Ssthresh r.Cwnd
+                WindowMax = r.Cwnd
+                EpochStart = 0L
+            }
+
+        member _.OnTimeout(r, flightSize) =
+            { reduce r flightSize with
+                Cwnd = r.Mss
+            }
+
+let private cubicAlgorithm = Cubic() :> ICongestionControl
+
+/// A CUBIC controller for a connection with this MSS, starting in slow start.
+let cubic (mss: int) : Controller =
+    {
+        Algorithm = cubicAlgorithm
+        State = initial mss
     }

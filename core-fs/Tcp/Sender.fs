@@ -469,7 +469,8 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
             c.Recovery <- Recovery.Open
             Rack.onRecoveryEnd &c.Rack
 
-        Congestion.ackInPlace &c.Congestion acked
+        let rtt = c.Rtt.Srtt |> ValueOption.defaultValue c.Rack.Rtt
+        Congestion.ackInPlace &c.Congestion acked now rtt
         c.DuplicateAcks <- 0
         // `recover` trails SND.UNA outside recovery, so the two stay comparable however
         // far the connection goes (they are 32-bit numbers on a circle).

@@ -110,7 +110,7 @@ module ConnectionOptions =
             MaxSynRetries = 6
             Keepalive = ValueNone
             Rtt = Rtt.defaults
-            CongestionControl = Congestion.newReno
+            CongestionControl = Congestion.cubic
             IsnKey = { K0 = 0UL; K1 = 0UL }
         }
 
