@@ -253,6 +253,49 @@ let private dsackTests =
             }
         ]
 
+let private undoTests =
+    testList
+        "Undo of spurious reductions (RFC 3522, RFC 3708, RFC 4015)"
+        [
+            test "a timeout whose ACK echoes the original's timestamp was spurious: the window comes back" {
+                let x, _ = inFlightWith o 10
+                let before = x.Connection.CongestionWindow
+                // The timestamp the peer echoes for the original segments.
+                let original = x.Peer.TsEcr
+                x.FireRetransmit() |> ignore
+                Expect.isLessThan x.Connection.CongestionWindow before "the timeout shrank the window"
+                // The ACK was only late: it covers everything and answers the originals.
+                x.Peer.TsEcr <- original
+                x.PeerAck() |> ignore
+                Expect.isGreaterThanOrEqual x.Connection.CongestionWindow before "the window is back"
+                Expect.equal x.Connection.UndoneCount 1L "one reduction undone"
+            }
+
+            test "a fast retransmit that a D-SACK shows needless was spurious: the window comes back" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                let before = x.Connection.CongestionWindow
+                // Segment 0 is late, not lost: the peer SACKs 1 to 3 first.
+                let resent = sent (sackAck x start (start + mss) (start + 4 * mss))
+                Expect.exists resent (fun s -> s.Seq = start) "segment 0 sent again"
+                Expect.isLessThan x.Connection.CongestionWindow before "recovery cut the window"
+                // Then the original arrives, and the copy after it, reported as a duplicate.
+                x.PeerAck(ack = start + 4 * mss) |> ignore
+                sackAck x (start + 4 * mss) start (start + mss) |> ignore
+                Expect.isGreaterThanOrEqual x.Connection.CongestionWindow before "the window is back"
+                Expect.equal x.Connection.UndoneCount 1L "one reduction undone"
+            }
+
+            test "a real loss is not undone: the ACK of the retransmission echoes its own timestamp" {
+                let x, _ = inFlightWith o 10
+                x.FireRetransmit() |> ignore
+                let after = x.Connection.CongestionWindow
+                x.PeerAck() |> ignore
+                Expect.equal x.Connection.UndoneCount 0L "nothing undone"
+                Expect.isLessThan x.Connection.CongestionWindow (4 * after) "the window grows from one segment"
+            }
+        ]
+
 let private rackTests =
     testList
         "RACK-TLP (RFC 8985)"
@@ -315,5 +358,6 @@ let tests =
             timeoutTests
             renegingTests
             dsackTests
+            undoTests
             rackTests
         ]

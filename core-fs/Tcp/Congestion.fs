@@ -96,6 +96,14 @@ type Controller =
     member c.WithThreshold(ssthresh) =
         c.With { c.State with Ssthresh = ssthresh }
 
+    /// This window (an undo restores one), the rest as it is.
+    member c.WithWindow(cwnd) =
+        c.With
+            { c.State with
+                Cwnd = cwnd
+                EpochStart = 0L
+            }
+
 /// `OnAck` on a controller where it lies (a connection's own field), the state written
 /// straight from the algorithm's answer: a new controller value, copied in, would read
 /// that answer back in one wide load before its two stores reach the cache, once per ACK.

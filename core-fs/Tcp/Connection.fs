@@ -78,6 +78,8 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         TlpEnd = ValueNone
         TlpRetransmitted = false
         Recovery = Recovery.Open
+        Undo = Unchecked.defaultof<Undo>
+        Undone = 0L
         LastDelivered = 0
         DuplicateAcks = 0
         Recover = zero

@@ -202,6 +202,13 @@ type Board() =
             e.Marks <- (e.Marks &&& Marks.Retransmitted) ||| Marks.Lost
             lostBytes <- lostBytes + e.Length
 
+    /// Nothing is judged lost any more (a reduction was undone: the losses were not real).
+    member _.ClearLost() =
+        lostBytes <- 0
+
+        for i in head .. head + count - 1 do
+            items[i].Marks <- items[i].Marks &&& ~~~Marks.Lost
+
     /// Entries that end at or before `una` leave (the peer has them); one that straddles it
     /// is cut. Returns how many entries left whole.
     member _.AckTo(una: SeqNum) =

@@ -94,6 +94,13 @@ let private resend (c: Connection) (now: int64) (box: Outbox) (index: int) (limi
     let data = max 0 (min size (c.SndQueued - entry.Start))
     transmitRange c now box entry.Start data |> ignore
     c.Board.MarkRetransmitted(index, now, int c.SegmentsSent)
+
+    if c.Undo.Cwnd > 0 then
+        c.Undo <-
+            { c.Undo with
+                Retransmits = c.Undo.Retransmits + 1
+            }
+
     size
 
 /// Room the congestion window leaves, and room the peer's window leaves for new data.
@@ -369,9 +376,55 @@ let private recordSacks
 
     dsack
 
+/// A reduction begins: remember what it changes, so it can be undone if it proves
+/// spurious. A timeout during a reduction keeps the values from before the first.
+let private beginUndo (c: Connection) (now: int64) =
+    if c.Undo.Cwnd = 0 then
+        c.Undo <-
+            {
+                Cwnd = c.Congestion.Window
+                Ssthresh = c.Congestion.SlowStartThreshold
+                Start = c.SndUna
+                End = c.SndMax
+                FirstRetransmitAt = now
+                Retransmits = 0
+            }
+
+/// The reduction proved spurious: the window and threshold come back (as Linux's undo
+/// does, never lower than they are now), nothing stays judged lost, and recovery ends.
+let private undo (c: Connection) =
+    let u = c.Undo
+
+    c.Congestion <-
+        c.Congestion
+            .WithThreshold(max c.Congestion.SlowStartThreshold u.Ssthresh)
+            .WithWindow(max c.Congestion.Window u.Cwnd)
+
+    c.Board.ClearLost()
+    c.Recovery <- Recovery.Open
+    c.Recover <- c.SndUna
+    c.DuplicateAcks <- 0
+    c.Undo <- Unchecked.defaultof<Undo>
+    c.Undone <- c.Undone + 1L
+
+/// Whether this ACK proves the reduction spurious: its echoed timestamp is older than the
+/// episode's first retransmission, so it answers an original copy (Eifel, RFC 3522 and
+/// RFC 4015), or D-SACKs have now shown every retransmission of the episode needless
+/// (RFC 3708).
+let private spurious (c: Connection) (ack: SeqNum) (tsecr: uint32 voption) (dsack: bool) =
+    let u = c.Undo
+
+    u.Cwnd > 0
+    && ((SeqNum.gt ack u.Start
+         && (match tsecr with
+             | ValueSome echo -> int (echo - tsClock u.FirstRetransmitAt) < 0
+             | ValueNone -> false))
+        || (dsack && u.Retransmits = 0))
+
 /// Fast recovery begins (RFC 6675, RFC 6582): `recover` is SND.MAX, the window is cut
 /// once, and PRR starts counting.
-let private enterRecovery (c: Connection) =
+let private enterRecovery (c: Connection) (now: int64) =
+    beginUndo c now
     c.Recover <- c.SndMax
 
     c.Recovery <-
@@ -391,7 +444,13 @@ let private detectLosses (c: Connection) (now: int64) (dsack: bool) =
     LossDetection.detect c now dsack
 
     if c.Board.LostBytes > 0 && c.Recovery.IsOpen then
-        enterRecovery c
+        enterRecovery c now
+
+/// An episode ended without proving spurious: its undo state is dropped unless
+/// retransmissions still wait for the D-SACKs that would show them needless.
+let private endUndo (c: Connection) =
+    if c.Undo.Retransmits = 0 then
+        c.Undo <- Unchecked.defaultof<Undo>
 
 /// What a cumulative ACK that moves SND.UNA to `ack` does: RACK hears of the segments it
 /// delivers, they leave the scoreboard, their buffer space is released, and recovery ends
@@ -458,6 +517,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         c.Recovery <- Recovery.Open
         c.DuplicateAcks <- 0
         Rack.onRecoveryEnd &c.Rack
+        endUndo c
     | Recovery.Fast _ when not c.SackOn ->
         // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
         board.MarkLost 0
@@ -468,6 +528,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         if c.Recovery.IsAfterTimeout && SeqNum.ge ack c.Recover then
             c.Recovery <- Recovery.Open
             Rack.onRecoveryEnd &c.Rack
+            endUndo c
 
         let rtt = c.Rtt.Srtt |> ValueOption.defaultValue c.Rack.Rtt
         Congestion.ackInPlace &c.Congestion acked now rtt
@@ -533,6 +594,16 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
                 false
 
         let newlySacked = c.Board.SackedBytes > sackedBefore
+
+        // A D-SACK of data from the episode shows one retransmission needless.
+        if dsack && c.Undo.Cwnd > 0 && c.Undo.Retransmits > 0 then
+            c.Undo <-
+                { c.Undo with
+                    Retransmits = c.Undo.Retransmits - 1
+                }
+
+        if spurious c ack tsecr dsack then
+            undo c
 
         if advanced then
             onNewAck c now box ack tsecr
@@ -622,6 +693,11 @@ let resendOversized (c: Connection) (now: int64) (box: Outbox) =
 /// everything again from SND.UNA as the window grows (RFC 6298 5.4-5.6, RFC 5681 3.1,
 /// RFC 6675 5.1).
 let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
+    // A timeout after an episode that ended keeps no stale undo state from it.
+    if c.Recovery.IsOpen && c.Undo.Cwnd > 0 && SeqNum.ge c.SndUna c.Undo.End then
+        c.Undo <- Unchecked.defaultof<Undo>
+
+    beginUndo c now
     let threshold = c.Congestion.SlowStartThreshold
     c.Congestion <- c.Congestion.OnTimeout(flightSize c)
 

@@ -16,6 +16,21 @@ type Prr =
         Rescued: bool
     }
 
+/// What undoing a window reduction needs (RFC 4015, RFC 3708, Linux's undo): the
+/// window and threshold before it, the sequence range of the episode, when its first
+/// retransmission left, and how many of its retransmissions no D-SACK has yet shown to
+/// be needless. `Cwnd` 0: nothing to undo.
+[<Struct>]
+type Undo =
+    {
+        Cwnd: int
+        Ssthresh: int
+        Start: SeqNum
+        End: SeqNum
+        FirstRetransmitAt: int64
+        Retransmits: int
+    }
+
 /// Where loss recovery stands.
 [<Struct; RequireQualifiedAccess>]
 type Recovery =
@@ -108,6 +123,10 @@ type Connection =
             mutable TlpEnd: SeqNum voption
             mutable TlpRetransmitted: bool
             mutable Recovery: Recovery
+            /// The reduction that may yet prove spurious.
+            mutable Undo: Undo
+            /// Reductions undone because they proved spurious.
+            mutable Undone: int64
             /// Bytes the last ACK reported delivered (cumulatively or by SACK).
             mutable LastDelivered: int
             mutable DuplicateAcks: int
@@ -157,6 +176,8 @@ type Connection =
     member c.RetransmissionTimeout = Rtt.rto c.Rtt
     member c.SmoothedRtt = c.Rtt.Srtt
     member c.RetransmissionCount = c.Retransmissions
+    /// Window reductions undone because the retransmissions proved needless.
+    member c.UndoneCount = c.Undone
     member c.SegmentsSentCount = c.SegmentsSent
     member c.SegmentsReceivedCount = c.SegmentsReceived
     member c.Deadlines = c.Timers
