@@ -25,6 +25,7 @@ type BenchArgs =
     | Loss
     | Bytes of count: int64
     | Pcap_Dir of directory: string
+    | Buffer of bytes: int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -37,6 +38,8 @@ type BenchArgs =
                 "instead: the kernel's sender against ours through the same impairment (0.5% to 20% loss), one TUN device."
             | Bytes _ -> "with --loss: bytes each transfer moves on a clean or lightly lossy link (default 67108864)."
             | Pcap_Dir _ -> "with --loss: write each row's packets to a pcap file in this directory."
+            | Buffer _ ->
+                "with --loss: the stack's send and receive buffer per connection, a power of two (default 4194304, the most Linux's autotuning gives the kernel's)."
 
 /// One end of a connection, whichever stack it lives on.
 type Endpoint =
@@ -478,6 +481,7 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.GetResult(Bytes, defaultValue = (64L <<< 20)))
             (TimeSpan.FromMinutes 10.)
             (args.TryGetResult Pcap_Dir)
+            (args.GetResult(Buffer, defaultValue = (4 <<< 20)))
             out
     else
         measureAll args out

@@ -161,6 +161,7 @@ let private measureRow
     (limit: TimeSpan)
     (seed: uint64)
     (capture: string option)
+    (buffer: int)
     =
     let ns = uniqueName "tsl" "t"
 
@@ -172,6 +173,8 @@ let private measureRow
                     Namespace = ns,
                     KernelAddress = "10.9.0.1/24",
                     Offload = false,
+                    SendBufferSize = buffer,
+                    ReceiveBufferSize = buffer,
                     InboundImpairment = row.Link,
                     OutboundImpairment = row.Link,
                     ImpairmentSeed = seed,
@@ -196,8 +199,9 @@ let private show (seconds: float option) =
     | None -> "timeout"
 
 /// Runs every row and prints the table; returns 0. With `captures`, each row's packets
-/// go to a pcap file in that directory.
-let run (bytes: int64) (limit: TimeSpan) (captures: string option) (out: TextWriter) =
+/// go to a pcap file in that directory. The stack's connections get `buffer` bytes each
+/// way.
+let run (bytes: int64) (limit: TimeSpan) (captures: string option) (buffer: int) (out: TextWriter) =
     if bytes <= 0L then
         failwith "--bytes must be more than 0"
 
@@ -227,7 +231,7 @@ let run (bytes: int64) (limit: TimeSpan) (captures: string option) (out: TextWri
                 let name = row.Name.Replace("%", "pct").Replace(" + ", "-").Replace(' ', '-')
                 Path.Combine(dir, $"loss-{name}.pcap"))
 
-        let kernel, ours = measureRow progress row count limit 1UL capture
+        let kernel, ours = measureRow progress row count limit 1UL capture buffer
 
         let ratio =
             match kernel, ours with
