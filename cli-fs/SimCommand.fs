@@ -158,6 +158,9 @@ let private writeJson (out: TextWriter) (r: Transfer.Result) =
         w.WriteNumber("bytesVerified", r.BytesVerified)
         w.WriteNumber("virtualMs", float r.VirtualMicros / 1000.0)
         w.WriteNumber("retransmissions", r.Retransmissions)
+        w.WriteNumber("timeouts", r.A.Timeouts + r.B.Timeouts)
+        w.WriteNumber("lossProbes", r.A.LossProbes + r.B.LossProbes)
+        w.WriteNumber("reductionsUndone", r.A.Undone + r.B.Undone)
         w.WriteNumber("packetsSent", r.PacketsSent)
         w.WriteStartObject "finalStates"
         w.WriteString("A", stateName r.A.FinalState)
@@ -210,7 +213,7 @@ let run (args: ParseResults<SimArgs>) (out: TextWriter) =
         let verdict = if side.Verified then "all verified" else "NOT verified"
 
         out.WriteLine
-            $"{side.Name}: sent {side.BytesSent}, received {side.BytesReceived} ({verdict}), {side.Retransmissions} retransmissions, final state {stateName side.FinalState}"
+            $"{side.Name}: sent {side.BytesSent}, received {side.BytesReceived} ({verdict}), {side.Retransmissions} retransmissions ({side.Timeouts} timeouts, {side.LossProbes} loss probes, {side.Undone} reductions undone), final state {stateName side.FinalState}"
 
         out.WriteLine $"   sha256 {side.ReceivedSha256}"
 

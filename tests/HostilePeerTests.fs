@@ -286,6 +286,25 @@ let private undoTests =
                 Expect.equal x.Connection.UndoneCount 1L "one reduction undone"
             }
 
+            test "a D-SACK of a probe sent before a timeout proves nothing about the timeout; a timer keeps running" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                // The peer shuts its window: the timeout can send nothing and leaves the flight
+                // to the persist timer.
+                x.PeerAck(ack = start, window = 0) |> ignore
+                x.FireRetransmit() |> ignore
+                Expect.equal x.Connection.TimeoutCount 1L "one timeout"
+                // Then it reports the probe's copy of the last segment as a duplicate.
+                let top = x.Connection.SendNext
+                let last = (top - mss).Value, top.Value
+
+                x.PeerAck(ack = start, window = 0, options = [ Nop; Nop; Sack [ last; last ] ])
+                |> ignore
+
+                Expect.equal x.Connection.UndoneCount 0L "nothing undone"
+                Expect.isTrue (Connection.nextDeadline x.Connection).IsSome "a timer runs"
+            }
+
             test "a real loss is not undone: the ACK of the retransmission echoes its own timestamp" {
                 let x, _ = inFlightWith o 10
                 x.FireRetransmit() |> ignore

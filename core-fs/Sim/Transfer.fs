@@ -54,6 +54,11 @@ type SideResult =
         Verified: bool
         ReceivedSha256: string
         Retransmissions: int64
+        /// Of the loss recovery: retransmission timeouts, tail loss probes, and reductions
+        /// undone as spurious.
+        Timeouts: int64
+        LossProbes: int64
+        Undone: int64
     }
 
 type Result =
@@ -109,6 +114,9 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
     member val Mismatch: int64 option = None with get, set
     member val State = State.SynSent with get, set
     member val Retransmissions = 0L with get, set
+    member val Timeouts = 0L with get, set
+    member val LossProbes = 0L with get, set
+    member val Undone = 0L with get, set
     member _.Name = name
     member _.SendDirection = sendDirection
 
@@ -287,6 +295,9 @@ let run (config: Config) : Result =
                 | ValueSome c ->
                     e.State <- c.CurrentState
                     e.Retransmissions <- c.RetransmissionCount
+                    e.Timeouts <- c.TimeoutCount
+                    e.LossProbes <- c.LossProbeCount
+                    e.Undone <- c.UndoneCount
                 | ValueNone -> e.State <- State.Closed
 
                 if o.Readable > 0 then
@@ -382,6 +393,9 @@ let run (config: Config) : Result =
             Verified = e.Mismatch.IsNone && e.PeerClosed && e.ReadPosition = toReceive e
             ReceivedSha256 = e.Sha256()
             Retransmissions = e.Retransmissions
+            Timeouts = e.Timeouts
+            LossProbes = e.LossProbes
+            Undone = e.Undone
         }
 
     let sideA = side a

@@ -92,6 +92,8 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         UnackedSegments = 0
         LastOutOfWindowAck = System.Int64.MinValue / 2L
         Retransmissions = 0L
+        Timeouts = 0L
+        LossProbes = 0L
         SegmentsSent = 0L
         SegmentsReceived = 0L
     }

@@ -252,6 +252,11 @@ let output (c: Connection) (now: int64) (box: Outbox) =
             Timers.stop Timers.Persist &c.Timers
             c.PersistBackoffs <- 0
 
+            // Data in flight always has a timer coming (an undo can un-stall a flight
+            // that a timeout had left to the persist timer).
+            if SeqNum.gt c.SndMax c.SndUna then
+                armRetransmitTimer c now
+
 /// The persist timer expired: probe a zero window with a segment the receiver must answer
 /// (one below SND.UNA, as Linux does), or, when some window is open but too small for
 /// silly-window avoidance, send what fits (the override timeout of 3.8.6.2.1).
@@ -409,17 +414,17 @@ let private undo (c: Connection) =
 
 /// Whether this ACK proves the reduction spurious: its echoed timestamp is older than the
 /// episode's first retransmission, so it answers an original copy (Eifel, RFC 3522 and
-/// RFC 4015), or D-SACKs have now shown every retransmission of the episode needless
+/// RFC 4015), or its D-SACK showed the last of the episode's retransmissions needless
 /// (RFC 3708).
-let private spurious (c: Connection) (ack: SeqNum) (tsecr: uint32 voption) (dsack: bool) =
+let private spurious (c: Connection) (ack: SeqNum) (tsecr: uint32 voption) (lastNeedless: bool) =
     let u = c.Undo
 
     u.Cwnd > 0
-    && ((SeqNum.gt ack u.Start
-         && (match tsecr with
-             | ValueSome echo -> int (echo - tsClock u.FirstRetransmitAt) < 0
-             | ValueNone -> false))
-        || (dsack && u.Retransmits = 0))
+    && (lastNeedless
+        || (SeqNum.gt ack u.Start
+            && (match tsecr with
+                | ValueSome echo -> int (echo - tsClock u.FirstRetransmitAt) < 0
+                | ValueNone -> false)))
 
 /// Fast recovery begins (RFC 6675, RFC 6582): `recover` is SND.MAX, the window is cut
 /// once, and PRR starts counting.
@@ -595,14 +600,17 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
 
         let newlySacked = c.Board.SackedBytes > sackedBefore
 
-        // A D-SACK of data from the episode shows one retransmission needless.
+        // A D-SACK of data from the episode shows one retransmission needless; the last
+        // one shown needless proves the whole episode spurious.
+        let lastNeedless = dsack && c.Undo.Cwnd > 0 && c.Undo.Retransmits = 1
+
         if dsack && c.Undo.Cwnd > 0 && c.Undo.Retransmits > 0 then
             c.Undo <-
                 { c.Undo with
                     Retransmits = c.Undo.Retransmits - 1
                 }
 
-        if spurious c ack tsecr dsack then
+        if spurious c ack tsecr lastNeedless then
             undo c
 
         if advanced then
@@ -672,6 +680,7 @@ let onProbeTimeout (c: Connection) (now: int64) (box: Outbox) =
 
             c.TlpRetransmitted <- true
 
+        c.LossProbes <- c.LossProbes + 1L
         // One probe per episode: sending new data above did not arm another.
         c.TlpEnd <- ValueSome c.SndMax
         Timers.stop Timers.LossProbe &c.Timers
@@ -698,6 +707,7 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
         c.Undo <- Unchecked.defaultof<Undo>
 
     beginUndo c now
+    c.Timeouts <- c.Timeouts + 1L
     let threshold = c.Congestion.SlowStartThreshold
     c.Congestion <- c.Congestion.OnTimeout(flightSize c)
 

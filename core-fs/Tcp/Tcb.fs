@@ -149,6 +149,10 @@ type Connection =
 
             // Counters.
             mutable Retransmissions: int64
+            /// Retransmission timeouts of data (not of a SYN, not persist probes).
+            mutable Timeouts: int64
+            /// Tail loss probes sent (RFC 8985 7).
+            mutable LossProbes: int64
             mutable SegmentsSent: int64
             mutable SegmentsReceived: int64
         }
@@ -178,6 +182,8 @@ type Connection =
     member c.RetransmissionCount = c.Retransmissions
     /// Window reductions undone because the retransmissions proved needless.
     member c.UndoneCount = c.Undone
+    member c.TimeoutCount = c.Timeouts
+    member c.LossProbeCount = c.LossProbes
     member c.SegmentsSentCount = c.SegmentsSent
     member c.SegmentsReceivedCount = c.SegmentsReceived
     member c.Deadlines = c.Timers
