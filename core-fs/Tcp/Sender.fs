@@ -280,11 +280,13 @@ let onPersist (c: Connection) (now: int64) (box: Outbox) =
 let private learn (c: Connection) (ack: SeqNum) (rtt: int64) =
     c.Rtt <- Rtt.sample rtt c.Rtt
 
-    if c.Congestion.Window < c.Congestion.SlowStartThreshold && c.Recovery.IsOpen then
-        let struct (exit, state) = HyStart.onSample rtt ack c.SndNxt c.SlowStart
+    // HyStart++ runs in the initial slow start only (RFC 9406 4.3): ssthresh is still
+    // unset; after any loss, slow start is the standard one.
+    if c.Congestion.SlowStartThreshold = System.Int32.MaxValue && c.Recovery.IsOpen then
+        let struct (verdict, state) = HyStart.onSample rtt ack c.SndNxt c.SlowStart
         c.SlowStart <- state
 
-        if exit then
+        if verdict.IsExit then
             c.Congestion <- c.Congestion.OnSlowStartExit()
 
 /// A round-trip sample from the ACK of our SYN: from the echoed timestamp when on
@@ -536,7 +538,18 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
             endUndo c
 
         let rtt = c.Rtt.Srtt |> ValueOption.defaultValue c.Rack.Rtt
-        Congestion.ackInPlace &c.Congestion acked now rtt
+
+        // In Conservative Slow Start the window grows at a quarter of slow start's rate.
+        let growth =
+            if
+                c.SlowStart.Conservative
+                && c.Congestion.Window < c.Congestion.SlowStartThreshold
+            then
+                acked / HyStart.CssGrowthDivisor
+            else
+                acked
+
+        Congestion.ackInPlace &c.Congestion growth now rtt
         c.DuplicateAcks <- 0
         // `recover` trails SND.UNA outside recovery, so the two stay comparable however
         // far the connection goes (they are 32-bit numbers on a circle).
