@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using Stack.Core;
 using Stack.Core.Host;
+using Stack.Core.Tcp;
 using Stack.Core.Wire;
 using Stack.Shell.Device;
 

@@ -2,7 +2,7 @@ module Stack.Tests.IsnTests
 
 open System
 open Expecto
-open Stack.Core.Host
+open Stack.Core.Tcp
 open Stack.Core.Wire
 
 let private key =

@@ -2,7 +2,7 @@
 /// rebuild F# records field by field.
 module Stack.Core.Host.Configure
 
-open Stack.Core.Host.Isn
+open Stack.Core.Tcp.Isn
 open Stack.Core.Tcp
 open Stack.Core.Wire
 

@@ -6,16 +6,8 @@
 [<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
 module Stack.Core.Tcp.Connection
 
-open Stack.Core.Host
 open Stack.Core.Wire
 open Stack.Core.Tcp.Emit
-
-/// How long a timestamp may go unrefreshed before PAWS forgets it (RFC 7323 5.5).
-let private pawsIdleMicros = 24L * 24L * 3600L * 1_000_000L
-
-/// The least time between ACKs for empty segments outside the window (Linux's
-/// tcp_invalid_ratelimit).
-let private outOfWindowAckInterval = 500_000L
 
 /// The smallest MSS a peer or an ICMP error can give us, before options (Linux's
 /// TCP_MIN_SND_MSS): below it, headers would outweigh the data many times over.
@@ -255,54 +247,6 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref
         c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
         startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
 
-/// The length of a segment in sequence space.
-let private segmentLength (incoming: inref<Incoming>) =
-    let h = &incoming.Header
-
-    incoming.PayloadLength
-    + (if h.Has TcpFlags.Syn then 1 else 0)
-    + (if h.Has TcpFlags.Fin then 1 else 0)
-
-/// RFC 9293 3.10.7.4, first check: does the segment fall in the receive window (its four
-/// cases)? A zero window still lets the segment at RCV.NXT through for its ACK; its data
-/// is trimmed away later.
-let private acceptable (c: Connection) (incoming: inref<Incoming>) =
-    let seq = SeqNum incoming.Header.SequenceNumber
-    let length = segmentLength &incoming
-    let window = max 0 (c.RcvEdge - c.RcvNxt)
-
-    if length = 0 then
-        if window = 0 then
-            seq = c.RcvNxt
-        else
-            SeqNum.inWindow c.RcvNxt (uint32 window) seq
-    elif window = 0 then
-        seq = c.RcvNxt
-    else
-        SeqNum.inWindow c.RcvNxt (uint32 window) seq
-        || SeqNum.inWindow c.RcvNxt (uint32 window) (seq + length - 1)
-
-/// PAWS (RFC 7323 5.3): a segment whose timestamp is older than the latest one is an old
-/// duplicate.
-let private staleTimestamp (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
-    match offered.Timestamps with
-    | ValueSome(struct (tsval, _)) when c.TimestampsOn && not (incoming.Header.Has TcpFlags.Rst) ->
-        int (tsval - c.TsRecent) < 0 && now - c.TsRecentAt < pawsIdleMicros
-    | _ -> false
-
-/// RFC 7323 4.3: remember the timestamp to echo from the segment that covers the last
-/// ACK we sent.
-let private recordTimestamp (c: Connection) (now: int64) (incoming: inref<Incoming>) (offered: inref<KnownOptions>) =
-    match offered.Timestamps with
-    | ValueSome(struct (tsval, _)) when c.TimestampsOn ->
-        if
-            int (tsval - c.TsRecent) >= 0
-            && SeqNum.le (SeqNum incoming.Header.SequenceNumber) c.LastAckSent
-        then
-            c.TsRecent <- tsval
-            c.TsRecentAt <- now
-    | _ -> ()
-
 /// RFC 9293 3.10.7.4, second check, with RFC 5961 3.2: only a reset exactly at RCV.NXT
 /// resets; one elsewhere in the window gets a challenge ACK.
 let private onReset (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
@@ -346,58 +290,6 @@ let private takeFin (c: Connection) (now: int64) (box: Outbox) =
         | _ -> false
     | _ -> false
 
-/// Payload [seq, payloadEnd) that was here already, in order or out of it, is reported
-/// in a D-SACK block of the next ACK (RFC 2883), so the sender learns its retransmission
-/// was not needed.
-let private noteDuplicate (c: Connection) (seq: SeqNum) (payloadEnd: SeqNum) =
-    if c.SackOn && SeqNum.lt seq payloadEnd then
-        if SeqNum.lt seq c.RcvNxt then
-            c.Dsack <-
-                ValueSome
-                    {
-                        Start = seq
-                        End = SeqNum.min payloadEnd c.RcvNxt
-                    }
-        elif c.OutOfOrder.Covers(seq, payloadEnd) then
-            c.Dsack <- ValueSome { Start = seq; End = payloadEnd }
-
-/// RFC 9293 3.10.7.4, seventh step: keep the payload that falls in the window. Returns
-/// whether the ACK for it must go now (out of order, a hole filled, or a duplicate).
-let private onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
-    let seq = SeqNum incoming.Header.SequenceNumber
-    let seq = if incoming.Header.Has TcpFlags.Syn then seq + 1 else seq
-    let payloadEnd = seq + incoming.PayloadLength
-    noteDuplicate c seq payloadEnd
-    let start = SeqNum.max seq c.RcvNxt
-    let stop = SeqNum.min payloadEnd c.RcvEdge
-    let length = stop - start
-
-    if length <= 0 then
-        true
-    else
-        let inOrder = start = c.RcvNxt
-        let holesBefore = not c.OutOfOrder.IsEmpty
-
-        box.Arrived <-
-            ValueSome
-                {
-                    PayloadOffset = start - seq
-                    Sequence = start
-                    Length = length
-                }
-
-        match Reassembly.add c.RcvNxt start length c.OutOfOrder with
-        | Reassembly.Advanced n ->
-            c.RcvNxt <- c.RcvNxt + n
-            c.RcvUnread <- c.RcvUnread + n
-            box.Readable <- box.Readable + n
-        | Reassembly.Ignored -> ()
-
-        // Counted in full-sized segments, so that a segment the kernel coalesced (64 KiB
-        // through a TUN device with offloads) is acknowledged at once, as Linux does.
-        c.UnackedSegments <- c.UnackedSegments + max 1 (incoming.PayloadLength / c.Options.Mss)
-        not inOrder || holesBefore || c.UnackedSegments >= 2
-
 /// RFC 9293 3.10.7.3: a segment for a connection in SYN-SENT.
 let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = &incoming.Header
@@ -431,7 +323,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             c.RcvEdge <- c.RcvNxt + min 65535 (c.Options.ReceiveBufferSize - c.RcvUnread)
 
             if incoming.PayloadLength > 0 then
-                onText c box &incoming |> ignore
+                Receiver.onText c box &incoming |> ignore
 
             if h.Has TcpFlags.Fin then
                 c.PeerFin <- ValueSome(c.Irs + 1 + incoming.PayloadLength)
@@ -444,24 +336,6 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             c.State <- State.SynReceived
             syn c now box
             c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
-
-/// An unacceptable segment gets an ACK (RFC 9293 3.10.7.4), except a reset. An empty one
-/// is answered at most twice a second, as Linux does, so two ends that disagree cannot
-/// keep each other busy with ACKs.
-let private answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
-    let empty = segmentLength &incoming = 0
-
-    if
-        not (incoming.Header.Has TcpFlags.Rst)
-        && not (empty && now - c.LastOutOfWindowAck < outOfWindowAckInterval)
-    then
-        if empty then
-            c.LastOutOfWindowAck <- now
-        else
-            let seq = SeqNum incoming.Header.SequenceNumber
-            noteDuplicate c seq (seq + incoming.PayloadLength)
-
-        ack c now box
 
 /// The peer's SYN-ACK after crossing SYNs: its ACK is taken as any other, and the
 /// connection is established without waiting for a further segment.
@@ -481,7 +355,7 @@ let private simultaneousSynAck
     connected c now box
 
     if Sender.onAck c now box &incoming &offered then
-        recordTimestamp c now &incoming &offered
+        Receiver.recordTimestamp c now &incoming &offered
         Sender.output c now box
 
 /// RFC 9293 3.10.7.4: a segment in any synchronized state (SYN-RECEIVED to TIME-WAIT).
@@ -510,10 +384,10 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
         // Simultaneous open (RFC 9293 Figure 7, line 6): the peer's SYN-ACK acknowledges
         // our SYN and completes the handshake; its SYN is the one we already took.
         simultaneousSynAck c now box &incoming &offered
-    elif staleTimestamp c now &incoming &offered then
-        answerUnacceptable c now box &incoming
-    elif not (acceptable c &incoming) then
-        answerUnacceptable c now box &incoming
+    elif Receiver.staleTimestamp c now &incoming &offered then
+        Receiver.answerUnacceptable c now box &incoming
+    elif not (Receiver.acceptable c &incoming) then
+        Receiver.answerUnacceptable c now box &incoming
 
         if c.State.IsTimeWait && h.Has TcpFlags.Fin then
             // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
@@ -551,7 +425,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
             if proceed && Sender.onAck c now box &incoming &offered then
                 // Only a segment that passed every check may move TS.Recent (RFC 7323 4.3
                 // with RFC 5961): a blind one with a huge TSval would fail all later ones.
-                recordTimestamp c now &incoming &offered
+                Receiver.recordTimestamp c now &incoming &offered
                 let finAcked = Sender.finAcked c
 
                 match c.State with
@@ -566,7 +440,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                     let mutable ackNow = false
 
                     if receiving && incoming.PayloadLength > 0 then
-                        ackNow <- onText c box &incoming
+                        ackNow <- Receiver.onText c box &incoming
 
                     if h.Has TcpFlags.Fin && receiving then
                         c.PeerFin <- ValueSome(seq + incoming.PayloadLength)
@@ -609,26 +483,6 @@ let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) : s
     segmentStep now &incoming c box
     finish c box
 
-/// The window the application's reads have opened, announced in a segment of its own
-/// only when that is worth it: a small or closed window reopens as soon as it grew by an
-/// MSS (or half the buffer); a larger one only once it at least doubles from half the
-/// buffer or less, as Linux does. Otherwise the next ACK carries it.
-let private windowUpdate (c: Connection) (now: int64) (box: Outbox) =
-    let mss = c.Options.Mss
-    let buffer = c.Options.ReceiveBufferSize
-    let available = max 0 (buffer - c.RcvUnread)
-    let growth = (c.RcvNxt + available) - c.RcvEdge
-    let current = c.RcvEdge - c.RcvNxt
-
-    let worthIt =
-        if current < mss then
-            growth >= max 1 (min (buffer / 2) mss)
-        else
-            2 * current <= buffer && available >= 2 * current
-
-    if worthIt then
-        ack c now box
-
 /// A user command, on the connection `c` itself.
 let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbox) =
     match command with
@@ -650,7 +504,7 @@ let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbo
         match c.State with
         | State.Established
         | State.FinWait1
-        | State.FinWait2 when consumed > 0 -> windowUpdate c now box
+        | State.FinWait2 when consumed > 0 -> Receiver.windowUpdate c now box
         | _ -> ()
     | Command.Close ->
         match c.State with

@@ -1,6 +1,6 @@
 namespace Stack.Core.Tcp
 
-open Stack.Core.Host.Isn
+open Stack.Core.Tcp.Isn
 open Stack.Core.Wire
 
 /// The eleven connection states of RFC 9293 section 3.3.2.

@@ -2,7 +2,7 @@
 /// a keyed hash of the connection's 4-tuple, so an off-path attacker cannot guess them and
 /// a new incarnation of a connection starts past the old one. The key and the time come
 /// in from the caller; nothing here reads a clock or draws a random number.
-module Stack.Core.Host.Isn
+module Stack.Core.Tcp.Isn
 
 open System
 open System.Buffers.Binary
