@@ -305,6 +305,38 @@ let private undoTests =
                 Expect.isTrue (Connection.nextDeadline x.Connection).IsSome "a timer runs"
             }
 
+            test "F-RTO without timestamps: after a timeout, ACKs for data never resent prove it spurious" {
+                let x, mss = inFlightWith { o with Timestamps = false } 10
+                let start = una x
+                x.User(Command.Send(10 * mss)) |> ignore
+                let before = x.Connection.CongestionWindow
+                let resent = sent (x.FireRetransmit())
+                Expect.exists resent (fun s -> s.Seq = start) "the timeout resends SND.UNA"
+                // The late ACK of the first original segment: F-RTO sends new data, not old.
+                let highest = x.Connection.SendNext
+                let next = sent (x.PeerAck(ack = start + mss))
+                Expect.isNonEmpty next "something goes"
+                Expect.all next (fun s -> SeqNum.ge s.Seq highest) "new data only"
+                Expect.isLessThanOrEqual next.Length 2 "at most two segments"
+                // More originals arrive: the timeout was spurious.
+                x.PeerAck(ack = start + 3 * mss) |> ignore
+                Expect.equal x.Connection.UndoneCount 1L "undone"
+                Expect.isGreaterThanOrEqual x.Connection.CongestionWindow before "the window is back"
+            }
+
+            test "F-RTO: a duplicate ACK after the new data shows the timeout was real; what was lost goes again" {
+                let x, mss = inFlightWith { o with Timestamps = false } 10
+                let start = una x
+                x.User(Command.Send(10 * mss)) |> ignore
+                x.FireRetransmit() |> ignore
+                x.PeerAck(ack = start + mss) |> ignore
+                let top = x.Connection.SendNext
+                // The new segments arrive, the rest of the old flight does not.
+                let again = sent (sackAck x (start + mss) (top - 2 * mss) top)
+                Expect.equal x.Connection.UndoneCount 0L "nothing undone"
+                Expect.exists again (fun s -> s.Seq = start + mss) "the old flight goes again from SND.UNA"
+            }
+
             test "a real loss is not undone: the ACK of the retransmission echoes its own timestamp" {
                 let x, _ = inFlightWith o 10
                 x.FireRetransmit() |> ignore

@@ -227,6 +227,23 @@ let private persistInterval (c: Connection) =
 
     min t c.Options.Rtt.MaxRto
 
+/// F-RTO's second step: up to two new segments, whatever the congestion window, and
+/// nothing resent; with no new data to send the test cannot be made, and the timeout is
+/// taken as real.
+let private frtoOutput (c: Connection) (now: int64) (box: Outbox) =
+    let mutable sent = 0
+
+    while sent < 2 && c.SndQueued - c.SndMax > 0 && receiveRoom c > 0 do
+        let length = min (c.SndQueued - c.SndMax) (min c.SndMss (receiveRoom c))
+        c.SndNxt <- transmitRange c now box c.SndMax length
+        sent <- sent + 1
+
+    if sent > 0 then
+        c.Recovery <- Recovery.AfterTimeout Frto.Deciding
+    else
+        c.Recovery <- Recovery.AfterTimeout Frto.Off
+        windowOutput c now box
+
 /// Data, a lost segment or our FIN waits, and nothing in flight will bring an ACK: only
 /// the persist timer can get things moving (RFC 9293 3.8.6.1).
 let private stalled (c: Connection) =
@@ -243,6 +260,8 @@ let output (c: Connection) (now: int64) (box: Outbox) =
                 resend c now box 0 c.SndMss |> ignore
 
             windowOutput c now box
+        | Recovery.AfterTimeout Frto.SendNew -> frtoOutput c now box
+        | Recovery.AfterTimeout Frto.Deciding -> ()
         | _ -> windowOutput c now box
 
         if stalled c then
@@ -428,6 +447,28 @@ let private spurious (c: Connection) (ack: SeqNum) (tsecr: uint32 voption) (last
                 | ValueSome echo -> int (echo - tsClock u.FirstRetransmitAt) < 0
                 | ValueNone -> false)))
 
+/// F-RTO's decisions on an ACK after a timeout (RFC 5682 3.1): the first ACK must move
+/// SND.UNA without reaching `recover` for new data to be tried; the ACK after the new
+/// data decides: if it moves SND.UNA again, segments never resent arrived, so the
+/// timeout was spurious and is undone; otherwise it was real.
+let private frtoStep (c: Connection) (advanced: bool) (ack: SeqNum) =
+    match c.Recovery with
+    | Recovery.AfterTimeout Frto.Waiting ->
+        c.Recovery <-
+            Recovery.AfterTimeout(
+                if advanced && SeqNum.lt ack c.Recover then
+                    Frto.SendNew
+                else
+                    Frto.Off
+            )
+    | Recovery.AfterTimeout Frto.SendNew -> c.Recovery <- Recovery.AfterTimeout Frto.Off
+    | Recovery.AfterTimeout Frto.Deciding ->
+        if advanced && c.Undo.Cwnd > 0 then
+            undo c
+        else
+            c.Recovery <- Recovery.AfterTimeout Frto.Off
+    | _ -> ()
+
 /// Fast recovery begins (RFC 6675, RFC 6582): `recover` is SND.MAX, the window is cut
 /// once, and PRR starts counting.
 let private enterRecovery (c: Connection) (now: int64) =
@@ -530,7 +571,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         board.MarkLost 0
         c.Congestion <- c.Congestion.OnPartialAck acked
     | Recovery.Fast _ -> ()
-    | Recovery.AfterTimeout
+    | Recovery.AfterTimeout _
     | Recovery.Open ->
         if c.Recovery.IsAfterTimeout && SeqNum.ge ack c.Recover then
             c.Recovery <- Recovery.Open
@@ -625,6 +666,8 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
 
         if spurious c ack tsecr lastNeedless then
             undo c
+
+        frtoStep c advanced ack
 
         if advanced then
             onNewAck c now box ack tsecr
@@ -731,7 +774,15 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
 
     c.Rtt <- Rtt.backoff c.Rtt
     c.Recover <- c.SndMax
-    c.Recovery <- Recovery.AfterTimeout
+    // F-RTO on the first timeout of an episode, with SACK and more than one segment out.
+    c.Recovery <-
+        Recovery.AfterTimeout(
+            if c.SackOn && c.Retries = 1 && c.Board.Count > 1 then
+                Frto.Waiting
+            else
+                Frto.Off
+        )
+
     c.DuplicateAcks <- 0
     c.Timing <- ValueNone
     c.Board.MarkAllLost()

@@ -31,6 +31,19 @@ type Undo =
         Retransmits: int
     }
 
+/// F-RTO's steps after a timeout (RFC 5682 3.1, with SACK): it tells a spurious timeout
+/// from a real one by sending new data instead of resending the rest.
+[<RequireQualifiedAccess>]
+type Frto =
+    /// Not running, or the timeout proved real: resend what is lost.
+    | Off = 0
+    /// The timeout's retransmission is out; waiting for the first ACK.
+    | Waiting = 1
+    /// That ACK moved SND.UNA: up to two new segments may go, nothing else.
+    | SendNew = 2
+    /// The new segments are out; the next ACK decides.
+    | Deciding = 3
+
 /// Where loss recovery stands.
 [<Struct; RequireQualifiedAccess>]
 type Recovery =
@@ -40,8 +53,8 @@ type Recovery =
     | Fast of prr: Prr
     /// After a retransmission timeout, until what was sent before it is acknowledged:
     /// the window grows from one segment in slow start, and losses found meanwhile do
-    /// not cut it again.
-    | AfterTimeout
+    /// not cut it again. `frto` is where F-RTO (RFC 5682) stands.
+    | AfterTimeout of frto: Frto
 
 /// One connection: its state and transmission control block, with the RFC's names.
 /// Callers see it as a value: every step of `Connection` works on a private copy and
