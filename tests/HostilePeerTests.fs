@@ -381,6 +381,18 @@ let private rackTests =
                 Expect.isGreaterThanOrEqual copies 2 "segment 0 sent again, and again when that copy was lost"
             }
 
+            test "when SACK recovery ends the window is ssthresh (RFC 6937), not what happens to be in flight" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                sackAck x start (start + mss) (start + 4 * mss) |> ignore
+                Expect.isTrue x.Connection.InRecovery "in recovery"
+                let ssthresh = x.Connection.SlowStartThreshold
+                // Everything arrives: the ACK leaves nothing in flight.
+                x.PeerAck(ack = x.Connection.SendNext) |> ignore
+                Expect.isFalse x.Connection.InRecovery "recovery is over"
+                Expect.equal x.Connection.CongestionWindow ssthresh "cwnd = ssthresh"
+            }
+
             test "a loss at the tail is probed: the last segment goes again after about two RTTs" {
                 let x, mss = inFlightWith o 4
                 let probe = (Timers.get Timers.LossProbe x.Connection.Deadlines).Value

@@ -561,7 +561,14 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
 
     match c.Recovery with
     | Recovery.Fast _ when SeqNum.ge ack c.Recover ->
-        c.Congestion <- c.Congestion.OnRecoveryEnd(c.SndMax - ack)
+        // With SACK, PRR paced the recovery and the window ends at ssthresh (RFC 6937);
+        // NewReno's end (RFC 6582) caps it at the flight to avoid a burst.
+        c.Congestion <-
+            if c.SackOn then
+                c.Congestion.WithWindow(max c.SndMss c.Congestion.SlowStartThreshold)
+            else
+                c.Congestion.OnRecoveryEnd(c.SndMax - ack)
+
         c.Recovery <- Recovery.Open
         c.DuplicateAcks <- 0
         Rack.onRecoveryEnd &c.Rack
