@@ -183,6 +183,48 @@ let private timeoutTests =
 let private sackAck (x: Exchange) (ack: SeqNum) (from: SeqNum) (until: SeqNum) =
     x.PeerAck(ack = ack, options = [ Nop; Nop; Sack [ from.Value, until.Value ] ])
 
+let private reassemblyTests =
+    testList
+        "Out-of-order arrivals"
+        [
+            test "a peer that leaves a hole between every segment costs no allocation per segment" {
+                let x = established o
+                let c = Connection.Owned.copy x.Connection
+                let box = Outbox()
+                let start = c.ReceiveNext
+                let size = 1000
+
+                // Rounds of 64 segments: the odd ones first, each past a hole, then the even
+                // ones that fill the holes. Built before the clock starts.
+                let round (r: int) =
+                    [|
+                        for i in [ 1..2..63 ] @ [ 0..2..62 ] ->
+                            x.Peer.Segment(TcpFlags.Ack, size, seq = start + (r * 64 + i) * size)
+                    |]
+
+                let rounds = Array.init 200 round
+
+                let play (segments: Incoming array) =
+                    for s in segments do
+                        Connection.Owned.handleSegment x.Now s c box
+
+                    Connection.Owned.handleUser x.Now (Command.Consumed(64 * size)) c box
+
+                let playRounds (first: int) (last: int) =
+                    for r in first..last do
+                        play rounds[r]
+
+                // Warm up (the JIT's tiers, the arrays' sizes), then count.
+                playRounds 0 149
+                let before = System.GC.GetAllocatedBytesForCurrentThread()
+                playRounds 150 199
+
+                let allocated = System.GC.GetAllocatedBytesForCurrentThread() - before
+                Expect.equal c.ReceiveNext (start + 200 * 64 * size) "every hole filled"
+                Expect.equal allocated 0L "bytes allocated by 3,200 segments, half of them out of order"
+            }
+        ]
+
 let private renegingTests =
     testList
         "SACK reneging (RFC 2018 8)"
@@ -419,6 +461,7 @@ let tests =
             icmpTests
             simultaneousOpenTests
             timeoutTests
+            reassemblyTests
             renegingTests
             dsackTests
             undoTests
