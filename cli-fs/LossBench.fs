@@ -96,11 +96,11 @@ let private fill (stream: Stream) (count: int64) (shutdown: unit -> unit) =
         shutdown ()
     }
 
-/// Seconds for `count` bytes, or None when the transfer did not end within `limit`.
-let private timed (limit: TimeSpan) (transfer: Task<int64>) (count: int64) =
-    let clock = Stopwatch.StartNew()
-
-    if transfer.Wait limit && transfer.Result = count then
+/// Seconds on `clock` until the receiver got all `count` bytes (and the sender finished),
+/// or None when that did not happen within `limit`.
+let private timed (clock: Stopwatch) (limit: TimeSpan) (receiving: Task<int64>) (sending: Task) (count: int64) =
+    if receiving.Wait limit && receiving.Result = count then
+        sending.Wait limit |> ignore
         Some clock.Elapsed.TotalSeconds
     else
         None
@@ -123,12 +123,7 @@ let private kernelSends (ns: string) (stack: TcpStack) (count: int64) (limit: Ti
     socket.Connect(IPEndPoint(stack.Address, 5001))
     use stream = new NetworkStream(socket, false)
     let sending = fill stream count (fun () -> socket.Shutdown SocketShutdown.Send)
-
-    if receiving.Wait limit && receiving.Result = count then
-        sending.Wait limit |> ignore
-        Some clock.Elapsed.TotalSeconds
-    else
-        None
+    timed clock limit receiving sending count
 
 /// The stack sends `count` bytes to a kernel listener in the namespace.
 let private stackSends (ns: string) (stack: TcpStack) (count: int64) (limit: TimeSpan) =
@@ -146,12 +141,7 @@ let private stackSends (ns: string) (stack: TcpStack) (count: int64) (limit: Tim
 
     let c = stack.ConnectAsync("10.9.0.1", 6001).Result
     let sending = fill c.Stream count c.ShutdownWrite
-
-    if receiving.Wait limit && receiving.Result = count then
-        sending.Wait limit |> ignore
-        Some clock.Elapsed.TotalSeconds
-    else
-        None
+    timed clock limit receiving sending count
 
 /// One row, on a stack of its own.
 let private measureRow

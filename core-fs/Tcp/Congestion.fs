@@ -133,6 +133,19 @@ let MaxWindow = 1073741824
 /// ssthresh after a loss: half the flight, at least 2 MSS (RFC 5681 equation 4).
 let private halved (r: State) (flightSize: int) = max (flightSize / 2) (2 * r.Mss)
 
+/// Fast recovery without SACK (RFC 6582): each further duplicate ACK inflates the window
+/// by a segment that left the network.
+let private inflate (r: State) =
+    { r with
+        Cwnd = min MaxWindow (r.Cwnd + r.Mss)
+    }
+
+/// A partial ACK deflates the window by the data it acknowledged, plus a segment when it
+/// acknowledged at least one (RFC 6582 3.2 step 3).
+let private deflate (r: State) (ackedBytes: int) =
+    let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
+    { r with Cwnd = max r.Mss deflated }
+
 /// Slow start with appropriate byte counting (RFC 3465, L = 2 MSS).
 let private slowStart (r: State) (ackedBytes: int) =
     { r with
@@ -166,14 +179,9 @@ type NewReno() =
                 AckedInAvoidance = 0
             }
 
-        member _.OnDuplicateAck r =
-            { r with
-                Cwnd = min MaxWindow (r.Cwnd + r.Mss)
-            }
+        member _.OnDuplicateAck r = inflate r
 
-        member _.OnPartialAck(r, ackedBytes) =
-            let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
-            { r with Cwnd = max r.Mss deflated }
+        member _.OnPartialAck(r, ackedBytes) = deflate r ackedBytes
 
         member _.OnRecoveryEnd(r, flightSize) =
             { r with
@@ -299,14 +307,9 @@ type Cubic() =
             let r = reduce r flightSize
             { r with Cwnd = r.Ssthresh + 3 * r.Mss }
 
-        member _.OnDuplicateAck r =
-            { r with
-                Cwnd = min MaxWindow (r.Cwnd + r.Mss)
-            }
+        member _.OnDuplicateAck r = inflate r
 
-        member _.OnPartialAck(r, ackedBytes) =
-            let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
-            { r with Cwnd = max r.Mss deflated }
+        member _.OnPartialAck(r, ackedBytes) = deflate r ackedBytes
 
         member _.OnRecoveryEnd(r, flightSize) =
             { r with
