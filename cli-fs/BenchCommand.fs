@@ -26,6 +26,8 @@ type BenchArgs =
     | Bytes of count: int64
     | Pcap_Dir of directory: string
     | Buffer of bytes: int
+    | Kernel_Cc of algorithm: string
+    | Trials of count: int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -40,6 +42,10 @@ type BenchArgs =
             | Pcap_Dir _ -> "with --loss: write each row's packets to a pcap file in this directory."
             | Buffer _ ->
                 "with --loss: the stack's send and receive buffer per connection, a power of two (default 4194304, the most Linux's autotuning gives the kernel's)."
+            | Trials _ ->
+                "with --loss: runs per figure, each with its own impairment seed; the table shows the median (default 3)."
+            | Kernel_Cc _ ->
+                "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
 
 /// One end of a connection, whichever stack it lives on.
 type Endpoint =
@@ -479,9 +485,11 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
     if args.Contains Loss then
         LossBench.run
             (args.GetResult(Bytes, defaultValue = (64L <<< 20)))
+            (args.GetResult(Trials, defaultValue = 3))
             (TimeSpan.FromMinutes 10.)
             (args.TryGetResult Pcap_Dir)
             (args.GetResult(Buffer, defaultValue = (4 <<< 20)))
+            (args.GetResult(Kernel_Cc, defaultValue = "cubic"))
             out
     else
         measureAll args out

@@ -105,3 +105,59 @@ let removeOnInterrupt (names: string list) =
 
     for name in names do
         owned[name] <- ()
+
+/// The kernel's TCP counters in namespace `ns` (the `TcpExt` and `Tcp` lines of
+/// /proc/net/netstat and /proc/net/snmp), by name.
+let kernelCounters (ns: string) =
+    let read (file: string) =
+        let psi = ProcessStartInfo("ip", [ "netns"; "exec"; ns; "cat"; file ])
+        psi.RedirectStandardOutput <- true
+        psi.UseShellExecute <- false
+        use p = Process.Start psi
+        let text = p.StandardOutput.ReadToEnd()
+        p.WaitForExit()
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+
+    // Each table is a line of names followed by a line of values, both led by "Prefix:".
+    [ "/proc/net/netstat"; "/proc/net/snmp" ]
+    |> Seq.collect (fun file ->
+        read file
+        |> Array.chunkBySize 2
+        |> Seq.filter (fun pair -> pair.Length = 2)
+        |> Seq.collect (fun pair ->
+            let names = pair[0].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            let values = pair[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            let prefix = names[0].TrimEnd(':')
+
+            Seq.zip (Seq.skip 1 names) (Seq.skip 1 values)
+            |> Seq.choose (fun (name, value) ->
+                match Int64.TryParse value with
+                | true, v -> Some($"{prefix}.{name}", v)
+                | _ -> None)))
+    |> Map.ofSeq
+
+/// The congestion control algorithms the kernel offers, and its default, in namespace
+/// `ns` (from /proc/sys/net/ipv4).
+let kernelCongestionControl (ns: string) =
+    let read (name: string) =
+        let psi =
+            ProcessStartInfo("ip", [ "netns"; "exec"; ns; "cat"; $"/proc/sys/net/ipv4/{name}" ])
+
+        psi.RedirectStandardOutput <- true
+        psi.UseShellExecute <- false
+        use p = Process.Start psi
+        let text = p.StandardOutput.ReadToEnd()
+        p.WaitForExit()
+        text.Trim()
+
+    let available =
+        read "tcp_available_congestion_control"
+        |> _.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        |> List.ofArray
+
+    available, read "tcp_congestion_control"
+
+/// Sets a kernel socket's congestion control algorithm (TCP_CONGESTION).
+let setCongestionControl (socket: Socket) (name: string) =
+    let tcpCongestion = 13
+    socket.SetRawSocketOption(int SocketOptionLevel.Tcp, tcpCongestion, Text.Encoding.ASCII.GetBytes name)

@@ -65,6 +65,39 @@ let private timestampTests =
                 single (x.Deliver syn) |> ignore
                 Expect.equal (x.PeerData 100).Readable 100 "the genuine segment's data is taken"
             }
+
+            test "a SYN-ACK that echoes our first SYN after we sent it again gives no RTT sample" {
+                let x = connect o
+                let first = x.Peer.TsEcr
+                x.Fire() |> ignore
+                Expect.equal x.Connection.RetransmissionCount 1L "the SYN went again"
+                // The server answers the second SYN but echoes the first one's timestamp,
+                // as Linux does: a second after it, which is the timeout, not the path.
+                x.Wait 100L
+                x.Peer.TsEcr <- first
+                x |> handshake allOptions |> ignore
+                Expect.equal x.Connection.SmoothedRtt ValueNone "no sample"
+            }
+
+            test "an ACK that echoes our first SYN-ACK after we sent it again gives no RTT sample" {
+                let x = listen o
+                x.PeerSyn() |> ignore
+                let first = x.Peer.TsEcr
+                x.Fire() |> ignore
+                Expect.equal x.Connection.RetransmissionCount 1L "the SYN-ACK went again"
+                x.Wait 100L
+                x.Peer.TsEcr <- first
+                x.PeerAck() |> ignore
+                Expect.equal x.State State.Established "established"
+                Expect.equal x.Connection.SmoothedRtt ValueNone "no sample"
+            }
+
+            test "a SYN-ACK that echoes our only SYN gives an RTT sample" {
+                let x = connect o
+                x.Wait 3_000L
+                x |> handshake allOptions |> ignore
+                Expect.equal x.Connection.SmoothedRtt (ValueSome 3_000L) "three milliseconds"
+            }
         ]
 
 let private mssTests =
@@ -421,6 +454,45 @@ let private rackTests =
 
                 Expect.isLessThan x.Now rto "all before the retransmission timer"
                 Expect.isGreaterThanOrEqual copies 2 "segment 0 sent again, and again when that copy was lost"
+            }
+
+            test "in recovery, what the reordering timer finds lost goes at once, with no ACK to clock it" {
+                let x = established o
+                let mss = x.Connection.MaxSegmentSize
+                // Round trips of a millisecond grow the window to 20 segments.
+                for n in [ 2; 4; 6 ] do
+                    x.User(Command.Send(n * mss)) |> ignore
+                    x.Wait 1_000L
+                    x.PeerAck() |> ignore
+
+                let start = una x
+                x.User(Command.Send(40 * mss)) |> ignore
+                x.Wait 1_000L
+                // Segment 3 arrives before 2: the path reorders, so RACK waits a little
+                // before it calls anything lost.
+                sackAck x start (start + 3 * mss) (start + 4 * mss) |> ignore
+                x.Wait 100L
+                sackAck x start (start + 2 * mss) (start + 4 * mss) |> ignore
+                Expect.isTrue x.Connection.Rack.ReorderingSeen "reordering seen"
+                // 4 to 7 arrive; 0 and 1 never do.
+                x.Wait 100L
+                sackAck x start (start + 2 * mss) (start + 8 * mss) |> ignore
+                let mutable copies = 0
+
+                let count (out: Output) =
+                    copies <- copies + (sent out |> List.filter (fun s -> s.Seq = start) |> List.length)
+
+                // The timer finds 0 and 1 lost; recovery sends both again.
+                count (x.Fire())
+                Expect.equal copies 1 "segment 0 sent again"
+                // The copy of 1 arrives, the copy of 0 does not, and then nothing more.
+                x.Wait 1_000L
+                count (sackAck x start (start + mss) (start + 8 * mss))
+
+                while copies < 2 && x.Connection.TimeoutCount = 0L do
+                    count (x.Fire())
+
+                Expect.equal x.Connection.TimeoutCount 0L "no timeout"
             }
 
             test "when SACK recovery ends the window is ssthresh (RFC 6937), not what happens to be in flight" {

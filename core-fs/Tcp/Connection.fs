@@ -63,6 +63,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         LastAckSent = zero
         Rtt = Rtt.create options.Rtt
         Timing = ValueNone
+        SynSentAt = 0L
         Congestion = options.CongestionControl options.Mss
         SlowStart = HyStart.create zero
         Board = Scoreboard.Board()

@@ -183,6 +183,7 @@ let ack (c: Connection) (now: int64) (box: Outbox) = send c now box c.SndMax Tcp
 /// Our SYN (active open) or SYN-ACK (passive or simultaneous open), first or again.
 let syn (c: Connection) (now: int64) (box: Outbox) =
     let o = c.Options
+    c.SynSentAt <- now
     let shift = if o.WindowScaling then ValueSome c.RcvShift else ValueNone
     let isSynAck = c.State.IsSynReceived
 

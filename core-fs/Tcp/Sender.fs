@@ -308,6 +308,11 @@ let private learn (c: Connection) (ack: SeqNum) (rtt: int64) =
         if verdict.IsExit then
             c.Congestion <- c.Congestion.OnSlowStartExit()
 
+/// The peer echoes the timestamp of a SYN or SYN-ACK of ours older than the latest: it
+/// answers a copy sent before a timeout (a server echoes the first SYN's timestamp on
+/// the SYN-ACK it sends for a retransmitted SYN), so the time since spans that timeout.
+let private staleSynEcho (c: Connection) (tsecr: uint32) = int (tsecr - tsClock c.SynSentAt) < 0
+
 /// A round-trip sample from the ACK of our SYN: from the echoed timestamp when on
 /// (RFC 7323 RTTM), else from the timed SYN.
 let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
@@ -316,7 +321,7 @@ let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
         | ValueSome(struct (_, tsecr)) when c.TimestampsOn && tsecr <> 0u ->
             let elapsedMs = int (tsClock now - tsecr)
 
-            if elapsedMs >= 0 then
+            if elapsedMs >= 0 && not (staleSynEcho c tsecr) then
                 ValueSome(int64 elapsedMs * 1000L)
             else
                 ValueNone
@@ -534,7 +539,8 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
 
     board.AckTo ack |> ignore
     let acked = ack - c.SndUna
-    let dataStart = if c.SynAcked then c.SndUna else c.SndUna + 1
+    let synAcked = c.SynAcked
+    let dataStart = if synAcked then c.SndUna else c.SndUna + 1
     c.SynAcked <- true
     let dataEnd = SeqNum.min ack c.SndQueued
     box.Released <- box.Released + max 0 (dataEnd - dataStart)
@@ -544,7 +550,11 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         learn c ack (now - firstSentAt)
     else
         match tsecr with
-        | ValueSome echo when not staleEcho && int (tsClock now - echo) >= 0 ->
+        | ValueSome echo when
+            not staleEcho
+            && int (tsClock now - echo) >= 0
+            && (synAcked || not (staleSynEcho c echo))
+            ->
             learn c ack (int64 (tsClock now - echo) * 1000L)
         | _ ->
             // The ACK of a timed SYN-ACK (the SYN's own is `measure`'s).

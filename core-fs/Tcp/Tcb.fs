@@ -124,6 +124,9 @@ type Connection =
             /// The segment being timed when timestamps are off: its sequence number and
             /// when it left (Karn: never a retransmitted one).
             mutable Timing: struct (SeqNum * int64) voption
+            /// When our latest SYN or SYN-ACK left: an echoed timestamp older than that
+            /// answers an earlier copy, so the time since it spans a timeout (Karn).
+            mutable SynSentAt: int64
             mutable Congestion: Congestion.Controller
             mutable SlowStart: HyStart.State
             /// Every segment in flight, with what the peer SACKed (RFC 2018) and what
