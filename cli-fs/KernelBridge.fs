@@ -45,6 +45,9 @@ type Bridge(a: string, b: string, addressA: string, addressB: string, link: Impa
 
     let threads = [ start fromA deviceB; start fromB deviceA ]
 
+    /// Packets the impairment dropped, both directions.
+    member _.Dropped = fromA.DroppedIn + fromB.DroppedIn
+
     interface IDisposable with
         member _.Dispose() =
             stopping.Cancel()

@@ -221,6 +221,9 @@ let tests =
                 let unknown = tcpstack "" [ "craft"; "--bogus" ]
                 Expect.equal unknown.Code 2 "unknown option"
                 Expect.stringContains unknown.Err "--bogus" "names the option"
+                let trials = tcpstack "" [ "bench"; "--loss"; "--trials"; "0" ]
+                Expect.notEqual trials.Code 0 "no runs to take a median of"
+                Expect.stringContains trials.Err "--trials must be 1 or more" "says what is wrong"
                 let missing = tcpstack "" [ "decode"; "--pcap"; "/nonexistent/x.pcap" ]
                 Expect.notEqual missing.Code 0 "missing file"
                 Expect.stringContains missing.Err "no such file" "says what is wrong"

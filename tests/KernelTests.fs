@@ -581,6 +581,34 @@ let tests =
 
                     Expect.isTrue (serving.Wait(TimeSpan.FromSeconds 10.)) "both served")
 
+            testCase "the bridge that joins two kernels carries 4 MiB through 5% loss intact and removes its namespaces"
+            <| fun () ->
+                requireKernel ()
+                let a = freshNamespace ()
+                let b = freshNamespace ()
+                let link = { Impair.none with Loss = 0.05 }
+
+                do
+                    use bridge =
+                        new Stack.Cli.KernelBridge.Bridge(a, b, "10.9.3.1/24", "10.9.3.2/24", link, 7UL)
+
+                    use listener = kernelSocket b
+                    listener.Bind(IPEndPoint(IPAddress.Parse "10.9.3.2", 7))
+                    listener.Listen 1
+                    let accepted = listener.AcceptAsync()
+                    use client = kernelSocket a
+                    client.Connect(IPEndPoint(IPAddress.Parse "10.9.3.2", 7))
+                    use server = accepted |> within 30.
+                    let receiving = kernelReceive server
+                    let sent = kernelSend client 17 (4L * MiB) |> within 300.
+                    let count, received = receiving |> within 300.
+                    Expect.equal count (4L * MiB) "every byte arrived"
+                    Expect.equal received sent "SHA-256 of what arrived"
+                    Expect.isGreaterThan bridge.Dropped 0L "the impairment dropped packets"
+
+                Expect.isFalse (NetworkNamespace.Exists a) "the sender's namespace is gone"
+                Expect.isFalse (NetworkNamespace.Exists b) "the receiver's namespace is gone"
+
             testCase "setup errors say what is wrong, and leave no namespace behind"
             <| fun () ->
                 requireKernel ()
