@@ -284,6 +284,22 @@ let private renegingTests =
 
                 Expect.equal (una x) top "everything acknowledged in the end"
             }
+
+            test "an ACK that stops at a segment the peer SACKed shows it reneged: the timer fires within 10 ms" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                let top = x.Connection.SendNext
+                x.Wait 1_000L
+                sackAck x start (start + mss) top |> ignore
+                x.Wait 1_000L
+                // Segment 0 arrives late and is acknowledged alone: 1 to 9 are gone.
+                x.Peer.Ack <- start + mss
+                x.PeerAck() |> ignore
+                let timer = (Timers.get Timers.Retransmit x.Connection.Deadlines).Value
+                Expect.isLessThanOrEqual timer (x.Now + 10_000L) "the timer is shortened"
+                let again = sent (x.Fire())
+                Expect.equal again.Head.Seq (start + mss) "from the first dropped segment"
+            }
         ]
 
 let private dsackTests =

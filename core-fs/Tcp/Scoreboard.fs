@@ -202,6 +202,13 @@ type Board() =
             e.Marks <- (e.Marks &&& Marks.Retransmitted) ||| Marks.Lost
             lostBytes <- lostBytes + e.Length
 
+    /// The peer dropped what it SACKed (RFC 2018 8): no entry counts as SACKed any more.
+    member _.ForgetSacks() =
+        sackedBytes <- 0
+
+        for i in head .. head + count - 1 do
+            items[i].Marks <- items[i].Marks &&& ~~~Marks.Sacked
+
     /// Nothing is judged lost any more (a reduction was undone: the losses were not real).
     member _.ClearLost() =
         lostBytes <- 0

@@ -538,6 +538,12 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         i <- i + 1
 
     board.AckTo ack |> ignore
+    // The ACK stops at a segment the peer SACKed: it dropped what it SACKed (RFC 2018 8).
+    let reneged = board.Count > 0 && (board.At 0).Has Scoreboard.Marks.Sacked
+
+    if reneged then
+        board.ForgetSacks()
+
     let acked = ack - c.SndUna
     let synAcked = c.SynAcked
     let dataStart = if synAcked then c.SndUna else c.SndUna + 1
@@ -618,6 +624,11 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         Timers.stop Timers.Retransmit &c.Timers
         Timers.stop Timers.Reorder &c.Timers
         Timers.stop Timers.LossProbe &c.Timers
+    elif reneged then
+        // Half an RTT (at most 10 ms, as Linux waits) for the peer to say what it holds
+        // now; then the timeout sends everything again.
+        let srtt = c.Rtt.Srtt |> ValueOption.defaultValue c.Rack.Rtt
+        Timers.put Timers.Retransmit (now + max 1L (min (srtt / 2L) 10_000L)) &c.Timers
     else
         restartRetransmitTimer c now
 
