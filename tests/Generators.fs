@@ -18,7 +18,7 @@ let bytesOf (minLength: int) (maxLength: int) =
     }
 
 let private uint16Gen = Gen.choose (0, 65535) |> Gen.map uint16
-let private uint32Gen = Gen.choose64 (0L, 0xFFFFFFFFL) |> Gen.map uint32
+let uint32Gen = Gen.choose64 (0L, 0xFFFFFFFFL) |> Gen.map uint32
 let private byteGen = Gen.choose (0, 255) |> Gen.map byte
 
 /// IPv4 options are kept as bytes; any multiple of 4 up to 40 is a valid header.

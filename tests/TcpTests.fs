@@ -230,4 +230,40 @@ let tests =
                     Expect.equal (TcpOptions.toList seg.Header.Options) (Ok options) "options"
                 | Error e -> failtest (ParseError.describe e)
             }
+
+            prop
+                "HeaderWriter fills a used slot with the header a record gives"
+                (Gen.zip3 tcpHeader tcpHeader (Gen.zip uint32Gen uint32Gen))
+                (fun (old, h, (tsval, tsecr)) ->
+                    // The slot holds an earlier header: every field must be overwritten.
+                    let slot = [| old; old |]
+                    let written = &slot[0]
+
+                    HeaderWriter.writeFields
+                        &written
+                        h.SourcePort
+                        h.DestinationPort
+                        h.SequenceNumber
+                        h.AcknowledgmentNumber
+                        h.Flags
+                        h.Window
+
+                    let withoutOptions = slot[0]
+                    HeaderWriter.writeOptions &written h.Options
+                    let withOptions = slot[0]
+                    HeaderWriter.writeTimestamps &written tsval tsecr
+
+                    let expected =
+                        { h with
+                            Reserved = 0uy
+                            UrgentPointer = 0us
+                        }
+
+                    withoutOptions = { expected with Options = old.Options }
+                    && withOptions = expected
+                    && slot[0] =
+                        { expected with
+                            Options = TcpOptions.ofList [ Nop; Nop; Timestamps(tsval, tsecr) ]
+                        }
+                    && slot[1] = old)
         ]

@@ -113,14 +113,14 @@ let private optionsWithSack (c: Connection) (now: int64) =
 /// then SACK blocks when the receiver holds out-of-order data (as many as fit: 3 with
 /// timestamps, 4 without).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let private writeSegmentOptions (destination: byref<OptionBytes>) (c: Connection) (now: int64) =
+let private writeSegmentOptions (h: inref<TcpHeader>) (c: Connection) (now: int64) =
     if (c.OutOfOrder.IsEmpty && c.Dsack.IsNone) || not c.SackOn then
         if c.TimestampsOn then
-            OptionBytes.WriteNopNopTimestamps(&destination, tsClock now, c.TsRecent)
+            HeaderWriter.writeTimestamps &h (tsClock now) c.TsRecent
         else
-            destination <- OptionBytes.Empty
+            HeaderWriter.writeOptions &h OptionBytes.Empty
     else
-        destination <- optionsWithSack c now
+        HeaderWriter.writeOptions &h (optionsWithSack c now)
 
 /// The window to advertise now, as the header field, moving the advertised right edge.
 /// Receiver silly-window avoidance (RFC 9293 3.8.6.2.2): the edge moves right only by at
@@ -152,23 +152,21 @@ let baseHeader (c: Connection) (seq: SeqNum) (flags: TcpFlags) =
 /// Sends a synchronized segment: ACK set, the current window and options. Every such
 /// segment acknowledges everything received, so a pending delayed ACK is done.
 let send (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (flags: TcpFlags) (payloadLength: int) =
-    // Filled in place, a field at a time, not built as a record and copied: the copy
-    // would read the fresh header back in wide loads before its narrow stores reach the
-    // cache, and wait (see `OptionBytes.WriteNopNopTimestamps`). The fields are immutable
-    // to everyone else; this is the segment's first and only write.
+    // Filled in place, not built as a record and copied (see `HeaderWriter`).
     let slot = &box.NextSegment()
     let h = &slot.Header
-    Unsafe.AsRef<uint16>(&h.SourcePort) <- c.LocalPort
-    Unsafe.AsRef<uint16>(&h.DestinationPort) <- c.RemotePort
-    Unsafe.AsRef<uint32>(&h.SequenceNumber) <- seq.Value
-    Unsafe.AsRef<uint32>(&h.AcknowledgmentNumber) <- c.RcvNxt.Value
-    Unsafe.AsRef<byte>(&h.Reserved) <- 0uy
-    Unsafe.AsRef<TcpFlags>(&h.Flags) <- flags ||| TcpFlags.Ack
-    Unsafe.AsRef<uint16>(&h.Window) <- advertiseWindow c
-    Unsafe.AsRef<uint16>(&h.UrgentPointer) <- 0us
-    let options = &Unsafe.AsRef<OptionBytes>(&h.Options)
-    writeSegmentOptions &options c now
-    Unsafe.AsRef<int>(&slot.PayloadLength) <- payloadLength
+
+    HeaderWriter.writeFields
+        &h
+        c.LocalPort
+        c.RemotePort
+        seq.Value
+        c.RcvNxt.Value
+        (flags ||| TcpFlags.Ack)
+        (advertiseWindow c)
+
+    writeSegmentOptions &h c now
+    slot.PayloadLength <- payloadLength
 
     c.LastAckSent <- c.RcvNxt
     c.UnackedSegments <- 0

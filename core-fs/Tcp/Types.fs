@@ -134,7 +134,8 @@ type Incoming =
 type Outgoing =
     {
         Header: TcpHeader
-        PayloadLength: int
+        /// Mutable for the step that fills the segment in place (see `HeaderWriter`).
+        mutable PayloadLength: int
     }
 
     member o.PayloadStart = SeqNum o.Header.SequenceNumber

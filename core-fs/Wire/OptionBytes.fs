@@ -9,11 +9,11 @@ open System.Runtime.CompilerServices
 /// padding included, so writing a parsed header gives back the same bytes.
 [<Struct; IsReadOnly; CustomEquality; NoComparison>]
 type OptionBytes =
-    val private W0: uint64
-    val private W1: uint64
-    val private W2: uint64
-    val private W3: uint64
-    val private W4: uint64
+    val internal W0: uint64
+    val internal W1: uint64
+    val internal W2: uint64
+    val internal W3: uint64
+    val internal W4: uint64
     /// How many bytes are held (0..40).
     val Length: int
 
@@ -168,19 +168,6 @@ type OptionBytes =
         )
 
     static member Create(source: byte array) = OptionBytes.Create(ReadOnlySpan source)
-
-    /// Writes NOP, NOP, timestamps (the options of nearly every segment a connection
-    /// sends) into `destination` where it lies, a field at a time, straight from the two
-    /// values. A value built and then copied would be written in narrow stores and read
-    /// back at once in wide loads, which the CPU cannot forward: it waits for the stores
-    /// to reach the cache, once per segment.
-    static member internal WriteNopNopTimestamps(destination: byref<OptionBytes>, tsval: uint32, tsecr: uint32) =
-        Unsafe.AsRef<uint64>(&destination.W0) <- (0x0101080AUL <<< 32) ||| uint64 tsval
-        Unsafe.AsRef<uint64>(&destination.W1) <- uint64 tsecr <<< 32
-        Unsafe.AsRef<uint64>(&destination.W2) <- 0UL
-        Unsafe.AsRef<uint64>(&destination.W3) <- 0UL
-        Unsafe.AsRef<uint64>(&destination.W4) <- 0UL
-        Unsafe.AsRef<int>(&destination.Length) <- 12
 
     member x.Equals(o: OptionBytes) =
         x.Length = o.Length
