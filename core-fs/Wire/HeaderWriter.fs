@@ -45,8 +45,8 @@ let writeTimestamps (h: inref<TcpHeader>) (tsval: uint32) (tsecr: uint32) =
 /// The options, from a value (SACK blocks, or none).
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let writeOptions (h: inref<TcpHeader>) (options: OptionBytes) =
-    // Word by word: F# compiles a whole-struct store through `Unsafe.AsRef` to a store
-    // into a copy (the test of this module catches it).
+    // Word by word: a whole-struct store through `Unsafe.AsRef` did not reach the slot
+    // in this module's property test.
     let target = &Unsafe.AsRef<OptionBytes>(&h.Options)
     Unsafe.AsRef<uint64>(&target.W0) <- options.W0
     Unsafe.AsRef<uint64>(&target.W1) <- options.W1
