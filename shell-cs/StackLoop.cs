@@ -280,7 +280,11 @@ internal sealed class StackLoop
                 Command(r.Connection!, Core.Tcp.Command.NewSend(r.Count));
                 break;
             case RequestKind.Consumed:
-                Command(r.Connection!, Core.Tcp.Command.NewConsumed(r.Count));
+                if (r.Connection!.ReportConsumed(r.Count) is var freed and > 0)
+                {
+                    Command(r.Connection!, Core.Tcp.Command.NewConsumed(freed));
+                }
+
                 break;
             case RequestKind.Close:
                 Command(r.Connection!, Core.Tcp.Command.Close);

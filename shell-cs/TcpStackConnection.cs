@@ -32,17 +32,24 @@ public sealed class TcpStackConnection : IAsyncDisposable
     private readonly AsyncSignal _sendSpace = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    // Application side.
+    // Each field has one writing thread. Application side:
     private long _written;
     private long _consumed;
     private bool _shutdown;
 
-    // Stack side, published with volatile writes.
+    // Stack side, published with volatile writes:
     private long _released;
     private long _received;
     private volatile bool _peerClosed;
     private volatile int _error;
     private volatile int _state = (int)TcpState.SynSent;
+    private volatile bool _discarding;
+
+    // Stack side, stack thread only: what the application said it read (its Consumed
+    // requests), and how far the core was told the buffer is free, which runs ahead of
+    // the first once the stack discards on the application's behalf.
+    private long _consumedReported;
+    private long _freedInCore;
 
     private ConnectionStream? _stream;
     private IDuplexPipe? _pipe;
@@ -64,8 +71,8 @@ public sealed class TcpStackConnection : IAsyncDisposable
     /// <summary>The connection's state as the stack last saw it.</summary>
     public TcpState State => (TcpState)_state;
 
-    /// <summary>Bytes received and not yet read by the application.</summary>
-    public long Unread => Volatile.Read(ref _received) - _consumed;
+    /// <summary>Bytes received and not yet read by the application (none once it closed for reading).</summary>
+    public long Unread => _discarding ? 0 : Volatile.Read(ref _received) - _consumed;
 
     /// <summary>Completes when the connection reached CLOSED (or TIME-WAIT) or failed.</summary>
     public Task Completion => _closed.Task;
@@ -94,7 +101,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     internal long Retransmissions { get; set; }
 
     /// <summary>The application stopped reading for good: the stack discards what arrives.</summary>
-    internal bool Discarding { get; private set; }
+    internal bool Discarding => _discarding;
 
     internal bool Finished => _closed.Task.IsCompleted;
 
@@ -110,6 +117,12 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
         while (true)
         {
+            if (_discarding)
+            {
+                // Closed for reading: what arrives now is the stack's to drop.
+                return 0;
+            }
+
             var peerClosed = _peerClosed;
             var available = Volatile.Read(ref _received) - _consumed;
             if (available > 0)
@@ -275,14 +288,31 @@ public sealed class TcpStackConnection : IAsyncDisposable
         Connecting = null;
     }
 
-    internal void StartDiscarding() => Discarding = true;
-
-    /// <summary>Bytes the stack may consume on the application's behalf once it stopped reading.</summary>
-    internal int TakeForDiscard()
+    internal void StartDiscarding()
     {
-        var available = (int)(Volatile.Read(ref _received) - _consumed);
-        _consumed += available;
-        return available;
+        _discarding = true;
+        _readable.Set();
+    }
+
+    /// <summary>
+    /// The application read <paramref name="count"/> more bytes (stack thread): returns how
+    /// many of them the core has not yet been told are free (none that were discarded).
+    /// </summary>
+    internal int ReportConsumed(int count)
+    {
+        _consumedReported += count;
+        return Free(_consumedReported);
+    }
+
+    /// <summary>Bytes the stack consumes on the application's behalf once it stopped reading (stack thread).</summary>
+    internal int TakeForDiscard() => Free(_received);
+
+    /// <summary>Moves the point the core was told is free up to <paramref name="upTo"/>; returns by how much.</summary>
+    private int Free(long upTo)
+    {
+        var freed = (int)Math.Max(0, upTo - _freedInCore);
+        _freedInCore += freed;
+        return freed;
     }
 
     /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>

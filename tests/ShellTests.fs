@@ -186,6 +186,23 @@ let tests =
                     Expect.equal (sha got) (sha data) "intact after resuming"
                     Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed")
 
+            testCase "a reader that closes while the peer still sends reads end of stream; the rest is discarded"
+            <| fun () ->
+                withPairOf 65536 (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let writing = writeAll client (streamBytes 5 (1 <<< 20))
+                    let buffer = Array.zeroCreate<byte> 1000
+                    let first = server.ReadAsync(Memory buffer).AsTask() |> within 10.
+                    Expect.isGreaterThan first 0 "data arrives"
+                    // A read waits on one thread while the application closes on another.
+                    let reading = Task.Run<byte array>(Func<Task<byte array>>(fun () -> readAll server))
+                    let closing = server.CloseAsync()
+                    let rest = reading |> within 30.
+                    Expect.isLessThan rest.Length (1 <<< 20) "the reader stopped before the end"
+                    writing |> within 60.
+                    Expect.isTrue (closing.Wait(TimeSpan.FromSeconds 30.)) "the close completes"
+                    Expect.equal server.Unread 0L "nothing is left unread")
+
             testCase "statistics and System.Diagnostics.Metrics count the packets and bytes"
             <| fun () ->
                 withPair (fun stackA stackB ->
