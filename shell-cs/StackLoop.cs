@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
@@ -50,6 +51,8 @@ internal sealed class StackLoop
     private readonly List<FourTuple> _pendingOrder = [];
     private bool _batching;
     private Host _host;
+    private readonly Lock _countersLock = new();
+    private Counters _counters;
 
     // Each packet's step writes here: the stack thread owns its host and steps it in
     // place (HostModule.Owned), so a packet in steady state allocates nothing.
@@ -72,10 +75,25 @@ internal sealed class StackLoop
     }
 
     /// <summary>
-    /// The stack thread's host. It changes in place as packets arrive: other threads may
-    /// read its counters and tables, which are replaced whole, never torn.
+    /// The core's counters as of the stack thread's last batch: a copy it publishes under a
+    /// lock, so that another thread never reads one torn while a step changes it.
     /// </summary>
-    public Host Host => Volatile.Read(ref _host);
+    public Counters Counters
+    {
+        get
+        {
+            lock (_countersLock)
+            {
+                return _counters;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The connections by 4-tuple: an immutable table the stack thread replaces whole when
+    /// a connection comes or goes, so any thread may enumerate it.
+    /// </summary>
+    public ImmutableDictionary<FourTuple, Connection> Connections => Volatile.Read(ref _host).Connections;
 
     public IPacketDevice Device => _device;
 
@@ -121,6 +139,15 @@ internal sealed class StackLoop
         }
     }
 
+    private void PublishCounters()
+    {
+        var counters = _host.Counters;
+        lock (_countersLock)
+        {
+            _counters = counters;
+        }
+    }
+
     private void Run()
     {
         try
@@ -131,6 +158,7 @@ internal sealed class StackLoop
                 var busy = DrainRequests();
                 busy |= ReadPackets();
                 busy |= RunDueTimers(Now);
+                PublishCounters();
                 if (!busy && !_stopping)
                 {
                     Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
@@ -155,6 +183,7 @@ internal sealed class StackLoop
         }
         finally
         {
+            PublishCounters();
             _requests.Writer.TryComplete();
             _capture?.Dispose();
         }

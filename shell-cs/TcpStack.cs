@@ -46,16 +46,15 @@ public sealed class TcpStack : IAsyncDisposable
     public IPacketDevice Device => _loop.Device;
 
     /// <summary>Packet counters of the core, as of the stack thread's last step.</summary>
-    public Counters Counters => _loop.Host.Counters;
+    public Counters Counters => _loop.Counters;
 
     /// <summary>Connections the core holds, in any state.</summary>
-    public int ConnectionCount => _loop.Host.Connections.Count;
+    public int ConnectionCount => _loop.Connections.Count;
 
     /// <summary>Packets, bytes, retransmissions, drops by reason and connections by state, now.</summary>
     public StackStatistics GetStatistics()
     {
-        var host = _loop.Host;
-        var c = host.Counters;
+        var c = _loop.Counters;
         var drops = new Dictionary<string, long>
         {
             ["not-ipv4"] = c.NotIpv4,
@@ -72,7 +71,7 @@ public sealed class TcpStack : IAsyncDisposable
         }
 
         var states = new Dictionary<System.Net.NetworkInformation.TcpState, int>();
-        foreach (var connection in host.Connections)
+        foreach (var connection in _loop.Connections)
         {
             var state = StackLoop.ToTcpState(connection.Value.CurrentState);
             states[state] = states.GetValueOrDefault(state) + 1;
