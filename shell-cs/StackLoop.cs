@@ -41,11 +41,8 @@ internal sealed class StackLoop
     private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
     private readonly SegmentRun _run = new();
 
-    // Each connection's next deadline, so a turn of the loop costs O(log n), not a scan of
-    // every connection. `_scheduled` holds the earliest deadline queued for a tuple;
-    // entries it does not match are stale and skipped.
-    private readonly PriorityQueue<FourTuple, long> _timers = new();
-    private readonly Dictionary<FourTuple, long> _scheduled = [];
+    // Each connection's next deadline.
+    private readonly DeadlineQueue<FourTuple> _deadlines = new();
     private readonly ISegmentOffload? _offload;
     private readonly PacketObserver? _observer;
     private readonly List<FourTuple> _pendingOrder = [];
@@ -163,7 +160,7 @@ internal sealed class StackLoop
                 {
                     Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
                     _capture?.Flush();
-                    _device.Wait(_timers.TryPeek(out _, out var next) ? Math.Max(0, next - Now) : -1);
+                    _device.Wait(_deadlines.TryPeekNext(out var next) ? Math.Max(0, next - Now) : -1);
                 }
             }
 
@@ -189,25 +186,12 @@ internal sealed class StackLoop
         }
     }
 
-    /// <summary>
-    /// Reads and handles up to a batch of packets. Within a batch, a pure ACK waits until
-    /// the batch ends and is dropped if a later segment of the connection acknowledges
-    /// more: one ACK per burst instead of one per two segments, as receive offload gives
-    /// the kernel. Duplicate ACKs (no advance) are all sent: they signal loss.
-    /// </summary>
     /// <summary>Runs the timers that are due; returns whether any ran.</summary>
     private bool RunDueTimers(long now)
     {
         var ran = false;
-        while (_timers.TryPeek(out var tuple, out var at) && at <= now)
+        while (_deadlines.TryTakeDue(now, out var tuple))
         {
-            _timers.Dequeue();
-            if (!_scheduled.TryGetValue(tuple, out var scheduled) || scheduled != at)
-            {
-                continue;
-            }
-
-            _scheduled.Remove(tuple);
             HostStep.Owned.timeoutConnection(now, tuple, _host, _outbox);
             Apply(ReadOnlySpan<byte>.Empty);
             Schedule(tuple);
@@ -222,25 +206,23 @@ internal sealed class StackLoop
     {
         if (!_host.Connections.TryGetValue(tuple, out var core))
         {
-            _scheduled.Remove(tuple);
+            _deadlines.Forget(tuple);
             return;
         }
 
         var deadline = ConnectionModule.nextDeadline(core);
-        if (deadline.IsNone)
+        if (deadline.IsSome)
         {
-            return;
+            _deadlines.Request(tuple, deadline.Value);
         }
-
-        if (_scheduled.TryGetValue(tuple, out var scheduled) && scheduled <= deadline.Value)
-        {
-            return;
-        }
-
-        _scheduled[tuple] = deadline.Value;
-        _timers.Enqueue(tuple, deadline.Value);
     }
 
+    /// <summary>
+    /// Reads and handles up to a batch of packets. Within a batch, a pure ACK waits until
+    /// the batch ends and is dropped if a later segment of the connection acknowledges
+    /// more: one ACK per burst instead of one per two segments, as receive offload gives
+    /// the kernel. Duplicate ACKs (no advance) are all sent: they signal loss.
+    /// </summary>
     private bool ReadPackets()
     {
         _batching = true;
