@@ -2,39 +2,41 @@ using System.Net;
 
 namespace Stack.Shell;
 
-/// <summary>A message from the application to the stack thread.</summary>
-internal readonly record struct Request(
-    RequestKind Kind,
-    TcpStackConnection? Connection = null,
-    TcpStackListener? Listener = null,
-    int Count = 0,
-    IPEndPoint? Remote = null,
-    TaskCompletionSource? Done = null,
-    object? Reply = null)
+/// <summary>
+/// A message from the application to the stack thread: a closed set, one type per kind,
+/// each with exactly what it needs. Writes and reads do not post one each: they move a
+/// connection's counts and post its one <see cref="Work"/> notice when none is waiting.
+/// </summary>
+internal abstract record Request
 {
-    public static Request Send(TcpStackConnection c, int count) => new(RequestKind.Send, c, Count: count);
+    private Request()
+    {
+    }
 
-    public static Request Consumed(TcpStackConnection c, int count) => new(RequestKind.Consumed, c, Count: count);
+    /// <summary>The application wrote or read on the connection: the stack takes its counts.</summary>
+    public sealed record Work(TcpStackConnection Connection) : Request;
 
-    public static Request Close(TcpStackConnection c) => new(RequestKind.Close, c);
+    public sealed record Connect(TcpStackConnection Connection, IPEndPoint Remote) : Request;
 
-    public static Request Discard(TcpStackConnection c) => new(RequestKind.Discard, c);
+    public sealed record Listen(TcpStackListener Listener, TaskCompletionSource Done) : Request;
 
-    public static Request Abort(TcpStackConnection c) => new(RequestKind.Abort, c);
-}
+    public sealed record Unlisten(TcpStackListener Listener) : Request;
 
-internal enum RequestKind
-{
-    Connect,
-    Listen,
-    Unlisten,
-    Accepted,
-    Send,
-    Consumed,
-    Close,
-    Discard,
-    Abort,
-    CloseAll,
-    AbortAll,
-    Stop,
+    /// <summary>The application took a connection from the listener's queue.</summary>
+    public sealed record Accepted(TcpStackListener Listener) : Request;
+
+    /// <summary>FIN after the queued data.</summary>
+    public sealed record Close(TcpStackConnection Connection) : Request;
+
+    /// <summary>The application stopped reading for good.</summary>
+    public sealed record Discard(TcpStackConnection Connection) : Request;
+
+    public sealed record Abort(TcpStackConnection Connection) : Request;
+
+    /// <summary>Closes every connection; the reply is the task that completes when all did.</summary>
+    public sealed record CloseAll(TaskCompletionSource<Task> Reply) : Request;
+
+    public sealed record AbortAll : Request;
+
+    public sealed record Stop : Request;
 }

@@ -120,11 +120,18 @@ internal sealed class StackLoop
         if (!_requests.Writer.TryWrite(request))
         {
             // The stack has stopped: nothing will answer.
-            request.Done?.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
-            if (request.Kind == RequestKind.Connect)
+            switch (request)
             {
-                request.Connection?.Fail(SocketError.NetworkDown);
-                request.Connection?.Finish();
+                case Request.Listen listen:
+                    listen.Done.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
+                    break;
+                case Request.CloseAll closeAll:
+                    closeAll.Reply.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
+                    break;
+                case Request.Connect connect:
+                    connect.Connection.Fail(SocketError.NetworkDown);
+                    connect.Connection.Finish();
+                    break;
             }
 
             return;
@@ -272,50 +279,60 @@ internal sealed class StackLoop
 
     private void Handle(Request r)
     {
-        switch (r.Kind)
+        switch (r)
         {
-            case RequestKind.Connect:
-                Connect(r.Connection!, r.Remote!);
+            case Request.Work work:
+                TakeWork(work.Connection);
                 break;
-            case RequestKind.Listen:
-                Listen(r.Listener!, r.Done!);
+            case Request.Connect connect:
+                Connect(connect.Connection, connect.Remote);
                 break;
-            case RequestKind.Unlisten:
-                Unlisten(r.Listener!);
+            case Request.Listen listen:
+                Listen(listen.Listener, listen.Done);
                 break;
-            case RequestKind.Accepted:
-                r.Listener!.Queued--;
-                PullAccepted(r.Listener!);
+            case Request.Unlisten unlisten:
+                Unlisten(unlisten.Listener);
                 break;
-            case RequestKind.Send:
-                Command(r.Connection!, Core.Tcp.Command.NewSend(r.Count));
+            case Request.Accepted accepted:
+                accepted.Listener.Queued--;
+                PullAccepted(accepted.Listener);
                 break;
-            case RequestKind.Consumed:
-                if (r.Connection!.ReportConsumed(r.Count) is var freed and > 0)
-                {
-                    Command(r.Connection!, Core.Tcp.Command.NewConsumed(freed));
-                }
-
+            case Request.Close close:
+                TakeWork(close.Connection);
+                Command(close.Connection, Core.Tcp.Command.Close);
                 break;
-            case RequestKind.Close:
-                Command(r.Connection!, Core.Tcp.Command.Close);
+            case Request.Discard discard:
+                TakeWork(discard.Connection);
+                discard.Connection.StartDiscarding();
+                DiscardUnread(discard.Connection);
                 break;
-            case RequestKind.Discard:
-                r.Connection!.StartDiscarding();
-                DiscardUnread(r.Connection!);
+            case Request.Abort abort:
+                Command(abort.Connection, Core.Tcp.Command.Abort);
                 break;
-            case RequestKind.Abort:
-                Command(r.Connection!, Core.Tcp.Command.Abort);
+            case Request.CloseAll closeAll:
+                CloseAll(closeAll.Reply);
                 break;
-            case RequestKind.CloseAll:
-                CloseAll((TaskCompletionSource<Task>)r.Reply!);
-                break;
-            case RequestKind.AbortAll:
+            case Request.AbortAll:
                 AbortAll();
                 break;
-            case RequestKind.Stop:
+            case Request.Stop:
                 _stopping = true;
                 break;
+        }
+    }
+
+    /// <summary>Hands the core what the application wrote and read since the last time.</summary>
+    private void TakeWork(TcpStackConnection c)
+    {
+        var (written, freed) = c.TakeWork();
+        if (written > 0)
+        {
+            Command(c, Core.Tcp.Command.NewSend(written));
+        }
+
+        if (freed > 0)
+        {
+            Command(c, Core.Tcp.Command.NewConsumed(freed));
         }
     }
 
@@ -695,7 +712,7 @@ internal sealed class StackLoop
 
     public void Stop()
     {
-        Post(new Request(RequestKind.Stop));
+        Post(new Request.Stop());
     }
 
     public bool Join(TimeSpan timeout) => _thread.Join(timeout);

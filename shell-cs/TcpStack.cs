@@ -155,7 +155,7 @@ public sealed class TcpStack : IAsyncDisposable
         var c = new TcpStackConnection(_loop, _loop.SendBufferSize, _loop.ReceiveBufferSize, listener: null);
         var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         c.Connecting = connected;
-        _loop.Post(new Request(RequestKind.Connect, c, Remote: remote));
+        _loop.Post(new Request.Connect(c, remote));
         using (cancellationToken.Register(() =>
         {
             if (connected.TrySetCanceled(cancellationToken))
@@ -182,7 +182,7 @@ public sealed class TcpStack : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var listener = new TcpStackListener(_loop, new IPEndPoint(Address, port), backlog);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _loop.Post(new Request(RequestKind.Listen, Listener: listener, Done: done));
+        _loop.Post(new Request.Listen(listener, done));
         done.Task.GetAwaiter().GetResult();
         return listener;
     }
@@ -199,7 +199,7 @@ public sealed class TcpStack : IAsyncDisposable
         }
 
         var reply = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _loop.Post(new Request(RequestKind.CloseAll, Reply: reply));
+        _loop.Post(new Request.CloseAll(reply));
         try
         {
             var closing = await reply.Task.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
@@ -207,7 +207,7 @@ public sealed class TcpStack : IAsyncDisposable
         }
         catch (TimeoutException)
         {
-            _loop.Post(new Request(RequestKind.AbortAll));
+            _loop.Post(new Request.AbortAll());
         }
         catch (ObjectDisposedException)
         {

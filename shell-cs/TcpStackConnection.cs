@@ -45,11 +45,15 @@ public sealed class TcpStackConnection : IAsyncDisposable
     private volatile int _state = (int)TcpState.SynSent;
     private volatile bool _discarding;
 
-    // Stack side, stack thread only: what the application said it read (its Consumed
-    // requests), and how far the core was told the buffer is free, which runs ahead of
-    // the first once the stack discards on the application's behalf.
-    private long _consumedReported;
+    // Stack side, stack thread only: how much of what the application wrote the core was
+    // given, and how far the core was told the receive buffer is free, which runs ahead
+    // of what the application read once the stack discards on its behalf.
+    private long _writtenTaken;
     private long _freedInCore;
+
+    // The one notice that this connection has work, and whether it waits in the queue.
+    private readonly Request.Work _work;
+    private int _workPosted;
 
     private ConnectionStream? _stream;
     private IDuplexPipe? _pipe;
@@ -57,6 +61,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     internal TcpStackConnection(StackLoop stack, int sendBuffer, int receiveBuffer, TcpStackListener? listener)
     {
         _stack = stack;
+        _work = new Request.Work(this);
         _sendBufferSize = sendBuffer;
         _receiveBufferSize = receiveBuffer;
         Listener = listener;
@@ -129,8 +134,8 @@ public sealed class TcpStackConnection : IAsyncDisposable
             {
                 var n = (int)Math.Min(available, buffer.Length);
                 _receiveRing!.Read(_consumed, buffer.Span[..n]);
-                _consumed += n;
-                _stack.Post(Request.Consumed(this, n));
+                Volatile.Write(ref _consumed, _consumed + n);
+                PostWork();
                 return n;
             }
 
@@ -166,7 +171,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
             _sendRing ??= new SequenceRing(_sendBufferSize);
             _sendRing.Write(_written, data.Span[..n]);
             Volatile.Write(ref _written, _written + n);
-            _stack.Post(Request.Send(this, n));
+            PostWork();
             data = data[n..];
         }
     }
@@ -177,7 +182,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
         if (!_shutdown)
         {
             _shutdown = true;
-            _stack.Post(Request.Close(this));
+            _stack.Post(new Request.Close(this));
         }
     }
 
@@ -188,7 +193,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     public async Task CloseAsync(CancellationToken cancellationToken = default)
     {
         ShutdownWrite();
-        _stack.Post(Request.Discard(this));
+        _stack.Post(new Request.Discard(this));
         await _closed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -196,7 +201,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     public void Abort()
     {
         _shutdown = true;
-        _stack.Post(Request.Abort(this));
+        _stack.Post(new Request.Abort(this));
     }
 
     /// <summary>Closes within five seconds, then aborts.</summary>
@@ -294,14 +299,28 @@ public sealed class TcpStackConnection : IAsyncDisposable
         _readable.Set();
     }
 
-    /// <summary>
-    /// The application read <paramref name="count"/> more bytes (stack thread): returns how
-    /// many of them the core has not yet been told are free (none that were discarded).
-    /// </summary>
-    internal int ReportConsumed(int count)
+    /// <summary>Posts the connection's work notice unless it waits in the queue already.</summary>
+    private void PostWork()
     {
-        _consumedReported += count;
-        return Free(_consumedReported);
+        if (Interlocked.Exchange(ref _workPosted, 1) == 0)
+        {
+            _stack.Post(_work);
+        }
+    }
+
+    /// <summary>
+    /// What the application wrote and read since the last call (stack thread): bytes to
+    /// send, and bytes of the receive buffer the core has not yet been told are free (none
+    /// that were discarded). Clears the notice first, so a write or read after the counts
+    /// are taken posts it again.
+    /// </summary>
+    internal (int Written, int Freed) TakeWork()
+    {
+        Interlocked.Exchange(ref _workPosted, 0);
+        var written = Volatile.Read(ref _written);
+        var send = (int)(written - _writtenTaken);
+        _writtenTaken = written;
+        return (send, Free(Volatile.Read(ref _consumed)));
     }
 
     /// <summary>Bytes the stack consumes on the application's behalf once it stopped reading (stack thread).</summary>

@@ -35,7 +35,7 @@ public sealed class TcpStackListener : IDisposable
         try
         {
             var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            _stack.Post(new Request(RequestKind.Accepted, Listener: this));
+            _stack.Post(new Request.Accepted(this));
             return connection;
         }
         catch (ChannelClosedException)
@@ -57,5 +57,5 @@ public sealed class TcpStackListener : IDisposable
     }
 
     /// <summary>Stops listening; connections already accepted stay open, ones waiting are reset.</summary>
-    public void Dispose() => _stack.Post(new Request(RequestKind.Unlisten, Listener: this));
+    public void Dispose() => _stack.Post(new Request.Unlisten(this));
 }
