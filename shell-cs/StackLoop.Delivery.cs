@@ -1,0 +1,120 @@
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using Stack.Core.Host;
+using Stack.Core.Tcp;
+using CoreState = Stack.Core.Tcp.State;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// What a step of the host tells the application: bytes into the receive ring, readable
+/// and released counts, state, errors and completion.
+/// </summary>
+internal sealed partial class StackLoop
+{
+    private void Deliver(TcpStackConnection c, in Output o, ReadOnlySpan<byte> packet)
+    {
+        var found = _host.Connections.TryGetValue(c.Tuple, out var core);
+        if (found)
+        {
+            c.SetState(ToTcpState(core!.CurrentState));
+            var retransmitted = core.RetransmissionCount - c.Retransmissions;
+            if (retransmitted > 0)
+            {
+                c.Retransmissions = core.RetransmissionCount;
+                Volatile.Write(ref _retransmissions, _retransmissions + retransmitted);
+            }
+
+            if (c.ReceiveBase is null && core.CurrentState != CoreState.SynSent)
+            {
+                c.ReceiveBase = (core.InitialReceiveSequence + 1).Value;
+            }
+        }
+
+        if (o.Arrived.IsSome && !packet.IsEmpty)
+        {
+            var a = o.Arrived.Value;
+            c.StoreArrived(a.Sequence.Value, packet.Slice(a.PayloadOffset, a.Length));
+        }
+
+        if (o.Readable > 0)
+        {
+            c.PublishReadable(o.Readable);
+            if (c.Discarding)
+            {
+                DiscardUnread(c);
+            }
+        }
+
+        if (o.Released > 0)
+        {
+            c.PublishReleased(o.Released);
+        }
+
+        for (var events = o.Events; !events.IsEmpty; events = events.Tail)
+        {
+            switch (events.Head.Tag)
+            {
+                case Event.Tags.Connected:
+                    if (c.Connecting is { } connecting)
+                    {
+                        c.Connecting = null;
+                        connecting.TrySetResult(c);
+                    }
+                    else if (c.Listener is { } listener)
+                    {
+                        PullAccepted(listener);
+                    }
+
+                    break;
+                case Event.Tags.Refused:
+                    c.Fail(SocketError.ConnectionRefused);
+                    break;
+                case Event.Tags.Reset:
+                    c.Fail(SocketError.ConnectionReset);
+                    break;
+                case Event.Tags.TimedOut:
+                    c.Fail(SocketError.TimedOut);
+                    break;
+                case Event.Tags.PeerClosed:
+                    c.PublishPeerClosed();
+                    break;
+                case Event.Tags.Closed:
+                    break;
+            }
+        }
+
+        if (!found)
+        {
+            _connections.Remove(c.Tuple);
+            c.Finish();
+        }
+        else if (core!.CurrentState == CoreState.TimeWait)
+        {
+            c.MarkDone();
+        }
+    }
+
+    internal static SocketError ToSocketError(HostError error) => error switch
+    {
+        HostError.AddressInUse => SocketError.AddressAlreadyInUse,
+        _ when error.IsNoEphemeralPort => SocketError.AddressNotAvailable,
+        _ => SocketError.NotConnected,
+    };
+
+    internal static TcpState ToTcpState(CoreState s) => s.Tag switch
+    {
+        CoreState.Tags.Closed => TcpState.Closed,
+        CoreState.Tags.Listen => TcpState.Listen,
+        CoreState.Tags.SynSent => TcpState.SynSent,
+        CoreState.Tags.SynReceived => TcpState.SynReceived,
+        CoreState.Tags.Established => TcpState.Established,
+        CoreState.Tags.FinWait1 => TcpState.FinWait1,
+        CoreState.Tags.FinWait2 => TcpState.FinWait2,
+        CoreState.Tags.CloseWait => TcpState.CloseWait,
+        CoreState.Tags.Closing => TcpState.Closing,
+        CoreState.Tags.LastAck => TcpState.LastAck,
+        CoreState.Tags.TimeWait => TcpState.TimeWait,
+        _ => TcpState.Unknown,
+    };
+}

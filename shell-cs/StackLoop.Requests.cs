@@ -1,0 +1,219 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.FSharp.Collections;
+using Stack.Core.Tcp;
+using Stack.Core.Wire;
+using HostStep = Stack.Core.Host.HostModule;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// What the application asks of the stack thread: connect, listen, accept, close, abort, and the
+/// work a connection's writes and reads leave.
+/// </summary>
+internal sealed partial class StackLoop
+{
+    private bool DrainRequests()
+    {
+        var any = false;
+        while (_requests.Reader.TryRead(out var r))
+        {
+            any = true;
+            Handle(r);
+        }
+
+        return any;
+    }
+
+    private void Handle(Request r)
+    {
+        switch (r)
+        {
+            case Request.Work work:
+                TakeWork(work.Connection);
+                break;
+            case Request.Connect connect:
+                Connect(connect.Connection, connect.Remote);
+                break;
+            case Request.Listen listen:
+                Listen(listen.Listener, listen.Done);
+                break;
+            case Request.Unlisten unlisten:
+                Unlisten(unlisten.Listener);
+                break;
+            case Request.Accepted accepted:
+                accepted.Listener.Queued--;
+                PullAccepted(accepted.Listener);
+                break;
+            case Request.Close close:
+                TakeWork(close.Connection);
+                Command(close.Connection, Core.Tcp.Command.Close);
+                break;
+            case Request.Discard discard:
+                TakeWork(discard.Connection);
+                discard.Connection.StartDiscarding();
+                DiscardUnread(discard.Connection);
+                break;
+            case Request.Abort abort:
+                Command(abort.Connection, Core.Tcp.Command.Abort);
+                break;
+            case Request.CloseAll closeAll:
+                CloseAll(closeAll.Reply);
+                break;
+            case Request.AbortAll:
+                AbortAll();
+                break;
+            case Request.Stop:
+                _stopping = true;
+                break;
+        }
+    }
+
+    /// <summary>Hands the core what the application wrote and read since the last time.</summary>
+    private void TakeWork(TcpStackConnection c)
+    {
+        var (written, freed) = c.TakeWork();
+        if (written > 0)
+        {
+            Command(c, Core.Tcp.Command.NewSend(written));
+        }
+
+        if (freed > 0)
+        {
+            Command(c, Core.Tcp.Command.NewConsumed(freed));
+        }
+    }
+
+    private void Connect(TcpStackConnection c, IPEndPoint remote)
+    {
+        var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
+        var result = HostStep.connect(Now, address, (ushort)remote.Port, _host);
+        if (result.IsError)
+        {
+            c.Fail(ToSocketError(result.ErrorValue));
+            c.Finish();
+            return;
+        }
+
+        var (host, tuple, output) = result.ResultValue;
+        _host = host;
+        var core = host.Connections[tuple];
+        c.Attach(tuple, (core.InitialSendSequence + 1).Value);
+        _connections[tuple] = c;
+        Apply(ListModule.ToArray(output.Transmits), ListModule.ToArray(output.Connections), ReadOnlySpan<byte>.Empty);
+    }
+
+    private void Listen(TcpStackListener l, TaskCompletionSource done)
+    {
+        var result = HostStep.listen(l.Port, l.Backlog, _host);
+        if (result.IsError)
+        {
+            done.TrySetException(new SocketException((int)ToSocketError(result.ErrorValue)));
+            return;
+        }
+
+        _host = result.ResultValue;
+        _listeners[l.Port] = l;
+        done.TrySetResult();
+    }
+
+    private void Unlisten(TcpStackListener l)
+    {
+        if (!_listeners.Remove(l.Port))
+        {
+            return;
+        }
+
+        // Connections the application never accepted are reset.
+        while (true)
+        {
+            var (tuple, host) = HostStep.accept(l.Port, _host);
+            _host = host;
+            if (tuple.IsNone)
+            {
+                break;
+            }
+
+            if (_connections.TryGetValue(tuple.Value, out var c))
+            {
+                Command(c, Core.Tcp.Command.Abort);
+            }
+        }
+
+        foreach (var c in l.Drain())
+        {
+            Command(c, Core.Tcp.Command.Abort);
+        }
+
+        _host = HostStep.unlisten(l.Port, _host);
+        l.Stopped = true;
+        l.Complete();
+    }
+
+    /// <summary>Moves established connections from the core's accept queue to the listener's, up to its backlog.</summary>
+    private void PullAccepted(TcpStackListener l)
+    {
+        while (!l.Stopped && l.Queued < l.Backlog)
+        {
+            var (tuple, host) = HostStep.accept(l.Port, _host);
+            _host = host;
+            if (tuple.IsNone)
+            {
+                return;
+            }
+
+            if (_connections.TryGetValue(tuple.Value, out var c))
+            {
+                l.Queued++;
+                l.Offer(c);
+            }
+        }
+    }
+
+    private void Command(TcpStackConnection c, Command command)
+    {
+        var result = HostStep.Owned.command(Now, c.Tuple, command, _host, _outbox);
+        if (result.IsOk)
+        {
+            Apply(ReadOnlySpan<byte>.Empty);
+        }
+    }
+
+    private void DiscardUnread(TcpStackConnection c)
+    {
+        var n = c.TakeForDiscard();
+        if (n > 0)
+        {
+            Command(c, Core.Tcp.Command.NewConsumed(n));
+        }
+    }
+
+    /// <summary>Closes every connection and listener; replies with a task that completes when all closed.</summary>
+    private void CloseAll(TaskCompletionSource<Task> reply)
+    {
+        foreach (var l in _listeners.Values.ToArray())
+        {
+            Unlisten(l);
+        }
+
+        var closing = new List<Task>();
+        foreach (var c in _connections.Values.ToArray())
+        {
+            Command(c, Core.Tcp.Command.Close);
+            c.StartDiscarding();
+            DiscardUnread(c);
+            closing.Add(c.Completion);
+        }
+
+        reply.TrySetResult(Task.WhenAll(closing));
+    }
+
+    private void AbortAll()
+    {
+        foreach (var c in _connections.Values.ToArray())
+        {
+            Command(c, Core.Tcp.Command.Abort);
+        }
+    }
+}
