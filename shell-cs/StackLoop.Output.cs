@@ -39,7 +39,7 @@ internal sealed partial class StackLoop
                 Deliver(c, in touched.Output, packet);
             }
 
-            Schedule(touched.Tuple);
+            Schedule(touched.Tuple, in touched.Output);
         }
     }
 

@@ -154,26 +154,18 @@ internal sealed partial class StackLoop
         {
             HostStep.Owned.timeoutConnection(now, tuple, _host, _outbox);
             Apply(ReadOnlySpan<byte>.Empty);
-            Schedule(tuple);
             ran = true;
         }
 
         return ran;
     }
 
-    /// <summary>Queues the connection's next deadline, unless an earlier one is queued already.</summary>
-    private void Schedule(FourTuple tuple)
+    /// <summary>Queues the connection's next deadline from its step's output, unless an earlier one is queued.</summary>
+    private void Schedule(FourTuple tuple, in Output output)
     {
-        if (!_host.Connections.TryGetValue(tuple, out var core))
+        if (output.NextDeadline != long.MaxValue)
         {
-            _deadlines.Forget(tuple);
-            return;
-        }
-
-        var deadline = ConnectionModule.nextDeadline(core);
-        if (deadline.IsSome)
-        {
-            _deadlines.Request(tuple, deadline.Value);
+            _deadlines.Request(tuple, output.NextDeadline);
         }
     }
 

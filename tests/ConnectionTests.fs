@@ -1640,6 +1640,8 @@ let private invariantsHold (start: int, steps: Step list) =
         let before = x.Connection
         let edge = before.ReceiveNext + before.ReceiveWindow
         let mutable payload = 0
+        // False for the steps that only move the test's clock or peer, not the connection.
+        let mutable stepped = true
 
         let out =
             match s with
@@ -1662,15 +1664,19 @@ let private invariantsHold (start: int, steps: Step list) =
             | Fire ->
                 match Connection.nextDeadline x.Connection with
                 | ValueSome _ -> x.Fire()
-                | ValueNone -> Output.empty
+                | ValueNone ->
+                    stepped <- false
+                    Output.empty
             | Wait t ->
                 x.Wait t
+                stepped <- false
                 Output.empty
             | PeerSack(ack, left, length) ->
                 let l = una x + left
                 x.PeerAck(ack = una x + ack, options = [ Nop; Nop; Sack [ l.Value, (l + length).Value ] ])
             | PeerClockJump ticks ->
                 x.Peer.TsVal <- x.Peer.TsVal + ticks
+                stepped <- false
                 Output.empty
             | IcmpTooBig mtu ->
                 let struct (c, out) =
@@ -1708,6 +1714,13 @@ let private invariantsHold (start: int, steps: Step list) =
 
         for seg in sent out do
             Expect.isLessThanOrEqual seg.Length c.MaxSegmentSize $"segment within the MSS: {context}"
+
+        // A step's output says when its timers next run.
+        if stepped then
+            Expect.equal
+                out.NextDeadline
+                (Connection.nextDeadline c |> ValueOption.defaultValue System.Int64.MaxValue)
+                $"the output's next deadline: {context}"
 
         match out.Arrived with
         | ValueSome a ->

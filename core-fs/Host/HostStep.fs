@@ -157,7 +157,7 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool)
     for o in box.Segments do
         step.Send(Segment(tuple, o))
 
-    let output = box.Summary payloadStart
+    let output = box.Summary(payloadStart, Timers.earliest c.Timers)
     step.Out.File(tuple, output)
     let host = step.Host
     let closed = c.CurrentState.IsClosed
@@ -539,11 +539,24 @@ let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
 
 let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
     match tryFindIn step tuple with
-    | ValueSome c -> timeoutOne now tuple c step
+    | ValueSome c ->
+        let deadline = Timers.earliest c.Timers
+
+        if deadline <= now then
+            timeoutOne now tuple c step
+        else
+            // Nothing due yet (the caller woke early): the output still says when.
+            step.Out.File(
+                tuple,
+                { Output.empty with
+                    NextDeadline = deadline
+                }
+            )
     | ValueNone -> ()
 
 /// Runs the timers of one connection if any is due at `now` (for a caller that keeps its
-/// own index of deadlines instead of asking `nextDeadline` about every connection).
+/// own index of deadlines instead of asking `nextDeadline` about every connection). The
+/// output has an entry for the connection whenever it exists, with its next deadline.
 let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
     valueStep host (timeoutConnectionStep now tuple)
 

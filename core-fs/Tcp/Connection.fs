@@ -116,7 +116,8 @@ let private initSend (c: Connection) (now: int64) =
 let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =
     create options localAddress localPort State.Listen
 
-let private finish (c: Connection) (box: Outbox) = struct (c, box.ToOutput())
+let private finish (c: Connection) (box: Outbox) =
+    struct (c, box.ToOutput(Timers.earliest c.Timers))
 
 /// The outbox of a value step: the thread's scratch one, emptied.
 let private scratch () =

@@ -112,12 +112,12 @@ let inline internal isSet (kind: Kind) (t: inref<Table>) =
     | LossProbe -> t.LossProbe <> Unset
 
 /// The earliest deadline of any timer, if one is set.
-let next (t: Table) =
-    let d =
-        min
-            (min t.Retransmit (min t.DelayedAck (min t.Persist (min t.Keepalive t.TimeWait))))
-            (min t.Reorder t.LossProbe)
+/// The earliest deadline set, or `Unset` (Int64.MaxValue) when none is.
+let earliest (t: Table) =
+    min (min t.Retransmit (min t.DelayedAck (min t.Persist (min t.Keepalive t.TimeWait)))) (min t.Reorder t.LossProbe)
 
+let next (t: Table) =
+    let d = earliest t
     if d = Unset then ValueNone else ValueSome d
 
 let private bit (kind: Kind) =

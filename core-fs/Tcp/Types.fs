@@ -166,6 +166,9 @@ type Output =
         Queued: int
         /// Events for the user, in order.
         Events: Event list
+        /// When the connection's timers next need running (`handleTimeout`), in the core's
+        /// microseconds; `Int64.MaxValue` when no timer runs. A driver needs no lookup.
+        NextDeadline: int64
     }
 
 module Output =
@@ -177,6 +180,7 @@ module Output =
             Released = 0
             Queued = 0
             Events = []
+            NextDeadline = System.Int64.MaxValue
         }
 
 module internal Lists =
@@ -264,8 +268,9 @@ type Outbox() =
         queued <- 0
 
     /// The output without its segments (a host sends those itself), its `Arrived` offset
-    /// moved by `payloadStart`. Allocates nothing when no event was raised.
-    member internal _.Summary(payloadStart: int) : Output =
+    /// moved by `payloadStart`, with the connection's next deadline after the step.
+    /// Allocates nothing when no event was raised.
+    member internal _.Summary(payloadStart: int, nextDeadline: int64) : Output =
         {
             Segments = []
             Arrived =
@@ -280,11 +285,12 @@ type Outbox() =
             Released = released
             Queued = queued
             Events = Lists.ofResizeArray events
+            NextDeadline = nextDeadline
         }
 
     /// The output as a value.
-    member box.ToOutput() : Output =
-        { box.Summary 0 with
+    member box.ToOutput(nextDeadline: int64) : Output =
+        { box.Summary(0, nextDeadline) with
             Segments = Lists.ofResizeArray segments
         }
 
