@@ -148,6 +148,11 @@ let targets: (string * string * string list * (string list -> unit)) list =
 
             dotnet ([ "run"; "-c"; "Release"; "--project"; "bench"; "--no-restore"; "--" ] @ extra)
 
+        "loss-bench",
+        "the kernel's sender, the stack's, and the kernel to itself through the same loss (as root; 10-20 min)",
+        [ "packages"; "build" ],
+        fun extra -> exit (exec "dotnet" (cliDll :: "bench" :: "--loss" :: extra))
+
         "demo",
         "the main job: the stack on a TUN device with the Linux kernel as its peer (as root)",
         [ "packages"; "build" ],
