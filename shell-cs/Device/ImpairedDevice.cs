@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Stack.Core;
 
@@ -13,8 +14,8 @@ public sealed class ImpairedDevice : IPacketDevice
 {
     private readonly IPacketDevice _inner;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private readonly PriorityQueue<byte[], (long At, long Order)> _inbound = new();
-    private readonly PriorityQueue<byte[], (long At, long Order)> _outbound = new();
+    private readonly PriorityQueue<Held, (long At, long Order)> _inbound = new();
+    private readonly PriorityQueue<Held, (long At, long Order)> _outbound = new();
     private readonly byte[] _scratch = new byte[65536];
     private Impair.Link _in;
     private Impair.Link _out;
@@ -57,7 +58,8 @@ public sealed class ImpairedDevice : IPacketDevice
         {
             _inbound.Dequeue();
             var length = Math.Min(packet.Length, buffer.Length);
-            packet.AsSpan(0, length).CopyTo(buffer);
+            packet.Bytes.AsSpan(0, length).CopyTo(buffer);
+            ArrayPool<byte>.Shared.Return(packet.Bytes);
             return length;
         }
 
@@ -108,14 +110,15 @@ public sealed class ImpairedDevice : IPacketDevice
         while (_outbound.TryPeek(out var packet, out var due) && due.At <= now)
         {
             _outbound.Dequeue();
-            _inner.Write(packet);
+            _inner.Write(packet.Bytes.AsSpan(0, packet.Length));
+            ArrayPool<byte>.Shared.Return(packet.Bytes);
         }
     }
 
     private Impair.Link Offer(
         Impair.Link link,
         ReadOnlySpan<byte> packet,
-        PriorityQueue<byte[], (long At, long Order)> queue,
+        PriorityQueue<Held, (long At, long Order)> queue,
         out bool dropped)
     {
         var (fate, next) = Impair.offer(Now, packet.Length, link);
@@ -132,16 +135,21 @@ public sealed class ImpairedDevice : IPacketDevice
         return next;
     }
 
-    private void Enqueue(Impair.Delivery copy, ReadOnlySpan<byte> packet, PriorityQueue<byte[], (long At, long Order)> queue)
+    private void Enqueue(Impair.Delivery copy, ReadOnlySpan<byte> packet, PriorityQueue<Held, (long At, long Order)> queue)
     {
-        var bytes = packet.ToArray();
+        // Pooled: at a TUN device's packet rate a fresh array per packet keeps the GC busy.
+        var bytes = ArrayPool<byte>.Shared.Rent(packet.Length);
+        packet.CopyTo(bytes);
         if (copy.CorruptOffset.IsSome)
         {
             bytes[copy.CorruptOffset.Value] ^= copy.CorruptMask;
         }
 
-        queue.Enqueue(bytes, (copy.At, _order++));
+        queue.Enqueue(new Held(bytes, packet.Length), (copy.At, _order++));
     }
+
+    /// <summary>A queued packet: its first <c>Length</c> bytes of a pooled array.</summary>
+    private readonly record struct Held(byte[] Bytes, int Length);
 
     /// <summary>Disposes the device underneath; packets still queued are lost.</summary>
     public void Dispose() => _inner.Dispose();
