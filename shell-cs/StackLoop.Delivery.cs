@@ -14,21 +14,20 @@ internal sealed partial class StackLoop
 {
     private void Deliver(TcpStackConnection c, in Output o, ReadOnlySpan<byte> packet)
     {
-        var found = _host.Connections.TryGetValue(c.Tuple, out var core);
-        if (found)
+        var transition = o.Transition?.Value;
+        if (transition is not null)
         {
-            c.SetState(ToTcpState(core!.CurrentState));
-            var retransmitted = core.RetransmissionCount - c.Retransmissions;
-            if (retransmitted > 0)
+            c.SetState(ToTcpState(transition.State));
+            if (c.ReceiveBase is null && transition.ReceiveBase.IsSome)
             {
-                c.Retransmissions = core.RetransmissionCount;
-                Volatile.Write(ref _retransmissions, _retransmissions + retransmitted);
+                c.ReceiveBase = transition.ReceiveBase.Value.Value;
             }
+        }
 
-            if (c.ReceiveBase is null && core.CurrentState != CoreState.SynSent)
-            {
-                c.ReceiveBase = (core.InitialReceiveSequence + 1).Value;
-            }
+        if (o.Retransmitted > 0)
+        {
+            c.Retransmissions += o.Retransmitted;
+            Volatile.Write(ref _retransmissions, _retransmissions + o.Retransmitted);
         }
 
         if (o.Arrived.IsSome && !packet.IsEmpty)
@@ -84,12 +83,12 @@ internal sealed partial class StackLoop
             }
         }
 
-        if (!found)
+        if (transition?.State.IsClosed == true)
         {
             _connections.Remove(c.Tuple);
             c.Finish();
         }
-        else if (core!.CurrentState == CoreState.TimeWait)
+        else if (transition?.State.IsTimeWait == true)
         {
             c.MarkDone();
         }

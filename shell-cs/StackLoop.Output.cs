@@ -22,7 +22,7 @@ internal sealed partial class StackLoop
     {
         foreach (ref readonly var touched in connections)
         {
-            TrackNew(touched.Tuple);
+            TrackNew(touched.Tuple, in touched.Output);
         }
 
         foreach (ref readonly var t in transmits)
@@ -48,14 +48,17 @@ internal sealed partial class StackLoop
     /// connection on the tuple of one in TIME-WAIT (the peer reused its port) replaces
     /// the old one's application side, which is finished.
     /// </summary>
-    private void TrackNew(FourTuple tuple)
+    private void TrackNew(FourTuple tuple, in Output output)
     {
-        if (!_host.Connections.TryGetValue(tuple, out var core))
+        // A connection's first step leaves it in SYN-RECEIVED when a listener opened it;
+        // a simultaneous open gets there too, but keeps its send base.
+        var transition = output.Transition?.Value;
+        if (transition is null || !transition.State.IsSynReceived)
         {
             return;
         }
 
-        var sendBase = (core.InitialSendSequence + 1).Value;
+        var sendBase = transition.SendBase.Value;
         if (_connections.TryGetValue(tuple, out var existing))
         {
             if (existing.SendBase == sendBase)

@@ -98,10 +98,11 @@ internal sealed partial class StackLoop
 
         var (host, tuple, output) = result.ResultValue;
         _host = host;
-        var core = host.Connections[tuple];
-        c.Attach(tuple, (core.InitialSendSequence + 1).Value);
+        var touched = ListModule.ToArray(output.Connections);
+        var opened = Array.Find(touched, t => t.Item1.Equals(tuple)).Item2.Transition.Value;
+        c.Attach(tuple, opened.SendBase.Value);
         _connections[tuple] = c;
-        Apply(ListModule.ToArray(output.Transmits), ListModule.ToArray(output.Connections), ReadOnlySpan<byte>.Empty);
+        Apply(ListModule.ToArray(output.Transmits), touched, ReadOnlySpan<byte>.Empty);
     }
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)

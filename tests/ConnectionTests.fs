@@ -1722,6 +1722,22 @@ let private invariantsHold (start: int, steps: Step list) =
                 (Connection.nextDeadline c |> ValueOption.defaultValue System.Int64.MaxValue)
                 $"the output's next deadline: {context}"
 
+            // And what else a driver tracks, so it never looks the connection up.
+            Expect.equal
+                (int64 out.Retransmitted)
+                (c.RetransmissionCount - before.RetransmissionCount)
+                $"the output's retransmissions: {context}"
+
+            match out.Transition with
+            | Some t ->
+                Expect.notEqual before.CurrentState c.CurrentState $"a transition only on a change: {context}"
+                Expect.equal t.State c.CurrentState $"the transition's state: {context}"
+                Expect.equal t.SendBase (c.InitialSendSequence + 1) $"the send base: {context}"
+
+                if not (c.CurrentState.IsSynSent || c.CurrentState.IsClosed) then
+                    Expect.equal t.ReceiveBase (ValueSome(c.InitialReceiveSequence + 1)) $"the receive base: {context}"
+            | None -> Expect.equal c.CurrentState before.CurrentState $"a change is told: {context}"
+
         match out.Arrived with
         | ValueSome a ->
             Expect.isTrue (a.Length > 0 && a.PayloadOffset >= 0) $"a real range: {context}"

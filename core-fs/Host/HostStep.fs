@@ -157,7 +157,9 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool)
     for o in box.Segments do
         step.Send(Segment(tuple, o))
 
-    let output = box.Summary(payloadStart, Timers.earliest c.Timers)
+    let output =
+        box.Summary(payloadStart, Timers.earliest c.Timers, Connection.report c)
+
     step.Out.File(tuple, output)
     let host = step.Host
     let closed = c.CurrentState.IsClosed
@@ -471,17 +473,15 @@ let connect
             valueStep host (fun step ->
                 step.Host.NextFreePort <- o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
 
-                let struct (c, output) =
-                    Connection.connect o.Connection now o.Address (uint16 port) remote remotePort
-
-                let box = step.Out.ConnectionOutbox
-                box.Clear()
-
-                for s in output.Segments do
-                    box.Send s
-
-                for e in output.Events do
-                    box.Raise e
+                let c =
+                    Connection.Owned.connect
+                        o.Connection
+                        now
+                        o.Address
+                        (uint16 port)
+                        remote
+                        remotePort
+                        step.Out.ConnectionOutbox
 
                 record step tuple c true 0)
 

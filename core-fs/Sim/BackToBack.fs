@@ -45,6 +45,15 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     let mutable tupleB = ValueNone
     let mutable received = 0L
 
+    // What the steps' outputs told the applications, so nothing is looked up in a host:
+    // where A's stream starts, where B's receive stream starts, A's free send space, and
+    // when each side's timers are next due.
+    let mutable sendBaseA = 0u
+    let mutable receiveBaseB = 0u
+    let mutable spaceA = connection.SendBufferSize
+    let mutable deadlineA = Int64.MaxValue
+    let mutable deadlineB = Int64.MaxValue
+
     /// The applications read and write in chunks, as real ones do, not a segment at a time.
     let chunk =
         min 65536 (min connection.SendBufferSize connection.ReceiveBufferSize / 4)
@@ -74,10 +83,10 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
                 match t with
                 | Segment(tuple, o) ->
                     let bytes =
-                        match host.Find tuple with
-                        | ValueSome c ->
-                            stream (o.Header.SequenceNumber - (c.InitialSendSequence + 1).Value) o.PayloadLength
-                        | _ -> ReadOnlySpan.Empty
+                        if fromA then
+                            stream (o.Header.SequenceNumber - sendBaseA) o.PayloadLength
+                        else
+                            ReadOnlySpan.Empty
 
                     Host.writeSegment host tuple o bytes (buffers[index].AsSpan())
                 | Datagram bytes ->
@@ -90,10 +99,10 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
             inFlight.Enqueue(struct (not fromA, index, length))
 
     /// B checks the bytes that arrived against A's stream.
-    let check (packet: ReadOnlySpan<byte>) (tuple: FourTuple) (o: Output) =
-        match o.Arrived, b.Find tuple with
-        | ValueSome arrived, ValueSome c when not packet.IsEmpty ->
-            let start = arrived.Sequence.Value - (c.InitialReceiveSequence + 1).Value
+    let check (packet: ReadOnlySpan<byte>) (o: Output) =
+        match o.Arrived with
+        | ValueSome arrived when not packet.IsEmpty ->
+            let start = arrived.Sequence.Value - receiveBaseB
             let got = packet.Slice(arrived.PayloadOffset, arrived.Length)
 
             if not (got.SequenceEqual(stream start arrived.Length)) then
@@ -110,19 +119,33 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
         (transmits: ReadOnlySpan<Transmit>)
         (connections: ReadOnlySpan<struct (FourTuple * Output)>)
         =
-        transmit fromA transmits
         // Added up first: the commands below reuse the outbox.
         let mutable readable = 0
         let mutable released = 0
 
         for struct (tuple, o) in connections do
+            match o.Transition with
+            | Some t when fromA -> sendBaseA <- t.SendBase.Value
+            | Some t ->
+                match t.ReceiveBase with
+                | ValueSome r -> receiveBaseB <- r.Value
+                | ValueNone -> ()
+            | None -> ()
+
             if fromA then
                 released <- released + o.Released
+                spaceA <- spaceA + o.Released - o.Queued
+                deadlineA <- o.NextDeadline
             else
                 tupleB <- ValueSome tuple
+                deadlineB <- o.NextDeadline
 
+        transmit fromA transmits
+
+        for struct (_, o) in connections do
+            if not fromA then
                 if compare then
-                    check packet tuple o
+                    check packet o
 
                 readable <- readable + o.Readable
 
@@ -153,9 +176,8 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
         apply fromA packet (ReadOnlySpan(List.toArray out.Transmits)) (ReadOnlySpan(List.toArray out.Connections))
 
     and refill () =
-        match a.Find tupleA with
-        | ValueSome c when c.SendSpace >= chunk -> command true tupleA (Command.Send c.SendSpace)
-        | _ -> ()
+        if spaceA >= chunk then
+            command true tupleA (Command.Send spaceA)
 
     let deliver () =
         let struct (toA, index, length) = inFlight.Dequeue()
@@ -176,24 +198,22 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     /// Runs the timers of connection `tuple` of host A (`atA`) or B; false if it has none.
     let runTimers (atA: bool) (tuple: FourTuple) =
         let host = if atA then a else b
+        let deadline = if atA then deadlineA else deadlineB
 
-        match host.Find tuple with
-        | ValueSome c ->
-            match Connection.nextDeadline c with
-            | ValueSome d ->
-                now <- max now d
+        if deadline = Int64.MaxValue then
+            false
+        else
+            now <- max now deadline
 
-                if owned then
-                    Host.Owned.timeoutConnection now tuple host outbox
-                    apply atA ReadOnlySpan.Empty outbox.Transmits outbox.Connections
-                else
-                    let struct (h, out) = Host.timeoutConnection now tuple host
-                    if atA then a <- h else b <- h
-                    applyValue atA ReadOnlySpan.Empty out
+            if owned then
+                Host.Owned.timeoutConnection now tuple host outbox
+                apply atA ReadOnlySpan.Empty outbox.Transmits outbox.Connections
+            else
+                let struct (h, out) = Host.timeoutConnection now tuple host
+                if atA then a <- h else b <- h
+                applyValue atA ReadOnlySpan.Empty out
 
-                true
-            | ValueNone -> false
-        | _ -> false
+            true
 
     /// A opens the connection.
     member _.Connect() =
@@ -201,7 +221,7 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
         | Ok(struct (host, tuple, out)) ->
             a <- host
             tupleA <- tuple
-            transmit true (ReadOnlySpan(List.toArray out.Transmits))
+            applyValue true ReadOnlySpan.Empty out
         | Error e -> failwith $"connect: {e}"
 
     /// Bytes B has read.

@@ -105,8 +105,9 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
 
     member val Tuple = Unchecked.defaultof<FourTuple> with get, set
     member val Connected = false with get, set
-    member val Iss = SeqNum 0u with get, set
-    member val Irs = SeqNum 0u with get, set
+    /// Where this side's stream and the peer's start (ISS + 1 and IRS + 1).
+    member val SendBase = SeqNum 0u with get, set
+    member val ReceiveBase = SeqNum 0u with get, set
     member val Written = 0L with get, set
     member val ReadPosition = 0L with get, set
     member val CloseSent = false with get, set
@@ -143,14 +144,14 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
 
     /// Copies the payload for sequence numbers [seq, seq + length) out of the send ring.
     member e.Payload(seq: SeqNum, destination: Span<byte>) =
-        let start = e.Index sendRing (e.Iss + 1) seq
+        let start = e.Index sendRing e.SendBase seq
         let first = min destination.Length (sendRing.Length - start)
         ReadOnlySpan(sendRing, start, first).CopyTo destination
         ReadOnlySpan(sendRing, 0, destination.Length - first).CopyTo(destination.Slice first)
 
     /// Stores arrived bytes at their place in the receive ring.
     member e.Store(packet: byte array, offset: int, seq: SeqNum, length: int) =
-        let start = e.Index receiveRing (e.Irs + 1) seq
+        let start = e.Index receiveRing e.ReceiveBase seq
 
         for i in 0 .. length - 1 do
             receiveRing[(start + i) &&& (receiveRing.Length - 1)] <- packet[offset + i]
@@ -272,11 +273,11 @@ let run (config: Config) : Result =
                     | ValueSome t when not e.Connected -> e.Tuple <- t
                     | _ -> ()
 
-                match connectionOf address tuple with
-                | ValueSome c when FourTuple.Same(tuple, e.Tuple) ->
+                match o.Transition with
+                | Some t when FourTuple.Same(tuple, e.Tuple) ->
                     e.Connected <- true
-                    e.Iss <- c.InitialSendSequence
-                    e.Irs <- c.InitialReceiveSequence
+                    e.SendBase <- t.SendBase
+                    e.ReceiveBase <- t.ReceiveBase.Value
                 | _ -> ()
 
             if FourTuple.Same(tuple, e.Tuple) then
@@ -291,14 +292,19 @@ let run (config: Config) : Result =
                     e.Store(packet, arrived.PayloadOffset, arrived.Sequence, arrived.Length)
                 | _ -> ()
 
+                match o.Transition with
+                | Some t -> e.State <- t.State
+                | None -> ()
+
+                e.Retransmissions <- e.Retransmissions + int64 o.Retransmitted
+
+                // Statistics for the report, read as `ss` would: nothing the run needs.
                 match connectionOf address tuple with
                 | ValueSome c ->
-                    e.State <- c.CurrentState
-                    e.Retransmissions <- c.RetransmissionCount
                     e.Timeouts <- c.TimeoutCount
                     e.LossProbes <- c.LossProbeCount
                     e.Undone <- c.UndoneCount
-                | ValueNone -> e.State <- State.Closed
+                | ValueNone -> ()
 
                 if o.Readable > 0 then
                     e.Read o.Readable

@@ -89,6 +89,8 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         LossProbes = 0L
         SegmentsSent = 0L
         SegmentsReceived = 0L
+        ReportedState = State.Closed
+        ReportedRetransmissions = 0L
     }
 
 /// A copy with a scoreboard of its own: the value steps change the copy in place.
@@ -116,8 +118,38 @@ let private initSend (c: Connection) (now: int64) =
 let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =
     create options localAddress localPort State.Listen
 
+/// What a step changed that a driver tracks, since the last report: segments sent again,
+/// and the new state with the stream bases when the state changed. Remembers what it told.
+let internal report (c: Connection) : struct (int * Transition option) =
+    let retransmitted = int (c.Retransmissions - c.ReportedRetransmissions)
+    c.ReportedRetransmissions <- c.Retransmissions
+
+    if LanguagePrimitives.PhysicalEquality c.State c.ReportedState then
+        struct (retransmitted, None)
+    else
+        // The peer's SYN is in everywhere but LISTEN, SYN-SENT and a CLOSED reached from
+        // those (or from nothing).
+        let before = c.ReportedState
+        c.ReportedState <- c.State
+
+        let synchronized =
+            match c.State with
+            | State.Listen
+            | State.SynSent -> false
+            | State.Closed -> not (before.IsListen || before.IsSynSent || before.IsClosed)
+            | _ -> true
+
+        let transition =
+            {
+                State = c.State
+                SendBase = c.Iss + 1
+                ReceiveBase = if synchronized then ValueSome(c.Irs + 1) else ValueNone
+            }
+
+        struct (retransmitted, Some transition)
+
 let private finish (c: Connection) (box: Outbox) =
-    struct (c, box.ToOutput(Timers.earliest c.Timers))
+    struct (c, box.ToOutput(Timers.earliest c.Timers, report c))
 
 /// The outbox of a value step: the thread's scratch one, emptied.
 let private scratch () =
@@ -127,15 +159,16 @@ let private scratch () =
 
 let inline private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) = Timers.put kind deadline &c.Timers
 
-/// Active open: a connection in SYN-SENT and its SYN.
-let connect
+/// Active open: a connection in SYN-SENT, its SYN put in `box`.
+let private open'
     (options: ConnectionOptions)
     (now: int64)
     (localAddress: Ipv4Address)
     (localPort: uint16)
     (remoteAddress: Ipv4Address)
     (remotePort: uint16)
-    : struct (Connection * Output) =
+    (box: Outbox)
+    =
     let c = create options localAddress localPort State.SynSent
     c.RemoteAddress <- remoteAddress
     c.RemotePort <- remotePort
@@ -146,9 +179,14 @@ let connect
     if not options.Timestamps then
         c.Timing <- ValueSome(struct (c.Iss, now))
 
-    let box = scratch ()
     syn c now box
     startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+    c
+
+/// Active open: a connection in SYN-SENT and its SYN.
+let connect options now localAddress localPort remoteAddress remotePort : struct (Connection * Output) =
+    let box = scratch ()
+    let c = open' options now localAddress localPort remoteAddress remotePort box
     finish c box
 
 /// The reset that answers a segment nobody owns (RFC 9293 3.10.7.1), if any.
@@ -678,6 +716,11 @@ let handleTimeout (now: int64) (connection: Connection) : struct (Connection * O
 module Owned =
     /// An independent copy, for an owner that takes over a connection value.
     let copy (connection: Connection) = copy connection
+
+    /// Active open (see `connect`): the SYN goes to `outbox`, emptied first.
+    let connect (options: ConnectionOptions) now localAddress localPort remoteAddress remotePort (outbox: Outbox) =
+        outbox.Clear()
+        open' options now localAddress localPort remoteAddress remotePort outbox
 
     /// A segment arrives for this connection.
     let handleSegment (now: int64) (incoming: Incoming) (connection: Connection) (outbox: Outbox) =

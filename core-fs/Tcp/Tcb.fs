@@ -171,6 +171,10 @@ type Connection =
             mutable LossProbes: int64
             mutable SegmentsSent: int64
             mutable SegmentsReceived: int64
+
+            // What the last step's output told the driver (see `Connection.report`).
+            mutable ReportedState: State
+            mutable ReportedRetransmissions: int64
         }
 
     member c.CurrentState = c.State

@@ -150,6 +150,18 @@ type Arrived =
         Length: int
     }
 
+/// A step that changed a connection's state says so, with where each direction's bytes
+/// start: a driver keeps its buffers by these and never asks the core again.
+type Transition =
+    {
+        /// The state the step left the connection in.
+        State: State
+        /// Sequence number of the first byte this side sends (ISS + 1).
+        SendBase: SeqNum
+        /// Sequence number of the first byte the peer sends (IRS + 1), once its SYN is in.
+        ReceiveBase: SeqNum voption
+    }
+
 /// Everything one step of a connection asks of its caller. Data, never an effect.
 [<Struct>]
 type Output =
@@ -169,6 +181,11 @@ type Output =
         /// When the connection's timers next need running (`handleTimeout`), in the core's
         /// microseconds; `Int64.MaxValue` when no timer runs. A driver needs no lookup.
         NextDeadline: int64
+        /// Segments the step sent again (a count for statistics).
+        Retransmitted: int
+        /// The new state when the step changed it (the first step of a connection always
+        /// does), else None: the rare case, so a step in steady state allocates nothing.
+        Transition: Transition option
     }
 
 module Output =
@@ -181,6 +198,8 @@ module Output =
             Queued = 0
             Events = []
             NextDeadline = System.Int64.MaxValue
+            Retransmitted = 0
+            Transition = None
         }
 
 module internal Lists =
@@ -268,9 +287,11 @@ type Outbox() =
         queued <- 0
 
     /// The output without its segments (a host sends those itself), its `Arrived` offset
-    /// moved by `payloadStart`, with the connection's next deadline after the step.
-    /// Allocates nothing when no event was raised.
-    member internal _.Summary(payloadStart: int, nextDeadline: int64) : Output =
+    /// moved by `payloadStart`, with the connection's next deadline after the step and
+    /// what `Connection.report` found. Allocates nothing when no event was raised.
+    member internal _.Summary
+        (payloadStart: int, nextDeadline: int64, struct (retransmitted: int, transition: Transition option))
+        : Output =
         {
             Segments = []
             Arrived =
@@ -286,11 +307,13 @@ type Outbox() =
             Queued = queued
             Events = Lists.ofResizeArray events
             NextDeadline = nextDeadline
+            Retransmitted = retransmitted
+            Transition = transition
         }
 
     /// The output as a value.
-    member box.ToOutput(nextDeadline: int64) : Output =
-        { box.Summary(0, nextDeadline) with
+    member box.ToOutput(nextDeadline: int64, report: struct (int * Transition option)) : Output =
+        { box.Summary(0, nextDeadline, report) with
             Segments = Lists.ofResizeArray segments
         }
 
