@@ -2,7 +2,6 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
-using CoreState = Stack.Core.Tcp.State;
 
 namespace Stack.Shell;
 
@@ -43,6 +42,11 @@ internal sealed partial class StackLoop
             {
                 DiscardUnread(c);
             }
+        }
+
+        if (o.Queued > 0)
+        {
+            c.TakenByCore(o.Queued);
         }
 
         if (o.Released > 0)
@@ -101,19 +105,19 @@ internal sealed partial class StackLoop
         _ => SocketError.NotConnected,
     };
 
-    internal static TcpState ToTcpState(CoreState s) => s.Tag switch
+    internal static TcpState ToTcpState(State s) => s.Tag switch
     {
-        CoreState.Tags.Closed => TcpState.Closed,
-        CoreState.Tags.Listen => TcpState.Listen,
-        CoreState.Tags.SynSent => TcpState.SynSent,
-        CoreState.Tags.SynReceived => TcpState.SynReceived,
-        CoreState.Tags.Established => TcpState.Established,
-        CoreState.Tags.FinWait1 => TcpState.FinWait1,
-        CoreState.Tags.FinWait2 => TcpState.FinWait2,
-        CoreState.Tags.CloseWait => TcpState.CloseWait,
-        CoreState.Tags.Closing => TcpState.Closing,
-        CoreState.Tags.LastAck => TcpState.LastAck,
-        CoreState.Tags.TimeWait => TcpState.TimeWait,
+        State.Tags.Closed => TcpState.Closed,
+        State.Tags.Listen => TcpState.Listen,
+        State.Tags.SynSent => TcpState.SynSent,
+        State.Tags.SynReceived => TcpState.SynReceived,
+        State.Tags.Established => TcpState.Established,
+        State.Tags.FinWait1 => TcpState.FinWait1,
+        State.Tags.FinWait2 => TcpState.FinWait2,
+        State.Tags.CloseWait => TcpState.CloseWait,
+        State.Tags.Closing => TcpState.Closing,
+        State.Tags.LastAck => TcpState.LastAck,
+        State.Tags.TimeWait => TcpState.TimeWait,
         _ => TcpState.Unknown,
     };
 }

@@ -1,7 +1,6 @@
 using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Core.Wire;
-using HostStep = Stack.Core.Host.HostModule;
 
 namespace Stack.Shell;
 
@@ -160,7 +159,7 @@ internal sealed partial class StackLoop
         }
 
         var segment = _run.Segment;
-        var n = HostStep.writeSegment(_host, _run.Tuple, segment, _run.Payload, _out);
+        var n = HostModule.writeSegment(_host, _run.Tuple, segment, _run.Payload, _out);
         var packet = _out.AsSpan(0, n);
         if (_run.Count == 1)
         {
@@ -184,7 +183,7 @@ internal sealed partial class StackLoop
             c.CopyPayload(segment.Header.SequenceNumber, payload);
         }
 
-        var n = HostStep.writeSegment(_host, tuple, segment, payload, _out);
+        var n = HostModule.writeSegment(_host, tuple, segment, payload, _out);
         Send(_out.AsSpan(0, n));
     }
 

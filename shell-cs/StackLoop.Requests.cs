@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.FSharp.Collections;
+using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Core.Wire;
-using HostStep = Stack.Core.Host.HostModule;
 
 namespace Stack.Shell;
 
@@ -88,7 +88,7 @@ internal sealed partial class StackLoop
     private void Connect(TcpStackConnection c, IPEndPoint remote)
     {
         var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
-        var result = HostStep.connect(Now, address, (ushort)remote.Port, _host);
+        var result = HostModule.connect(Now, address, (ushort)remote.Port, _host);
         if (result.IsError)
         {
             c.Fail(ToSocketError(result.ErrorValue));
@@ -107,7 +107,7 @@ internal sealed partial class StackLoop
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)
     {
-        var result = HostStep.listen(l.Port, l.Backlog, _host);
+        var result = HostModule.listen(l.Port, l.Backlog, _host);
         if (result.IsError)
         {
             done.TrySetException(new SocketException((int)ToSocketError(result.ErrorValue)));
@@ -129,7 +129,7 @@ internal sealed partial class StackLoop
         // Connections the application never accepted are reset.
         while (true)
         {
-            var (tuple, host) = HostStep.accept(l.Port, _host);
+            var (tuple, host) = HostModule.accept(l.Port, _host);
             _host = host;
             if (tuple.IsNone)
             {
@@ -147,7 +147,7 @@ internal sealed partial class StackLoop
             Command(c, Core.Tcp.Command.Abort);
         }
 
-        _host = HostStep.unlisten(l.Port, _host);
+        _host = HostModule.unlisten(l.Port, _host);
         l.Stopped = true;
         l.Complete();
     }
@@ -157,7 +157,7 @@ internal sealed partial class StackLoop
     {
         while (!l.Stopped && l.Queued < l.Backlog)
         {
-            var (tuple, host) = HostStep.accept(l.Port, _host);
+            var (tuple, host) = HostModule.accept(l.Port, _host);
             _host = host;
             if (tuple.IsNone)
             {
@@ -174,7 +174,7 @@ internal sealed partial class StackLoop
 
     private void Command(TcpStackConnection c, Command command)
     {
-        var result = HostStep.Owned.command(Now, c.Tuple, command, _host, _outbox);
+        var result = HostModule.Owned.command(Now, c.Tuple, command, _host, _outbox);
         if (result.IsOk)
         {
             Apply(ReadOnlySpan<byte>.Empty);

@@ -4,7 +4,6 @@ using System.Threading.Channels;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Shell.Device;
-using HostStep = Stack.Core.Host.HostModule;
 
 namespace Stack.Shell;
 
@@ -152,7 +151,7 @@ internal sealed partial class StackLoop
         var ran = false;
         while (_deadlines.TryTakeDue(now, out var tuple))
         {
-            HostStep.Owned.timeoutConnection(now, tuple, _host, _outbox);
+            HostModule.Owned.timeoutConnection(now, tuple, _host, _outbox);
             Apply(ReadOnlySpan<byte>.Empty);
             ran = true;
         }
@@ -203,7 +202,7 @@ internal sealed partial class StackLoop
             Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
             Observe(PacketDirection.In, now, packet);
-            HostStep.Owned.receive(now, packet, _host, _outbox);
+            HostModule.Owned.receive(now, packet, _host, _outbox);
             Apply(packet);
         }
 

@@ -309,19 +309,20 @@ public sealed class TcpStackConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// What the application wrote and read since the last call (stack thread): bytes to
-    /// send, and bytes of the receive buffer the core has not yet been told are free (none
-    /// that were discarded). Clears the notice first, so a write or read after the counts
-    /// are taken posts it again.
+    /// What the application wrote and read since the last call (stack thread): bytes
+    /// written that the core has not taken yet, and bytes of the receive buffer the core
+    /// has not yet been told are free (none that were discarded). Clears the notice first,
+    /// so a write or read after the counts are taken posts it again.
     /// </summary>
     internal (int Written, int Freed) TakeWork()
     {
         Interlocked.Exchange(ref _workPosted, 0);
-        var written = Volatile.Read(ref _written);
-        var send = (int)(written - _writtenTaken);
-        _writtenTaken = written;
+        var send = (int)(Volatile.Read(ref _written) - _writtenTaken);
         return (send, Free(Volatile.Read(ref _consumed)));
     }
+
+    /// <summary>The core took <paramref name="count"/> more written bytes into its send buffer (its output's <c>Queued</c>).</summary>
+    internal void TakenByCore(int count) => _writtenTaken += count;
 
     /// <summary>Bytes the stack consumes on the application's behalf once it stopped reading (stack thread).</summary>
     internal int TakeForDiscard() => Free(_received);
