@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Core.Wire;
@@ -13,7 +14,7 @@ internal sealed partial class StackLoop
     /// <summary>Carries out the output of the host's last in-place step.</summary>
     private void Apply(ReadOnlySpan<byte> packet) => Apply(_outbox.Transmits, _outbox.Connections, packet);
 
-    /// <summary>Carries out a step's output.</summary>
+    /// <summary>Carries out a step's output; within a read batch its transmits wait for the batch's end.</summary>
     private void Apply(
         ReadOnlySpan<Transmit> transmits,
         ReadOnlySpan<(FourTuple Tuple, Output Output)> connections,
@@ -24,12 +25,14 @@ internal sealed partial class StackLoop
             TrackNew(touched.Tuple, in touched.Output);
         }
 
-        foreach (ref readonly var t in transmits)
+        if (_batching)
         {
-            Transmit(in t);
+            _batch.AddRange(transmits);
         }
-
-        FlushRun();
+        else
+        {
+            WritePlanned(transmits);
+        }
 
         foreach (ref readonly var touched in connections)
         {
@@ -79,112 +82,62 @@ internal sealed partial class StackLoop
         _connections[tuple] = c;
     }
 
-    private void Transmit(in Transmit t)
+    /// <summary>Writes what a read batch's steps sent, as the core plans it.</summary>
+    private void FlushBatch()
     {
-        if (t.IsDatagram)
-        {
-            Send(t.bytes);
-            return;
-        }
-
-        var s = t;
-        var segment = s.segment;
-        var header = segment.Header;
-        if (_pendingAcks.TryGetValue(s.tuple, out var pending))
-        {
-            var advances = (header.Flags & TcpFlags.Ack) != 0
-                && (header.Flags & (TcpFlags.Syn | TcpFlags.Rst)) == 0
-                && (int)(header.AcknowledgmentNumber - pending.Header.AcknowledgmentNumber) > 0;
-            _pendingAcks.Remove(s.tuple);
-            if (!advances)
-            {
-                Write(s.tuple, pending);
-            }
-        }
-
-        if (_batching && segment.PayloadLength == 0 && header.Flags == TcpFlags.Ack)
-        {
-            if (!_pendingOrder.Contains(s.tuple))
-            {
-                _pendingOrder.Add(s.tuple);
-            }
-
-            _pendingAcks[s.tuple] = segment;
-            return;
-        }
-
-        Write(s.tuple, segment);
+        WritePlanned(CollectionsMarshal.AsSpan(_batch));
+        _batch.Clear();
     }
 
-    private void FlushPendingAcks()
+    /// <summary>
+    /// Writes transmits the way the core's <see cref="WirePlan"/> says: pure ACKs that a
+    /// later segment stands in for are left out, and with segmentation offload, runs of
+    /// data segments go as one packet the device splits.
+    /// </summary>
+    private void WritePlanned(ReadOnlySpan<Transmit> transmits)
     {
-        foreach (var tuple in _pendingOrder)
-        {
-            if (_pendingAcks.Remove(tuple, out var ack))
-            {
-                Write(tuple, ack);
-            }
-        }
-
-        _pendingOrder.Clear();
-    }
-
-    /// <summary>Builds a segment's packet, with its payload from the send ring, and sends it.</summary>
-    private void Write(FourTuple tuple, Outgoing segment)
-    {
-        if (_offload is { CanWriteRuns: true } && SegmentRun.CanCarry(segment)
-            && _connections.TryGetValue(tuple, out var owner))
-        {
-            if (_run.Continues(tuple, segment))
-            {
-                owner.CopyPayload(segment.Header.SequenceNumber, _run.Append(segment));
-                return;
-            }
-
-            FlushRun();
-            owner.CopyPayload(segment.Header.SequenceNumber, _run.Start(tuple, segment));
-            return;
-        }
-
-        FlushRun();
-        WriteOne(tuple, segment);
-    }
-
-    /// <summary>Sends the gathered run: as one packet the device splits, or as a plain segment.</summary>
-    private void FlushRun()
-    {
-        if (_run.Count == 0)
+        if (transmits.IsEmpty)
         {
             return;
         }
 
-        var segment = _run.Segment;
-        var n = HostModule.writeSegment(_host, _run.Tuple, segment, _run.Payload, _out);
-        var packet = _out.AsSpan(0, n);
-        if (_run.Count == 1)
+        foreach (ref readonly var w in _plan.Plan(transmits, _offload is { CanWriteRuns: true }))
         {
-            Send(packet);
+            if (w.Datagram is { } bytes)
+            {
+                Send(bytes);
+            }
+            else
+            {
+                WriteSegments(in w);
+            }
         }
-        else
-        {
-            Observe(PacketDirection.Out, Now, packet);
-            Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
-            _offload!.WriteRun(packet, n - segment.PayloadLength, _run.SegmentSize);
-        }
-
-        _run.Clear();
     }
 
-    private void WriteOne(FourTuple tuple, Outgoing segment)
+    /// <summary>
+    /// Builds the packet of a segment, or of a run that the device splits every
+    /// <c>SegmentSize</c> bytes, with the payload from the connection's send ring, and sends it.
+    /// </summary>
+    private void WriteSegments(in Write w)
     {
+        var segment = w.Segment;
         var payload = _payload.AsSpan(0, segment.PayloadLength);
-        if (segment.PayloadLength > 0 && _connections.TryGetValue(tuple, out var c))
+        if (segment.PayloadLength > 0 && _connections.TryGetValue(w.Tuple, out var c))
         {
             c.CopyPayload(segment.Header.SequenceNumber, payload);
         }
 
-        var n = HostModule.writeSegment(_host, tuple, segment, payload, _out);
-        Send(_out.AsSpan(0, n));
+        var n = HostModule.writeSegment(_host, w.Tuple, segment, payload, _out);
+        var packet = _out.AsSpan(0, n);
+        if (w.Count == 1)
+        {
+            Send(packet);
+            return;
+        }
+
+        Observe(PacketDirection.Out, Now, packet);
+        Volatile.Write(ref _bytesOut, _bytesOut + packet.Length);
+        _offload!.WriteRun(packet, n - segment.PayloadLength, w.SegmentSize);
     }
 
     private void Send(ReadOnlySpan<byte> packet)

@@ -29,14 +29,13 @@ internal sealed partial class StackLoop
     private readonly PcapCapture? _capture;
     private readonly Thread _thread;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Dictionary<FourTuple, Outgoing> _pendingAcks = [];
-    private readonly SegmentRun _run = new();
+    private readonly WirePlan _plan = new();
+    private readonly List<Transmit> _batch = [];
 
     // Each connection's next deadline.
     private readonly DeadlineQueue<FourTuple> _deadlines = new();
     private readonly ISegmentOffload? _offload;
     private readonly PacketObserver? _observer;
-    private readonly List<FourTuple> _pendingOrder = [];
     private bool _batching;
     private Host _host;
     private readonly Lock _countersLock = new();
@@ -169,10 +168,10 @@ internal sealed partial class StackLoop
     }
 
     /// <summary>
-    /// Reads and handles up to a batch of packets. Within a batch, a pure ACK waits until
-    /// the batch ends and is dropped if a later segment of the connection acknowledges
-    /// more: one ACK per burst instead of one per two segments, as receive offload gives
-    /// the kernel. Duplicate ACKs (no advance) are all sent: they signal loss.
+    /// Reads and handles up to a batch of packets; what their steps send is written when
+    /// the batch ends, planned as a whole (<see cref="WirePlan"/>): a pure ACK that a later
+    /// segment of its connection stands in for is left out, one ACK per burst instead of
+    /// one per two segments, as receive offload gives the kernel.
     /// </summary>
     private bool ReadPackets()
     {
@@ -184,7 +183,7 @@ internal sealed partial class StackLoop
         finally
         {
             _batching = false;
-            FlushPendingAcks();
+            FlushBatch();
         }
     }
 
