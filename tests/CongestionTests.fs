@@ -30,6 +30,18 @@ let tests =
                 Expect.equal (roundTrip (roundTrip cc)).Window (4 * cc.Window) "doubled again"
             }
 
+            test
+                "a stretch ACK counts up to 8 segments in the initial slow start (RFC 9406), 2 after a timeout (RFC 3465)" {
+                for cc in [ newReno mss; cubic mss ] do
+                    Expect.equal (cc.OnAck(20 * mss)).Window (cc.Window + 8 * mss) "initial slow start: L = 8"
+                    let afterTimeout = cc.OnTimeout(20 * mss)
+
+                    Expect.equal
+                        (afterTimeout.OnAck(20 * mss)).Window
+                        (afterTimeout.Window + 2 * mss)
+                        "after a timeout: L = 2"
+            }
+
             test "the window stops at 2^30 bytes however many ACKs arrive without loss" {
                 let mutable cc = newReno mss
 

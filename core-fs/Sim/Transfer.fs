@@ -109,6 +109,8 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
     member val SendBase = SeqNum 0u with get, set
     member val ReceiveBase = SeqNum 0u with get, set
     member val Written = 0L with get, set
+    /// Free space in the core's send buffer, from the outputs' `Queued` and `Released`.
+    member val SendSpace = config.Connection.SendBufferSize with get, set
     member val ReadPosition = 0L with get, set
     member val CloseSent = false with get, set
     member val PeerClosed = false with get, set
@@ -257,9 +259,36 @@ let run (config: Config) : Result =
         | true, c -> ValueSome c
         | _ -> ValueNone
 
+    // What each host's steps send during one step of the network (the packets of one
+    // instant, and the commands they lead to) goes out when the step ends, planned as a
+    // whole as the shell plans a read batch (`WirePlan`: ACKs a later one stands in for
+    // are left out).
+    let batchA = ResizeArray<Transmit>()
+    let batchB = ResizeArray<Transmit>()
+    let plan = WirePlan()
+
+    let batchOf (address: Ipv4Address) =
+        if address.Value = addressA.Value then batchA else batchB
+
+    let flush (address: Ipv4Address) =
+        let batch = batchOf address
+
+        if batch.Count > 0 then
+            for w in plan.Plan(Lists.spanOf batch, false) do
+                transmit
+                    address
+                    (if isNull w.Datagram then
+                         Segment(w.Tuple, w.Segment)
+                     else
+                         Datagram w.Datagram)
+
+            batch.Clear()
+
     let rec handle (address: Ipv4Address) (packet: byte array) (output: HostOutbox) =
+        let batch = batchOf address
+
         for t in output.Transmits do
-            transmit address t
+            batch.Add t
 
         let e = endpointAt address
 
@@ -297,6 +326,7 @@ let run (config: Config) : Result =
                 | None -> ()
 
                 e.Retransmissions <- e.Retransmissions + int64 o.Retransmitted
+                e.SendSpace <- e.SendSpace + o.Released - o.Queued
 
                 // Statistics for the report, read as `ss` would: nothing the run needs.
                 match connectionOf address tuple with
@@ -327,16 +357,14 @@ let run (config: Config) : Result =
     and drive (address: Ipv4Address) =
         let e = endpointAt address
 
-        if e.Connected then
-            match connectionOf address e.Tuple with
-            | ValueSome c when e.Written < toSend e && c.SendSpace > 0 ->
-                let count = int (min (int64 c.SendSpace) (toSend e - e.Written))
+        if e.Connected && not e.State.IsClosed then
+            if e.Written < toSend e && e.SendSpace > 0 then
+                let count = int (min (int64 e.SendSpace) (toSend e - e.Written))
                 e.Write count
                 command address (Command.Send count)
-            | ValueSome _ when e.Written = toSend e && not e.CloseSent ->
+            elif e.Written = toSend e && not e.CloseSent then
                 e.CloseSent <- true
                 command address Command.Close
-            | _ -> ()
 
     match Host.connect 0L addressB Port net.Hosts[addressA] with
     | Error e -> failwith $"connect: {e}"
@@ -389,6 +417,8 @@ let run (config: Config) : Result =
             go <- false
         else
             net.Step onOutput |> ignore
+            flush addressA
+            flush addressB
 
     let side (e: Endpoint) =
         {

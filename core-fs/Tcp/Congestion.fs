@@ -146,14 +146,19 @@ let private deflate (r: State) (ackedBytes: int) =
     let deflated = r.Cwnd - ackedBytes + (if ackedBytes >= r.Mss then r.Mss else 0)
     { r with Cwnd = max r.Mss deflated }
 
-/// Slow start with appropriate byte counting (RFC 3465, L = 2 MSS).
+/// Slow start with appropriate byte counting: at most L segments per ACK. L is 8 in the
+/// initial slow start (ssthresh still unset), as RFC 9406 4.2 asks of a sender without
+/// pacing, so stretch ACKs (a receiver's coalescing, receive offload) do not slow it;
+/// after a loss, RFC 3465's L = 2, against a burst when a cumulative ACK fills holes.
 let private slowStart (r: State) (ackedBytes: int) =
+    let limit = if r.Ssthresh = System.Int32.MaxValue then 8 else 2
+
     { r with
-        Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (2 * r.Mss))
+        Cwnd = min MaxWindow (r.Cwnd + min ackedBytes (limit * r.Mss))
     }
 
 /// NewReno: slow start and congestion avoidance of RFC 5681 with appropriate byte counting
-/// (RFC 3465, L = 2 MSS), fast recovery with partial-ACK deflation (RFC 6582).
+/// (`slowStart`), fast recovery with partial-ACK deflation (RFC 6582).
 type NewReno() =
     interface ICongestionControl with
         member _.OnAck(r, ackedBytes, _, _) =
