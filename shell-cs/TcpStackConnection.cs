@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Stack.Core.Host;
+using Stack.Core.Tcp;
 
 namespace Stack.Shell;
 
@@ -168,7 +169,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
             }
 
             var n = (int)Math.Min(space, data.Length);
-            _sendRing ??= new SequenceRing(_sendBufferSize);
+            _sendRing ??= new SequenceRing(new byte[_sendBufferSize]);
             _sendRing.Write(_written, data.Span[..n]);
             Volatile.Write(ref _written, _written + n);
             PostWork();
@@ -256,7 +257,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     {
         if (ReceiveBase is { } receiveBase)
         {
-            _receiveRing ??= new SequenceRing(_receiveBufferSize);
+            _receiveRing ??= new SequenceRing(new byte[_receiveBufferSize]);
             _receiveRing.Write((long)(sequence - receiveBase), bytes);
         }
     }

@@ -99,8 +99,11 @@ let streamByte (seed: uint64) (direction: int) (offset: int64) =
 
 /// The application side of one connection: its two ring buffers and how far it got.
 type private Endpoint(name: string, sendDirection: int, config: Config) =
-    let sendRing = Array.zeroCreate<byte> config.Connection.SendBufferSize
-    let receiveRing = Array.zeroCreate<byte> config.Connection.ReceiveBufferSize
+    let sendRing = SequenceRing(Array.zeroCreate<byte> config.Connection.SendBufferSize)
+
+    // The receive ring's memory, hashed in place as the application reads.
+    let receiveMemory = Array.zeroCreate<byte> config.Connection.ReceiveBufferSize
+    let receiveRing = SequenceRing receiveMemory
     let hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
 
     member val Tuple = Unchecked.defaultof<FourTuple> with get, set
@@ -123,10 +126,6 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
     member _.Name = name
     member _.SendDirection = sendDirection
 
-    /// Where sequence number `seq` of a buffer starting at `first` lies in a ring.
-    member private _.Index (ring: byte array) (first: SeqNum) (seq: SeqNum) =
-        int ((seq.Value - first.Value) &&& uint32 (ring.Length - 1))
-
     /// Fills the send ring with the next `count` stream bytes.
     member e.Write(count: int) =
         // Each 8-byte word of the stream is drawn once.
@@ -140,37 +139,31 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
                 word <- offset >>> 3
                 bits <- streamWord config.Seed sendDirection word
 
-            sendRing[int (offset &&& int64 (sendRing.Length - 1))] <- byte (bits >>> (8 * int (offset &&& 7L)))
+            sendRing[offset] <- byte (bits >>> (8 * int (offset &&& 7L)))
 
         e.Written <- e.Written + int64 count
 
     /// Copies the payload for sequence numbers [seq, seq + length) out of the send ring.
     member e.Payload(seq: SeqNum, destination: Span<byte>) =
-        let start = e.Index sendRing e.SendBase seq
-        let first = min destination.Length (sendRing.Length - start)
-        ReadOnlySpan(sendRing, start, first).CopyTo destination
-        ReadOnlySpan(sendRing, 0, destination.Length - first).CopyTo(destination.Slice first)
+        sendRing.Read(SequenceRing.Position(e.SendBase, seq), destination)
 
     /// Stores arrived bytes at their place in the receive ring.
     member e.Store(packet: byte array, offset: int, seq: SeqNum, length: int) =
-        let start = e.Index receiveRing e.ReceiveBase seq
-
-        for i in 0 .. length - 1 do
-            receiveRing[(start + i) &&& (receiveRing.Length - 1)] <- packet[offset + i]
+        receiveRing.Write(SequenceRing.Position(e.ReceiveBase, seq), ReadOnlySpan(packet, offset, length))
 
     /// Reads `count` readable bytes and checks each against the stream.
     member e.Read(count: int) =
-        let start = int (e.ReadPosition &&& int64 (receiveRing.Length - 1))
-        let first = min count (receiveRing.Length - start)
-        hash.AppendData(receiveRing, start, first)
-        hash.AppendData(receiveRing, 0, count - first)
+        let start = int (e.ReadPosition &&& int64 (receiveMemory.Length - 1))
+        let first = min count (receiveMemory.Length - start)
+        hash.AppendData(receiveMemory, start, first)
+        hash.AppendData(receiveMemory, 0, count - first)
 
         let mutable word = -1L
         let mutable bits = 0UL
 
         for i in 0 .. count - 1 do
             let offset = e.ReadPosition + int64 i
-            let b = receiveRing[int (offset &&& int64 (receiveRing.Length - 1))]
+            let b = receiveRing[offset]
 
             if offset >>> 3 <> word then
                 word <- offset >>> 3
