@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.FSharp.Collections;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Core.Wire;
@@ -88,7 +87,7 @@ internal sealed partial class StackLoop
     private void Connect(TcpStackConnection c, IPEndPoint remote)
     {
         var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
-        var result = HostModule.connect(Now, address, (ushort)remote.Port, _host);
+        var result = HostModule.Owned.connect(Now, address, (ushort)remote.Port, _host, _outbox);
         if (result.IsError)
         {
             c.Fail(ToSocketError(result.ErrorValue));
@@ -96,25 +95,28 @@ internal sealed partial class StackLoop
             return;
         }
 
-        var (host, tuple, output) = result.ResultValue;
-        _host = host;
-        var touched = ListModule.ToArray(output.Connections);
-        var opened = Array.Find(touched, t => t.Item1.Equals(tuple)).Item2.Transition.Value;
-        c.Attach(tuple, opened.SendBase.Value);
+        var tuple = result.ResultValue;
+        foreach (ref readonly var touched in _outbox.Connections)
+        {
+            if (touched.Item1.Equals(tuple))
+            {
+                c.Attach(tuple, touched.Item2.Transition.Value.SendBase.Value);
+            }
+        }
+
         _connections[tuple] = c;
-        Apply(ListModule.ToArray(output.Transmits), touched, ReadOnlySpan<byte>.Empty);
+        Apply(ReadOnlySpan<byte>.Empty);
     }
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)
     {
-        var result = HostModule.listen(l.Port, l.Backlog, _host);
+        var result = HostModule.Owned.listen(l.Port, l.Backlog, _host);
         if (result.IsError)
         {
             done.TrySetException(new SocketException((int)ToSocketError(result.ErrorValue)));
             return;
         }
 
-        _host = result.ResultValue;
         _listeners[l.Port] = l;
         done.TrySetResult();
     }
@@ -129,8 +131,7 @@ internal sealed partial class StackLoop
         // Connections the application never accepted are reset.
         while (true)
         {
-            var (tuple, host) = HostModule.accept(l.Port, _host);
-            _host = host;
+            var tuple = HostModule.Owned.accept(l.Port, _host);
             if (tuple.IsNone)
             {
                 break;
@@ -147,7 +148,7 @@ internal sealed partial class StackLoop
             Command(c, Core.Tcp.Command.Abort);
         }
 
-        _host = HostModule.unlisten(l.Port, _host);
+        HostModule.Owned.unlisten(l.Port, _host);
         l.Stopped = true;
         l.Complete();
     }
@@ -157,8 +158,7 @@ internal sealed partial class StackLoop
     {
         while (!l.Stopped && l.Queued < l.Backlog)
         {
-            var (tuple, host) = HostModule.accept(l.Port, _host);
-            _host = host;
+            var tuple = HostModule.Owned.accept(l.Port, _host);
             if (tuple.IsNone)
             {
                 return;

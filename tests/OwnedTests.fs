@@ -93,6 +93,17 @@ let tests =
                 Expect.isGreaterThanOrEqual comparing.Checked comparing.Received "every byte read compared"
             }
 
+            test "listen, accept and unlisten in place change the host as the value forms do" {
+                let host = Host.create (HostOptions.create addressB)
+                Expect.equal (Host.Owned.listen 80us 4 host) (Ok()) "listening"
+                Expect.isTrue (host.Listeners.ContainsKey 80us) "the host itself listens now"
+                Expect.equal (Host.Owned.listen 80us 4 host) (Error(AddressInUse 80us)) "a port listens once"
+                Expect.isTrue (Host.listen 80us 4 host |> Result.isError) "as the value form says"
+                Expect.equal (Host.Owned.accept 80us host) ValueNone "nothing to accept yet"
+                Host.Owned.unlisten 80us host
+                Expect.isFalse (host.Listeners.ContainsKey 80us) "and stops"
+            }
+
             test "a value step leaves the host it was given as it was" {
                 let host = Host.create (HostOptions.create addressA)
                 let struct (before, _) = Host.receive 0L (ReadOnlySpan [| 0x45uy |]) host

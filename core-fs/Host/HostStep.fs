@@ -55,10 +55,9 @@ type private Step =
 
         s.Host.PacketsOut <- s.Host.PacketsOut + 1L
 
-/// A value step begins: on a copy of `host`, into the thread's scratch outbox.
+/// A value step begins: on a copy of `host`, into an outbox of its own.
 let private valueStart (host: Host) =
-    let out = PerThread<HostOutbox>.Instance
-    out.Clear()
+    let out = HostOutbox()
 
     {
         Host =
@@ -404,8 +403,8 @@ let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Hos
     receiveStep now packet step
     valueEnd host step
 
-/// Starts listening on `port` with room for `backlog` connections waiting for accept.
-let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
+/// Starts listening on `port` of `host`, in place.
+let private listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
     if host.ListenerTable.ContainsKey port then
         Error(AddressInUse port)
     else
@@ -418,10 +417,28 @@ let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> 
                 Ready = []
             }
 
-        Ok
-            { host with
-                ListenerTable = host.ListenerTable.Add(port, l)
-            }
+        host.ListenerTable <- host.ListenerTable.Add(port, l)
+        Ok()
+
+/// Takes the oldest established connection off `port`'s accept queue, in place.
+let private acceptIn (port: uint16) (host: Host) : FourTuple voption =
+    match tryListener host port with
+    | ValueSome({ Ready = first :: rest } as l) ->
+        host.ListenerTable <- host.ListenerTable.Add(port, { l with Ready = rest })
+        ValueSome first
+    | _ -> ValueNone
+
+/// A copy of `host` that shares its immutable tables: enough for a value step that only
+/// changes the listeners.
+let private shallowCopy (host: Host) =
+    { host with
+        NextFreePort = host.NextFreePort
+    }
+
+/// Starts listening on `port` with room for `backlog` connections waiting for accept.
+let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
+    let copy = shallowCopy host
+    listenIn port backlog copy |> Result.map (fun () -> copy)
 
 /// Stops listening; connections already made stay.
 let unlisten (port: uint16) (host: Host) =
@@ -431,21 +448,15 @@ let unlisten (port: uint16) (host: Host) =
 
 /// The oldest established connection waiting on `port`, taken off the accept queue.
 let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
-    match tryListener host port with
-    | ValueSome({ Ready = first :: rest } as l) ->
-        struct (ValueSome first,
-                { host with
-                    ListenerTable = host.ListenerTable.Add(port, { l with Ready = rest })
-                })
-    | _ -> struct (ValueNone, host)
+    let copy = shallowCopy host
 
-/// Opens a connection to `remote:remotePort` from a free ephemeral port.
-let connect
-    (now: int64)
-    (remote: Ipv4Address)
-    (remotePort: uint16)
-    (host: Host)
-    : Result<struct (Host * FourTuple * HostOutput), HostError> =
+    match acceptIn port copy with
+    | ValueSome tuple -> struct (ValueSome tuple, copy)
+    | ValueNone -> struct (ValueNone, host)
+
+/// Opens a connection to `remote:remotePort` from a free ephemeral port of the step's host.
+let private connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
+    let host = step.Host
     let o = host.Options
     let span = o.EphemeralLast - o.EphemeralFirst + 1
 
@@ -468,24 +479,35 @@ let connect
     | None -> Error NoEphemeralPort
     | Some port ->
         let tuple = tupleAt port
+        host.NextFreePort <- o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
 
-        let struct (host, out) =
-            valueStep host (fun step ->
-                step.Host.NextFreePort <- o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
+        let c =
+            Connection.Owned.connect
+                o.Connection
+                now
+                o.Address
+                (uint16 port)
+                remote
+                remotePort
+                step.Out.ConnectionOutbox
 
-                let c =
-                    Connection.Owned.connect
-                        o.Connection
-                        now
-                        o.Address
-                        (uint16 port)
-                        remote
-                        remotePort
-                        step.Out.ConnectionOutbox
+        record step tuple c true 0
+        Ok tuple
 
-                record step tuple c true 0)
+/// Opens a connection to `remote:remotePort` from a free ephemeral port.
+let connect
+    (now: int64)
+    (remote: Ipv4Address)
+    (remotePort: uint16)
+    (host: Host)
+    : Result<struct (Host * FourTuple * HostOutput), HostError> =
+    let step = valueStart host
 
+    match connectStep now remote remotePort step with
+    | Ok tuple ->
+        let struct (host, out) = valueEnd host step
         Ok(struct (host, tuple, out))
+    | Error e -> Error e
 
 let private commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
     let c = working step c
@@ -622,3 +644,18 @@ module Owned =
     /// Runs the timers of one connection if any is due at `now`.
     let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) (outbox: HostOutbox) =
         timeoutConnectionStep now tuple (ownedStep host outbox)
+
+    /// Opens a connection to `remote:remotePort` from a free ephemeral port; its SYN and
+    /// its first output go to `outbox`.
+    let connect (now: int64) (remote: Ipv4Address) (remotePort: uint16) (host: Host) (outbox: HostOutbox) =
+        connectStep now remote remotePort (ownedStep host outbox)
+
+    /// Starts listening on `port` with room for `backlog` connections waiting for accept.
+    let listen (port: uint16) (backlog: int) (host: Host) = listenIn port backlog host
+
+    /// Stops listening; connections already made stay.
+    let unlisten (port: uint16) (host: Host) =
+        host.ListenerTable <- host.ListenerTable.Remove port
+
+    /// The oldest established connection waiting on `port`, taken off the accept queue.
+    let accept (port: uint16) (host: Host) = acceptIn port host

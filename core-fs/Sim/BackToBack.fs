@@ -217,12 +217,19 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
 
     /// A opens the connection.
     member _.Connect() =
-        match Host.connect now addressB 80us a with
-        | Ok(struct (host, tuple, out)) ->
-            a <- host
-            tupleA <- tuple
-            applyValue true ReadOnlySpan.Empty out
-        | Error e -> failwith $"connect: {e}"
+        if owned then
+            match Host.Owned.connect now addressB 80us a outbox with
+            | Ok tuple ->
+                tupleA <- tuple
+                apply true ReadOnlySpan.Empty outbox.Transmits outbox.Connections
+            | Error e -> failwith $"connect: {e}"
+        else
+            match Host.connect now addressB 80us a with
+            | Ok(struct (host, tuple, out)) ->
+                a <- host
+                tupleA <- tuple
+                applyValue true ReadOnlySpan.Empty out
+            | Error e -> failwith $"connect: {e}"
 
     /// Bytes B has read.
     member _.Received = received

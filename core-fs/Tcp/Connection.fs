@@ -151,11 +151,8 @@ let internal report (c: Connection) : struct (int * Transition option) =
 let private finish (c: Connection) (box: Outbox) =
     struct (c, box.ToOutput(Timers.earliest c.Timers, report c))
 
-/// The outbox of a value step: the thread's scratch one, emptied.
-let private scratch () =
-    let box = PerThread<Outbox>.Instance
-    box.Clear()
-    box
+/// The outbox of a value step: a new one, so no step shares state with another thread's.
+let private scratch () = Outbox()
 
 let inline private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connection) = Timers.put kind deadline &c.Timers
 

@@ -216,18 +216,6 @@ module internal Lists =
     let spanOf (items: ResizeArray<'T>) : System.ReadOnlySpan<'T> =
         System.Span<'T>.op_Implicit(System.Runtime.InteropServices.CollectionsMarshal.AsSpan items)
 
-/// One instance of 'T per thread, reused: the scratch outbox of the value steps, which
-/// hand out its contents as values before they return, so no caller ever sees it.
-type internal PerThread<'T when 'T: null and 'T: (new: unit -> 'T)> =
-    [<System.ThreadStatic; DefaultValue>]
-    static val mutable private instance: 'T
-
-    static member Instance =
-        if isNull PerThread<'T>.instance then
-            PerThread<'T>.instance <- new 'T()
-
-        PerThread<'T>.instance
-
 /// Collects what one step of a connection produces. The caller owns it and may reuse it
 /// for every step (the in-place steps of `Connection.Owned` clear it first), so a step in
 /// steady state allocates nothing.
