@@ -25,10 +25,15 @@ public sealed class TcpStackConnection : IAsyncDisposable
     private readonly int _sendBufferSize;
     private readonly int _receiveBufferSize;
 
-    // Allocated on first use, so an idle connection costs little: the send ring by the
-    // writer, the receive ring by the stack thread before it publishes the first bytes.
-    private SequenceRing? _sendRing;
-    private SequenceRing? _receiveRing;
+    // Allocated on first use and grown by doubling as the bytes in them need, up to the
+    // buffer sizes, so an idle or short-lived connection costs little: the send ring by
+    // the writer, the receive ring by the stack thread before it publishes the bytes in
+    // it. A grown ring holds the live bytes at the same positions; the old one is never
+    // written again, so a thread still reading it reads what it expects. Each is
+    // published before the count that makes its new bytes readable.
+    private const int FirstRingSize = 4096;
+    private volatile SequenceRing? _sendRing;
+    private volatile SequenceRing? _receiveRing;
     private readonly AsyncSignal _readable = new();
     private readonly AsyncSignal _sendSpace = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,6 +56,10 @@ public sealed class TcpStackConnection : IAsyncDisposable
     // of what the application read once the stack discards on its behalf.
     private long _writtenTaken;
     private long _freedInCore;
+
+    // Stack side, stack thread only: one past the furthest byte stored in the receive ring
+    // (out-of-order bytes run ahead of what is readable).
+    private long _storedEnd;
 
     // The one notice that this connection has work, and whether it waits in the queue.
     private readonly Request.Work _work;
@@ -169,8 +178,9 @@ public sealed class TcpStackConnection : IAsyncDisposable
             }
 
             var n = (int)Math.Min(space, data.Length);
-            _sendRing ??= new SequenceRing(new byte[_sendBufferSize]);
-            _sendRing.Write(_written, data.Span[..n]);
+            var released = Volatile.Read(ref _released);
+            var ring = _sendRing = Grown(_sendRing, released, _written, (int)(_written + n - released), _sendBufferSize);
+            ring.Write(_written, data.Span[..n]);
             Volatile.Write(ref _written, _written + n);
             PostWork();
             data = data[n..];
@@ -257,9 +267,44 @@ public sealed class TcpStackConnection : IAsyncDisposable
     {
         if (ReceiveBase is { } receiveBase)
         {
-            _receiveRing ??= new SequenceRing(new byte[_receiveBufferSize]);
-            _receiveRing.Write((long)(sequence - receiveBase), bytes);
+            // Positions are stream offsets from the application's reading point; a
+            // sequence number gives one modulo 2^32, and the window keeps it ahead of it.
+            var consumed = Volatile.Read(ref _consumed);
+            var at = consumed + (uint)(sequence - receiveBase - (uint)consumed);
+            var end = Math.Max(_storedEnd, Math.Max(_received, at + bytes.Length));
+            var ring = _receiveRing = Grown(_receiveRing, consumed, Math.Max(_storedEnd, _received), (int)Math.Min(int.MaxValue, end - consumed), _receiveBufferSize);
+            ring.Write(at, bytes);
+            _storedEnd = end;
         }
+    }
+
+    /// <summary>
+    /// The ring to write to when positions [<paramref name="from"/>, <paramref name="from"/> +
+    /// <paramref name="needed"/>) must fit: <paramref name="ring"/> when it is large enough (or
+    /// at <paramref name="max"/> already), else one twice as large or more, up to
+    /// <paramref name="max"/>, holding the live bytes [<paramref name="from"/>, <paramref name="liveEnd"/>).
+    /// </summary>
+    private static SequenceRing Grown(SequenceRing? ring, long from, long liveEnd, int needed, int max)
+    {
+        var size = ring?.Size ?? 0;
+        if (size >= max || (ring is not null && needed <= size))
+        {
+            return ring!;
+        }
+
+        var grown = Math.Max(FirstRingSize, size * 2);
+        while (grown < needed && grown < max)
+        {
+            grown *= 2;
+        }
+
+        var next = new SequenceRing(new byte[Math.Min(grown, max)]);
+        if (ring is not null && liveEnd > from)
+        {
+            ring.CopyTo(next, from, (int)Math.Min(liveEnd - from, size));
+        }
+
+        return next;
     }
 
     /// <summary>Publishes <paramref name="count"/> more readable bytes.</summary>

@@ -36,6 +36,14 @@ type SequenceRing(memory: byte array) =
         ReadOnlySpan(memory, start, head).CopyTo destination
         ReadOnlySpan(memory, 0, destination.Length - head).CopyTo(destination.Slice head)
 
+    /// Copies `count` bytes from stream position `position` into `target` at the same
+    /// positions: how a caller moves its bytes into a larger ring.
+    member _.CopyTo(target: SequenceRing, position: int64, count: int) =
+        let start = int (position &&& int64 mask)
+        let head = min count (memory.Length - start)
+        target.Write(position, ReadOnlySpan(memory, start, head))
+        target.Write(position + int64 head, ReadOnlySpan(memory, 0, count - head))
+
     /// The byte at stream position `position`.
     member _.Item
         with get (position: int64) = memory[int (position &&& int64 mask)]
