@@ -38,14 +38,13 @@ let create (options: HostOptions) =
         MemoConnection = Unchecked.defaultof<Connection>
     }
 
-/// One step at work: the host it changes (the caller's own, or a copy for the value
-/// steps), where its output goes, and whether connections change in place too.
+/// One step at work: the host it changes in place (the caller's own, or for a value step
+/// a copy nobody else holds) and where its output goes.
 [<Struct>]
 type private Step =
     {
         Host: Host
         Out: HostOutbox
-        Owned: bool
     }
 
     member s.Count(f: Counters -> Counters) = s.Host.Tally <- f s.Host.Tally
@@ -55,17 +54,26 @@ type private Step =
 
         s.Host.PacketsOut <- s.Host.PacketsOut + 1L
 
-/// A value step begins: on a copy of `host`, into an outbox of its own.
-let private valueStart (host: Host) =
-    let out = HostOutbox()
+/// An independent copy of `host`: its connections are copied too, so steps on the copy
+/// leave every earlier value as it was.
+let private deepCopy (host: Host) =
+    let mutable table = ImmutableDictionary<FourTuple, Connection>.Empty
 
+    for KeyValue(tuple, c) in host.Table do
+        table <- table.SetItem(tuple, Connection.Owned.copy c)
+
+    { host with
+        Table = table
+        MemoTable = null
+        MemoConnection = Unchecked.defaultof<Connection>
+    }
+
+/// A value step begins: the in-place steps run on a copy of `host`, into an outbox of
+/// their own. Value steps are for tests and scripts: the copy costs a step O(connections).
+let private valueStart (host: Host) =
     {
-        Host =
-            { host with
-                NextFreePort = host.NextFreePort
-            }
-        Out = out
-        Owned = false
+        Host = deepCopy host
+        Out = HostOutbox()
     }
 
 /// A value step ends: the new host (the one it was given if nothing changed) and the
@@ -73,8 +81,11 @@ let private valueStart (host: Host) =
 let private valueEnd (host: Host) (step: Step) =
     let copy = step.Host
 
+    // Nothing sent and no connection stepped: then the connections are as they were too.
     let unchanged =
-        obj.ReferenceEquals(copy.Table, host.Table)
+        step.Out.Transmits.IsEmpty
+        && step.Out.Connections.IsEmpty
+        && copy.Table.Count = host.Table.Count
         && obj.ReferenceEquals(copy.ListenerTable, host.ListenerTable)
         && copy.NextFreePort = host.NextFreePort
         && copy.Tally = host.Tally
@@ -92,24 +103,15 @@ let private valueStep (host: Host) (run: Step -> unit) : struct (Host * HostOutp
 /// An in-place step of the caller's own host.
 let private ownedStep (host: Host) (out: HostOutbox) =
     out.Clear()
-    { Host = host; Out = out; Owned = true }
+    { Host = host; Out = out }
 
-/// The connection of `tuple`: an owned step keeps it in the host's memo for the next.
-let private tryFindIn (step: Step) (tuple: FourTuple) =
-    if step.Owned then
-        step.Host.FindAndRemember tuple
-    else
-        step.Host.Find tuple
+/// The connection of `tuple`, kept in the host's memo for the next step.
+let private tryFindIn (step: Step) (tuple: FourTuple) = step.Host.FindAndRemember tuple
 
 let private tryListener (host: Host) (port: uint16) =
     match host.ListenerTable.TryGetValue port with
     | true, l -> ValueSome l
     | _ -> ValueNone
-
-/// The connection a step works on: the host's own when owned, otherwise a copy, so a
-/// value step never changes what an earlier host value holds.
-let private working (step: Step) (c: Connection) =
-    if step.Owned then c else Connection.Owned.copy c
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
 let private datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
@@ -169,12 +171,8 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool)
 
     if closed then
         host.Table <- host.Table.Remove tuple
-    elif fresh || not step.Owned then
-        // A new connection, or a value step's copy (an owned step's connection is the
-        // table's own already).
-        match host.Table.TryGetValue tuple with
-        | true, existing when obj.ReferenceEquals(existing, c) -> ()
-        | _ -> host.Table <- host.Table.SetItem(tuple, c)
+    elif fresh then
+        host.Table <- host.Table.SetItem(tuple, c)
 
 let private reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
     match Connection.resetFor incoming with
@@ -244,7 +242,6 @@ let private onTcpUnusual
             step.Host.Table <- step.Host.Table.Remove tuple
             openPassive step now l tuple incoming
         | ValueNone ->
-            let c = working step c
             Connection.Owned.handleSegmentIn now &incoming c step.Out.ConnectionOutbox
             record step tuple c false payloadStart
     | ValueNone ->
@@ -299,7 +296,7 @@ let private onTcp
         let found = tryFindIn step tuple
 
         if found.IsSome && not (incoming.Header.Has TcpFlags.Syn) then
-            let c = working step found.Value
+            let c = found.Value
             Connection.Owned.handleSegmentIn now &incoming c step.Out.ConnectionOutbox
             record step tuple c false payloadStart
         else
@@ -350,8 +347,6 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
                     | IcmpType.DestinationUnreachable, 4uy ->
                         Connection.IcmpProblem.PacketTooBig(int icmp.Header.NextHopMtu)
                     | _ -> Connection.IcmpProblem.Other
-
-                let c = working step c
 
                 Connection.Owned.handleIcmpError
                     now
@@ -510,7 +505,6 @@ let connect
     | Error e -> Error e
 
 let private commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
-    let c = working step c
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
     record step tuple c false 0
 
@@ -521,9 +515,15 @@ let command
     (cmd: Command)
     (host: Host)
     : Result<struct (Host * HostOutput), HostError> =
-    match host.Find tuple with
-    | ValueNone -> Error(NoSuchConnection tuple)
-    | ValueSome c -> Ok(valueStep host (commandStep now c tuple cmd))
+    if not (host.Table.ContainsKey tuple) then
+        Error(NoSuchConnection tuple)
+    else
+        Ok(
+            valueStep host (fun step ->
+                match tryFindIn step tuple with
+                | ValueSome c -> commandStep now c tuple cmd step
+                | ValueNone -> ())
+        )
 
 /// The connection with this tuple, if the host has it.
 let tryFind (tuple: FourTuple) (host: Host) =
@@ -548,7 +548,6 @@ let nextDeadline (host: Host) : int64 voption =
 let private timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: Step) =
     match Connection.nextDeadline c with
     | ValueSome d when d <= now ->
-        let c = working step c
         Connection.Owned.handleTimeout now c step.Out.ConnectionOutbox
         record step tuple c false 0
     | _ -> ()
@@ -556,7 +555,7 @@ let private timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: St
 /// Runs every connection timer due at `now`.
 let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
     valueStep host (fun step ->
-        for KeyValue(tuple, c) in host.Table do
+        for KeyValue(tuple, c) in step.Host.Table do
             timeoutOne now tuple c step)
 
 let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
@@ -580,7 +579,20 @@ let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
 /// own index of deadlines instead of asking `nextDeadline` about every connection). The
 /// output has an entry for the connection whenever it exists, with its next deadline.
 let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
-    valueStep host (timeoutConnectionStep now tuple)
+    match host.Find tuple with
+    | ValueSome c when Timers.earliest c.Timers > now ->
+        // Nothing due: the same host, and an output that says when.
+        let out = HostOutbox()
+
+        out.File(
+            tuple,
+            { Output.empty with
+                NextDeadline = Timers.earliest c.Timers
+            }
+        )
+
+        struct (host, out.ToOutput())
+    | _ -> valueStep host (timeoutConnectionStep now tuple)
 
 /// Writes a connection's segment as a whole IPv4 packet into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
@@ -606,21 +618,11 @@ let writeSegment
 /// the host and its connections change in place, and each step's output replaces what
 /// the outbox held, so a step in steady state allocates nothing. A host handed to these
 /// must not be shared: every earlier value of it, and of its connections, changes too.
-/// The value steps above may still be used on it; each returns a new host to own.
+/// These are the engine; each value step above is one of these run on a copy.
 module Owned =
     /// An independent copy, for an owner that takes over a host value: its connections
     /// are copied too.
-    let copy (host: Host) =
-        let mutable table = ImmutableDictionary<FourTuple, Connection>.Empty
-
-        for KeyValue(tuple, c) in host.Table do
-            table <- table.SetItem(tuple, Connection.Owned.copy c)
-
-        { host with
-            Table = table
-            MemoTable = null
-            MemoConnection = Unchecked.defaultof<Connection>
-        }
+    let copy (host: Host) = deepCopy host
 
     /// An IPv4 packet arrives from the link.
     let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) (outbox: HostOutbox) =
