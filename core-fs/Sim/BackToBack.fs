@@ -119,6 +119,9 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
         (transmits: ReadOnlySpan<Transmit>)
         (connections: ReadOnlySpan<struct (FourTuple * Output)>)
         =
+        // A's data segments need its send base, which the connect step's output gave
+        // before any of them was sent.
+        transmit fromA transmits
         // Added up first: the commands below reuse the outbox.
         let mutable readable = 0
         let mutable released = 0
@@ -140,10 +143,6 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
                 tupleB <- ValueSome tuple
                 deadlineB <- o.NextDeadline
 
-        transmit fromA transmits
-
-        for struct (_, o) in connections do
-            if not fromA then
                 if compare then
                     check packet o
 
