@@ -1,15 +1,15 @@
-/// The pure demultiplexer of one stack instance (RFC 9293 3.10.7.1 for segments nobody
-/// owns, RFC 792 echo): packets in, packets and per-connection outputs out.
+/// The host engine: every step of one stack instance, in place on a host its caller owns
+/// (RFC 9293 3.10.7.1 for segments nobody owns, RFC 792 echo): packets in, packets and
+/// per-connection outputs out. `Host` is the API over it.
 [<System.Runtime.CompilerServices.SkipLocalsInit>]
-[<RequireQualifiedAccess; CompilationRepresentation(CompilationRepresentationFlags.ModuleSuffix)>]
-module Stack.Core.Host.Host
+module internal Stack.Core.Host.HostEngine
 
 open System
 open System.Collections.Immutable
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
-let private zeroCounters =
+let zeroCounters =
     {
         PacketsIn = 0L
         PacketsOut = 0L
@@ -24,24 +24,10 @@ let private zeroCounters =
         IcmpErrors = 0L
     }
 
-let create (options: HostOptions) =
-    {
-        Settings = options
-        Table = ImmutableDictionary<FourTuple, Connection>.Empty
-        ListenerTable = Map.empty
-        NextFreePort = options.EphemeralFirst
-        Tally = zeroCounters
-        PacketsIn = 0L
-        PacketsOut = 0L
-        MemoTable = null
-        MemoTuple = Unchecked.defaultof<FourTuple>
-        MemoConnection = Unchecked.defaultof<Connection>
-    }
-
 /// One step at work: the host it changes in place (the caller's own, or for a value step
 /// a copy nobody else holds) and where its output goes.
 [<Struct>]
-type private Step =
+type Step =
     {
         Host: Host
         Out: HostOutbox
@@ -56,7 +42,7 @@ type private Step =
 
 /// An independent copy of `host`: its connections are copied too, so steps on the copy
 /// leave every earlier value as it was.
-let private deepCopy (host: Host) =
+let deepCopy (host: Host) =
     let mutable table = ImmutableDictionary<FourTuple, Connection>.Empty
 
     for KeyValue(tuple, c) in host.Table do
@@ -70,7 +56,7 @@ let private deepCopy (host: Host) =
 
 /// A value step begins: the in-place steps run on a copy of `host`, into an outbox of
 /// their own. Value steps are for tests and scripts: the copy costs a step O(connections).
-let private valueStart (host: Host) =
+let valueStart (host: Host) =
     {
         Host = deepCopy host
         Out = HostOutbox()
@@ -78,7 +64,7 @@ let private valueStart (host: Host) =
 
 /// A value step ends: the new host (the one it was given if nothing changed) and the
 /// output as a value.
-let private valueEnd (host: Host) (step: Step) =
+let valueEnd (host: Host) (step: Step) =
     let copy = step.Host
 
     // Nothing sent and no connection stepped: then the connections are as they were too.
@@ -95,26 +81,26 @@ let private valueEnd (host: Host) (step: Step) =
     struct ((if unchanged then host else copy), step.Out.ToOutput())
 
 /// A value step: on a copy of `host`, its output as a value.
-let private valueStep (host: Host) (run: Step -> unit) : struct (Host * HostOutput) =
+let valueStep (host: Host) (run: Step -> unit) : struct (Host * HostOutput) =
     let step = valueStart host
     run step
     valueEnd host step
 
 /// An in-place step of the caller's own host.
-let private ownedStep (host: Host) (out: HostOutbox) =
+let ownedStep (host: Host) (out: HostOutbox) =
     out.Clear()
     { Host = host; Out = out }
 
 /// The connection of `tuple`, kept in the host's memo for the next step.
-let private tryFindIn (step: Step) (tuple: FourTuple) = step.Host.FindAndRemember tuple
+let tryFindIn (step: Step) (tuple: FourTuple) = step.Host.FindAndRemember tuple
 
-let private tryListener (host: Host) (port: uint16) =
+let tryListener (host: Host) (port: uint16) =
     match host.ListenerTable.TryGetValue port with
     | true, l -> ValueSome l
     | _ -> ValueNone
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
-let private datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
+let datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
     let ip =
         { Ipv4.header IpProtocol.Tcp host.Options.Address destination 0 with
             Ttl = host.Options.Ttl
@@ -122,12 +108,12 @@ let private datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
 
     Packet.tcpToArray ip tcp ReadOnlySpan.Empty
 
-let private isConnected (output: Output) =
+let isConnected (output: Output) =
     not output.Events.IsEmpty && output.Events |> List.contains Event.Connected
 
 /// A passive open that completed or a connection that closed moves in or out of its
 /// listener's queues.
-let private updateListener (host: Host) (tuple: FourTuple) (closed: bool) (connected: bool) =
+let updateListener (host: Host) (tuple: FourTuple) (closed: bool) (connected: bool) =
     match tryListener host tuple.LocalPort with
     | ValueSome l when
         l.HalfOpen.Contains tuple
@@ -152,7 +138,7 @@ let private updateListener (host: Host) (tuple: FourTuple) (closed: bool) (conne
 /// its segments to send, its output, and its place in the tables (gone once CLOSED; from
 /// half-open to ready when a passive open completes). `fresh`: the connection is new to
 /// the table. `payloadStart` is where the received segment's payload starts in its packet.
-let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool) (payloadStart: int) =
+let record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool) (payloadStart: int) =
     let box = step.Out.ConnectionOutbox
 
     for o in box.Segments do
@@ -174,7 +160,7 @@ let private record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool)
     elif fresh then
         host.Table <- host.Table.SetItem(tuple, c)
 
-let private reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
+let reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
     match Connection.resetFor incoming with
     | ValueSome rst ->
         step.Count(fun c ->
@@ -186,7 +172,7 @@ let private reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
     | ValueNone -> ()
 
 /// A SYN for a listener: a new connection in SYN-RECEIVED, unless the backlog is full.
-let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
+let openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
     if l.HalfOpen.Count >= step.Host.Options.SynBacklog || l.Ready.Length >= l.Backlog then
         step.Count(fun c ->
             { c with
@@ -211,7 +197,7 @@ let private openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTupl
 /// A TCP segment for no connection, or a SYN for one in TIME-WAIT: kept out of `onTcp`,
 /// whose usual case is lighter without it.
 [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-let private onTcpUnusual
+let onTcpUnusual
     (step: Step)
     (now: int64)
     (tuple: FourTuple)
@@ -262,7 +248,7 @@ let private onTcpUnusual
 
 /// A TCP segment (`body`, the IPv4 payload from `payloadBase` in the packet) arrives.
 /// The usual case, a segment for a connection the host has, takes no detour.
-let private onTcp
+let onTcp
     (step: Step)
     (now: int64)
     (source: Ipv4Address)
@@ -302,7 +288,7 @@ let private onTcp
         else
             onTcpUnusual step now tuple found incoming payloadStart
 
-let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
+let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Icmpv4.tryParse body with
     | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
     | Ok icmp when icmp.Header.Type = IcmpType.EchoRequest ->
@@ -362,12 +348,12 @@ let private onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpa
 
 /// Counts a packet that is not a readable IPv4 packet.
 [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
-let private unreadable (step: Step) (problem: ParseError) =
+let unreadable (step: Step) (problem: ParseError) =
     match problem with
     | BadVersion _ -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
     | _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
 
-let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
+let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     step.Host.PacketsIn <- step.Host.PacketsIn + 1L
 
     match Ipv4.problemVerified packet with
@@ -391,15 +377,8 @@ let private receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
                     UnknownProtocol = c.UnknownProtocol + 1L
                 })
 
-/// An IPv4 packet arrives from the link.
-let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Host * HostOutput) =
-    // Not through `valueStep`: a closure cannot hold the span.
-    let step = valueStart host
-    receiveStep now packet step
-    valueEnd host step
-
 /// Starts listening on `port` of `host`, in place.
-let private listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
+let listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
     if host.ListenerTable.ContainsKey port then
         Error(AddressInUse port)
     else
@@ -416,7 +395,7 @@ let private listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, H
         Ok()
 
 /// Takes the oldest established connection off `port`'s accept queue, in place.
-let private acceptIn (port: uint16) (host: Host) : FourTuple voption =
+let acceptIn (port: uint16) (host: Host) : FourTuple voption =
     match tryListener host port with
     | ValueSome({ Ready = first :: rest } as l) ->
         host.ListenerTable <- host.ListenerTable.Add(port, { l with Ready = rest })
@@ -425,32 +404,13 @@ let private acceptIn (port: uint16) (host: Host) : FourTuple voption =
 
 /// A copy of `host` that shares its immutable tables: enough for a value step that only
 /// changes the listeners.
-let private shallowCopy (host: Host) =
+let shallowCopy (host: Host) =
     { host with
         NextFreePort = host.NextFreePort
     }
 
-/// Starts listening on `port` with room for `backlog` connections waiting for accept.
-let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
-    let copy = shallowCopy host
-    listenIn port backlog copy |> Result.map (fun () -> copy)
-
-/// Stops listening; connections already made stay.
-let unlisten (port: uint16) (host: Host) =
-    { host with
-        ListenerTable = host.ListenerTable.Remove port
-    }
-
-/// The oldest established connection waiting on `port`, taken off the accept queue.
-let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
-    let copy = shallowCopy host
-
-    match acceptIn port copy with
-    | ValueSome tuple -> struct (ValueSome tuple, copy)
-    | ValueNone -> struct (ValueNone, host)
-
 /// Opens a connection to `remote:remotePort` from a free ephemeral port of the step's host.
-let private connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
+let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
     let host = step.Host
     let o = host.Options
     let span = o.EphemeralLast - o.EphemeralFirst + 1
@@ -489,76 +449,18 @@ let private connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) 
         record step tuple c true 0
         Ok tuple
 
-/// Opens a connection to `remote:remotePort` from a free ephemeral port.
-let connect
-    (now: int64)
-    (remote: Ipv4Address)
-    (remotePort: uint16)
-    (host: Host)
-    : Result<struct (Host * FourTuple * HostOutput), HostError> =
-    let step = valueStart host
-
-    match connectStep now remote remotePort step with
-    | Ok tuple ->
-        let struct (host, out) = valueEnd host step
-        Ok(struct (host, tuple, out))
-    | Error e -> Error e
-
-let private commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
+let commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
     record step tuple c false 0
 
-/// A user command for one connection.
-let command
-    (now: int64)
-    (tuple: FourTuple)
-    (cmd: Command)
-    (host: Host)
-    : Result<struct (Host * HostOutput), HostError> =
-    if not (host.Table.ContainsKey tuple) then
-        Error(NoSuchConnection tuple)
-    else
-        Ok(
-            valueStep host (fun step ->
-                match tryFindIn step tuple with
-                | ValueSome c -> commandStep now c tuple cmd step
-                | ValueNone -> ())
-        )
-
-/// The connection with this tuple, if the host has it.
-let tryFind (tuple: FourTuple) (host: Host) =
-    match host.Table.TryGetValue tuple with
-    | true, c -> Some c
-    | _ -> None
-
-/// When `timeout` is next due: the earliest deadline of any connection.
-let nextDeadline (host: Host) : int64 voption =
-    let mutable earliest = Int64.MaxValue
-
-    for KeyValue(_, c) in host.Table do
-        match Connection.nextDeadline c with
-        | ValueSome d when d < earliest -> earliest <- d
-        | _ -> ()
-
-    if earliest = Int64.MaxValue then
-        ValueNone
-    else
-        ValueSome earliest
-
-let private timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: Step) =
+let timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: Step) =
     match Connection.nextDeadline c with
     | ValueSome d when d <= now ->
         Connection.Owned.handleTimeout now c step.Out.ConnectionOutbox
         record step tuple c false 0
     | _ -> ()
 
-/// Runs every connection timer due at `now`.
-let timeout (now: int64) (host: Host) : struct (Host * HostOutput) =
-    valueStep host (fun step ->
-        for KeyValue(tuple, c) in step.Host.Table do
-            timeoutOne now tuple c step)
-
-let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
+let timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
     match tryFindIn step tuple with
     | ValueSome c ->
         let deadline = Timers.earliest c.Timers
@@ -574,90 +476,3 @@ let private timeoutConnectionStep (now: int64) (tuple: FourTuple) (step: Step) =
                 }
             )
     | ValueNone -> ()
-
-/// Runs the timers of one connection if any is due at `now` (for a caller that keeps its
-/// own index of deadlines instead of asking `nextDeadline` about every connection). The
-/// output has an entry for the connection whenever it exists, with its next deadline.
-let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Host * HostOutput) =
-    match host.Find tuple with
-    | ValueSome c when Timers.earliest c.Timers > now ->
-        // Nothing due: the same host, and an output that says when.
-        let out = HostOutbox()
-
-        out.File(
-            tuple,
-            { Output.empty with
-                NextDeadline = Timers.earliest c.Timers
-            }
-        )
-
-        struct (host, out.ToOutput())
-    | _ -> valueStep host (timeoutConnectionStep now tuple)
-
-/// Writes a connection's segment as a whole IPv4 packet into `destination`, with
-/// `payload` (its bytes from the send buffer) after the header. Returns the length.
-[<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
-let writeSegment
-    (host: Host)
-    (tuple: FourTuple)
-    (segment: Outgoing)
-    (payload: ReadOnlySpan<byte>)
-    (destination: Span<byte>)
-    =
-    let source = tuple.LocalAddress
-    let target = tuple.RemoteAddress
-    let segmentLength = segment.Header.HeaderLength + payload.Length
-
-    let ipLength =
-        Ipv4.writePlain IpProtocol.Tcp source target host.Options.Ttl segmentLength destination
-
-    ipLength
-    + Tcp.writeSegmentInto source target &segment.Header payload (destination.Slice ipLength)
-
-/// The packet steps for a caller that owns its host outright (the shell's stack thread):
-/// the host and its connections change in place, and each step's output replaces what
-/// the outbox held, so a step in steady state allocates nothing. A host handed to these
-/// must not be shared: every earlier value of it, and of its connections, changes too.
-/// These are the engine; each value step above is one of these run on a copy.
-module Owned =
-    /// An independent copy, for an owner that takes over a host value: its connections
-    /// are copied too.
-    let copy (host: Host) = deepCopy host
-
-    /// An IPv4 packet arrives from the link.
-    let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) (outbox: HostOutbox) =
-        receiveStep now packet (ownedStep host outbox)
-
-    /// A user command for one connection.
-    let command (now: int64) (tuple: FourTuple) (cmd: Command) (host: Host) (outbox: HostOutbox) =
-        let step = ownedStep host outbox
-
-        match tryFindIn step tuple with
-        | ValueNone -> Error(NoSuchConnection tuple)
-        | ValueSome c -> Ok(commandStep now c tuple cmd step)
-
-    /// Runs every connection timer due at `now`.
-    let timeout (now: int64) (host: Host) (outbox: HostOutbox) =
-        let step = ownedStep host outbox
-
-        for KeyValue(tuple, c) in host.Table do
-            timeoutOne now tuple c step
-
-    /// Runs the timers of one connection if any is due at `now`.
-    let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) (outbox: HostOutbox) =
-        timeoutConnectionStep now tuple (ownedStep host outbox)
-
-    /// Opens a connection to `remote:remotePort` from a free ephemeral port; its SYN and
-    /// its first output go to `outbox`.
-    let connect (now: int64) (remote: Ipv4Address) (remotePort: uint16) (host: Host) (outbox: HostOutbox) =
-        connectStep now remote remotePort (ownedStep host outbox)
-
-    /// Starts listening on `port` with room for `backlog` connections waiting for accept.
-    let listen (port: uint16) (backlog: int) (host: Host) = listenIn port backlog host
-
-    /// Stops listening; connections already made stay.
-    let unlisten (port: uint16) (host: Host) =
-        host.ListenerTable <- host.ListenerTable.Remove port
-
-    /// The oldest established connection waiting on `port`, taken off the accept queue.
-    let accept (port: uint16) (host: Host) = acceptIn port host
