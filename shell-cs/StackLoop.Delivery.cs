@@ -25,7 +25,6 @@ internal sealed partial class StackLoop
 
         if (o.Retransmitted > 0)
         {
-            c.Retransmissions += o.Retransmitted;
             Volatile.Write(ref _retransmissions, _retransmissions + o.Retransmitted);
         }
 

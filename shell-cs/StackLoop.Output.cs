@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
-using Stack.Core.Wire;
 
 namespace Stack.Shell;
 

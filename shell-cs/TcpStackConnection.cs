@@ -112,9 +112,6 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     internal TaskCompletionSource<TcpStackConnection>? Connecting { get; set; }
 
-    /// <summary>Retransmissions of this connection the stack has counted (stack thread only).</summary>
-    internal long Retransmissions { get; set; }
-
     /// <summary>The application stopped reading for good: the stack discards what arrives.</summary>
     internal bool Discarding => _discarding;
 

@@ -116,12 +116,7 @@ type WirePlan() =
                 | Segment(tuple, o) ->
                     let n = writes.Count
 
-                    if
-                        runs
-                        && n > 0
-                        && writes[n - 1].Count > 0
-                        && continues writes[n - 1] lastLength tuple o
-                    then
+                    if runs && n > 0 && continues writes[n - 1] lastLength tuple o then
                         let w = writes[n - 1]
 
                         writes[n - 1] <-
