@@ -28,6 +28,7 @@ type BenchArgs =
     | Buffer of bytes: int
     | Kernel_Cc of algorithm: string
     | Trials of count: int
+    | Rows of text: string
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -44,6 +45,7 @@ type BenchArgs =
                 "with --loss: the stack's send and receive buffer per connection, a power of two (default 4194304, the most Linux's autotuning gives the kernel's)."
             | Trials _ ->
                 "with --loss: runs per figure, each with its own impairment seed; the table shows the median (default 3)."
+            | Rows _ -> "with --loss: only the rows whose impairment contains this text (such as 20% or none)."
             | Kernel_Cc _ ->
                 "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
 
@@ -490,6 +492,7 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.TryGetResult Pcap_Dir)
             (args.GetResult(Buffer, defaultValue = (4 <<< 20)))
             (args.GetResult(Kernel_Cc, defaultValue = "cubic"))
+            (args.TryGetResult Rows)
             out
     else
         measureAll args out

@@ -305,7 +305,7 @@ let private kernelAlgorithm (requested: string) =
     finally
         ip [ "netns"; "delete"; ns ]
 
-/// Runs every row and prints the table; returns 0. With `captures`, each row's packets
+/// Runs every row (or those whose name contains `only`) and prints the table; returns 0. With `captures`, each row's packets
 /// go to a pcap file in that directory. The stack's connections get `buffer` bytes each
 /// way; the kernel's sender uses congestion control `algorithm`.
 let run
@@ -315,8 +315,18 @@ let run
     (captures: string option)
     (buffer: int)
     (algorithm: string)
+    (only: string option)
     (out: TextWriter)
     =
+    let chosen =
+        match only with
+        | Some text -> rows |> List.filter (fun r -> r.Name.Contains text)
+        | None -> rows
+
+    if chosen.IsEmpty then
+        let names = rows |> List.map (fun r -> r.Name) |> String.concat ", "
+        failwith $"--rows {only.Value}: no row matches; the rows are {names}"
+
     if bytes <= 0L then
         failwith "--bytes must be more than 0"
 
@@ -364,7 +374,7 @@ let run
     progress $"warm-up: {warmUp} bytes each way on a clean link, untimed"
     measureRow progress rows.Head warmUp limit 0UL None buffer algorithm |> ignore
 
-    for row in rows do
+    for row in chosen do
         let count = max 1L (bytes / row.Share)
 
         let trial (n: int) =
