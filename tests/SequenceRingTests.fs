@@ -37,6 +37,21 @@ let tests =
                     && Array.forall id (Array.init bytes.Length (fun i -> ring[position + int64 i] = bytes[i])))
 
             prop
+                "a slice holds the bytes written, as a view of the ring or put together where it wraps"
+                writes
+                (fun (size, position, bytes) ->
+                    let ring = SequenceRing(Array.zeroCreate size)
+                    ring.Write(position, ReadOnlySpan bytes)
+                    let scratch = Array.zeroCreate<byte> size
+                    let start = int (position % int64 size)
+                    let slice = ring.Slice(position, bytes.Length, Span scratch)
+                    let wraps = start + bytes.Length > size
+                    // Only a wrapping slice may use the scratch space.
+                    let scratchUsed = scratch |> Array.exists (fun b -> b <> 0uy)
+
+                    slice.ToArray() = bytes && (wraps || not scratchUsed))
+
+            prop
                 "a sequence number's position is its distance from the stream's first, across the 2^32 wrap"
                 (Gen.zip (Gen.choose (Int32.MinValue, Int32.MaxValue)) (Gen.choose (0, Int32.MaxValue)))
                 (fun (first, distance) ->

@@ -65,12 +65,17 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     let mutable checkedBytes = 0L
     let mutable delivered = 0L
 
-    /// A's stream: byte N is N mod 251, so any stretch of it is a slice of this pattern
-    /// (copied and compared as blocks, not byte by byte).
-    let pattern = Array.init (251 + connection.Mss + 120) (fun i -> byte (i % 251))
+    /// A's send buffer. Its application writes a stream that repeats every ring length,
+    /// so the ring already holds whatever it writes next: a write only counts bytes, and
+    /// a segment's payload is read from the ring as the shell reads its connections'.
+    let sendRing =
+        SequenceRing(Array.init connection.SendBufferSize (fun i -> byte (i % 251)))
+
+    /// Where a payload that wraps around the ring is put together.
+    let scratch = Array.zeroCreate<byte>(connection.Mss + 120)
 
     let stream (offset: uint32) (length: int) =
-        ReadOnlySpan(pattern, int (offset % 251u), length)
+        sendRing.Slice(int64 offset, length, Span scratch)
 
     /// Builds and queues the packets of one step of host A (`fromA`) or B.
     let transmit (fromA: bool) (transmits: ReadOnlySpan<Transmit>) =

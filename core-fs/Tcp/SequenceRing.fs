@@ -36,6 +36,19 @@ type SequenceRing(memory: byte array) =
         ReadOnlySpan(memory, start, head).CopyTo destination
         ReadOnlySpan(memory, 0, destination.Length - head).CopyTo(destination.Slice head)
 
+    /// The `length` bytes from stream position `position`: a view of the ring where they
+    /// lie in one piece, else copied into `scratch` (where the ring wraps).
+    member _.Slice(position: int64, length: int, scratch: Span<byte>) : ReadOnlySpan<byte> =
+        let start = int (position &&& int64 mask)
+
+        if start + length <= memory.Length then
+            ReadOnlySpan(memory, start, length)
+        else
+            let head = memory.Length - start
+            ReadOnlySpan(memory, start, head).CopyTo scratch
+            ReadOnlySpan(memory, 0, length - head).CopyTo(scratch.Slice head)
+            Span.op_Implicit (scratch.Slice(0, length))
+
     /// Copies `count` bytes from stream position `position` into `target` at the same
     /// positions: how a caller moves its bytes into a larger ring.
     member _.CopyTo(target: SequenceRing, position: int64, count: int) =
