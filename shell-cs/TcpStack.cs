@@ -60,6 +60,7 @@ public sealed class TcpStack : IAsyncDisposable
             ["not-ipv4"] = c.NotIpv4,
             ["malformed"] = c.Malformed,
             ["not-for-us"] = c.NotForUs,
+            ["bad-source"] = c.BadSource,
             ["fragment"] = c.Fragments,
             ["unknown-protocol"] = c.UnknownProtocol,
             ["syn-backlog-full"] = c.SynsDropped,

@@ -202,6 +202,48 @@ let tests =
                 Expect.equal host.Counters.EchoReplies 1L "counted"
             }
 
+            test "SYNs and pings from sources no peer can have get no answer and are counted" {
+                let sources =
+                    [
+                        Ipv4Address(255uy, 255uy, 255uy, 255uy)
+                        Ipv4Address(224uy, 0uy, 0uy, 1uy)
+                        Ipv4Address(0uy, 0uy, 0uy, 0uy)
+                        Ipv4Address(127uy, 0uy, 0uy, 1uy)
+                        Ipv4Address(240uy, 1uy, 2uy, 3uy)
+                        hostAddress
+                    ]
+
+                let syn (source: Ipv4Address) =
+                    let tcp =
+                        { Tcp.header 5000us 80us with
+                            SequenceNumber = 1000u
+                            Flags = TcpFlags.Syn
+                            Window = 65535us
+                        }
+
+                    Packet.tcpToArray (Ipv4.header IpProtocol.Tcp source hostAddress 0) tcp ReadOnlySpan.Empty
+
+                let ping (source: Ipv4Address) =
+                    Packet.icmpToArray
+                        (Ipv4.header IpProtocol.Icmp source hostAddress 0)
+                        (Icmpv4.echoRequest 1us 1us)
+                        ReadOnlySpan.Empty
+
+                let mutable host = newHost () |> listening 80us 4
+
+                for source in sources do
+                    for packet in [ syn source; ping source ] do
+                        let h, out = receive packet host
+                        host <- h
+                        Expect.isEmpty out.Transmits $"nothing answers {source}"
+
+                Expect.equal host.Counters.BadSource (int64 (2 * sources.Length)) "every one counted"
+                Expect.equal host.Counters.EchoReplies 0L "no echo reply"
+                // A peer's SYN is still answered.
+                let _, out = receive (syn remote) host
+                Expect.hasLength (segments out) 1 "a SYN-ACK to a real peer"
+            }
+
             test "a host told not to answer pings does not" {
                 let host =
                     Host.create

@@ -110,6 +110,9 @@ type Counters =
         Malformed: int64
         /// Addressed to another host.
         NotForUs: int64
+        /// From a source no peer can have (RFC 1122 3.2.1.3: this network, loopback,
+        /// multicast, class E and broadcast) or from our own address (a LAND attack).
+        BadSource: int64
         /// Fragments (this stack does not reassemble).
         Fragments: int64
         /// Protocols other than TCP and ICMP.

@@ -16,6 +16,7 @@ let zeroCounters =
         NotIpv4 = 0L
         Malformed = 0L
         NotForUs = 0L
+        BadSource = 0L
         Fragments = 0L
         UnknownProtocol = 0L
         SynsDropped = 0L
@@ -365,6 +366,9 @@ let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
 
         if h.Destination.Value <> step.Host.Options.Address.Value then
             step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
+        elif not h.Source.CanBeSource || h.Source.Value = step.Host.Options.Address.Value then
+            // Dropped before TCP or ICMP sees it: no reset, SYN-ACK or echo reply.
+            step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
         elif h.MoreFragments || h.FragmentOffset <> 0us then
             step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
         elif h.Protocol = IpProtocol.Tcp then

@@ -45,6 +45,14 @@ type Ipv4Address =
             | :? Ipv4Address as other -> compare x.Value other.Value
             | _ -> invalidArg "o" "not an Ipv4Address"
 
+    /// Whether a packet from this address can come from a peer at all (RFC 1122 3.2.1.3):
+    /// not "this network" (0.0.0.0/8), loopback (127.0.0.0/8), multicast (224.0.0.0/4)
+    /// or the reserved class E with the limited broadcast (240.0.0.0/4). Answering such a
+    /// source would reflect to a group, a broadcast, or nobody.
+    member x.CanBeSource =
+        let first = x.Value >>> 24
+        first <> 0u && first <> 127u && first < 224u
+
     /// Parses dotted-quad text ("10.0.0.1"); None for anything else.
     static member TryParse(text: string) : Ipv4Address option =
         if isNull text then
