@@ -681,6 +681,21 @@ let private challengeTests =
                 Expect.equal x.State State.Established "still ESTABLISHED"
             }
 
+            test "a flood of in-window RSTs draws one challenge ACK per 500 ms, not one each" {
+                let x = established o
+
+                let answered () =
+                    [ for i in 1..2000 -> x.PeerRst(seq = rcvNxt x + 100 + i) ]
+                    |> List.sumBy (fun out -> out.Segments.Length)
+
+                Expect.equal (answered ()) 1 "one ACK for 2,000 resets at one instant"
+                x.Wait 499_000L
+                Expect.equal (answered ()) 0 "none 499 ms later"
+                x.Wait 1_000L
+                Expect.equal (answered ()) 1 "one again after 500 ms"
+                Expect.equal x.State State.Established "still ESTABLISHED"
+            }
+
             test "a RST outside the window is dropped without an answer" {
                 let x = established o
                 let out = x.PeerRst(seq = rcvNxt x - 100)

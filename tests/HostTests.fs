@@ -244,6 +244,38 @@ let tests =
                 Expect.hasLength (segments out) 1 "a SYN-ACK to a real peer"
             }
 
+            test "challenge ACKs stay within the stack's budget per second, across connections" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            ChallengeAckLimit = 3
+                        }
+                    |> listening 80us 16
+
+                let ports = [ 5001us .. 5005us ]
+
+                let host =
+                    (host, ports)
+                    ||> List.fold (fun h port ->
+                        let h, _, _, _ = handshake port h
+                        h)
+
+                // A reset in the window but not at RCV.NXT (the peer's ISN was 1000).
+                let rst (port: uint16) =
+                    tcpBytes port 80us TcpFlags.Rst 1101u 0u []
+
+                let answers (at: int64) (host: Host) =
+                    ((host, 0), ports)
+                    ||> List.fold (fun (h, n) port ->
+                        let struct (h, out) = Host.receive at (ReadOnlySpan(rst port)) h
+                        h, n + List.length out.Transmits)
+
+                let host, first = answers now host
+                Expect.equal first 3 "three of five connections answered within the second"
+                let _, later = answers (now + 1_000_000L) host
+                Expect.equal later 3 "a new second, a new budget"
+            }
+
             test "a host told not to answer pings does not" {
                 let host =
                     Host.create

@@ -73,6 +73,9 @@ type HostOptions =
         Ttl: byte
         /// Answer ICMP echo requests.
         AnswerPings: bool
+        /// Challenge ACKs (RFC 5961 7) the whole stack sends per second at most, besides
+        /// each connection's one per 500 ms (Linux's tcp_challenge_ack_limit was 1000).
+        ChallengeAckLimit: int
     }
 
 module HostOptions =
@@ -85,6 +88,7 @@ module HostOptions =
             EphemeralLast = 60999
             Ttl = 64uy
             AnswerPings = true
+            ChallengeAckLimit = 1000
         }
 
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
@@ -167,6 +171,10 @@ type Host =
             mutable Tally: Counters
             mutable PacketsIn: int64
             mutable PacketsOut: int64
+            /// The stack's challenge-ACK budget: what is left of this second's, and when
+            /// the second began.
+            mutable ChallengeAcksLeft: int
+            mutable ChallengeSecondStart: int64
             /// The last connection an owned step looked up, and the table it was found in:
             /// a transfer asks for the same connection packet after packet, and a lookup
             /// in the immutable table costs about 15 ns. Written only by owned steps (a

@@ -347,6 +347,21 @@ let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>)
         | _ -> ()
     | Ok _ -> ()
 
+/// A TCP segment's step may send challenge ACKs from the stack's budget for this second
+/// (RFC 5961 7): the connection outbox carries it through the step, and the host takes
+/// back what is left.
+let private lendChallengeAcks (step: Step) (now: int64) =
+    let host = step.Host
+
+    if now - host.ChallengeSecondStart >= 1_000_000L then
+        host.ChallengeSecondStart <- now
+        host.ChallengeAcksLeft <- host.Options.ChallengeAckLimit
+
+    step.Out.ConnectionOutbox.ChallengeAcksLeft <- host.ChallengeAcksLeft
+
+let private takeBackChallengeAcks (step: Step) =
+    step.Host.ChallengeAcksLeft <- step.Out.ConnectionOutbox.ChallengeAcksLeft
+
 /// Counts a packet that is not a readable IPv4 packet.
 [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
 let unreadable (step: Step) (problem: ParseError) =
@@ -372,7 +387,9 @@ let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
         elif h.MoreFragments || h.FragmentOffset <> 0us then
             step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
         elif h.Protocol = IpProtocol.Tcp then
+            lendChallengeAcks step now
             onTcp step now h.Source h.Destination headerLength body
+            takeBackChallengeAcks step
         elif h.Protocol = IpProtocol.Icmp then
             onIcmp step now h body
         else

@@ -302,7 +302,7 @@ let private onReset (c: Connection) (now: int64) (box: Outbox) (incoming: inref<
             enterClosed c box
         | _ -> enterClosed c box
     else
-        ack c now box
+        challengeAck c now box
 
 /// The peer's FIN, once everything before it has arrived (RFC 9293 3.10.7.4 eighth step).
 let private takeFin (c: Connection) (now: int64) (box: Outbox) =
@@ -436,7 +436,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
             onReset c now box &incoming
         elif h.Has TcpFlags.Syn then
             // RFC 5961 4.2: a SYN in a synchronized state gets a challenge ACK.
-            ack c now box
+            challengeAck c now box
         elif not (h.Has TcpFlags.Ack) then
             ()
         else

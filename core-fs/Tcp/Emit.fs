@@ -178,6 +178,22 @@ let send (c: Connection) (now: int64) (box: Outbox) (seq: SeqNum) (flags: TcpFla
 /// older one would fall outside its window and draw an ACK back.
 let ack (c: Connection) (now: int64) (box: Outbox) = send c now box c.SndMax TcpFlags.None 0
 
+/// The least time between one connection's answers to segments it will not take (Linux's
+/// tcp_invalid_ratelimit).
+let outOfWindowAckInterval = 500_000L
+
+/// A challenge ACK (RFC 5961: for a reset or SYN in the window but not exact, or an ACK
+/// too old to believe), at most one per connection per 500 ms and within the stack's
+/// budget (RFC 5961 7), so forged segments cannot make us a flood of ACKs.
+let challengeAck (c: Connection) (now: int64) (box: Outbox) =
+    if
+        now - c.LastOutOfWindowAck >= outOfWindowAckInterval
+        && box.ChallengeAcksLeft > 0
+    then
+        c.LastOutOfWindowAck <- now
+        box.ChallengeAcksLeft <- box.ChallengeAcksLeft - 1
+        ack c now box
+
 /// Our SYN (active open) or SYN-ACK (passive or simultaneous open), first or again.
 let syn (c: Connection) (now: int64) (box: Outbox) =
     let o = c.Options

@@ -11,10 +11,6 @@ open Stack.Core.Tcp.Emit
 /// How long a timestamp may go unrefreshed before PAWS forgets it (RFC 7323 5.5).
 let private pawsIdleMicros = 24L * 24L * 3600L * 1_000_000L
 
-/// The least time between ACKs for empty segments outside the window (Linux's
-/// tcp_invalid_ratelimit).
-let private outOfWindowAckInterval = 500_000L
-
 /// The length of a segment in sequence space.
 let segmentLength (incoming: inref<Incoming>) =
     let h = &incoming.Header

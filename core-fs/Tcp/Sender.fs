@@ -654,12 +654,12 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
     let seq = SeqNum h.SequenceNumber
 
     if SeqNum.gt ack c.SndMax then
-        // It acknowledges something not yet sent.
-        Emit.ack c now box
+        // It acknowledges something not yet sent (RFC 5961 5.2).
+        Emit.challengeAck c now box
         false
     elif SeqNum.lt ack (c.SndUna - c.MaxSndWnd) then
         // Too old to be believed: a challenge ACK (RFC 5961 5.2).
-        Emit.ack c now box
+        Emit.challengeAck c now box
         false
     else
         c.UnansweredProbes <- 0

@@ -228,6 +228,7 @@ type Outbox() =
     let mutable readable = 0
     let mutable released = 0
     let mutable queued = 0
+    let mutable challengeAcksLeft = System.Int32.MaxValue
 
     /// Segments to send, in order.
     member _.Segments: System.ReadOnlySpan<Outgoing> = Lists.spanOf segments
@@ -254,6 +255,13 @@ type Outbox() =
     member _.Queued
         with get () = queued
         and internal set v = queued <- v
+
+    /// Challenge ACKs the stack may still send (RFC 5961 7): a host lends its budget for
+    /// the step and takes back what is left. Not cleared by `Clear`; without a host, no
+    /// limit.
+    member _.ChallengeAcksLeft
+        with get () = challengeAcksLeft
+        and set v = challengeAcksLeft <- v
 
     member internal _.Send(o: Outgoing) = segments.Add o
 
