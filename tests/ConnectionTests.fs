@@ -546,6 +546,42 @@ let private finWait2Tests =
                 Expect.equal x.State State.TimeWait "TIME-WAIT"
             }
 
+            test "a peer silent for the FIN-WAIT-2 timeout is given up on: TimedOut, then Closed" {
+                let x = finWait2 ()
+                let entered = x.Now
+                let out = x.Fire()
+                Expect.equal x.Now (entered + o.FinWait2TimeoutMicros) "60 s after FIN-WAIT-2 began"
+                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut, Closed"
+                Expect.equal x.State State.Closed "CLOSED"
+            }
+
+            test "a peer that keeps sending keeps FIN-WAIT-2 alive; its silence counts from its last segment" {
+                let x = finWait2 ()
+                x.Wait 50_000_000L
+                x.PeerData 100 |> ignore
+                let heard = x.Now
+                // Timers other than FIN-WAIT-2's (the delayed ACK) run first.
+                let mutable out = x.Fire()
+
+                while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
+                    out <- x.Fire()
+
+                Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the peer's last segment"
+                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
+            }
+
+            test "FIN-WAIT-2 can wait for ever when told to" {
+                let x =
+                    established
+                        { o with
+                            FinWait2TimeoutMicros = System.Int64.MaxValue
+                        }
+
+                x.User Command.Close |> ignore
+                x.PeerAck() |> ignore
+                Expect.equal x.State State.FinWait2 "FIN-WAIT-2"
+                Expect.equal (Connection.nextDeadline x.Connection) ValueNone "no timer"
+            }
             test "a RST at RCV.NXT gives Reset, then Closed" { resetAtRcvNxt finWait2 [ Event.Reset; Event.Closed ] }
         ]
 

@@ -198,6 +198,14 @@ let private enterClosed (c: Connection) (box: Outbox) =
     c.Timers <- Timers.empty
     box.Raise Event.Closed
 
+/// Our FIN was acknowledged; the peer's may take a while. The TIME-WAIT timer, unused
+/// until then, bounds how long the peer may stay silent (`FinWait2TimeoutMicros`).
+let private enterFinWait2 (c: Connection) (now: int64) =
+    c.State <- State.FinWait2
+
+    if c.Options.FinWait2TimeoutMicros < System.Int64.MaxValue - now then
+        startTimer Timers.TimeWait (now + c.Options.FinWait2TimeoutMicros) c
+
 let private enterTimeWait (c: Connection) (now: int64) =
     c.State <- State.TimeWait
     c.Timers <- Timers.set Timers.TimeWait (now + 2L * c.Options.MslMicros) Timers.empty
@@ -466,7 +474,7 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
                 let finAcked = Sender.finAcked c
 
                 match c.State with
-                | State.FinWait1 when finAcked -> c.State <- State.FinWait2
+                | State.FinWait1 when finAcked -> enterFinWait2 c now
                 | State.Closing when finAcked -> enterTimeWait c now
                 | State.LastAck when finAcked -> enterClosed c box
                 | _ -> ()
@@ -693,6 +701,14 @@ let private timeoutStep (now: int64) (c: Connection) (box: Outbox) =
                     c.UnansweredProbes <- c.UnansweredProbes + 1
                     Sender.onPersist c now box
             | Timers.Keepalive -> onKeepalive c now box
+            | Timers.TimeWait when c.State.IsFinWait2 ->
+                // Silence counts from the last segment the peer sent.
+                let quietUntil = c.LastHeard + c.Options.FinWait2TimeoutMicros
+
+                if now < quietUntil then
+                    startTimer Timers.TimeWait quietUntil c
+                else
+                    timedOut c box
             | Timers.TimeWait -> enterClosed c box
             | Timers.Reorder -> Sender.onReorderTimeout c now box
             | Timers.LossProbe -> Sender.onProbeTimeout c now box

@@ -78,6 +78,10 @@ type ConnectionOptions =
         DelayedAckMicros: int64
         /// Maximum segment lifetime: TIME-WAIT lasts twice this (Linux: 60 s in all).
         MslMicros: int64
+        /// How long FIN-WAIT-2 waits for the peer's FIN while the peer sends nothing at all
+        /// (Linux's tcp_fin_timeout, 60 s): a peer that went away, or never closes, does
+        /// not keep the connection forever. Int64.MaxValue waits for ever.
+        FinWait2TimeoutMicros: int64
         /// Retransmissions of data or FIN before the connection times out (tcp_retries2).
         MaxRetries: int
         /// Retransmissions of a SYN or SYN-ACK before giving up (tcp_syn_retries).
@@ -106,6 +110,7 @@ module ConnectionOptions =
             NoDelay = false
             DelayedAckMicros = 40_000L
             MslMicros = 30_000_000L
+            FinWait2TimeoutMicros = 60_000_000L
             MaxRetries = 15
             MaxSynRetries = 6
             Keepalive = ValueNone
