@@ -276,6 +276,55 @@ let tests =
                 Expect.equal later 3 "a new second, a new budget"
             }
 
+            test "ephemeral ports (RFC 6056 algorithm 3): a keyed start per destination, then one port after another" {
+                let keyed (k: uint64) =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            Connection =
+                                { ConnectionOptions.defaults with
+                                    IsnKey = { K0 = k; K1 = k * 7UL }
+                                }
+                        }
+
+                let portsTo (destination: Ipv4Address) (count: int) (host: Host) =
+                    ((host, []), [ 1..count ])
+                    ||> List.fold (fun (h, ports) _ ->
+                        match Host.connect now destination 80us h with
+                        | Ok(struct (h, tuple, _)) -> h, ports @ [ int tuple.LocalPort ]
+                        | Error e -> failtestf "connect: %A" e)
+
+                let other = Ipv4Address(10uy, 0uy, 0uy, 3uy)
+                let host, first = portsTo remote 3 (keyed 1UL)
+                Expect.equal first [ first[0]; first[0] + 1; first[0] + 2 ] "successive ports to one destination"
+                let _, second = portsTo other 1 host
+                // A start of its own, after the counter moved on by three.
+                Expect.notEqual second[0] (first[0] + 3) "another destination starts elsewhere"
+
+                let starts =
+                    [ 1UL .. 8UL ]
+                    |> List.map (fun k -> portsTo remote 1 (keyed k) |> snd |> List.head)
+
+                Expect.isGreaterThan (List.distinct starts).Length 4 "the key moves the start"
+                Expect.isFalse (List.contains 32768 starts) "not the range's first port every time"
+            }
+
+            test "each connection's timestamps run from an offset of their own (RFC 7323 5.4)" {
+                let tsvalTo (destination: Ipv4Address) =
+                    match Host.connect now destination 80us (newHost ()) with
+                    | Ok(struct (_, _, out)) ->
+                        let _, syn = segments out |> List.exactlyOne
+
+                        match (TcpOptions.summarize syn.Header.Options).Timestamps with
+                        | ValueSome(struct (tsval, _)) -> tsval
+                        | ValueNone -> failtest "no timestamps on the SYN"
+                    | Error e -> failtestf "connect: %A" e
+
+                let a = tsvalTo remote
+                let b = tsvalTo (Ipv4Address(10uy, 0uy, 0uy, 3uy))
+                Expect.notEqual a b "two connections at one instant send different TSvals"
+                Expect.notEqual a (uint32 (now / 1000L)) "not the host's clock itself"
+            }
+
             test "a host told not to answer pings does not" {
                 let host =
                     Host.create

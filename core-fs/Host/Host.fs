@@ -164,8 +164,9 @@ type Host =
             /// generic comparer, which boxes a struct key at every step of every lookup.
             mutable Table: ImmutableDictionary<FourTuple, Connection>
             mutable ListenerTable: Map<uint16, Listener>
-            /// Where the search for a free ephemeral port starts next.
-            mutable NextFreePort: int
+            /// RFC 6056's next_ephemeral: counts the connections opened, and is added to
+            /// each destination's keyed offset to pick where the search for a port starts.
+            mutable NextEphemeral: int
             /// Every count but the two that change with each packet, kept apart so that
             /// counting a packet is one addition, not a copy of the whole record.
             mutable Tally: Counters

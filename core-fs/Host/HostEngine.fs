@@ -74,7 +74,7 @@ let valueEnd (host: Host) (step: Step) =
         && step.Out.Connections.IsEmpty
         && copy.Table.Count = host.Table.Count
         && obj.ReferenceEquals(copy.ListenerTable, host.ListenerTable)
-        && copy.NextFreePort = host.NextFreePort
+        && copy.NextEphemeral = host.NextEphemeral
         && copy.Tally = host.Tally
         && copy.PacketsIn = host.PacketsIn
         && copy.PacketsOut = host.PacketsOut
@@ -427,10 +427,13 @@ let acceptIn (port: uint16) (host: Host) : FourTuple voption =
 /// changes the listeners.
 let shallowCopy (host: Host) =
     { host with
-        NextFreePort = host.NextFreePort
+        NextEphemeral = host.NextEphemeral
     }
 
-/// Opens a connection to `remote:remotePort` from a free ephemeral port of the step's host.
+/// Opens a connection to `remote:remotePort` from a free ephemeral port of the step's host,
+/// chosen as RFC 6056 3.3.3 (algorithm 3) does: the search starts at a keyed hash of the
+/// destination plus a counter, so successive connections to one destination get
+/// successive ports while no one can tell which ports other destinations get.
 let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
     let host = step.Host
     let o = host.Options
@@ -448,14 +451,18 @@ let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: S
         not (host.ListenerTable.ContainsKey(uint16 port))
         && not (host.Table.ContainsKey(tupleAt port))
 
+    let offset =
+        Isn.ephemeralOffset o.Connection.IsnKey o.Address remote remotePort
+        + uint32 host.NextEphemeral
+
     let candidates =
-        Seq.init span (fun i -> o.EphemeralFirst + (host.NextFreePort - o.EphemeralFirst + i) % span)
+        Seq.init span (fun i -> o.EphemeralFirst + int ((offset + uint32 i) % uint32 span))
 
     match candidates |> Seq.tryFind free with
     | None -> Error NoEphemeralPort
     | Some port ->
         let tuple = tupleAt port
-        host.NextFreePort <- o.EphemeralFirst + (port + 1 - o.EphemeralFirst) % span
+        host.NextEphemeral <- host.NextEphemeral + 1
 
         let c =
             Connection.Owned.connect

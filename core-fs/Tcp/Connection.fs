@@ -59,6 +59,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         TimestampsOn = false
         SackOn = false
         TsRecent = 0u
+        TsOffset = 0u
         TsRecentAt = 0L
         LastAckSent = zero
         Rtt = Rtt.create options.Rtt
@@ -106,6 +107,7 @@ let private initSend (c: Connection) (now: int64) =
         Isn.generate c.Options.IsnKey now c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
 
     c.Iss <- iss
+    c.TsOffset <- Isn.timestampOffset c.Options.IsnKey c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
     c.SndUna <- iss
     c.SndNxt <- iss + 1
     c.SndMax <- iss + 1

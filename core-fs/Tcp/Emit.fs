@@ -11,8 +11,9 @@ open Microsoft.FSharp.NativeInterop
 open System.Runtime.CompilerServices
 open Stack.Core.Wire
 
-/// Our timestamp clock: milliseconds (RFC 7323 asks for a tick between 1 ms and 1 s).
-let tsClock (now: int64) = uint32 (now / 1000L)
+/// Our timestamp clock as `c` sends it: milliseconds (RFC 7323 asks for a tick between
+/// 1 ms and 1 s) plus the connection's own offset (RFC 7323 5.4).
+let tsClock (c: Connection) (now: int64) = uint32 (now / 1000L) + c.TsOffset
 
 /// The shift that lets a window of `bufferSize` bytes fit the 16-bit field (at most 14).
 let shiftFor (bufferSize: int) =
@@ -76,7 +77,7 @@ let private optionsWithSack (c: Connection) (now: int64) =
         area[1] <- TcpOptionKind.Nop
         area[2] <- TcpOptionKind.Timestamps
         area[3] <- 10uy
-        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(4, 4), tsClock now)
+        BinaryPrimitives.WriteUInt32BigEndian(area.Slice(4, 4), tsClock c now)
         BinaryPrimitives.WriteUInt32BigEndian(area.Slice(8, 4), c.TsRecent)
         n <- 12
 
@@ -116,7 +117,7 @@ let private optionsWithSack (c: Connection) (now: int64) =
 let private writeSegmentOptions (h: inref<TcpHeader>) (c: Connection) (now: int64) =
     if (c.OutOfOrder.IsEmpty && c.Dsack.IsNone) || not c.SackOn then
         if c.TimestampsOn then
-            HeaderWriter.writeTimestamps &h (tsClock now) c.TsRecent
+            HeaderWriter.writeTimestamps &h (tsClock c now) c.TsRecent
         else
             HeaderWriter.writeOptions &h OptionBytes.Empty
     else
@@ -203,7 +204,7 @@ let syn (c: Connection) (now: int64) (box: Outbox) =
 
     let timestamps =
         if o.Timestamps && (not isSynAck || c.TimestampsOn) then
-            ValueSome(struct (tsClock now, (if isSynAck then c.TsRecent else 0u)))
+            ValueSome(struct (tsClock c now, (if isSynAck then c.TsRecent else 0u)))
         else
             ValueNone
 

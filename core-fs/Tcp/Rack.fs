@@ -55,8 +55,9 @@ let inline private sentAfter (t1: int64) (order1: int) (t2: int64) (order2: int)
 
 /// The peer newly holds the segment `e` (acknowledged or SACKed) at `now`; `tsecr`, when
 /// the ACK echoed a timestamp, tells which copy of a retransmitted segment it answers
-/// (RFC 8985 6.2 steps 2 and 3).
-let onDelivered (s: byref<State>) (e: inref<Entry>) (now: int64) (tsecr: uint32 voption) =
+/// (RFC 8985 6.2 steps 2 and 3). Timestamps count milliseconds plus the connection's
+/// `tsOffset`.
+let onDelivered (s: byref<State>) (e: inref<Entry>) (now: int64) (tsecr: uint32 voption) (tsOffset: uint32) =
     let rtt = now - e.SentAt
 
     // For a retransmitted segment the ACK may answer the first copy: take it only when
@@ -65,7 +66,7 @@ let onDelivered (s: byref<State>) (e: inref<Entry>) (now: int64) (tsecr: uint32 
         e.Has Marks.Retransmitted
         && (rtt < s.MinRtt
             || (match tsecr with
-                | ValueSome echo -> int (echo - uint32 (e.SentAt / 1000L)) < 0
+                | ValueSome echo -> int (echo - (uint32 (e.SentAt / 1000L) + tsOffset)) < 0
                 | ValueNone -> false))
 
     if not ambiguous then

@@ -311,7 +311,7 @@ let private learn (c: Connection) (ack: SeqNum) (rtt: int64) =
 /// The peer echoes the timestamp of a SYN or SYN-ACK of ours older than the latest: it
 /// answers a copy sent before a timeout (a server echoes the first SYN's timestamp on
 /// the SYN-ACK it sends for a retransmitted SYN), so the time since spans that timeout.
-let private staleSynEcho (c: Connection) (tsecr: uint32) = int (tsecr - tsClock c.SynSentAt) < 0
+let private staleSynEcho (c: Connection) (tsecr: uint32) = int (tsecr - tsClock c c.SynSentAt) < 0
 
 /// A round-trip sample from the ACK of our SYN: from the echoed timestamp when on
 /// (RFC 7323 RTTM), else from the timed SYN.
@@ -319,7 +319,7 @@ let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
     let sample =
         match options.Timestamps with
         | ValueSome(struct (_, tsecr)) when c.TimestampsOn && tsecr <> 0u ->
-            let elapsedMs = int (tsClock now - tsecr)
+            let elapsedMs = int (tsClock c now - tsecr)
 
             if elapsedMs >= 0 && not (staleSynEcho c tsecr) then
                 ValueSome(int64 elapsedMs * 1000L)
@@ -370,7 +370,7 @@ let private sackRange (c: Connection) (now: int64) (left: SeqNum) (right: SeqNum
         let e = &board.At i
 
         if SeqNum.ge e.Start left && SeqNum.le e.End right && board.MarkSacked i > 0 then
-            Rack.onDelivered &c.Rack &e now tsecr
+            Rack.onDelivered &c.Rack &e now tsecr c.TsOffset
 
         i <- i + 1
 
@@ -449,7 +449,7 @@ let private spurious (c: Connection) (ack: SeqNum) (tsecr: uint32 voption) (last
     && (lastNeedless
         || (SeqNum.gt ack u.Start
             && (match tsecr with
-                | ValueSome echo -> int (echo - tsClock u.FirstRetransmitAt) < 0
+                | ValueSome echo -> int (echo - tsClock c u.FirstRetransmitAt) < 0
                 | ValueNone -> false)))
 
 /// F-RTO's decisions on an ACK after a timeout (RFC 5682 3.1): the first ACK must move
@@ -524,7 +524,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         let e = &board.At i
 
         if not (e.Has Scoreboard.Marks.Sacked) then
-            Rack.onDelivered &c.Rack &e now tsecr
+            Rack.onDelivered &c.Rack &e now tsecr c.TsOffset
 
             if not (e.Has Scoreboard.Marks.Retransmitted || e.Has Scoreboard.Marks.Lost) then
                 firstSentAt <- min firstSentAt e.SentAt
@@ -532,7 +532,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
                 ambiguous <- true
 
                 match tsecr with
-                | ValueSome echo when int (echo - tsClock e.SentAt) < 0 -> staleEcho <- true
+                | ValueSome echo when int (echo - tsClock c e.SentAt) < 0 -> staleEcho <- true
                 | _ -> ()
 
         i <- i + 1
@@ -558,10 +558,10 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         match tsecr with
         | ValueSome echo when
             not staleEcho
-            && int (tsClock now - echo) >= 0
+            && int (tsClock c now - echo) >= 0
             && (synAcked || not (staleSynEcho c echo))
             ->
-            learn c ack (int64 (tsClock now - echo) * 1000L)
+            learn c ack (int64 (tsClock c now - echo) * 1000L)
         | _ ->
             // The ACK of a timed SYN-ACK (the SYN's own is `measure`'s).
             match c.Timing with

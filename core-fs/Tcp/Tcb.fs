@@ -116,6 +116,8 @@ type Connection =
             mutable TimestampsOn: bool
             mutable SackOn: bool
             mutable TsRecent: uint32
+            /// Added to the timestamp clock in our TSvals (RFC 7323 5.4), per connection.
+            mutable TsOffset: uint32
             mutable TsRecentAt: int64
             mutable LastAckSent: SeqNum
 
