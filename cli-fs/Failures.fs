@@ -20,8 +20,6 @@ let describe (e: exn) =
         | Validate.SetupError message -> message, 1
         | :? StackSetupException as e -> e.Message, 1
         | :? OperationCanceledException -> "stopped", 130
-        // Until every command checks its values through Validate.
-        | Failure message -> message, 2
         | e -> e.Message, 1
 
     let line = message.ReplaceLineEndings(" ").Trim()

@@ -223,7 +223,7 @@ let tests =
                 Expect.stringContains unknown.Err "--bogus" "names the option"
                 let trials = tcpstack "" [ "bench"; "--loss"; "--trials"; "0" ]
                 Expect.notEqual trials.Code 0 "no runs to take a median of"
-                Expect.stringContains trials.Err "--trials must be 1 or more" "says what is wrong"
+                Expect.stringContains trials.Err "--trials 0: out of range; use 1 to" "says what is wrong"
                 let missing = tcpstack "" [ "decode"; "--pcap"; "/nonexistent/x.pcap" ]
                 Expect.notEqual missing.Code 0 "missing file"
                 Expect.stringContains missing.Err "no such file" "says what is wrong"
