@@ -131,6 +131,12 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
         Connection =
             { Transfer.defaults.Connection with
                 Mss = mss
+                SendBufferSize = buffer
+                ReceiveBufferSize = buffer
+                Timestamps = not (args.Contains No_Timestamps)
+                Sack = not (args.Contains No_Sack)
+                WindowScaling = not (args.Contains No_Window_Scaling)
+                NoDelay = args.Contains Nodelay
             }
         TimeLimitMicros = int64 (timeLimit * 1e6)
         KeepEvents = args.Contains Events

@@ -296,6 +296,35 @@ let tests =
                 Expect.stringContains missing.Err "no such file" "says what is wrong"
             }
 
+            test "sim's connection options reach the connections" {
+                let run (args: string list) =
+                    let r = tcpstack "" ([ "sim"; "--json" ] @ args)
+                    Expect.equal r.Code 0 r.Err
+                    json (Array.last (lines r.Out))
+
+                let ms (o: JsonElement) = o.GetProperty("virtualMs").GetDouble()
+                let bulk = [ "--bytes"; "100000" ]
+
+                Expect.isGreaterThan
+                    (ms (run (bulk @ [ "--buffer"; "1024" ])))
+                    (5.0 * ms (run bulk))
+                    "a 1 KiB window is far slower"
+
+                // The same seed gives the same run, so a flag that were ignored would change
+                // nothing; each runs where it matters (SACK with losses, Nagle with a tail).
+                let hash (o: JsonElement) =
+                    o.GetProperty("eventLogSha256").GetString()
+
+                for args, flag in
+                    [
+                        bulk, "--no-timestamps"
+                        bulk, "--no-window-scaling"
+                        [ "--bytes"; "300000"; "--loss"; "5%" ], "--no-sack"
+                        [ "--bytes"; "3000" ], "--nodelay"
+                    ] do
+                    Expect.notEqual (hash (run (args @ [ flag ]))) (hash (run args)) $"{flag} changes the run"
+            }
+
             test "every bad value is refused with exit code 2 and one line naming the option and its range" {
                 for args, option, range in usageErrors do
                     refused 2 option range args
