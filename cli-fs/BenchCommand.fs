@@ -33,18 +33,18 @@ type BenchArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Duration _ -> "seconds each measurement runs (default 5)."
-            | Mtu _ -> "MTU of the veth pair and the TUN device (default 1500)."
-            | Idle _ -> "idle connections opened to measure memory per connection (default 2000)."
+            | Duration _ -> "seconds each measurement runs, 0.1 to 600 (default 5)."
+            | Mtu _ -> "MTU of the veth pair and the TUN device, 576 to 65535 (default 1500)."
+            | Idle _ -> "idle connections opened to measure memory per connection, 1 to 20000 (default 2000)."
             | Json -> "end with one JSON object holding every figure."
             | Loss ->
                 "instead: the kernel's sender against ours through the same impairment (0.5% to 20% loss), one TUN device."
             | Bytes _ -> "with --loss: bytes each transfer moves on a clean or lightly lossy link (default 67108864)."
             | Pcap_Dir _ -> "with --loss: write each row's packets to a pcap file in this directory."
             | Buffer _ ->
-                "with --loss: the stack's send and receive buffer per connection, a power of two (default 4194304, the most Linux's autotuning gives the kernel's)."
+                "with --loss: the stack's send and receive buffer per connection, a power of two from 4096 to 2^30 (default 4194304, the most Linux's autotuning gives the kernel's)."
             | Trials _ ->
-                "with --loss: runs per figure, each with its own impairment seed; the table shows the median (default 3)."
+                "with --loss: runs per figure, 1 to 1000, each with its own impairment seed; the table shows the median (default 3)."
             | Rows _ -> "with --loss: only the rows whose impairment contains this text (such as 20% or none)."
             | Kernel_Cc _ ->
                 "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
@@ -382,19 +382,20 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
     }
 
 let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
-    let duration = TimeSpan.FromSeconds(args.GetResult(Duration, defaultValue = 5.0))
-    let mtu = args.GetResult(Mtu, defaultValue = 1500)
-    let idle = args.GetResult(Idle, defaultValue = 2000)
+    let duration =
+        args.GetResult(Duration, defaultValue = 5.0)
+        |> Validate.inRange "--duration" 0.1 600.0
+        |> TimeSpan.FromSeconds
+
+    let mtu =
+        args.GetResult(Mtu, defaultValue = 1500) |> Validate.inRange "--mtu" 576 65535
+    // Each idle connection takes one of the stack's 28232 ephemeral ports.
+    let idle =
+        args.GetResult(Idle, defaultValue = 2000) |> Validate.inRange "--idle" 1 20000
+
     let json = args.Contains Json
 
-    if duration <= TimeSpan.Zero || duration > TimeSpan.FromMinutes 10. then
-        failwith "--duration must be more than 0 and at most 600 seconds"
-
-    if mtu < 576 || mtu > 65535 then
-        failwith "--mtu must be from 576 to 65535"
-
-    if Environment.UserName <> "root" then
-        failwith "bench makes network namespaces, a veth pair and a TUN device: run it as root"
+    Validate.root "bench makes network namespaces, a veth pair and a TUN device"
 
     removeOnInterrupt [ uniqueName "tsb" "a"; uniqueName "tsb" "b"; uniqueName "tsb" "t" ]
     let progress (text: string) = eprintfn "bench: %s" text
@@ -483,15 +484,52 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
 
     0
 
+/// An option only one mode reads, with its name and whether that mode is --loss.
+let private modeOnly (a: BenchArgs) =
+    match a with
+    | Duration _ -> Some("--duration", false)
+    | Mtu _ -> Some("--mtu", false)
+    | Idle _ -> Some("--idle", false)
+    | Json -> Some("--json", false)
+    | Bytes _ -> Some("--bytes", true)
+    | Pcap_Dir _ -> Some("--pcap-dir", true)
+    | Buffer _ -> Some("--buffer", true)
+    | Kernel_Cc _ -> Some("--kernel-cc", true)
+    | Trials _ -> Some("--trials", true)
+    | Rows _ -> Some("--rows", true)
+    | Loss -> None
+
+/// A congestion control name as the kernel spells one (at most 15 characters).
+let private algorithmName (text: string) =
+    let nameChar (c: char) = Char.IsAsciiLetterOrDigit c || c = '_'
+
+    if text.Length = 0 || text.Length > 15 || not (Seq.forall nameChar text) then
+        Validate.usage $"--kernel-cc '{text}': not an algorithm name; use 1 to 15 letters, digits or '_', such as cubic"
+
+    text
+
 let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
-    if args.Contains Loss then
+    let loss = args.Contains Loss
+
+    // Refused rather than ignored: the run would not measure what was asked.
+    for a in args.GetAllResults() do
+        match modeOnly a with
+        | Some(name, true) when not loss ->
+            Validate.usage $"{name} is an option of bench --loss; add --loss or leave it out"
+        | Some(name, false) when loss -> Validate.usage $"{name} does not apply to bench --loss; leave it out"
+        | _ -> ()
+
+    if loss then
         LossBench.run
-            (args.GetResult(Bytes, defaultValue = (64L <<< 20)))
-            (args.GetResult(Trials, defaultValue = 3))
+            (args.GetResult(Bytes, defaultValue = (64L <<< 20))
+             |> Validate.inRange "--bytes" 1L (1L <<< 40))
+            (args.GetResult(Trials, defaultValue = 3) |> Validate.inRange "--trials" 1 1000)
             (TimeSpan.FromMinutes 10.)
-            (args.TryGetResult Pcap_Dir)
-            (args.GetResult(Buffer, defaultValue = (4 <<< 20)))
-            (args.GetResult(Kernel_Cc, defaultValue = "cubic"))
+            (args.TryGetResult Pcap_Dir
+             |> Option.map (Validate.existingDirectory "--pcap-dir"))
+            (args.GetResult(Buffer, defaultValue = (4 <<< 20))
+             |> Validate.powerOfTwo "--buffer" 4096 (1 <<< 30))
+            (args.GetResult(Kernel_Cc, defaultValue = "cubic") |> algorithmName)
             (args.TryGetResult Rows)
             out
     else

@@ -6,7 +6,6 @@ module Stack.Cli.ChatCommand
 
 open System
 open System.IO
-open System.Net
 open System.Text
 open System.Threading.Tasks
 open Argu
@@ -96,10 +95,7 @@ let private messages (said: string list) =
     if said.IsEmpty then None else Some said
 
 let runHost (args: ParseResults<HostArgs>) =
-    let port = args.GetResult(Port, 9999)
-
-    if port < 1 || port > 65535 then
-        failwith $"port {port} is out of range: use 1 to 65535"
+    let port = Validate.port "--port" (args.GetResult(Port, 9999))
 
     let stackArgs, ns =
         sideOptions hostSide (args.Contains HostArgs.Quiet) (args.GetResults HostArgs.Stack_Option)
@@ -115,10 +111,7 @@ let runHost (args: ParseResults<HostArgs>) =
         0)
 
 let runPeer (args: ParseResults<PeerArgs>) =
-    let target =
-        match IPEndPoint.TryParse(args.GetResult(To, "10.7.1.2:9999")) with
-        | true, e when e.Port > 0 -> e
-        | _ -> failwith "--to: expected ADDRESS:PORT, such as 10.7.1.2:9999"
+    let target = Validate.endpoint "--to" (args.GetResult(To, "10.7.1.2:9999"))
 
     let stackArgs, ns =
         sideOptions peerSide (args.Contains PeerArgs.Quiet) (args.GetResults PeerArgs.Stack_Option)

@@ -227,7 +227,7 @@ let appendToPcap (path: string) (packet: byte array) (timestampMicros: int64) =
             && header[0] = 0xD4uy
             ->
             ()
-        | _ -> failwith $"{path} exists and is not a little-endian raw-IP pcap file; choose another file"
+        | _ -> Validate.usage $"--pcap {path}: exists and is not a little-endian raw-IP pcap file; choose another file"
 
     use f = new FileStream(path, FileMode.Append, FileAccess.Write)
 
@@ -239,7 +239,7 @@ let appendToPcap (path: string) (packet: byte array) (timestampMicros: int64) =
 let run (args: ParseResults<CraftArgs>) (out: TextWriter) : int =
     let packet = build args
 
-    match args.TryGetResult Pcap with
+    match args.TryGetResult Pcap |> Option.map (Validate.writableFile "--pcap") with
     | Some path ->
         appendToPcap path packet (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1000L)
         out.WriteLine $"appended a {packet.Length}-byte packet to {path}"

@@ -35,14 +35,12 @@ let private ofHexLines (lines: string seq) =
 let private ofPcap (path: string) =
     let bytes =
         try
-            File.ReadAllBytes path
-        with
-        | :? FileNotFoundException
-        | :? DirectoryNotFoundException -> failwith $"no such file: {path}"
-        | :? UnauthorizedAccessException -> failwith $"cannot read {path}: permission denied"
+            File.ReadAllBytes(Validate.readableFile "--pcap" path)
+        with :? UnauthorizedAccessException ->
+            Validate.setup $"--pcap {path}: cannot read it: permission denied"
 
     match Pcap.tryRead (ReadOnlySpan bytes) with
-    | Error e -> failwith $"{path} is not a readable pcap file: {ParseError.describe e}"
+    | Error e -> Validate.usage $"--pcap {path}: not a readable pcap file: {ParseError.describe e}"
     | Ok file ->
         seq {
             for i, r in Array.indexed file.Records do
@@ -72,7 +70,7 @@ let run (args: ParseResults<DecodeArgs>) (stdin: TextReader) (out: TextWriter) :
 
     let inputs =
         match args.TryGetResult Pcap, args.GetResult(Packets, defaultValue = []) with
-        | Some _, _ :: _ -> failwith "give packets as hex arguments or --pcap FILE, not both"
+        | Some _, _ :: _ -> Validate.usage "give packets as hex arguments or --pcap FILE, not both"
         | Some path, [] -> ofPcap path
         | None, [] ->
             let lines =

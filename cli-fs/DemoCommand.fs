@@ -45,13 +45,11 @@ let private touchesPort (port: int) (packet: ReadOnlySpan<byte>) =
             || int packet[ihl + 2] * 256 + int packet[ihl + 3] = port)
 
 let run (args: ParseResults<DemoArgs>) =
-    let bytes = args.GetResult(Bytes, 32L <<< 20)
+    let bytes =
+        args.GetResult(Bytes, 32L <<< 20)
+        |> Validate.inRange "--bytes" 0L Int64.MaxValue
 
-    if bytes < 0L then
-        failwith "--bytes must not be negative"
-
-    if Environment.UserName <> "root" then
-        failwith "demo makes a network namespace and a TUN device: run it as root (sudo)"
+    Validate.root "demo makes a network namespace and a TUN device"
 
     let ns = Namespaces.uniqueName "tcpstack-demo-" ""
     Namespaces.removeOnInterrupt [ ns ]

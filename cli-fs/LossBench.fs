@@ -299,13 +299,15 @@ let private kernelAlgorithm (requested: string) =
         if not (List.contains requested available) then
             let choices = String.concat ", " available
 
-            failwith $"--kernel-cc {requested}: this kernel offers {choices}; pick one of those (or load its module)"
+            Validate.usage
+                $"--kernel-cc {requested}: this kernel offers {choices}; pick one of those (or load its module)"
 
         requested, fallback
     finally
         ip [ "netns"; "delete"; ns ]
 
-/// Runs every row (or those whose name contains `only`) and prints the table; returns 0. With `captures`, each row's packets
+/// Runs every row (or those whose name contains `only`) and prints the table; returns 0.
+/// The caller has checked the values (bench's options). With `captures`, each row's packets
 /// go to a pcap file in that directory. The stack's connections get `buffer` bytes each
 /// way; the kernel's sender uses congestion control `algorithm`.
 let run
@@ -325,20 +327,9 @@ let run
 
     if chosen.IsEmpty then
         let names = rows |> List.map (fun r -> r.Name) |> String.concat ", "
-        failwith $"--rows {only.Value}: no row matches; the rows are {names}"
+        Validate.usage $"--rows {only.Value}: no row matches; the rows are {names}"
 
-    if bytes <= 0L then
-        failwith "--bytes must be more than 0"
-
-    if trials < 1 then
-        failwith "--trials must be 1 or more"
-
-    if Environment.UserName <> "root" then
-        failwith "bench --loss makes a network namespace and a TUN device: run it as root"
-
-    match captures with
-    | Some dir when not (Directory.Exists dir) -> failwith $"--pcap-dir {dir}: no such directory; make it first"
-    | _ -> ()
+    Validate.root "bench --loss makes a network namespace and a TUN device"
 
     removeOnInterrupt
         [

@@ -46,9 +46,7 @@ let main argv =
     let parser = ArgumentParser.Create<Command>(programName = "tcpstack")
 
     try
-        let results = parser.ParseCommandLine(argv, raiseOnUsage = true)
-
-        match results.GetSubCommand() with
+        match parser.ParseCommandLine(argv, raiseOnUsage = true).GetSubCommand() with
         | Demo args -> DemoCommand.run args
         | Decode args -> DecodeCommand.run args Console.In Console.Out
         | Craft args -> CraftCommand.run args Console.Out
@@ -65,21 +63,19 @@ let main argv =
             0
     with
     | :? ArguParseException as e ->
-        let helpAsked = e.ErrorCode = ErrorCode.HelpText
-        (if helpAsked then Console.Out else Console.Error).WriteLine e.Message
-        if helpAsked then 0 else 2
-    | Failure message ->
-        eprintfn "tcpstack: %s" message
-        2
-    | :? AggregateException as e when (e.GetBaseException() :? Stack.Shell.Device.StackSetupException) ->
-        eprintfn "tcpstack: %s" (e.GetBaseException().Message)
-        1
-    | :? Stack.Shell.Device.StackSetupException as e ->
-        eprintfn "tcpstack: %s" e.Message
-        1
-    | :? AggregateException as e when (e.GetBaseException() :? Net.Sockets.SocketException) ->
-        eprintfn "tcpstack: %s" (e.GetBaseException().Message)
-        1
-    | :? AggregateException as e when (e.GetBaseException() :? OperationCanceledException) ->
-        eprintfn "tcpstack: stopped"
-        130
+        // Argu's own errors come with the usage, which shows what the option takes.
+        if e.ErrorCode = ErrorCode.HelpText then
+            Console.Out.WriteLine e.Message
+            0
+        else
+            let message = e.Message
+
+            let text =
+                if message.StartsWith "ERROR: " then
+                    message[7..]
+                else
+                    message
+
+            Console.Error.WriteLine("tcpstack: " + text)
+            2
+    | e -> Failures.report e

@@ -24,7 +24,7 @@ type ServeArgs =
             | Echo _ -> "serve echo (RFC 862) on this port."
             | Discard _ -> "serve discard (RFC 863) on this port."
             | Source _ -> "serve source on this port: read an 8-byte little-endian count, send that many bytes, close."
-            | Max_Conns _ -> "stop after serving this many connections (default: until Ctrl-C)."
+            | Max_Conns _ -> "stop after serving this many connections, 1 or more (default: until Ctrl-C)."
             | Stack_Option _ -> "the stack's options (tcpstack options --help)."
 
 type EchoArgs =
@@ -35,8 +35,8 @@ type EchoArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Port _ -> "the port to echo on (default 7)."
-            | Max_Conns _ -> "stop after serving this many connections (default: until Ctrl-C)."
+            | Port _ -> "the port to echo on, 1 to 65535 (default 7)."
+            | Max_Conns _ -> "stop after serving this many connections, 1 or more (default: until Ctrl-C)."
             | Stack_Option _ -> "the stack's options."
 
 type Service =
@@ -73,8 +73,12 @@ let private serve (service: Service) (c: TcpStackConnection) : Task =
             c.Abort()
     }
 
-/// Runs the services until Ctrl-C or until `maxConns` connections were served.
+/// Runs the services until Ctrl-C or until `maxConns` connections were served. Every
+/// value is checked before the stack starts.
 let runServices (services: (Service * int) list) (maxConns: int option) (stackOptions: string list) (command: string) =
+    let maxConns =
+        maxConns |> Option.map (Validate.inRange "--max-conns" 1 Int32.MaxValue)
+
     StackArgs.run (StackArgs.parse command stackOptions) (fun stack cancel ->
         let served = ref 0
         let limit = defaultArg maxConns Int32.MaxValue
@@ -110,34 +114,40 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
         Task.WhenAll(running).Wait(TimeSpan.FromSeconds 30.) |> ignore
         0)
 
-let run (args: ParseResults<ServeArgs>) =
+/// The services asked for, each on a port of its own.
+let private servicesOf (args: ParseResults<ServeArgs>) =
     let services =
         [
             for a in args.GetAllResults() do
                 match a with
-                | Echo port -> EchoService, port
-                | Discard port -> DiscardService, port
-                | Source port -> SourceService, port
+                | Echo port -> "--echo", EchoService, Validate.port "--echo" port
+                | Discard port -> "--discard", DiscardService, Validate.port "--discard" port
+                | Source port -> "--source", SourceService, Validate.port "--source" port
                 | _ -> ()
         ]
 
     if services.IsEmpty then
-        failwith "serve needs at least one of --echo PORT, --discard PORT, --source PORT"
+        Validate.usage "serve needs at least one of --echo PORT, --discard PORT, --source PORT"
 
-    for _, port in services do
-        if port < 1 || port > 65535 then
-            failwith $"port {port} is out of range: use 1 to 65535"
+    for port, same in services |> List.groupBy (fun (_, _, port) -> port) do
+        if same.Length > 1 then
+            let names =
+                same |> List.map (fun (name, _, _) -> $"{name} {port}") |> String.concat " and "
 
-    runServices services (args.TryGetResult ServeArgs.Max_Conns) (args.GetResults ServeArgs.Stack_Option) "serve"
+            Validate.usage $"{names}: one port serves one service; give each its own port (1 to 65535)"
+
+    [ for _, service, port in services -> service, port ]
+
+let run (args: ParseResults<ServeArgs>) =
+    runServices
+        (servicesOf args)
+        (args.TryGetResult ServeArgs.Max_Conns)
+        (args.GetResults ServeArgs.Stack_Option)
+        "serve"
 
 let runEcho (args: ParseResults<EchoArgs>) =
-    let port = args.GetResult(Port, 7)
-
-    if port < 1 || port > 65535 then
-        failwith $"port {port} is out of range: use 1 to 65535"
-
     runServices
-        [ EchoService, port ]
+        [ EchoService, Validate.port "--port" (args.GetResult(Port, 7)) ]
         (args.TryGetResult EchoArgs.Max_Conns)
         (args.GetResults EchoArgs.Stack_Option)
         "echo"

@@ -44,36 +44,21 @@ type SimArgs =
             | Dup _ -> "chance a packet is duplicated (default 0)."
             | Reorder _ -> "chance a packet is held back so later ones overtake it (default 0)."
             | Corrupt _ -> "chance one bit of a packet is flipped (default 0)."
-            | Delay _ -> "one-way delay in milliseconds (default 5)."
-            | Jitter _ -> "extra random delay, up to this many milliseconds (default 0)."
-            | Bandwidth _ -> "link rate in Mbit/s (default: no limit)."
-            | Queue _ -> "bytes the rate-limited link queues before dropping (default 150000)."
-            | Mss _ -> "maximum segment size of both hosts (default 1460)."
-            | Buffer _ -> "send and receive buffer of each connection, a power of two (default 262144)."
+            | Delay _ -> "one-way delay in milliseconds, 0 to 60000 (default 5)."
+            | Jitter _ -> "extra random delay, up to this many milliseconds, 0 to 60000 (default 0)."
+            | Bandwidth _ -> "link rate in Mbit/s, 0.001 to 1000000 (default: no limit)."
+            | Queue _ -> "bytes the rate-limited link queues before dropping, 1500 to 2^30 (default 150000)."
+            | Mss _ -> "maximum segment size of both hosts, 64 to 65495 (default 1460)."
+            | Buffer _ ->
+                "send and receive buffer of each connection, a power of two from 1024 to 2^30 (default 262144)."
             | No_Timestamps -> "do not offer TCP timestamps (RFC 7323)."
             | No_Sack -> "do not offer selective acknowledgments (RFC 2018)."
             | No_Window_Scaling -> "do not offer window scaling (RFC 7323)."
             | Nodelay -> "turn Nagle's algorithm off."
-            | Time_Limit _ -> "give up after this many seconds of virtual time (default 3600)."
+            | Time_Limit _ -> "give up after this many seconds of virtual time, 0.001 to 2592000 (default 3600)."
             | Pcap _ -> "write the link traffic to this pcap file."
             | Events _ -> "write the event log to this file, one line per event."
             | Json -> "end with one JSON object describing the run."
-
-/// A probability written as 0.05 or 5%.
-let parseProbability (name: string) (text: string) =
-    let t = text.Trim()
-    let isPercent = t.EndsWith "%"
-    let number = if isPercent then t.TrimEnd('%').Trim() else t
-
-    match Double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture) with
-    | true, v ->
-        let p = if isPercent then v / 100.0 else v
-
-        if p < 0.0 || p > 1.0 || Double.IsNaN p then
-            failwith $"--{name} {text}: a probability lies between 0 and 1 (or 0%% and 100%%)"
-
-        p
-    | _ -> failwith $"--{name} {text}: not a probability; write it as 0.05 or 5%%"
 
 let private stateName (s: State) =
     match s with
@@ -89,49 +74,53 @@ let private stateName (s: State) =
     | State.LastAck -> "LAST-ACK"
     | State.TimeWait -> "TIME-WAIT"
 
-/// The run's configuration from the arguments.
+/// The run's configuration from the arguments; refuses values out of range.
 let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
     let probability (name: string) (value: string option) =
-        value |> Option.map (parseProbability name) |> Option.defaultValue 0.0
+        value |> Option.map (Validate.probability name) |> Option.defaultValue 0.0
 
     let micros (ms: float) = int64 (ms * 1000.0)
-    let bytes = args.GetResult(Bytes, 1_000_000L)
 
-    if bytes < 0L then
-        failwith $"--bytes {bytes}: give a count of 0 or more"
+    let bytes =
+        args.GetResult(Bytes, 1_000_000L) |> Validate.inRange "--bytes" 0L (1L <<< 40)
 
-    let mss = args.GetResult(Mss, 1460)
+    let mss = args.GetResult(Mss, 1460) |> Validate.inRange "--mss" 64 65495
 
-    if mss < 64 || mss > 65495 then
-        failwith $"--mss {mss}: choose between 64 and 65495"
+    let buffer =
+        args.GetResult(Buffer, 262144) |> Validate.powerOfTwo "--buffer" 1024 (1 <<< 30)
 
-    let buffer = args.GetResult(Buffer, 262144)
+    // Virtual time, but an hour of delay still means nothing arrives.
+    let delay = args.GetResult(Delay, 5.0) |> Validate.inRange "--delay" 0.0 60_000.0
+    let jitter = args.GetResult(Jitter, 0.0) |> Validate.inRange "--jitter" 0.0 60_000.0
 
-    if buffer < 1024 || buffer > (1 <<< 30) || buffer &&& (buffer - 1) <> 0 then
-        failwith $"--buffer {buffer}: choose a power of two from 1024 to 1073741824"
+    let bandwidth =
+        args.TryGetResult Bandwidth
+        |> Option.map (Validate.inRange "--bandwidth" 0.001 1_000_000.0)
+        |> Option.defaultValue 0.0
 
-    let delay = args.GetResult(Delay, 5.0)
-    let jitter = args.GetResult(Jitter, 0.0)
+    let queue =
+        args.GetResult(Queue, 150_000L) |> Validate.inRange "--queue" 1500L (1L <<< 30)
 
-    if delay < 0.0 || jitter < 0.0 then
-        failwith "--delay and --jitter are milliseconds, 0 or more"
+    let timeLimit =
+        args.GetResult(Time_Limit, 3600.0)
+        |> Validate.inRange "--time-limit" 0.001 (30.0 * 86400.0)
 
-    let bandwidth = args.GetResult(Bandwidth, 0.0)
+    args.TryGetResult Pcap |> Option.iter (Validate.writableFile "--pcap" >> ignore)
 
-    if bandwidth < 0.0 then
-        failwith $"--bandwidth {bandwidth}: give Mbit/s, more than 0"
+    args.TryGetResult Events
+    |> Option.iter (Validate.writableFile "--events" >> ignore)
 
     let link =
         { Impair.none with
-            Loss = probability "loss" (args.TryGetResult Loss)
-            Duplicate = probability "dup" (args.TryGetResult Dup)
-            Reorder = probability "reorder" (args.TryGetResult Reorder)
+            Loss = probability "--loss" (args.TryGetResult Loss)
+            Duplicate = probability "--dup" (args.TryGetResult Dup)
+            Reorder = probability "--reorder" (args.TryGetResult Reorder)
             ReorderDelayMicros = max 1000L (micros delay / 2L)
-            Corrupt = probability "corrupt" (args.TryGetResult Corrupt)
+            Corrupt = probability "--corrupt" (args.TryGetResult Corrupt)
             DelayMicros = micros delay
             JitterMicros = micros jitter
             RateBitsPerSecond = int64 (bandwidth * 1e6)
-            QueueLimitBytes = args.GetResult(Queue, 150_000L)
+            QueueLimitBytes = queue
         }
 
     { Transfer.defaults with
@@ -142,8 +131,14 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
         Connection =
             { Transfer.defaults.Connection with
                 Mss = mss
+                SendBufferSize = buffer
+                ReceiveBufferSize = buffer
+                Timestamps = not (args.Contains No_Timestamps)
+                Sack = not (args.Contains No_Sack)
+                WindowScaling = not (args.Contains No_Window_Scaling)
+                NoDelay = args.Contains Nodelay
             }
-        TimeLimitMicros = int64 (args.GetResult(Time_Limit, 3600.0) * 1e6)
+        TimeLimitMicros = int64 (timeLimit * 1e6)
         KeepEvents = args.Contains Events
         Capture = args.Contains Pcap
     }

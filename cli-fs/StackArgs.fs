@@ -36,40 +36,32 @@ type StackArgs =
             | Netns _ ->
                 "network namespace of the stack's TUN device: created if missing, removed at exit if created here (default tcpstack)."
             | Tun _ -> "name of the TUN device (default: the kernel picks)."
-            | Addr _ -> "the stack's own address (default 10.7.0.2)."
-            | Kernel_Addr _ -> "the kernel side's address on the device, with its prefix (default 10.7.0.1/24)."
-            | Mtu _ -> "MTU of the device (default 1500)."
+            | Addr _ -> "the stack's own address, a host address in the kernel side's subnet (default 10.7.0.2)."
+            | Kernel_Addr _ -> "the kernel side's address on the device, with its prefix 1 to 31 (default 10.7.0.1/24)."
+            | Mtu _ -> "MTU of the device, 576 to 65535 (default 1500)."
             | Loss _ -> "impairment: chance a packet is lost, each way, as 0.05 or 5%."
             | Dup _ -> "impairment: chance a packet is duplicated."
             | Reorder _ -> "impairment: chance a packet is held back 3 ms so later ones overtake it."
-            | Delay _ -> "impairment: one-way delay in milliseconds."
-            | Jitter _ -> "impairment: extra random delay, up to this many milliseconds."
+            | Delay _ -> "impairment: one-way delay in milliseconds, 0 to 60000."
+            | Jitter _ -> "impairment: extra random delay, up to this many milliseconds (0 to 60000)."
             | Corrupt _ -> "impairment: chance one bit of a packet is flipped."
-            | Rate _ -> "impairment: link rate in Mbit/s."
+            | Rate _ -> "impairment: link rate in Mbit/s, 0.001 to 1000000."
             | Seed _ -> "seed of the impairment (default 1)."
-            | Pcap _ -> "write every packet in and out to this pcap file."
+            | Pcap _ -> "write every packet in and out to this pcap file (its directory must exist)."
             | Log_Packets -> "print every packet in and out."
             | No_Offload -> "no segmentation or checksum offload on the TUN device."
-
-/// The stack options, from arguments the command itself did not recognise.
-let parse (command: string) (arguments: string list) =
-    let parser = ArgumentParser.Create<StackArgs>(programName = $"tcpstack {command}")
-    parser.ParseCommandLine(List.toArray arguments, raiseOnUsage = true)
-
-/// The help text of the stack options, for a command's own help.
-let usage () =
-    ArgumentParser.Create<StackArgs>(programName = "tcpstack <command>").PrintUsage()
-
-let private address (name: string) (text: string) =
-    match IPAddress.TryParse text with
-    | true, a when a.AddressFamily = Sockets.AddressFamily.InterNetwork -> a
-    | _ -> failwith $"{name}: '{text}' is not an IPv4 address"
 
 /// The impairment the options ask for, if any.
 let impairment (args: ParseResults<StackArgs>) =
     let probability (case: Quotations.Expr<string -> StackArgs>) (name: string) =
         args.TryGetResult case
-        |> Option.map (SimCommand.parseProbability name)
+        |> Option.map (Validate.probability name)
+        |> Option.defaultValue 0.0
+
+    // Up to a minute: more holds every packet so long that nothing works.
+    let millis (case: Quotations.Expr<float -> StackArgs>) (name: string) =
+        args.TryGetResult case
+        |> Option.map (Validate.inRange name 0.0 60_000.0)
         |> Option.defaultValue 0.0
 
     let options =
@@ -79,9 +71,13 @@ let impairment (args: ParseResults<StackArgs>) =
             Reorder = probability <@ Reorder @> "--reorder"
             ReorderDelayMicros = 3_000L
             Corrupt = probability <@ Corrupt @> "--corrupt"
-            DelayMicros = int64 (args.GetResult(Delay, 0.0) * 1000.0)
-            JitterMicros = int64 (args.GetResult(Jitter, 0.0) * 1000.0)
-            RateBitsPerSecond = int64 (args.GetResult(Rate, 0.0) * 1e6)
+            DelayMicros = int64 (millis <@ Delay @> "--delay" * 1000.0)
+            JitterMicros = int64 (millis <@ Jitter @> "--jitter" * 1000.0)
+            RateBitsPerSecond =
+                args.TryGetResult Rate
+                |> Option.map (Validate.inRange "--rate" 0.001 1_000_000.0)
+                |> Option.map (fun mbit -> int64 (mbit * 1e6))
+                |> Option.defaultValue 0L
             QueueLimitBytes = 1_000_000L
         }
 
@@ -95,6 +91,49 @@ let impairment (args: ParseResults<StackArgs>) =
         None
     else
         Some options
+
+/// The stack's address and the kernel side's subnet, checked against each other: the
+/// kernel reaches the stack only through a route to the subnet, so the stack's address
+/// must be another host address in it.
+let addresses (args: ParseResults<StackArgs>) =
+    let kernel =
+        Validate.subnet "--kernel-addr" (args.GetResult(Kernel_Addr, "10.7.0.1/24"))
+
+    let own = Validate.ipv4 "--addr" (args.GetResult(Addr, "10.7.0.2"))
+
+    if own = kernel.Address then
+        Validate.usage
+            $"--addr {own} and --kernel-addr {kernel.Address}/{kernel.Prefix}: the stack and the kernel side need different addresses in {kernel}"
+
+    if not (kernel.IsHost own) then
+        Validate.usage $"--addr {own}: use a host address in the kernel side's subnet {kernel} (--kernel-addr)"
+
+    Validate.toIPAddress own, kernel
+
+/// Refuses any value the stack could not start with, before anything is set up.
+let check (args: ParseResults<StackArgs>) =
+    addresses args |> ignore
+    impairment args |> ignore
+
+    args.TryGetResult Netns
+    |> Option.iter (Validate.namespaceName "--netns" >> ignore)
+
+    args.TryGetResult Tun |> Option.iter (Validate.deviceName "--tun" >> ignore)
+
+    args.TryGetResult Mtu
+    |> Option.iter (Validate.inRange "--mtu" 576 65535 >> ignore)
+
+    args.TryGetResult Pcap |> Option.iter (Validate.writableFile "--pcap" >> ignore)
+    args
+
+/// The stack options, from arguments the command itself did not recognise, checked.
+let parse (command: string) (arguments: string list) =
+    let parser = ArgumentParser.Create<StackArgs>(programName = $"tcpstack {command}")
+    parser.ParseCommandLine(List.toArray arguments, raiseOnUsage = true) |> check
+
+/// The help text of the stack options, for a command's own help.
+let usage () =
+    ArgumentParser.Create<StackArgs>(programName = "tcpstack <command>").PrintUsage()
 
 /// Prints a packet as one line, the way the seed's programs did, with its direction.
 let printPacket (direction: PacketDirection) (packet: ReadOnlySpan<byte>) =
@@ -110,7 +149,7 @@ let start (args: ParseResults<StackArgs>) =
 
     let options =
         TcpStackOptions(
-            Address = address "--addr" (args.GetResult(Addr, "10.7.0.2")),
+            Address = fst (addresses args),
             Namespace = namespaceOf args,
             TunName = Option.toObj (args.TryGetResult Tun),
             KernelAddress = args.GetResult(Kernel_Addr, "10.7.0.1/24"),

@@ -3,7 +3,6 @@
 module Stack.Cli.TransferCommand
 
 open System
-open System.Net
 open System.Threading.Tasks
 open Argu
 open Stack.Cli.Progress
@@ -31,11 +30,6 @@ type RecvArgs =
             | Port _ -> "the port to receive one connection on."
             | Stack_Option _ -> "the stack's options."
 
-let private endpoint (text: string) =
-    match IPEndPoint.TryParse text with
-    | true, e when e.AddressFamily = Sockets.AddressFamily.InterNetwork && e.Port > 0 -> e
-    | _ -> failwith $"--to: '{text}' is not ADDRESS:PORT (such as 10.7.0.1:5001)"
-
 let private finish (verb: string) (count: int64) (sha256: string) (progress: Progress) =
     progress.Done count
 
@@ -45,11 +39,10 @@ let private finish (verb: string) (count: int64) (sha256: string) (progress: Pro
     Console.Out.WriteLine $"sha256 {sha256.ToLowerInvariant()}"
 
 let runSend (args: ParseResults<SendArgs>) =
-    let target = endpoint (args.GetResult To)
-    let total = args.GetResult(Bytes, 1L <<< 20)
+    let target = Validate.endpoint "--to" (args.GetResult To)
 
-    if total < 0L then
-        failwith "--bytes must not be negative"
+    let total =
+        args.GetResult(Bytes, 1L <<< 20) |> Validate.inRange "--bytes" 0L Int64.MaxValue
 
     StackArgs.run (StackArgs.parse "send" (args.GetResults SendArgs.Stack_Option)) (fun stack cancel ->
         let c = stack.ConnectAsync(target, cancel).Result
@@ -69,10 +62,7 @@ let runSend (args: ParseResults<SendArgs>) =
         0)
 
 let runRecv (args: ParseResults<RecvArgs>) =
-    let port = args.GetResult Port
-
-    if port < 1 || port > 65535 then
-        failwith $"port {port} is out of range: use 1 to 65535"
+    let port = Validate.port "--port" (args.GetResult Port)
 
     StackArgs.run (StackArgs.parse "recv" (args.GetResults RecvArgs.Stack_Option)) (fun stack cancel ->
         use listener = stack.Listen port

@@ -1,4 +1,5 @@
-/// `tcpstack decode` and `craft` run end to end as a person runs them.
+/// `tcpstack` run end to end as a person runs it: decode, craft and sim, and the one-line
+/// refusal of every bad value.
 module Stack.Tests.CliTests
 
 open System
@@ -7,6 +8,7 @@ open System.IO
 open System.Text.Json
 open Expecto
 open Stack.Core.Wire
+open Stack.Cli
 
 type Run = { Code: int; Out: string; Err: string }
 
@@ -53,6 +55,71 @@ let private seedSyn =
         "S"
         "--seq"
         "1"
+    ]
+
+/// Runs a command that must be refused: exit code `code`, nothing on stdout (nothing
+/// started), and one line on stderr that starts with "tcpstack:", names `option`, says
+/// `range` (what the option takes) and holds no stack trace.
+let private refused (code: int) (option: string) (range: string) (args: string list) =
+    let r = tcpstack "" args
+    let command = String.concat " " args
+    Expect.equal r.Code code $"exit code of `tcpstack {command}`; stderr: {r.Err}"
+    Expect.equal r.Out "" $"`tcpstack {command}` printed nothing"
+    Expect.isFalse (r.Err.Contains "   at ") $"no stack trace from `tcpstack {command}`: {r.Err}"
+    let line = r.Err.TrimEnd()
+    Expect.isFalse (line.Contains '\n') $"one line from `tcpstack {command}`: {r.Err}"
+    Expect.stringStarts line "tcpstack: " $"`tcpstack {command}` says who speaks"
+    Expect.stringContains line option $"`tcpstack {command}` names the option"
+    Expect.stringContains line range $"`tcpstack {command}` says what it takes"
+
+/// Bad values and the option and range each refusal must name; exit code 2.
+let private usageErrors =
+    [
+        [ "serve"; "--echo"; "7"; "--mtu"; "10" ], "--mtu 10", "576 to 65535"
+        [ "serve"; "--echo"; "7"; "--pcap"; "/nonexistent/dir/x.pcap" ], "--pcap", "/nonexistent/dir does not exist"
+        [ "serve"; "--echo"; "7"; "--discard"; "7" ], "--echo 7 and --discard 7", "its own port"
+        [ "serve"; "--echo"; "7"; "--echo"; "7" ], "--echo 7 and --echo 7", "its own port"
+        [ "serve"; "--echo"; "70000" ], "--echo 70000", "1 to 65535"
+        [ "serve"; "--echo"; "7"; "--delay"; "-5" ], "--delay -5", "0 to 60000"
+        [ "serve"; "--echo"; "7"; "--jitter"; "NaN" ], "--jitter", "0 to 60000"
+        [ "serve"; "--echo"; "7"; "--rate"; "0" ], "--rate 0", "0.001 to 1000000"
+        [ "serve"; "--echo"; "7"; "--loss"; "150%" ], "--loss 150%", "between 0 and 1"
+        [ "serve"; "--echo"; "7"; "--max-conns"; "0" ], "--max-conns 0", "1 to 2147483647"
+        [ "serve"; "--echo"; "7"; "--kernel-addr"; "10.7.0.2/24" ], "--kernel-addr 10.7.0.2/24", "different addresses"
+        [ "serve"; "--echo"; "7"; "--addr"; "10.7.0.1" ], "--addr 10.7.0.1", "different addresses"
+        [ "serve"; "--echo"; "7"; "--addr"; "10.8.0.2" ], "--addr 10.8.0.2", "subnet 10.7.0.0/24"
+        [ "serve"; "--echo"; "7"; "--addr"; "10.7.0.255" ], "--addr 10.7.0.255", "host address"
+        [ "serve"; "--echo"; "7"; "--addr"; "10.7" ], "--addr '10.7'", "four numbers 0-255"
+        [ "serve"; "--echo"; "7"; "--kernel-addr"; "10.7.0.1/33" ], "--kernel-addr", "1 to 31"
+        [ "serve"; "--echo"; "7"; "--kernel-addr"; "10.7.0.1" ], "--kernel-addr", "ADDRESS/PREFIX"
+        [ "serve"; "--echo"; "7"; "--tun"; "a/b" ], "--tun 'a/b'", "1 to 15 characters"
+        [ "serve"; "--echo"; "7"; "--netns"; "a b" ], "--netns 'a b'", "1 to 64 letters"
+        [ "echo"; "--port"; "0" ], "--port 0", "1 to 65535"
+        [ "echo"; "--max-conns"; "-1" ], "--max-conns -1", "1 to"
+        [ "echo"; "--delay"; "-5" ], "--delay -5", "0 to 60000"
+        [ "send"; "--to"; "10.7.0.1:0" ], "--to 10.7.0.1:0", "1 to 65535"
+        [ "send"; "--to"; "10.7.0.1" ], "--to '10.7.0.1'", "ADDRESS:PORT"
+        [ "send"; "--to"; "10.7.0.1:5001"; "--bytes"; "-1" ], "--bytes -1", "0 to"
+        [ "recv"; "--port"; "99999" ], "--port 99999", "1 to 65535"
+        [ "recv"; "--port"; "5001"; "--mtu"; "70000" ], "--mtu 70000", "576 to 65535"
+        [ "host"; "--port"; "0" ], "--port 0", "1 to 65535"
+        [ "host"; "--addr"; "10.7.1.1" ], "--addr 10.7.1.1", "different addresses"
+        [ "peer"; "--to"; "nowhere" ], "--to 'nowhere'", "ADDRESS:PORT"
+        [ "sim"; "--delay"; "-5" ], "--delay -5", "0 to 60000"
+        [ "sim"; "--queue"; "0" ], "--queue 0", "1500 to"
+        [ "sim"; "--time-limit"; "0" ], "--time-limit 0", "0.001 to"
+        [ "sim"; "--buffer"; "1000" ], "--buffer 1000", "power of two from 1024"
+        [ "sim"; "--pcap"; "/nonexistent/dir/x.pcap" ], "--pcap", "does not exist"
+        [ "sim"; "--events"; "/nonexistent/dir/x.log" ], "--events", "does not exist"
+        [ "craft"; "--pcap"; "/nonexistent/dir/x.pcap" ], "--pcap", "does not exist"
+        [ "decode"; "--pcap"; "/nonexistent/x.pcap" ], "--pcap", "no such file"
+        [ "bench"; "--idle"; "0" ], "--idle 0", "1 to 20000"
+        [ "bench"; "--duration"; "0" ], "--duration 0", "0.1 to 600"
+        [ "bench"; "--trials"; "2" ], "--trials", "bench --loss"
+        [ "bench"; "--loss"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --loss"
+        [ "bench"; "--loss"; "--buffer"; "1000" ], "--buffer 1000", "power of two from 4096"
+        [ "bench"; "--loss"; "--pcap-dir"; "/nonexistent" ], "--pcap-dir", "no such directory"
+        [ "demo"; "--bytes"; "-1" ], "--bytes -1", "0 to"
     ]
 
 [<Tests>]
@@ -223,9 +290,87 @@ let tests =
                 Expect.stringContains unknown.Err "--bogus" "names the option"
                 let trials = tcpstack "" [ "bench"; "--loss"; "--trials"; "0" ]
                 Expect.notEqual trials.Code 0 "no runs to take a median of"
-                Expect.stringContains trials.Err "--trials must be 1 or more" "says what is wrong"
+                Expect.stringContains trials.Err "--trials 0: out of range; use 1 to" "says what is wrong"
                 let missing = tcpstack "" [ "decode"; "--pcap"; "/nonexistent/x.pcap" ]
                 Expect.notEqual missing.Code 0 "missing file"
                 Expect.stringContains missing.Err "no such file" "says what is wrong"
+            }
+
+            test "sim's connection options reach the connections" {
+                let run (args: string list) =
+                    let r = tcpstack "" ([ "sim"; "--json" ] @ args)
+                    Expect.equal r.Code 0 r.Err
+                    json (Array.last (lines r.Out))
+
+                let ms (o: JsonElement) = o.GetProperty("virtualMs").GetDouble()
+                let bulk = [ "--bytes"; "100000" ]
+
+                Expect.isGreaterThan
+                    (ms (run (bulk @ [ "--buffer"; "1024" ])))
+                    (5.0 * ms (run bulk))
+                    "a 1 KiB window is far slower"
+
+                // The same seed gives the same run, so a flag that were ignored would change
+                // nothing; each runs where it matters (SACK with losses, Nagle with a tail).
+                let hash (o: JsonElement) =
+                    o.GetProperty("eventLogSha256").GetString()
+
+                for args, flag in
+                    [
+                        bulk, "--no-timestamps"
+                        bulk, "--no-window-scaling"
+                        [ "--bytes"; "300000"; "--loss"; "5%" ], "--no-sack"
+                        [ "--bytes"; "3000" ], "--nodelay"
+                    ] do
+                    Expect.notEqual (hash (run (args @ [ flag ]))) (hash (run args)) $"{flag} changes the run"
+            }
+
+            test "every bad value is refused with exit code 2 and one line naming the option and its range" {
+                for args, option, range in usageErrors do
+                    refused 2 option range args
+            }
+
+            test "a capture that cannot be written is a setup error: exit code 1 and one line" {
+                // Nobody, root included, makes files in /proc.
+                refused
+                    1
+                    "--pcap /proc/tcpstack-test.pcap"
+                    "cannot write"
+                    [ "sim"; "--pcap"; "/proc/tcpstack-test.pcap" ]
+
+                refused
+                    1
+                    "--pcap /proc/tcpstack-test.pcap"
+                    "cannot write"
+                    [ "serve"; "--echo"; "7"; "--pcap"; "/proc/tcpstack-test.pcap" ]
+            }
+
+            test "checking that a capture can be written leaves a good path to the command" {
+                let dir = Path.Combine(Path.GetTempPath(), $"tcpstack-{Guid.NewGuid()}")
+                Directory.CreateDirectory dir |> ignore
+
+                try
+                    let pcap = Path.Combine(dir, "sim.pcap")
+                    let events = Path.Combine(dir, "sim.log")
+                    let r = tcpstack "" [ "sim"; "--bytes"; "1"; "--pcap"; pcap; "--events"; events ]
+                    Expect.equal r.Code 0 r.Err
+                    Expect.isGreaterThan (FileInfo(pcap).Length) 24L "packets after the pcap header"
+                    Expect.isNonEmpty (File.ReadAllLines events) "the event log"
+                finally
+                    Directory.Delete(dir, true)
+            }
+
+            test "an exception no check expected becomes one line and exit code 1" {
+                let inner = InvalidOperationException "the device went away\nwhile reading"
+                let line, code = Failures.describe (AggregateException(inner))
+                Expect.equal line "tcpstack: the device went away while reading" "one line, the innermost message"
+                Expect.equal code 1 "exit code"
+
+                Expect.equal
+                    (Failures.describe (Validate.UsageError "--x 1: use 2 to 3"))
+                    ("tcpstack: --x 1: use 2 to 3", 2)
+                    "usage"
+
+                Expect.equal (snd (Failures.describe (Stack.Shell.Device.StackSetupException "needs root"))) 1 "setup"
             }
         ]
