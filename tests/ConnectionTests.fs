@@ -764,6 +764,20 @@ let private unacceptableTests =
     testList
         "Unacceptable segments"
         [
+            test "an empty ACK exactly at our window's right edge is taken, and what it acknowledges counts" {
+                let x = established o
+                x.User(Command.Send 1000) |> ignore
+                let edge = rcvNxt x + x.Connection.ReceiveWindow
+                let sent = x.Connection.SendMaximum
+                // The peer's data filled our window and was lost; it sends its ACKs from there.
+                let out = x.PeerSends(TcpFlags.Ack, seq = edge, ack = sent)
+                Expect.equal (una x) sent "SND.UNA moved to what it acknowledged"
+                Expect.isEmpty out.Segments "not answered as unacceptable"
+                // One past the edge is still outside.
+                let out = x.PeerSends(TcpFlags.Ack, seq = edge + 1, ack = sent)
+                expectAckOnly x out
+            }
+
             test "an old duplicate of data already received is answered with an ACK and not taken again" {
                 let x = established o
                 let first = rcvNxt x

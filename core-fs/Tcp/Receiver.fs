@@ -21,7 +21,9 @@ let segmentLength (incoming: inref<Incoming>) =
 
 /// RFC 9293 3.10.7.4, first check: does the segment fall in the receive window (its four
 /// cases)? A zero window still lets the segment at RCV.NXT through for its ACK; its data
-/// is trimmed away later.
+/// is trimmed away later. An empty segment exactly at the window's right edge is taken
+/// too, as Linux takes it: a peer whose data filled our window and was lost sends its
+/// ACKs from there, and refusing them would drop the one news it has of our data.
 let acceptable (c: Connection) (incoming: inref<Incoming>) =
     let seq = SeqNum incoming.Header.SequenceNumber
     let length = segmentLength &incoming
@@ -31,7 +33,7 @@ let acceptable (c: Connection) (incoming: inref<Incoming>) =
         if window = 0 then
             seq = c.RcvNxt
         else
-            SeqNum.inWindow c.RcvNxt (uint32 window) seq
+            SeqNum.inWindow c.RcvNxt (uint32 window + 1u) seq
     elif window = 0 then
         seq = c.RcvNxt
     else
