@@ -128,27 +128,15 @@ internal sealed partial class StackLoop
             return;
         }
 
-        // Connections the application never accepted are reset.
-        while (true)
-        {
-            var tuple = HostModule.Owned.accept(l.Port, _host);
-            if (tuple.IsNone)
-            {
-                break;
-            }
-
-            if (_connections.TryGetValue(tuple.Value, out var c))
-            {
-                Command(c, Core.Tcp.Command.Abort);
-            }
-        }
-
+        // The core resets what it still held for the listener (half-open, or established
+        // and not yet taken); what the listener's own queue holds was never accepted either.
+        HostModule.Owned.unlisten(Now, l.Port, _host, _outbox);
+        Apply(ReadOnlySpan<byte>.Empty);
         foreach (var c in l.Drain())
         {
             Command(c, Core.Tcp.Command.Abort);
         }
 
-        HostModule.Owned.unlisten(l.Port, _host);
         l.Stopped = true;
         l.Complete();
     }

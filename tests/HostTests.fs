@@ -325,6 +325,34 @@ let tests =
                 Expect.notEqual a (uint32 (now / 1000L)) "not the host's clock itself"
             }
 
+            test "unlisten resets the connections nobody will accept, half-open or ready, and keeps accepted ones" {
+                let host = newHost () |> listening 80us 16
+                let host, accepted, _, _ = handshake 5001us host
+
+                let host =
+                    match Host.accept 80us host with
+                    | struct (ValueSome tuple, h) ->
+                        Expect.equal tuple accepted "the first one taken"
+                        h
+                    | struct (ValueNone, _) -> failtest "nothing to accept"
+
+                let host, ready, _, _ = handshake 5002us host
+                let host, _ = receive (synFrom 5003us 1000u) host
+                Expect.equal host.Connections.Count 3 "accepted, ready and half-open"
+                let struct (host, out) = Host.unlisten now 80us host
+                Expect.isFalse (host.Listeners.ContainsKey 80us) "no longer listening"
+
+                let resets =
+                    segments out
+                    |> List.filter (fun (_, s) -> s.Header.Flags.HasFlag TcpFlags.Rst)
+                    |> List.map (fun (t, _) -> t.RemotePort)
+                    |> List.sort
+
+                Expect.equal resets [ 5002us; 5003us ] "the ready and the half-open one are reset"
+                Expect.equal (host.Connections.Keys |> List.ofSeq) [ accepted ] "the accepted one stays"
+                Expect.notEqual ready accepted "two different connections"
+            }
+
             test "a host told not to answer pings does not" {
                 let host =
                     Host.create

@@ -100,7 +100,7 @@ let tests =
                 Expect.equal (Host.Owned.listen 80us 4 host) (Error(AddressInUse 80us)) "a port listens once"
                 Expect.isTrue (Host.listen 80us 4 host |> Result.isError) "as the value form says"
                 Expect.equal (Host.Owned.accept 80us host) ValueNone "nothing to accept yet"
-                Host.Owned.unlisten 80us host
+                Host.Owned.unlisten 0L 80us host (HostOutbox())
                 Expect.isFalse (host.Listeners.ContainsKey 80us) "and stops"
             }
 

@@ -40,11 +40,10 @@ let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> 
     let copy = shallowCopy host
     listenIn port backlog copy |> Result.map (fun () -> copy)
 
-/// Stops listening; connections already made stay.
-let unlisten (port: uint16) (host: Host) =
-    { host with
-        ListenerTable = host.ListenerTable.Remove port
-    }
+/// Stops listening on `port`; connections half-open or not yet accepted are reset (their
+/// resets are in the output), accepted ones stay.
+let unlisten (now: int64) (port: uint16) (host: Host) : struct (Host * HostOutput) =
+    valueStep host (unlistenStep now port)
 
 /// The oldest established connection waiting on `port`, taken off the accept queue.
 let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
@@ -192,9 +191,10 @@ module Owned =
     /// Starts listening on `port` with room for `backlog` connections waiting for accept.
     let listen (port: uint16) (backlog: int) (host: Host) = listenIn port backlog host
 
-    /// Stops listening; connections already made stay.
-    let unlisten (port: uint16) (host: Host) =
-        host.ListenerTable <- host.ListenerTable.Remove port
+    /// Stops listening on `port`; connections half-open or not yet accepted are reset
+    /// (their output goes to `outbox`), accepted ones stay.
+    let unlisten (now: int64) (port: uint16) (host: Host) (outbox: HostOutbox) =
+        unlistenStep now port (ownedStep host outbox)
 
     /// The oldest established connection waiting on `port`, taken off the accept queue.
     let accept (port: uint16) (host: Host) = acceptIn port host

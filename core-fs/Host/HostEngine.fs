@@ -481,6 +481,21 @@ let commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
     record step tuple c false 0
 
+/// Stops listening on `port`. Connections still half-open or waiting to be accepted
+/// belong to no one now: they are reset, as Linux resets a closed listener's children.
+/// Accepted connections stay.
+let unlistenStep (now: int64) (port: uint16) (step: Step) =
+    match tryListener step.Host port with
+    | ValueNone -> ()
+    | ValueSome l ->
+        // Gone first, so the connections' last steps find no queue to join.
+        step.Host.ListenerTable <- step.Host.ListenerTable.Remove port
+
+        for tuple in Seq.append l.HalfOpen l.Ready do
+            match tryFindIn step tuple with
+            | ValueSome c -> commandStep now c tuple Command.Abort step
+            | ValueNone -> ()
+
 let timeoutOne (now: int64) (tuple: FourTuple) (c: Connection) (step: Step) =
     match Connection.nextDeadline c with
     | ValueSome d when d <= now ->
