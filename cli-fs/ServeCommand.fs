@@ -44,7 +44,23 @@ type Service =
     | DiscardService
     | SourceService
 
-let private serve (service: Service) (c: TcpStackConnection) : Task =
+/// Connections that ended in an error, by message. A busy server sees thousands (a
+/// client that resets instead of closing), so each kind is told once when first seen and
+/// the counts when the server stops, not a line per connection.
+type ErrorTally() =
+    let counts = Collections.Concurrent.ConcurrentDictionary<string, int>()
+
+    member _.Add(message: string) =
+        if counts.AddOrUpdate(message, 1, fun _ n -> n + 1) = 1 then
+            eprintfn "tcpstack: a connection ended: %s (more like it are counted, not shown)" message
+
+    member _.Summary() =
+        [
+            for KeyValue(message, n) in counts |> Seq.sortByDescending _.Value ->
+                $"tcpstack: {n} connection(s) ended: {message}"
+        ]
+
+let private serve (tally: ErrorTally) (service: Service) (c: TcpStackConnection) : Task =
     task {
         try
             match service with
@@ -69,7 +85,7 @@ let private serve (service: Service) (c: TcpStackConnection) : Task =
 
             do! c.CloseAsync()
         with e ->
-            eprintfn "tcpstack: %O: %s" c.RemoteEndPoint e.Message
+            tally.Add e.Message
             c.Abort()
     }
 
@@ -87,6 +103,7 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
         use stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, allServed.Token)
 
         let running = Collections.Concurrent.ConcurrentBag<Task>()
+        let tally = ErrorTally()
 
         let accepting =
             [
@@ -102,7 +119,7 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
                                 if Interlocked.Increment &served.contents >= limit then
                                     allServed.CancelAfter(0)
 
-                                running.Add(serve service c)
+                                running.Add(serve tally service c)
                         with :? OperationCanceledException ->
                             listener.Dispose()
                     }
@@ -112,6 +129,10 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
         Console.Out.Flush()
         Task.WhenAll(accepting).Wait()
         Task.WhenAll(running).Wait(TimeSpan.FromSeconds 30.) |> ignore
+
+        for line in tally.Summary() do
+            eprintfn "%s" line
+
         0)
 
 /// The services asked for, each on a port of its own.

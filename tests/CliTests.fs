@@ -276,6 +276,23 @@ let tests =
                 Expect.stringContains bad.Err "between 0 and 1" "and the message says why"
             }
 
+            test "serve's connection errors are counted by kind, not printed one line each" {
+                let tally = Stack.Cli.ServeCommand.ErrorTally()
+
+                for _ in 1..1000 do
+                    tally.Add "Connection reset by peer"
+
+                tally.Add "Connection timed out"
+
+                Expect.equal
+                    (tally.Summary())
+                    [
+                        "tcpstack: 1000 connection(s) ended: Connection reset by peer"
+                        "tcpstack: 1 connection(s) ended: Connection timed out"
+                    ]
+                    "one line per kind, most first"
+            }
+
             test "wrong arguments print usage and a clear message with a non-zero exit" {
                 let badFlag = tcpstack "" [ "craft"; "--flags"; "X" ]
                 Expect.equal badFlag.Code 2 "exit code"
