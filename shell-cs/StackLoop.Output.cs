@@ -51,10 +51,11 @@ internal sealed partial class StackLoop
     /// </summary>
     private void TrackNew(FourTuple tuple, in Output output)
     {
-        // A connection's first step leaves it in SYN-RECEIVED when a listener opened it;
-        // a simultaneous open gets there too, but keeps its send base.
+        // A connection's first step leaves it in SYN-RECEIVED when a listener opened it
+        // (ESTABLISHED when a SYN cookie rebuilt it); a simultaneous open gets to
+        // SYN-RECEIVED too, but keeps its send base.
         var transition = output.Transition?.Value;
-        if (transition is null || !transition.State.IsSynReceived)
+        if (transition is null || !(transition.State.IsSynReceived || transition.State.IsEstablished))
         {
             return;
         }

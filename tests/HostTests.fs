@@ -420,11 +420,12 @@ let tests =
                 Expect.equal host.Connections.Count 1 "only the first connection"
             }
 
-            test "when SynBacklog connections are half-open, further SYNs are dropped and counted" {
+            test "with cookies off, when SynBacklog connections are half-open, further SYNs are dropped and counted" {
                 let host =
                     Host.create
                         { HostOptions.create hostAddress with
                             SynBacklog = 2
+                            SynCookies = false
                         }
                     |> listening 80us 16
 
@@ -441,6 +442,90 @@ let tests =
                 Expect.equal answers [ 1; 1; 0 ] "the third gets no SYN-ACK"
                 Expect.equal host.Counters.SynsDropped 1L "counted"
                 Expect.equal host.Connections.Count 2 "two half-open"
+            }
+
+            test
+                "a full SYN queue answers with a SYN cookie and keeps nothing; the ACK that returns it makes the connection" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 2
+                        }
+                    |> listening 80us 16
+
+                let host, _ = receive (synFrom 5000us 1u) host
+                let host, _ = receive (synFrom 5001us 1u) host
+                // A SYN offering MSS 1460, SACK, timestamps and window scale 7.
+                let host, out = receive (synFrom 5002us 1000u) host
+                Expect.equal host.Connections.Count 2 "nothing kept for the third"
+                Expect.equal host.Counters.SynCookiesSent 1L "a cookie sent"
+                let synAck = datagrams out |> List.exactlyOne
+                let _, tcp = decodeTcp synAck
+                Expect.equal tcp.Flags (TcpFlags.Syn ||| TcpFlags.Ack) "a SYN-ACK"
+                Expect.equal tcp.AcknowledgmentNumber 1001u "acknowledging the SYN"
+                let offered = TcpOptions.summarize tcp.Options
+                let struct (tsval, _) = offered.Timestamps.Value
+                Expect.isTrue offered.SackPermitted "SACK offered back"
+                Expect.isTrue offered.WindowScale.IsSome "window scaling offered back"
+
+                let ack =
+                    tcpBytes
+                        5002us
+                        80us
+                        TcpFlags.Ack
+                        1001u
+                        (tcp.SequenceNumber + 1u)
+                        [ Nop; Nop; Timestamps(2u, tsval) ]
+
+                let later = now + 50_000L
+                let struct (host, out) = Host.receive later (ReadOnlySpan ack) host
+                Expect.equal host.Counters.SynCookiesAccepted 1L "the cookie taken back"
+                Expect.isEmpty (datagrams out) "no reset"
+
+                let tuple =
+                    {
+                        LocalAddress = hostAddress
+                        LocalPort = 80us
+                        RemoteAddress = remote
+                        RemotePort = 5002us
+                    }
+
+                let c = Host.tryFind tuple host |> Option.get
+                Expect.equal c.CurrentState State.Established "ESTABLISHED"
+                Expect.equal c.InitialSendSequence (SeqNum tcp.SequenceNumber) "from the cookie's ISS"
+                Expect.isTrue c.SackEnabled "SACK kept through the timestamp"
+                Expect.equal c.SendShift 7 "the peer's window scale kept through the timestamp"
+                Expect.isTrue c.TimestampsEnabled "timestamps on"
+                // MSS 1460 offered, less the 12 bytes of timestamps.
+                Expect.equal c.MaxSegmentSize 1448 "the MSS from the cookie's table"
+
+                match Host.accept 80us host with
+                | struct (ValueSome accepted, _) -> Expect.equal accepted tuple "ready to accept"
+                | struct (ValueNone, _) -> failtest "not in the accept queue"
+            }
+
+            test "an ACK with a forged or stale cookie makes nothing and is reset" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 1
+                        }
+                    |> listening 80us 16
+
+                let host, _ = receive (synFrom 5000us 1u) host
+                let host, out = receive (synFrom 5002us 1000u) host
+                let _, tcp = decodeTcp (datagrams out |> List.exactlyOne)
+
+                let ackWith (number: uint32) =
+                    tcpBytes 5002us 80us TcpFlags.Ack 1001u number []
+
+                let tryAt (at: int64) (number: uint32) =
+                    let struct (h, out) = Host.receive at (ReadOnlySpan(ackWith number)) host
+                    h.Counters.SynCookiesAccepted, datagrams out |> List.length
+
+                Expect.equal (tryAt now (tcp.SequenceNumber + 2u)) (0L, 1) "a wrong number: reset"
+                Expect.equal (tryAt (now + (4L <<< 26)) (tcp.SequenceNumber + 1u)) (0L, 1) "four ticks late: reset"
+                Expect.equal (tryAt (now + (1L <<< 26)) (tcp.SequenceNumber + 1u)) (1L, 0) "one tick late: taken"
             }
 
             test "data through the host arrives with its offset in the received packet" {

@@ -76,6 +76,9 @@ type HostOptions =
         /// Challenge ACKs (RFC 5961 7) the whole stack sends per second at most, besides
         /// each connection's one per 500 ms (Linux's tcp_challenge_ack_limit was 1000).
         ChallengeAckLimit: int
+        /// Answer SYNs with SYN cookies (RFC 4987 3.6) once a listener's SYN queue is
+        /// full, instead of dropping them, so a SYN flood cannot lock a port.
+        SynCookies: bool
     }
 
 module HostOptions =
@@ -89,6 +92,7 @@ module HostOptions =
             Ttl = 64uy
             AnswerPings = true
             ChallengeAckLimit = 1000
+            SynCookies = true
         }
 
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
@@ -100,6 +104,10 @@ type Listener =
         Template: Connection
         HalfOpen: ImmutableHashSet<FourTuple>
         Ready: FourTuple list
+        /// When this listener last answered a SYN with a cookie: returned cookies are
+        /// checked only for a while after (as Linux does), so a listener that never
+        /// overflowed gives blind ACKs nothing to guess at.
+        LastCookieAt: int64
     }
 
 /// Packets counted by what became of them. A struct: counting allocates nothing.
@@ -123,6 +131,9 @@ type Counters =
         UnknownProtocol: int64
         /// SYNs dropped because the listener's backlog was full.
         SynsDropped: int64
+        /// SYNs answered with a SYN cookie, and connections rebuilt from one.
+        SynCookiesSent: int64
+        SynCookiesAccepted: int64
         ResetsSent: int64
         EchoReplies: int64
         IcmpErrors: int64

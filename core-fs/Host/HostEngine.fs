@@ -20,6 +20,8 @@ let zeroCounters =
         Fragments = 0L
         UnknownProtocol = 0L
         SynsDropped = 0L
+        SynCookiesSent = 0L
+        SynCookiesAccepted = 0L
         ResetsSent = 0L
         EchoReplies = 0L
         IcmpErrors = 0L
@@ -172,13 +174,109 @@ let reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
         step.Send(Datagram(datagram step.Host source rst))
     | ValueNone -> ()
 
-/// A SYN for a listener: a new connection in SYN-RECEIVED, unless the backlog is full.
+/// How long after its last cookie a listener still takes cookies back: the two ticks a
+/// cookie is valid for.
+let private cookieWindow = 2L <<< 26
+
+/// A SYN for a listener whose SYN queue is full: a SYN-ACK with a cookie, and no state.
+let private answerWithCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
+    let h = incoming.Header
+
+    let offeredMss =
+        match (TcpOptions.summarize h.Options).Mss with
+        | ValueSome m when m > 0us -> int m
+        | _ -> 536
+
+    let iss =
+        Isn.SynCookie.make
+            step.Host.Options.Connection.IsnKey
+            now
+            tuple.LocalAddress
+            tuple.LocalPort
+            tuple.RemoteAddress
+            tuple.RemotePort
+            h.SequenceNumber
+            (Isn.SynCookie.mssIndex offeredMss)
+
+    let box = step.Out.ConnectionOutbox
+    Connection.Owned.answerWithCookie now &incoming iss l.Template box
+
+    for o in box.Segments do
+        step.Send(Datagram(datagram step.Host tuple.RemoteAddress o.Header))
+
+    step.Host.ListenerTable <- step.Host.ListenerTable.Add(l.Port, { l with LastCookieAt = now })
+
+    step.Count(fun c ->
+        { c with
+            SynCookiesSent = c.SynCookiesSent + 1L
+        })
+
+/// The handshake's last ACK for a listener that has no connection for it: if it returns
+/// a cookie of ours, the connection it rebuilds joins the accept queue. False if not.
+let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: inref<Incoming>) =
+    let h = &incoming.Header
+
+    if
+        now - l.LastCookieAt > cookieWindow
+        || not (h.Has TcpFlags.Ack)
+        || h.Has TcpFlags.Syn
+        || h.Has TcpFlags.Rst
+        || l.Ready.Length >= l.Backlog
+    then
+        false
+    else
+        let iss = h.AcknowledgmentNumber - 1u
+
+        match
+            Isn.SynCookie.check
+                step.Host.Options.Connection.IsnKey
+                now
+                tuple.LocalAddress
+                tuple.LocalPort
+                tuple.RemoteAddress
+                tuple.RemotePort
+                (h.SequenceNumber - 1u)
+                iss
+        with
+        | ValueNone -> false
+        | ValueSome mssIndex ->
+            let c =
+                Connection.Owned.fromCookie now &incoming iss mssIndex l.Template step.Out.ConnectionOutbox
+
+            step.Count(fun c ->
+                { c with
+                    SynCookiesAccepted = c.SynCookiesAccepted + 1L
+                })
+
+            // Filed as a half-open connection that just completed: the step moves it to
+            // the accept queue.
+            step.Host.ListenerTable <-
+                step.Host.ListenerTable.Add(
+                    l.Port,
+                    { l with
+                        HalfOpen = l.HalfOpen.Add tuple
+                    }
+                )
+
+            record step tuple c true 0
+            true
+
+/// A SYN for a listener: a new connection in SYN-RECEIVED; a cookie instead when the SYN
+/// queue is full (and cookies are on); dropped when the accept queue is full.
 let openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
-    if l.HalfOpen.Count >= step.Host.Options.SynBacklog || l.Ready.Length >= l.Backlog then
+    if l.Ready.Length >= l.Backlog then
         step.Count(fun c ->
             { c with
                 SynsDropped = c.SynsDropped + 1L
             })
+    elif l.HalfOpen.Count >= step.Host.Options.SynBacklog then
+        if step.Host.Options.SynCookies then
+            answerWithCookie step now l tuple incoming
+        else
+            step.Count(fun c ->
+                { c with
+                    SynsDropped = c.SynsDropped + 1L
+                })
     else
         // The template stays as it is: every SYN gets its own copy.
         let c = Connection.Owned.copy l.Template
@@ -234,6 +332,7 @@ let onTcpUnusual
     | ValueNone ->
         match tryListener step.Host h.DestinationPort with
         | ValueSome l when isSyn -> openPassive step now l tuple incoming
+        | ValueSome l when tryCookie step now l tuple &incoming -> ()
         | ValueSome l ->
             // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
             let struct (_, output) = Connection.handleSegment now incoming l.Template
@@ -410,6 +509,7 @@ let listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError
                 Template = Connection.listen host.Options.Connection host.Options.Address port
                 HalfOpen = ImmutableHashSet<FourTuple>.Empty
                 Ready = []
+                LastCookieAt = Int64.MinValue / 2L
             }
 
         host.ListenerTable <- host.ListenerTable.Add(port, l)

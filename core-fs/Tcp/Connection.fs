@@ -101,11 +101,8 @@ let private copy (c: Connection) =
         OutOfOrder = c.OutOfOrder.Clone()
     }
 
-/// Picks the ISS (RFC 6528) and lays out the send sequence space behind it.
-let private initSend (c: Connection) (now: int64) =
-    let iss =
-        Isn.generate c.Options.IsnKey now c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
-
+/// Lays out the send sequence space behind the ISS `iss`.
+let private initSendFrom (c: Connection) (iss: SeqNum) =
     c.Iss <- iss
     c.TsOffset <- Isn.timestampOffset c.Options.IsnKey c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
     c.SndUna <- iss
@@ -115,6 +112,10 @@ let private initSend (c: Connection) (now: int64) =
     c.Recover <- iss
     c.Rack <- Rack.create (iss + 1)
     c.SlowStart <- HyStart.create (iss + 1)
+
+/// Picks the ISS (RFC 6528) and lays out the send sequence space behind it.
+let private initSend (c: Connection) (now: int64) =
+    initSendFrom c (Isn.generate c.Options.IsnKey now c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort)
 
 /// A connection waiting in LISTEN on a local address and port (passive open).
 let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =
@@ -267,6 +268,53 @@ let private connected (c: Connection) (now: int64) (box: Outbox) =
     box.Raise Event.Connected
     armKeepalive c now
 
+/// A SYN in LISTEN: SYN-RECEIVED, and our SYN-ACK. With `cookie`, the ISS is that SYN
+/// cookie and the SYN-ACK is all that is kept of the connection: what a rebuilt
+/// connection must agree with rides in it (the options in the TSval's low bits; no
+/// window scaling or SACK without timestamps to carry them).
+let private acceptSyn (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) (cookie: uint32 voption) =
+    let h = &incoming.Header
+    c.LocalAddress <- incoming.Destination
+    c.RemoteAddress <- incoming.Source
+    c.RemotePort <- h.SourcePort
+    let offered = TcpOptions.summarizeIn &h.Options
+    negotiate c now &incoming &offered
+
+    match cookie with
+    | ValueSome iss ->
+        initSendFrom c (SeqNum iss)
+
+        if c.TimestampsOn then
+            let bits =
+                Isn.SynCookie.optionBits (if c.ScalingOn then ValueSome c.SndShift else ValueNone) c.SackOn
+
+            let clock = tsClock c now
+            let wanted = (clock &&& ~~~Isn.SynCookie.optionMask) ||| bits
+            // Never ahead of the clock, so later TSvals still grow.
+            let wanted =
+                if int (wanted - clock) > 0 then
+                    wanted - (Isn.SynCookie.optionMask + 1u)
+                else
+                    wanted
+
+            c.TsOffset <- c.TsOffset + (wanted - clock)
+        else
+            c.ScalingOn <- false
+            c.SackOn <- false
+            c.SndShift <- 0
+            c.RcvShift <- 0
+    | ValueNone -> initSend c now
+
+    c.State <- State.SynReceived
+    c.LastHeard <- now
+
+    if not c.TimestampsOn then
+        c.Timing <- ValueSome(struct (c.Iss, now))
+
+    syn c now box
+    c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
+    startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+
 /// RFC 9293 3.10.7.2: a segment for a connection in LISTEN.
 let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>) =
     let h = &incoming.Header
@@ -278,21 +326,7 @@ let private onListen (c: Connection) (now: int64) (box: Outbox) (incoming: inref
         | ValueSome rst -> box.Send { Header = rst; PayloadLength = 0 }
         | ValueNone -> ()
     elif h.Has TcpFlags.Syn then
-        c.LocalAddress <- incoming.Destination
-        c.RemoteAddress <- incoming.Source
-        c.RemotePort <- h.SourcePort
-        let offered = TcpOptions.summarizeIn &h.Options
-        negotiate c now &incoming &offered
-        initSend c now
-        c.State <- State.SynReceived
-        c.LastHeard <- now
-
-        if not c.TimestampsOn then
-            c.Timing <- ValueSome(struct (c.Iss, now))
-
-        syn c now box
-        c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
-        startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
+        acceptSyn c now box &incoming ValueNone
 
 /// RFC 9293 3.10.7.4, second check, with RFC 5961 3.2: only a reset exactly at RCV.NXT
 /// resets; one elsewhere in the window gets a challenge ACK.
@@ -768,3 +802,68 @@ module Owned =
         =
         outbox.Clear()
         icmpErrorStep now problem quotedSeq connection outbox
+
+    /// SYN cookies (RFC 4987 3.6): the SYN-ACK that `template`, a listener, sends for `syn`
+    /// with the cookie `iss` as its ISS, keeping nothing; it goes to `outbox`.
+    let internal answerWithCookie
+        (now: int64)
+        (syn: inref<Incoming>)
+        (iss: uint32)
+        (template: Connection)
+        (outbox: Outbox)
+        =
+        outbox.Clear()
+        acceptSyn (copy template) now outbox &syn (ValueSome iss)
+
+    /// The connection that a returned cookie `iss` (carrying `mssIndex`) rebuilds from
+    /// the handshake's last segment `ack`: the SYN it answered, remade from the cookie and
+    /// the options the echoed TSval carries, then `ack` itself, which establishes it. Its
+    /// output goes to `outbox`.
+    let internal fromCookie
+        (now: int64)
+        (ack: inref<Incoming>)
+        (iss: uint32)
+        (mssIndex: int)
+        (template: Connection)
+        (outbox: Outbox)
+        =
+        let last = ack
+        let offered = TcpOptions.summarizeIn &last.Header.Options
+        let mss = Mss(uint16 Isn.SynCookie.mssTable[mssIndex])
+
+        let options =
+            match offered.Timestamps with
+            | ValueSome(struct (tsval, echo)) ->
+                let struct (shift, sack) = Isn.SynCookie.optionsOf echo
+
+                [
+                    mss
+                    Timestamps(tsval, 0u)
+                    if shift.IsSome then
+                        WindowScale(byte shift.Value)
+                    if sack then
+                        SackPermitted
+                ]
+            | ValueNone -> [ mss ]
+
+        let synthetic =
+            { last with
+                Header =
+                    { last.Header with
+                        Flags = TcpFlags.Syn
+                        SequenceNumber = last.Header.SequenceNumber - 1u
+                        AcknowledgmentNumber = 0u
+                        Options = TcpOptions.ofList options
+                    }
+                PayloadLength = 0
+            }
+
+        let c = copy template
+        acceptSyn c now outbox &synthetic (ValueSome iss)
+        // Our clock runs as usual; the SYN-ACK is long gone, so no round trip is timed
+        // from it, and what it sent is not sent again.
+        c.TsOffset <- Isn.timestampOffset c.Options.IsnKey c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort
+        c.Timing <- ValueNone
+        outbox.Clear()
+        segmentStep now &ack c outbox
+        c

@@ -75,25 +75,37 @@ type private Purpose =
     | Isn = 0uy
     | TimestampOffset = 1uy
     | EphemeralPort = 2uy
+    | CookieOfTuple = 3uy
+    | CookieOfTime = 4uy
 
-/// The keyed hash of a connection's addresses and ports for `purpose`.
-let private hashOf
+/// The keyed hash of a connection's addresses and ports, and of `extra`, for `purpose`.
+let private hashWith
     (key: IsnKey)
     (purpose: Purpose)
     (localAddress: Ipv4Address)
     (localPort: uint16)
     (remoteAddress: Ipv4Address)
     (remotePort: uint16)
+    (extra: uint32)
     =
-    let data = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 13), 13)
+    let data = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 17), 17)
     BinaryPrimitives.WriteUInt32BigEndian(data.Slice(0, 4), localAddress.Value)
     BinaryPrimitives.WriteUInt32BigEndian(data.Slice(4, 4), remoteAddress.Value)
     BinaryPrimitives.WriteUInt16BigEndian(data.Slice(8, 2), localPort)
     BinaryPrimitives.WriteUInt16BigEndian(data.Slice(10, 2), remotePort)
     data[12] <- byte purpose
+    BinaryPrimitives.WriteUInt32BigEndian(data.Slice(13, 4), extra)
     // The ISN's input stays the 12 bytes of the tuple alone, as it always was.
-    let length = if purpose = Purpose.Isn then 12 else 13
+    let length =
+        match purpose with
+        | Purpose.Isn -> 12
+        | Purpose.CookieOfTime -> 17
+        | _ -> 13
+
     sipHash24 key.K0 key.K1 (Span<byte>.op_Implicit(data.Slice(0, length)))
+
+let private hashOf key purpose localAddress localPort remoteAddress remotePort =
+    hashWith key purpose localAddress localPort remoteAddress remotePort 0u
 
 /// The ISN for a connection from (localAddress, localPort) to (remoteAddress, remotePort)
 /// at `nowMicros` (any monotonic microsecond count): M + F(4-tuple, key), M ticking every
@@ -129,3 +141,101 @@ let timestampOffset
 /// another sees, and cannot be guessed.
 let ephemeralOffset (key: IsnKey) (localAddress: Ipv4Address) (remoteAddress: Ipv4Address) (remotePort: uint16) =
     uint32 (hashOf key Purpose.EphemeralPort localAddress 0us remoteAddress remotePort)
+
+/// SYN cookies (RFC 4987 3.6): the ISN of a SYN-ACK sent without keeping any state, from
+/// which the connection is rebuilt when the handshake's ACK returns it. It carries the
+/// time it was made (a tick of 2^26 us, about 67 s; valid for two ticks after) and an
+/// index in a small table of MSS values, under keyed hashes of the 4-tuple and the
+/// peer's ISN, so only a peer that saw our SYN-ACK can return a valid one.
+module SynCookie =
+    /// The MSS values a cookie can carry (Linux's table for IPv4); the peer gets the
+    /// largest that its SYN's MSS allows.
+    let mssTable = [| 536; 1300; 1440; 1460 |]
+
+    let private tickOf (nowMicros: int64) = uint32 (nowMicros >>> 26)
+    let private maxAge = 2u
+
+    /// The index in `mssTable` for a peer that offered `mss`.
+    let mssIndex (mss: int) =
+        let mutable i = mssTable.Length - 1
+
+        while i > 0 && mssTable[i] > mss do
+            i <- i - 1
+
+        i
+
+    let private ofTuple key localAddress localPort remoteAddress remotePort =
+        uint32 (hashWith key Purpose.CookieOfTuple localAddress localPort remoteAddress remotePort 0u)
+
+    let private ofTime key localAddress localPort remoteAddress remotePort tick =
+        uint32 (hashWith key Purpose.CookieOfTime localAddress localPort remoteAddress remotePort tick)
+
+    /// The cookie (our ISN) for a SYN with sequence number `peerIsn`.
+    let make
+        (key: IsnKey)
+        (nowMicros: int64)
+        (localAddress: Ipv4Address)
+        (localPort: uint16)
+        (remoteAddress: Ipv4Address)
+        (remotePort: uint16)
+        (peerIsn: uint32)
+        (mssIndex: int)
+        : uint32 =
+        let tick = tickOf nowMicros
+
+        ofTuple key localAddress localPort remoteAddress remotePort
+        + peerIsn
+        + (tick <<< 24)
+        + ((ofTime key localAddress localPort remoteAddress remotePort tick
+            + uint32 mssIndex)
+           &&& 0xFFFFFFu)
+
+    /// The MSS index a returned cookie carries, if it is one of ours, made for this tuple
+    /// and `peerIsn` at most two ticks ago.
+    let check
+        (key: IsnKey)
+        (nowMicros: int64)
+        (localAddress: Ipv4Address)
+        (localPort: uint16)
+        (remoteAddress: Ipv4Address)
+        (remotePort: uint16)
+        (peerIsn: uint32)
+        (cookie: uint32)
+        : int voption =
+        let now = tickOf nowMicros
+
+        let rest =
+            cookie - ofTuple key localAddress localPort remoteAddress remotePort - peerIsn
+
+        let age = (now - (rest >>> 24)) &&& 0xFFu
+
+        if age > maxAge then
+            ValueNone
+        else
+            let tick = now - age
+
+            let index =
+                ((rest &&& 0xFFFFFFu)
+                 - ofTime key localAddress localPort remoteAddress remotePort tick)
+                &&& 0xFFFFFFu
+
+            if index < uint32 mssTable.Length then
+                ValueSome(int index)
+            else
+                ValueNone
+
+    /// How many low bits of our cookie SYN-ACK's TSval carry options.
+    let optionMask = 31u
+
+    /// The options a cookie connection keeps, in the low bits of our SYN-ACK's TSval
+    /// (the ISN has no room for them): the window shift (15 for none) and SACK.
+    let optionBits (windowShift: int voption) (sack: bool) =
+        (match windowShift with
+         | ValueSome s -> uint32 (min 14 s)
+         | ValueNone -> 15u)
+        ||| (if sack then 16u else 0u)
+
+    /// The options from a TSecr that echoes our cookie SYN-ACK's TSval.
+    let optionsOf (echo: uint32) : struct (int voption * bool) =
+        let shift = int (echo &&& 15u)
+        struct ((if shift = 15 then ValueNone else ValueSome shift), echo &&& 16u <> 0u)
