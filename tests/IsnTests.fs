@@ -55,9 +55,9 @@ let tests =
             <| fun (peerIsn: uint32) (port: uint16) (index: byte) (start: uint32) (age: byte) ->
                 let index = int index % Isn.SynCookie.mssTable.Length
                 let made = int64 start * 1000L
-                let cookie = Isn.SynCookie.make key made a 80us b port peerIsn index
+                let cookie = Isn.SynCookie.make key made (struct (a, 80us, b, port)) peerIsn index
                 let later = made + int64 age * (1L <<< 26)
-                let back = Isn.SynCookie.check key later a 80us b port peerIsn cookie
+                let back = Isn.SynCookie.check key later (struct (a, 80us, b, port)) peerIsn cookie
 
                 if age <= 2uy then
                     back = ValueSome index
@@ -65,17 +65,34 @@ let tests =
                     back = ValueNone
 
             test "cookies for another tuple or another key are refused, and guesses fail" {
-                let cookie = Isn.SynCookie.make key 0L a 80us b 5000us 1000u 3
-                Expect.equal (Isn.SynCookie.check key 0L a 80us b 5000us 1000u cookie) (ValueSome 3) "its own"
-                Expect.equal (Isn.SynCookie.check key 0L a 80us b 5001us 1000u cookie) ValueNone "another port"
-                Expect.equal (Isn.SynCookie.check key 0L b 80us a 5000us 1000u cookie) ValueNone "other addresses"
+                let cookie = Isn.SynCookie.make key 0L (struct (a, 80us, b, 5000us)) 1000u 3
+
+                Expect.equal
+                    (Isn.SynCookie.check key 0L (struct (a, 80us, b, 5000us)) 1000u cookie)
+                    (ValueSome 3)
+                    "its own"
+
+                Expect.equal
+                    (Isn.SynCookie.check key 0L (struct (a, 80us, b, 5001us)) 1000u cookie)
+                    ValueNone
+                    "another port"
+
+                Expect.equal
+                    (Isn.SynCookie.check key 0L (struct (b, 80us, a, 5000us)) 1000u cookie)
+                    ValueNone
+                    "other addresses"
 
                 let other = { key with K0 = key.K0 + 1UL }
-                Expect.equal (Isn.SynCookie.check other 0L a 80us b 5000us 1000u cookie) ValueNone "another key"
+
+                Expect.equal
+                    (Isn.SynCookie.check other 0L (struct (a, 80us, b, 5000us)) 1000u cookie)
+                    ValueNone
+                    "another key"
                 // Guessing: of 100,000 numbers near it, hardly any pass.
                 let passing =
                     [ 1u .. 100_000u ]
-                    |> List.filter (fun d -> (Isn.SynCookie.check key 0L a 80us b 5000us 1000u (cookie + d)).IsSome)
+                    |> List.filter (fun d ->
+                        (Isn.SynCookie.check key 0L (struct (a, 80us, b, 5000us)) 1000u (cookie + d)).IsSome)
 
                 Expect.isLessThan passing.Length 100 "guesses fail"
             }

@@ -174,9 +174,25 @@ let reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
         step.Send(Datagram(datagram step.Host source rst))
     | ValueNone -> ()
 
+/// A listener's new connection `c`, filed as half-open; its step's output moves it on
+/// (to the accept queue once established).
+let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Connection) =
+    step.Host.ListenerTable <-
+        step.Host.ListenerTable.Add(
+            l.Port,
+            { l with
+                HalfOpen = l.HalfOpen.Add tuple
+            }
+        )
+
+    record step tuple c true 0
+
 /// How long after its last cookie a listener still takes cookies back: the two ticks a
 /// cookie is valid for.
 let private cookieWindow = 2L <<< 26
+
+let private endsOf (t: FourTuple) : Isn.SynCookie.Ends =
+    struct (t.LocalAddress, t.LocalPort, t.RemoteAddress, t.RemotePort)
 
 /// A SYN for a listener whose SYN queue is full: a SYN-ACK with a cookie, and no state.
 let private answerWithCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
@@ -191,10 +207,7 @@ let private answerWithCookie (step: Step) (now: int64) (l: Listener) (tuple: Fou
         Isn.SynCookie.make
             step.Host.Options.Connection.IsnKey
             now
-            tuple.LocalAddress
-            tuple.LocalPort
-            tuple.RemoteAddress
-            tuple.RemotePort
+            (endsOf tuple)
             h.SequenceNumber
             (Isn.SynCookie.mssIndex offeredMss)
 
@@ -228,15 +241,7 @@ let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incomi
         let iss = h.AcknowledgmentNumber - 1u
 
         match
-            Isn.SynCookie.check
-                step.Host.Options.Connection.IsnKey
-                now
-                tuple.LocalAddress
-                tuple.LocalPort
-                tuple.RemoteAddress
-                tuple.RemotePort
-                (h.SequenceNumber - 1u)
-                iss
+            Isn.SynCookie.check step.Host.Options.Connection.IsnKey now (endsOf tuple) (h.SequenceNumber - 1u) iss
         with
         | ValueNone -> false
         | ValueSome mssIndex ->
@@ -250,15 +255,7 @@ let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incomi
 
             // Filed as a half-open connection that just completed: the step moves it to
             // the accept queue.
-            step.Host.ListenerTable <-
-                step.Host.ListenerTable.Add(
-                    l.Port,
-                    { l with
-                        HalfOpen = l.HalfOpen.Add tuple
-                    }
-                )
-
-            record step tuple c true 0
+            fileHalfOpen step l tuple c
             true
 
 /// A SYN for a listener: a new connection in SYN-RECEIVED; a cookie instead when the SYN
@@ -283,15 +280,9 @@ let openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (inco
         Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
 
         if c.CurrentState.IsSynReceived then
-            step.Host.ListenerTable <-
-                step.Host.ListenerTable.Add(
-                    l.Port,
-                    { l with
-                        HalfOpen = l.HalfOpen.Add tuple
-                    }
-                )
-
-        record step tuple c true 0
+            fileHalfOpen step l tuple c
+        else
+            record step tuple c true 0
 
 /// A TCP segment for no connection, or a SYN for one in TIME-WAIT: kept out of `onTcp`,
 /// whose usual case is lighter without it.

@@ -164,59 +164,34 @@ module SynCookie =
 
         i
 
-    let private ofTuple key localAddress localPort remoteAddress remotePort =
-        uint32 (hashWith key Purpose.CookieOfTuple localAddress localPort remoteAddress remotePort 0u)
+    /// A connection's two ends: our address and port, then the peer's.
+    type Ends = (struct (Ipv4Address * uint16 * Ipv4Address * uint16))
 
-    let private ofTime key localAddress localPort remoteAddress remotePort tick =
-        uint32 (hashWith key Purpose.CookieOfTime localAddress localPort remoteAddress remotePort tick)
+    let private keyed key purpose (ends: Ends) extra =
+        let struct (localAddress, localPort, remoteAddress, remotePort) = ends
+        uint32 (hashWith key purpose localAddress localPort remoteAddress remotePort extra)
 
     /// The cookie (our ISN) for a SYN with sequence number `peerIsn`.
-    let make
-        (key: IsnKey)
-        (nowMicros: int64)
-        (localAddress: Ipv4Address)
-        (localPort: uint16)
-        (remoteAddress: Ipv4Address)
-        (remotePort: uint16)
-        (peerIsn: uint32)
-        (mssIndex: int)
-        : uint32 =
+    let make (key: IsnKey) (nowMicros: int64) (ends: Ends) (peerIsn: uint32) (mssIndex: int) : uint32 =
         let tick = tickOf nowMicros
 
-        ofTuple key localAddress localPort remoteAddress remotePort
+        keyed key Purpose.CookieOfTuple ends 0u
         + peerIsn
         + (tick <<< 24)
-        + ((ofTime key localAddress localPort remoteAddress remotePort tick
-            + uint32 mssIndex)
-           &&& 0xFFFFFFu)
+        + ((keyed key Purpose.CookieOfTime ends tick + uint32 mssIndex) &&& 0xFFFFFFu)
 
-    /// The MSS index a returned cookie carries, if it is one of ours, made for this tuple
+    /// The MSS index a returned cookie carries, if it is one of ours, made for these ends
     /// and `peerIsn` at most two ticks ago.
-    let check
-        (key: IsnKey)
-        (nowMicros: int64)
-        (localAddress: Ipv4Address)
-        (localPort: uint16)
-        (remoteAddress: Ipv4Address)
-        (remotePort: uint16)
-        (peerIsn: uint32)
-        (cookie: uint32)
-        : int voption =
+    let check (key: IsnKey) (nowMicros: int64) (ends: Ends) (peerIsn: uint32) (cookie: uint32) : int voption =
         let now = tickOf nowMicros
-
-        let rest =
-            cookie - ofTuple key localAddress localPort remoteAddress remotePort - peerIsn
-
+        let rest = cookie - keyed key Purpose.CookieOfTuple ends 0u - peerIsn
         let age = (now - (rest >>> 24)) &&& 0xFFu
 
         if age > maxAge then
             ValueNone
         else
-            let tick = now - age
-
             let index =
-                ((rest &&& 0xFFFFFFu)
-                 - ofTime key localAddress localPort remoteAddress remotePort tick)
+                ((rest &&& 0xFFFFFFu) - keyed key Purpose.CookieOfTime ends (now - age))
                 &&& 0xFFFFFFu
 
             if index < uint32 mssTable.Length then
