@@ -328,6 +328,86 @@ let tests =
                     Expect.equal (sha (reading |> within 10.)) (sha data) "everything, then end of stream"
                     Expect.isTrue client.Completion.IsCompleted "our side finished closing")
 
+            testCase
+                "a SYN flood from 1,000 spoofed sources does not lock the port: a real client's handshake still completes"
+            <| fun () ->
+                let struct (ours, wire) = MemoryDevice.CreatePair()
+
+                let stack =
+                    TcpStack.Start(
+                        TcpStackOptions(Address = addressA, Device = ours, CloseTimeout = TimeSpan.FromSeconds 1.)
+                    )
+
+                let syn (source: Stack.Core.Wire.Ipv4Address) (port: uint16) =
+                    Stack.Core.Wire.Packet.tcpToArray
+                        (Stack.Core.Wire.Ipv4.header
+                            Stack.Core.Wire.IpProtocol.Tcp
+                            source
+                            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
+                            0)
+                        { Stack.Core.Wire.Tcp.header port 80us with
+                            Flags = Stack.Core.Wire.TcpFlags.Syn
+                            SequenceNumber = 1000u
+                            Window = 65535us
+                            Options = Stack.Core.Wire.TcpOptions.ofList [ Stack.Core.Wire.Mss 1460us ]
+                        }
+                        ReadOnlySpan.Empty
+
+                try
+                    use listener = stack.Listen 80
+
+                    // More half-open connections than the SYN queue holds (256), from
+                    // addresses that will never answer.
+                    for i in 0..999 do
+                        let source =
+                            Stack.Core.Wire.Ipv4Address(10uy, 9uy, byte (i / 250), byte (i % 250 + 1))
+
+                        wire.Write(ReadOnlySpan(syn source 40000us))
+
+                    let client = Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2"
+                    wire.Write(ReadOnlySpan(syn client 41000us))
+
+                    // The SYN-ACK to the real client, among the flood's.
+                    let waiting = Diagnostics.Stopwatch.StartNew()
+
+                    let rec synAckToClient () =
+                        let reply = wire.Take(TimeSpan.FromSeconds 10.)
+                        Expect.isNotNull reply "SYN-ACKs keep coming"
+                        Expect.isLessThan waiting.Elapsed.TotalSeconds 15. "the client is answered within 15 s"
+
+                        let destination =
+                            Stack.Core.Wire.Ipv4Address(reply[16], reply[17], reply[18], reply[19])
+
+                        if destination = client then reply else synAckToClient ()
+
+                    let synAck = synAckToClient ()
+                    Expect.equal (synAck[33] &&& 0x12uy) 0x12uy "a SYN-ACK"
+
+                    let theirIsn =
+                        Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(synAck, 24, 4))
+
+                    let ack =
+                        Stack.Core.Wire.Packet.tcpToArray
+                            (Stack.Core.Wire.Ipv4.header
+                                Stack.Core.Wire.IpProtocol.Tcp
+                                client
+                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
+                                0)
+                            { Stack.Core.Wire.Tcp.header 41000us 80us with
+                                Flags = Stack.Core.Wire.TcpFlags.Ack
+                                SequenceNumber = 1001u
+                                AcknowledgmentNumber = theirIsn + 1u
+                                Window = 65535us
+                            }
+                            ReadOnlySpan.Empty
+
+                    wire.Write(ReadOnlySpan ack)
+                    let accepted = listener.AcceptAsync().AsTask() |> within 10.
+                    Expect.equal accepted.RemoteEndPoint.Port 41000 "the real client is accepted"
+                    Expect.equal (accepted.State.ToString()) "Established" "established"
+                finally
+                    stack.DisposeAsync().AsTask().Wait()
+
             testCase "packets that are not IPv4, or not packets at all, are counted and dropped; the stack goes on"
             <| fun () ->
                 let struct (ours, wire) = MemoryDevice.CreatePair()
