@@ -64,6 +64,7 @@ public sealed class TcpStack : IAsyncDisposable
             ["fragment"] = c.Fragments,
             ["unknown-protocol"] = c.UnknownProtocol,
             ["syn-backlog-full"] = c.SynsDropped,
+            ["connection-limit"] = c.ConnectionLimitHits,
         };
         if (_loop.Device is ImpairedDevice impaired)
         {

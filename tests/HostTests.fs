@@ -353,6 +353,30 @@ let tests =
                 Expect.notEqual ready accepted "two different connections"
             }
 
+            test "at MaxConnections a SYN gets no answer and a connect fails, both counted" {
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            MaxConnections = 2
+                        }
+                    |> listening 80us 16
+
+                let host, _ = receive (synFrom 5000us 1u) host
+                let host, _ = receive (synFrom 5001us 1u) host
+                let host, out = receive (synFrom 5002us 1u) host
+                Expect.isEmpty out.Transmits "the third SYN is not answered"
+                Expect.equal host.Connections.Count 2 "two held"
+
+                match Host.connect now remote 8080us host with
+                | Error e -> Expect.equal e TooManyConnections "connect refused"
+                | Ok _ -> failtest "a third connection was opened"
+
+                Expect.equal
+                    host.Counters.ConnectionLimitHits
+                    1L
+                    "the SYN counted (the value connect's count is its own)"
+            }
+
             test "a host told not to answer pings does not" {
                 let host =
                     Host.create

@@ -79,6 +79,9 @@ type HostOptions =
         /// Answer SYNs with SYN cookies (RFC 4987 3.6) once a listener's SYN queue is
         /// full, instead of dropping them, so a SYN flood cannot lock a port.
         SynCookies: bool
+        /// Connections the host holds at most, in any state: at the limit a SYN is
+        /// dropped and a connect fails (TooManyConnections), so memory stays bounded.
+        MaxConnections: int
     }
 
 module HostOptions =
@@ -93,6 +96,7 @@ module HostOptions =
             AnswerPings = true
             ChallengeAckLimit = 1000
             SynCookies = true
+            MaxConnections = 1_000_000
         }
 
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
@@ -134,6 +138,8 @@ type Counters =
         /// SYNs answered with a SYN cookie, and connections rebuilt from one.
         SynCookiesSent: int64
         SynCookiesAccepted: int64
+        /// SYNs and connects refused because the host held `MaxConnections`.
+        ConnectionLimitHits: int64
         ResetsSent: int64
         EchoReplies: int64
         IcmpErrors: int64
@@ -162,6 +168,8 @@ type HostOutput =
 type HostError =
     | AddressInUse of port: uint16
     | NoEphemeralPort
+    /// The host holds `MaxConnections` already.
+    | TooManyConnections
     | NoSuchConnection of FourTuple
 
 /// One stack instance: its connections by 4-tuple, its listeners, and its counters.

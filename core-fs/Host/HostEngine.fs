@@ -22,6 +22,7 @@ let zeroCounters =
         SynsDropped = 0L
         SynCookiesSent = 0L
         SynCookiesAccepted = 0L
+        ConnectionLimitHits = 0L
         ResetsSent = 0L
         EchoReplies = 0L
         IcmpErrors = 0L
@@ -187,6 +188,18 @@ let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Conne
 
     record step tuple c true 0
 
+/// The host holds as many connections as it may; counted when so.
+let private atConnectionLimit (step: Step) =
+    let full = step.Host.Table.Count >= step.Host.Options.MaxConnections
+
+    if full then
+        step.Count(fun c ->
+            { c with
+                ConnectionLimitHits = c.ConnectionLimitHits + 1L
+            })
+
+    full
+
 /// How long after its last cookie a listener still takes cookies back: the two ticks a
 /// cookie is valid for.
 let private cookieWindow = 2L <<< 26
@@ -244,6 +257,7 @@ let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incomi
             Isn.SynCookie.check step.Host.Options.Connection.IsnKey now (endsOf tuple) (h.SequenceNumber - 1u) iss
         with
         | ValueNone -> false
+        | ValueSome _ when atConnectionLimit step -> false
         | ValueSome mssIndex ->
             let c =
                 Connection.Owned.fromCookie now &incoming iss mssIndex l.Template step.Out.ConnectionOutbox
@@ -261,7 +275,9 @@ let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incomi
 /// A SYN for a listener: a new connection in SYN-RECEIVED; a cookie instead when the SYN
 /// queue is full (and cookies are on); dropped when the accept queue is full.
 let openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: Incoming) =
-    if l.Ready.Length >= l.Backlog then
+    if atConnectionLimit step then
+        ()
+    elif l.Ready.Length >= l.Backlog then
         step.Count(fun c ->
             { c with
                 SynsDropped = c.SynsDropped + 1L
@@ -549,7 +565,10 @@ let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: S
     let candidates =
         Seq.init span (fun i -> o.EphemeralFirst + int ((offset + uint32 i) % uint32 span))
 
-    match candidates |> Seq.tryFind free with
+    let full = atConnectionLimit step
+
+    match (if full then None else candidates |> Seq.tryFind free) with
+    | None when full -> Error TooManyConnections
     | None -> Error NoEphemeralPort
     | Some port ->
         let tuple = tupleAt port
