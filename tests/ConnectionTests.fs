@@ -370,8 +370,8 @@ let private synReceivedTests =
                 Expect.equal x.State State.SynReceived "still SYN-RECEIVED"
             }
 
-            test "an unanswered SYN-ACK is sent again, and the half-open connection gives up after MaxSynRetries" {
-                let x = listen { o with MaxSynRetries = 2 }
+            test "an unanswered SYN-ACK is sent again, and the half-open connection gives up after MaxSynAckRetries" {
+                let x = listen { o with MaxSynAckRetries = 2 }
                 x.PeerSyn() |> ignore
 
                 let intervals =
@@ -383,6 +383,22 @@ let private synReceivedTests =
                 expectDoubling intervals
                 let out = x.Fire()
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut"
+            }
+
+            test "by default a half-open connection lives about 63 s, with 5 SYN-ACKs again, as on Linux" {
+                let x = listen o
+                x.PeerSyn() |> ignore
+                let start = x.Now
+                let mutable resent = 0
+                let mutable out = x.Fire()
+
+                while x.State = State.SynReceived do
+                    resent <- resent + 1
+                    out <- x.Fire()
+
+                Expect.equal resent 5 "five SYN-ACKs again"
+                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up"
+                Expect.equal (x.Now - start) 63_000_000L "1 + 2 + 4 + 8 + 16 + 32 s"
             }
 
             test "the ACK that completes a passive open may carry data" {

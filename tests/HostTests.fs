@@ -626,7 +626,7 @@ let tests =
                         SynBacklog = 1
                         Connection =
                             { ConnectionOptions.defaults with
-                                MaxSynRetries = 2
+                                MaxSynAckRetries = 2
                             }
                     }
 
@@ -643,7 +643,7 @@ let tests =
                     resent <- resent + (segments out).Length
                     events <- events @ (out.Connections |> List.collect (fun (struct (_, c)) -> c.Events))
 
-                Expect.equal resent 2 "the SYN-ACK sent MaxSynRetries times more"
+                Expect.equal resent 2 "the SYN-ACK sent MaxSynAckRetries times more"
                 Expect.equal events [ Event.TimedOut; Event.Closed ] "then TimedOut"
                 let _, out = receive (synFrom 5001us 1u) host
                 Expect.equal (segments out |> List.length) 1 "the next SYN is answered"

@@ -635,7 +635,13 @@ let private onRetransmit (c: Connection) (now: int64) (box: Outbox) =
     match c.State with
     | State.SynSent
     | State.SynReceived ->
-        if c.Retries > c.Options.MaxSynRetries then
+        let limit =
+            if c.ActiveOpen then
+                c.Options.MaxSynRetries
+            else
+                c.Options.MaxSynAckRetries
+
+        if c.Retries > limit then
             timedOut c box
         else
             c.Rtt <- Rtt.backoff c.Rtt

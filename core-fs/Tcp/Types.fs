@@ -84,8 +84,11 @@ type ConnectionOptions =
         FinWait2TimeoutMicros: int64
         /// Retransmissions of data or FIN before the connection times out (tcp_retries2).
         MaxRetries: int
-        /// Retransmissions of a SYN or SYN-ACK before giving up (tcp_syn_retries).
+        /// Retransmissions of our SYN before giving up (tcp_syn_retries).
         MaxSynRetries: int
+        /// Retransmissions of a listener's SYN-ACK before the half-open connection is
+        /// dropped (tcp_synack_retries, 5: about 63 s of waiting in all).
+        MaxSynAckRetries: int
         /// Keepalive, off when ValueNone (the default, as in Linux).
         Keepalive: Keepalive voption
         /// Bounds of the retransmission timeout.
@@ -113,6 +116,7 @@ module ConnectionOptions =
             FinWait2TimeoutMicros = 60_000_000L
             MaxRetries = 15
             MaxSynRetries = 6
+            MaxSynAckRetries = 5
             Keepalive = ValueNone
             Rtt = Rtt.defaults
             CongestionControl = Congestion.cubic
