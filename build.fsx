@@ -1,5 +1,6 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, packages, restore, build, format, checkformat, test, soak, bench, demo, help.
+// Targets: clean, packages, restore, build, format, checkformat, test, soak, property-soak, bench,
+// loss-bench, demo, help.
 // A small runner of our own (FAKE 6 does not restore on these machines; see
 // ../shared/TOOLCHAIN.md): each target names the targets it needs, and each runs once.
 
@@ -129,6 +130,18 @@ let targets: (string * string * string list * (string list -> unit)) list =
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
 
         "soak",
+        "two stacks under bulk, request/response, churn, a SYN flood and junk at once (default 600 s; pass --seconds N)",
+        [ "build" ],
+        fun extra ->
+            let extra =
+                if List.contains "--seconds" extra then
+                    extra
+                else
+                    [ "--seconds"; "600" ] @ extra
+
+            exit (exec "dotnet" (cliDll :: "soak" :: extra))
+
+        "property-soak",
         "every test, with 40 times the property cases (STACK_SOAK=40)",
         [ "build" ],
         fun extra ->

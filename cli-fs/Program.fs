@@ -10,6 +10,7 @@ open Stack.Cli.ServeCommand
 open Stack.Cli.TransferCommand
 open Stack.Cli.DemoCommand
 open Stack.Cli.ChatCommand
+open Stack.Cli.SoakCommand
 
 type Command =
     | [<CliPrefix(CliPrefix.None)>] Demo of ParseResults<DemoArgs>
@@ -23,6 +24,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Echo of ParseResults<EchoArgs>
     | [<CliPrefix(CliPrefix.None)>] Send of ParseResults<SendArgs>
     | [<CliPrefix(CliPrefix.None)>] Recv of ParseResults<RecvArgs>
+    | [<CliPrefix(CliPrefix.None)>] Soak of ParseResults<SoakArgs>
     | [<CliPrefix(CliPrefix.None)>] Options of ParseResults<StackArgs.StackArgs>
 
     interface IArgParserTemplate with
@@ -39,6 +41,8 @@ type Command =
             | Echo _ -> "serve echo on the stack (as root)."
             | Send _ -> "send bytes from the stack to ADDRESS:PORT; prints their SHA-256 (as root)."
             | Recv _ -> "receive one connection's bytes on the stack; prints their SHA-256 (as root)."
+            | Soak _ ->
+                "two stacks in this process under bulk, request/response, churn, a SYN flood and junk at once; reports memory and errors (no root)."
             | Options _ -> "the options every command that runs a stack takes (--netns, --loss, --pcap, ...)."
 
 [<EntryPoint>]
@@ -58,6 +62,7 @@ let main argv =
         | Echo args -> ServeCommand.runEcho args
         | Send args -> TransferCommand.runSend args
         | Recv args -> TransferCommand.runRecv args
+        | Soak args -> SoakCommand.run args
         | Options _ ->
             Console.Out.WriteLine(StackArgs.usage ())
             0

@@ -113,6 +113,8 @@ let private usageErrors =
         [ "sim"; "--events"; "/nonexistent/dir/x.log" ], "--events", "does not exist"
         [ "craft"; "--pcap"; "/nonexistent/dir/x.pcap" ], "--pcap", "does not exist"
         [ "decode"; "--pcap"; "/nonexistent/x.pcap" ], "--pcap", "no such file"
+        [ "soak"; "--seconds"; "0" ], "--seconds 0", "1 to 86400"
+        [ "soak"; "--flood-rate"; "-1" ], "--flood-rate -1", "0 to 100000"
         [ "bench"; "--idle"; "0" ], "--idle 0", "1 to 20000"
         [ "bench"; "--duration"; "0" ], "--duration 0", "0.1 to 600"
         [ "bench"; "--trials"; "2" ], "--trials", "bench --loss"
@@ -389,5 +391,30 @@ let tests =
                     "usage"
 
                 Expect.equal (snd (Failures.describe (Stack.Shell.Device.StackSetupException "needs root"))) 1 "setup"
+            }
+
+            test "a short soak: every kind of load made progress, nothing wrong, nothing left behind" {
+                let r = tcpstack "" [ "soak"; "--seconds"; "6"; "--flood-rate"; "500" ]
+                Expect.equal r.Code 0 $"soak passed; stdout: {r.Out} stderr: {r.Err}"
+                Expect.stringContains r.Out "soak: passed" "the verdict"
+
+                let last =
+                    (lines r.Out |> Array.filter (fun l -> l.Contains "round trips")) |> Array.last
+
+                let count (label: string) =
+                    let m =
+                        Text.RegularExpressions.Regex.Match(
+                            last,
+                            Text.RegularExpressions.Regex.Escape label + @" +(\d+)"
+                        )
+
+                    Expect.isTrue m.Success $"'{label}' in {last}"
+                    int64 m.Groups[1].Value
+
+                for label in [ "bulk"; "round trips"; "short"; "SYN cookies"; "malformed" ] do
+                    Expect.isGreaterThan (count label) 0L $"{label} in {last}"
+
+                Expect.equal (count "errors") 0L "errors"
+                Expect.equal (count "wrong") 0L "wrong replies"
             }
         ]

@@ -223,7 +223,7 @@ let isError =
     | Ok _ -> false
 
 /// How many times more cases every property runs: 1 normally, more in the soak target
-/// (`dotnet fsi build.fsx -- soak` sets STACK_SOAK).
+/// (`dotnet fsi build.fsx -- property-soak` sets STACK_SOAK).
 let soakFactor =
     match Int32.TryParse(Environment.GetEnvironmentVariable "STACK_SOAK") with
     | true, n when n > 1 -> n
