@@ -35,7 +35,7 @@ type BenchArgs =
             match a with
             | Duration _ -> "seconds each measurement runs, 0.1 to 600 (default 5)."
             | Mtu _ -> "MTU of the veth pair and the TUN device, 576 to 65535 (default 1500)."
-            | Idle _ -> "idle connections opened to measure memory per connection, 1 to 20000 (default 2000)."
+            | Idle _ -> "idle connections opened to measure memory per connection, 1 to 100000 (default 2000)."
             | Json -> "end with one JSON object holding every figure."
             | Loss ->
                 "instead: the kernel's sender against ours through the same impairment (0.5% to 20% loss), one TUN device."
@@ -318,8 +318,6 @@ let private kernelFigures progress (mtu: int) (duration: TimeSpan) =
         return! measure progress "kernel (veth)" setup duration
     }
 
-type private StackExtras = { BytesPerIdleConnection: float }
-
 /// A kernel socket on one end of a TUN device, our stack on the other.
 let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
     task {
@@ -358,25 +356,10 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
 
             let! figures = measure progress "stack (TUN)" setup duration
 
-            progress $"stack (TUN): {idle} idle connections"
-            use kernelListener = socketIn ns
-            kernelListener.Bind(IPEndPoint(IPAddress.Parse "10.9.0.1", 6000))
-            kernelListener.Listen 4096
-            let memoryBefore = GC.GetTotalMemory true
+            let! idleFigures =
+                IdleBench.measure progress stack ns (IPAddress.Parse "10.9.0.1") idle
 
-            let! idleConnections =
-                Task.WhenAll(Array.init idle (fun _ -> stack.ConnectAsync("10.9.0.1", 6000)))
-
-            let memoryAfter = GC.GetTotalMemory true
-
-            for c in idleConnections do
-                c.Abort()
-
-            return
-                figures,
-                {
-                    BytesPerIdleConnection = float (memoryAfter - memoryBefore) / float idle
-                }
+            return figures, idleFigures
         finally
             stack.DisposeAsync().AsTask().Wait()
     }
@@ -389,9 +372,9 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
 
     let mtu =
         args.GetResult(Mtu, defaultValue = 1500) |> Validate.inRange "--mtu" 576 65535
-    // Each idle connection takes one of the stack's 28232 ephemeral ports.
+
     let idle =
-        args.GetResult(Idle, defaultValue = 2000) |> Validate.inRange "--idle" 1 20000
+        args.GetResult(Idle, defaultValue = 2000) |> Validate.inRange "--idle" 1 100000
 
     let json = args.Contains Json
 
@@ -448,10 +431,20 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
     out.WriteLine(
         String.Format(
             "{0,-44} {1,8} {2,14} {3,14:F0}",
-            "managed memory per idle connection",
+            "memory per idle connection (heap + pool)",
             "B",
             "-",
-            extras.BytesPerIdleConnection
+            extras.BytesPerConnection
+        )
+    )
+
+    out.WriteLine(
+        String.Format(
+            "{0,-44} {1,8} {2,14} {3,14:F0}",
+            "resident memory per idle connection",
+            "B",
+            "-",
+            extras.ResidentPerConnection
         )
     )
 
@@ -477,7 +470,8 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
             w.WriteEndArray()
             w.WriteNumber("allocatedBytesPerPacket", stack.AllocatedPerPacket)
             w.WriteNumber("allocatedBytesPerConnection", stack.AllocatedPerConnection)
-            w.WriteNumber("bytesPerIdleConnection", extras.BytesPerIdleConnection)
+            w.WriteNumber("bytesPerIdleConnection", extras.BytesPerConnection)
+            w.WriteNumber("residentBytesPerIdleConnection", extras.ResidentPerConnection)
             w.WriteEndObject()
 
         out.WriteLine(Text.Encoding.UTF8.GetString(stream.ToArray()))

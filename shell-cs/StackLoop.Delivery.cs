@@ -95,6 +95,10 @@ internal sealed partial class StackLoop
         {
             c.MarkDone();
         }
+        else if (o.Released > 0 || o.Readable > 0)
+        {
+            c.ReleaseIdleRings();
+        }
     }
 
     internal static SocketError ToSocketError(HostError error) => error switch

@@ -53,8 +53,11 @@ internal sealed partial class StackLoop
                 TakeWork(discard.Connection);
                 discard.Connection.StartDiscarding();
                 DiscardUnread(discard.Connection);
+                discard.Connection.ReleaseIdleRings();
                 break;
             case Request.Abort abort:
+                // An aborting application reads no more: what it left unread goes too.
+                abort.Connection.StartDiscarding();
                 Command(abort.Connection, Core.Tcp.Command.Abort);
                 break;
             case Request.CloseAll closeAll:
@@ -82,6 +85,8 @@ internal sealed partial class StackLoop
         {
             Command(c, Core.Tcp.Command.NewConsumed(freed));
         }
+
+        c.ReleaseIdleRings();
     }
 
     private void Connect(TcpStackConnection c, IPEndPoint remote)

@@ -63,6 +63,9 @@ internal sealed partial class StackLoop
 
     public IPacketDevice Device => _device;
 
+    /// <summary>Pool memory the connections' rings hold.</summary>
+    public StackMemory Memory { get; } = new();
+
     public int SendBufferSize => _host.Options.Connection.SendBufferSize;
 
     public int ReceiveBufferSize => _host.Options.Connection.ReceiveBufferSize;

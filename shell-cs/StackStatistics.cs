@@ -11,6 +11,7 @@ namespace Stack.Shell;
 /// <param name="Drops">Packets dropped, by reason.</param>
 /// <param name="ConnectionsByState">Connections the stack holds now, by state.</param>
 /// <param name="StackThreadAllocatedBytes">Bytes the stack thread has allocated (for allocation-per-packet figures).</param>
+/// <param name="BufferBytes">Bytes of pooled memory the connections' send and receive rings hold now.</param>
 public sealed record StackStatistics(
     long PacketsIn,
     long PacketsOut,
@@ -19,4 +20,5 @@ public sealed record StackStatistics(
     long Retransmissions,
     IReadOnlyDictionary<string, long> Drops,
     IReadOnlyDictionary<TcpState, int> ConnectionsByState,
-    long StackThreadAllocatedBytes);
+    long StackThreadAllocatedBytes,
+    long BufferBytes);

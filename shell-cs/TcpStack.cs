@@ -87,7 +87,8 @@ public sealed class TcpStack : IAsyncDisposable
             _loop.Retransmissions,
             drops,
             states,
-            _loop.Allocated);
+            _loop.Allocated,
+            _loop.Memory.Held);
     }
 
     /// <summary>Sets up the device and starts the stack thread.</summary>

@@ -23,17 +23,12 @@ public sealed class TcpStackConnection : IAsyncDisposable
 {
     private readonly StackLoop _stack;
     private readonly int _sendBufferSize;
-    private readonly int _receiveBufferSize;
 
-    // Allocated on first use and grown by doubling as the bytes in them need, up to the
-    // buffer sizes, so an idle or short-lived connection costs little: the send ring by
-    // the writer, the receive ring by the stack thread before it publishes the bytes in
-    // it. A grown ring holds the live bytes at the same positions; the old one is never
-    // written again, so a thread still reading it reads what it expects. Each is
-    // published before the count that makes its new bytes readable.
-    private const int FirstRingSize = 4096;
-    private volatile SequenceRing? _sendRing;
-    private volatile SequenceRing? _receiveRing;
+    // Pool memory only while bytes are buffered (see PooledRing): the application writes
+    // the send ring and the stack thread reads it; the stack thread writes the receive ring
+    // and the application reads it.
+    private readonly PooledRing _sendRing;
+    private readonly PooledRing _receiveRing;
     private readonly AsyncSignal _readable = new();
     private readonly AsyncSignal _sendSpace = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -50,6 +45,10 @@ public sealed class TcpStackConnection : IAsyncDisposable
     private volatile int _error;
     private volatile int _state = (int)TcpState.SynSent;
     private volatile bool _discarding;
+
+    // Set by the stack thread once it will neither read the send ring nor write the
+    // receive ring again (TIME-WAIT or CLOSED).
+    private volatile bool _ringsDone;
 
     // Stack side, stack thread only: how much of what the application wrote the core was
     // given, and how far the core was told the receive buffer is free, which runs ahead
@@ -73,7 +72,8 @@ public sealed class TcpStackConnection : IAsyncDisposable
         _stack = stack;
         _work = new Request.Work(this);
         _sendBufferSize = sendBuffer;
-        _receiveBufferSize = receiveBuffer;
+        _sendRing = new PooledRing(BufferPool.Shared, stack.Memory, sendBuffer);
+        _receiveRing = new PooledRing(BufferPool.Shared, stack.Memory, receiveBuffer);
         Listener = listener;
     }
 
@@ -140,8 +140,22 @@ public sealed class TcpStackConnection : IAsyncDisposable
             if (available > 0)
             {
                 var n = (int)Math.Min(available, buffer.Length);
-                _receiveRing!.Read(_consumed, buffer.Span[..n]);
-                Volatile.Write(ref _consumed, _consumed + n);
+                lock (_receiveRing.Gate)
+                {
+                    if (_receiveRing.Current is not { } ring)
+                    {
+                        // Handed back as the stack started discarding: read again.
+                        continue;
+                    }
+
+                    ring.Read(_consumed, buffer.Span[..n]);
+                    Volatile.Write(ref _consumed, _consumed + n);
+                    if (_ringsDone && _consumed == Volatile.Read(ref _received))
+                    {
+                        _receiveRing.Release(drained: true);
+                    }
+                }
+
                 PostWork();
                 return n;
             }
@@ -175,10 +189,18 @@ public sealed class TcpStackConnection : IAsyncDisposable
             }
 
             var n = (int)Math.Min(space, data.Length);
-            var released = Volatile.Read(ref _released);
-            var ring = _sendRing = Grown(_sendRing, released, _written, (int)(_written + n - released), _sendBufferSize);
-            ring.Write(_written, data.Span[..n]);
-            Volatile.Write(ref _written, _written + n);
+            lock (_sendRing.Gate)
+            {
+                var released = Volatile.Read(ref _released);
+                var ring = _sendRing.Grow(released, _written, (int)(_written + n - released), oldMayBeRead: true);
+                ring.Write(_written, data.Span[..n]);
+                Volatile.Write(ref _written, _written + n);
+                if (_ringsDone)
+                {
+                    _sendRing.Release(drained: true);
+                }
+            }
+
             PostWork();
             data = data[n..];
         }
@@ -257,52 +279,69 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     /// <summary>Copies the payload of the segment that starts at <paramref name="sequence"/>.</summary>
     internal void CopyPayload(uint sequence, Span<byte> destination) =>
-        _sendRing!.Read((long)(sequence - SendBase), destination);
+        _sendRing.Current!.Read((long)(sequence - SendBase), destination);
 
-    /// <summary>Keeps arrived bytes at their place in the receive ring.</summary>
+    /// <summary>Keeps arrived bytes at their place in the receive ring (none once the application stopped reading).</summary>
     internal void StoreArrived(uint sequence, ReadOnlySpan<byte> bytes)
     {
-        if (ReceiveBase is { } receiveBase)
+        if (ReceiveBase is { } receiveBase && !_discarding)
         {
             // Positions are stream offsets from the application's reading point; a
             // sequence number gives one modulo 2^32, and the window keeps it ahead of it.
             var consumed = Volatile.Read(ref _consumed);
             var at = consumed + (uint)(sequence - receiveBase - (uint)consumed);
             var end = Math.Max(_storedEnd, Math.Max(_received, at + bytes.Length));
-            var ring = _receiveRing = Grown(_receiveRing, consumed, Math.Max(_storedEnd, _received), (int)Math.Min(int.MaxValue, end - consumed), _receiveBufferSize);
+            var needed = (int)Math.Min(int.MaxValue, end - consumed);
+            var ring = _receiveRing.Current;
+            if (ring is null || needed > ring.Size)
+            {
+                // The application reads only with the gate held, so the old block can go back at once.
+                lock (_receiveRing.Gate)
+                {
+                    ring = _receiveRing.Grow(consumed, Math.Max(_storedEnd, _received), needed, oldMayBeRead: false);
+                }
+            }
+
             ring.Write(at, bytes);
             _storedEnd = end;
         }
     }
 
     /// <summary>
-    /// The ring to write to when positions [<paramref name="from"/>, <paramref name="from"/> +
-    /// <paramref name="needed"/>) must fit: <paramref name="ring"/> when it is large enough (or
-    /// at <paramref name="max"/> already), else one twice as large or more, up to
-    /// <paramref name="max"/>, holding the live bytes [<paramref name="from"/>, <paramref name="liveEnd"/>).
+    /// Hands back pool memory the connection no longer needs: retired blocks, the send ring
+    /// once all it held is acknowledged, the receive ring once all it held was read (or is
+    /// discarded). Skips a ring whose gate the application holds: its next write or read
+    /// brings the connection back here.
     /// </summary>
-    private static SequenceRing Grown(SequenceRing? ring, long from, long liveEnd, int needed, int max)
+    internal void ReleaseIdleRings()
     {
-        var size = ring?.Size ?? 0;
-        if (size >= max || (ring is not null && needed <= size))
+        if (_sendRing.HoldsAny && Monitor.TryEnter(_sendRing.Gate))
         {
-            return ring!;
+            try
+            {
+                _sendRing.Release(_ringsDone || Volatile.Read(ref _written) == _released);
+            }
+            finally
+            {
+                Monitor.Exit(_sendRing.Gate);
+            }
         }
 
-        var grown = Math.Max(FirstRingSize, size * 2);
-        while (grown < needed && grown < max)
+        if (_receiveRing.HoldsAny && Monitor.TryEnter(_receiveRing.Gate))
         {
-            grown *= 2;
+            try
+            {
+                _receiveRing.Release(_discarding || (_consumed == _received && _storedEnd <= _received));
+            }
+            finally
+            {
+                Monitor.Exit(_receiveRing.Gate);
+            }
         }
-
-        var next = new SequenceRing(new byte[Math.Min(grown, max)]);
-        if (ring is not null && liveEnd > from)
-        {
-            ring.CopyTo(next, from, (int)Math.Min(liveEnd - from, size));
-        }
-
-        return next;
     }
+
+    /// <summary>Bytes of pool memory the connection's rings hold now.</summary>
+    internal long RingBytes => _sendRing.Size + _receiveRing.Size;
 
     /// <summary>Publishes <paramref name="count"/> more readable bytes.</summary>
     internal void PublishReadable(int count)
@@ -379,10 +418,17 @@ public sealed class TcpStackConnection : IAsyncDisposable
     }
 
     /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>
-    internal void MarkDone() => _closed.TrySetResult();
+    internal void MarkDone()
+    {
+        _ringsDone = true;
+        ReleaseIdleRings();
+        _closed.TrySetResult();
+    }
 
     internal void Finish()
     {
+        _ringsDone = true;
+        ReleaseIdleRings();
         SetState(TcpState.Closed);
         _readable.Set();
         _sendSpace.Set();

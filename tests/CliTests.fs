@@ -115,7 +115,7 @@ let private usageErrors =
         [ "decode"; "--pcap"; "/nonexistent/x.pcap" ], "--pcap", "no such file"
         [ "soak"; "--seconds"; "0" ], "--seconds 0", "1 to 86400"
         [ "soak"; "--flood-rate"; "-1" ], "--flood-rate -1", "0 to 100000"
-        [ "bench"; "--idle"; "0" ], "--idle 0", "1 to 20000"
+        [ "bench"; "--idle"; "0" ], "--idle 0", "1 to 100000"
         [ "bench"; "--duration"; "0" ], "--duration 0", "0.1 to 600"
         [ "bench"; "--trials"; "2" ], "--trials", "bench --loss"
         [ "bench"; "--loss"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --loss"

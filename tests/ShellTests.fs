@@ -77,6 +77,16 @@ let readAll (c: TcpStackConnection) =
         return out.ToArray()
     }
 
+/// Fails with `message ()` unless `condition` holds within `seconds` (checked every 20 ms).
+let eventually (seconds: float) (condition: unit -> bool) (message: unit -> string) =
+    let deadline = DateTime.UtcNow.AddSeconds seconds
+
+    while not (condition ()) && DateTime.UtcNow < deadline do
+        Thread.Sleep 20
+
+    if not (condition ()) then
+        failtest (message ())
+
 let sha (b: byte array) = Convert.ToHexString(SHA256.HashData b)
 
 let socketError (f: unit -> Task) =
@@ -218,10 +228,58 @@ let tests =
                     Expect.isGreaterThan server.Unread 0L "some bytes arrived"
                     Expect.isFalse writing.IsCompleted "the writer waits for the reader"
                     Expect.isLessThanOrEqual server.Unread 65536L "unread bytes stay within the receive buffer"
+
+                    Expect.isLessThanOrEqual
+                        (stackB.GetStatistics().BufferBytes)
+                        65536L
+                        "the stalled reader's ring is no larger than its buffer"
+
+                    Expect.isLessThanOrEqual
+                        (stackA.GetStatistics().BufferBytes)
+                        65536L
+                        "the waiting writer's ring is no larger than its buffer"
+
                     let got = readAll server |> within 60.
                     writing |> within 60.
                     Expect.equal (sha got) (sha data) "intact after resuming"
                     Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed")
+
+            testCase "an idle connection holds no buffer: rings go back to the pool once drained, both ends"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    Expect.equal (stackA.GetStatistics().BufferBytes) 0L "no ring before the first byte"
+
+                    for round in 1..3 do
+                        // Request and response, then idle with the connection open.
+                        let request = streamBytes round (300_000 * round)
+                        let writing = client.WriteAsync(ReadOnlyMemory request).AsTask()
+                        let got = Array.zeroCreate<byte> request.Length
+                        let mutable at = 0
+
+                        while at < got.Length do
+                            at <- at + (server.ReadAsync(Memory(got, at, got.Length - at)).AsTask() |> within 30.)
+
+                        Expect.isTrue (writing.Wait(TimeSpan.FromSeconds 30.)) "the request was written"
+                        Expect.equal (sha got) (sha request) $"round {round}: request intact"
+                        let responding = server.WriteAsync(ReadOnlyMemory got).AsTask()
+                        let back = Array.zeroCreate<byte> got.Length
+                        at <- 0
+
+                        while at < back.Length do
+                            at <-
+                                at
+                                + (client.ReadAsync(Memory(back, at, back.Length - at)).AsTask() |> within 30.)
+
+                        Expect.isTrue (responding.Wait(TimeSpan.FromSeconds 30.)) "the response was written"
+
+                        let held () =
+                            stackA.GetStatistics().BufferBytes + stackB.GetStatistics().BufferBytes
+
+                        eventually 10. (fun () -> held () = 0L) (fun () ->
+                            $"round {round}: the rings of an idle connection still hold {held ()} bytes")
+
+                        Expect.equal client.State Net.NetworkInformation.TcpState.Established "still open")
 
             testCase "a reader that closes while the peer still sends reads end of stream; the rest is discarded"
             <| fun () ->
