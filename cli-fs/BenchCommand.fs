@@ -29,6 +29,8 @@ type BenchArgs =
     | Kernel_Cc of algorithm: string
     | Trials of count: int
     | Rows of text: string
+    | Stalled of count: int
+    | Rounds of count: int
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -46,6 +48,9 @@ type BenchArgs =
             | Trials _ ->
                 "with --loss: runs per figure, 1 to 1000, each with its own impairment seed; the table shows the median (default 3)."
             | Rows _ -> "with --loss: only the rows whose impairment contains this text (such as 20% or none)."
+            | Stalled _ ->
+                "instead: this many kernel clients, 1 to 10000, send 4 MiB each to the stack's echo server and never read; memory per connection and over rounds."
+            | Rounds _ -> "with --stalled: rounds of clients, 1 to 100 (default 4)."
             | Kernel_Cc _ ->
                 "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
 
@@ -478,20 +483,36 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
 
     0
 
-/// An option only one mode reads, with its name and whether that mode is --loss.
-let private modeOnly (a: BenchArgs) =
+type private Mode =
+    | Figures
+    | LossMode
+    | StalledMode
+
+/// The switch that picks a mode.
+let private switchOf mode =
+    match mode with
+    | Figures -> ""
+    | LossMode -> "--loss"
+    | StalledMode -> "--stalled"
+
+let private modeName mode = ("bench " + switchOf mode).TrimEnd()
+
+/// The mode an option belongs to, and its name.
+let private modeOf (a: BenchArgs) =
     match a with
-    | Duration _ -> Some("--duration", false)
-    | Mtu _ -> Some("--mtu", false)
-    | Idle _ -> Some("--idle", false)
-    | Json -> Some("--json", false)
-    | Bytes _ -> Some("--bytes", true)
-    | Pcap_Dir _ -> Some("--pcap-dir", true)
-    | Buffer _ -> Some("--buffer", true)
-    | Kernel_Cc _ -> Some("--kernel-cc", true)
-    | Trials _ -> Some("--trials", true)
-    | Rows _ -> Some("--rows", true)
-    | Loss -> None
+    | Duration _ -> "--duration", Figures
+    | Mtu _ -> "--mtu", Figures
+    | Idle _ -> "--idle", Figures
+    | Json -> "--json", Figures
+    | Loss -> "--loss", LossMode
+    | Bytes _ -> "--bytes", LossMode
+    | Pcap_Dir _ -> "--pcap-dir", LossMode
+    | Buffer _ -> "--buffer", LossMode
+    | Kernel_Cc _ -> "--kernel-cc", LossMode
+    | Trials _ -> "--trials", LossMode
+    | Rows _ -> "--rows", LossMode
+    | Stalled _ -> "--stalled", StalledMode
+    | Rounds _ -> "--rounds", StalledMode
 
 /// A congestion control name as the kernel spells one (at most 15 characters).
 let private algorithmName (text: string) =
@@ -503,17 +524,26 @@ let private algorithmName (text: string) =
     text
 
 let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
-    let loss = args.Contains Loss
+    let mode =
+        if args.Contains Loss && args.Contains Stalled then
+            Validate.usage "--loss and --stalled are two different benchmarks; choose one"
+        elif args.Contains Loss then
+            LossMode
+        elif args.Contains Stalled then
+            StalledMode
+        else
+            Figures
 
     // Refused rather than ignored: the run would not measure what was asked.
     for a in args.GetAllResults() do
-        match modeOnly a with
-        | Some(name, true) when not loss ->
-            Validate.usage $"{name} is an option of bench --loss; add --loss or leave it out"
-        | Some(name, false) when loss -> Validate.usage $"{name} does not apply to bench --loss; leave it out"
+        match modeOf a with
+        | name, owner when owner <> mode && mode = Figures ->
+            Validate.usage $"{name} is an option of {modeName owner}; add {switchOf owner} or leave it out"
+        | name, owner when owner <> mode -> Validate.usage $"{name} does not apply to {modeName mode}; leave it out"
         | _ -> ()
 
-    if loss then
+    match mode with
+    | LossMode ->
         LossBench.run
             (args.GetResult(Bytes, defaultValue = (64L <<< 20))
              |> Validate.inRange "--bytes" 1L (1L <<< 40))
@@ -526,5 +556,9 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.GetResult(Kernel_Cc, defaultValue = "cubic") |> algorithmName)
             (args.TryGetResult Rows)
             out
-    else
-        measureAll args out
+    | StalledMode ->
+        StalledBench.run
+            (args.GetResult Stalled |> Validate.inRange "--stalled" 1 10000)
+            (args.GetResult(Rounds, defaultValue = 4) |> Validate.inRange "--rounds" 1 100)
+            out
+    | Figures -> measureAll args out

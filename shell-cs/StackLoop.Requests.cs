@@ -59,6 +59,7 @@ internal sealed partial class StackLoop
                 // An aborting application reads no more: what it left unread goes too.
                 abort.Connection.StartDiscarding();
                 Command(abort.Connection, Core.Tcp.Command.Abort);
+                abort.Connection.ReleaseIdleRings();
                 break;
             case Request.CloseAll closeAll:
                 CloseAll(closeAll.Reply);

@@ -70,6 +70,9 @@ internal sealed partial class StackLoop
 
     public int ReceiveBufferSize => _host.Options.Connection.ReceiveBufferSize;
 
+    /// <summary>Bytes a writer may queue beyond what the stack has sent (<see cref="TcpStackOptions.UnsentLimit"/>).</summary>
+    public int UnsentLimit { get; init; } = int.MaxValue;
+
     public Task Stopped => _stopped.Task;
 
     /// <summary>Microseconds since the stack started: the core's clock.</summary>

@@ -133,7 +133,10 @@ public sealed class TcpStack : IAsyncDisposable
                 hostOptions = configure(hostOptions);
             }
 
-            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket);
+            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket)
+            {
+                UnsentLimit = options.UnsentLimit,
+            };
             loop.Start();
             return new TcpStack(loop, options);
         }

@@ -23,6 +23,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
 {
     private readonly StackLoop _stack;
     private readonly int _sendBufferSize;
+    private readonly int _unsentLimit;
 
     // Pool memory only while bytes are buffered (see PooledRing): the application writes
     // the send ring and the stack thread reads it; the stack thread writes the receive ring
@@ -40,6 +41,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     // Stack side, published with volatile writes:
     private long _released;
+    private long _sentEnd;
     private long _received;
     private volatile bool _peerClosed;
     private volatile int _error;
@@ -72,6 +74,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
         _stack = stack;
         _work = new Request.Work(this);
         _sendBufferSize = sendBuffer;
+        _unsentLimit = stack.UnsentLimit;
         _sendRing = new PooledRing(BufferPool.Shared, stack.Memory, sendBuffer);
         _receiveRing = new PooledRing(BufferPool.Shared, stack.Memory, receiveBuffer);
         Listener = listener;
@@ -88,6 +91,12 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     /// <summary>Bytes received and not yet read by the application (none once it closed for reading).</summary>
     public long Unread => _discarding ? 0 : Volatile.Read(ref _received) - _consumed;
+
+    /// <summary>Bytes written and not yet acknowledged by the peer (as SIOCOUTQ).</summary>
+    public long Unacknowledged => _written - Volatile.Read(ref _released);
+
+    /// <summary>Bytes written and not yet sent (as SIOCOUTQNSD).</summary>
+    public long Unsent => Math.Max(0, _written - Volatile.Read(ref _sentEnd));
 
     /// <summary>Completes when the connection reached CLOSED (or TIME-WAIT) or failed.</summary>
     public Task Completion => _closed.Task;
@@ -181,7 +190,9 @@ public sealed class TcpStackConnection : IAsyncDisposable
                 throw new SocketException((int)SocketError.Shutdown);
             }
 
-            var space = _sendBufferSize - (_written - Volatile.Read(ref _released));
+            var space = Math.Min(
+                _sendBufferSize - (_written - Volatile.Read(ref _released)),
+                _unsentLimit - (_written - Volatile.Read(ref _sentEnd)));
             if (space <= 0)
             {
                 await _sendSpace.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -277,9 +288,27 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     internal void SetState(TcpState state) => _state = (int)state;
 
-    /// <summary>Copies the payload of the segment that starts at <paramref name="sequence"/>.</summary>
-    internal void CopyPayload(uint sequence, Span<byte> destination) =>
-        _sendRing.Current!.Read((long)(sequence - SendBase), destination);
+    /// <summary>
+    /// Copies the payload of the segment that starts at <paramref name="sequence"/>, and
+    /// notes how far the stack has sent: a writer held back by the unsent limit may go on.
+    /// </summary>
+    internal void CopyPayload(uint sequence, Span<byte> destination)
+    {
+        // A sequence number gives the position modulo 2^32; what the core sends lies within
+        // what it took, so count back from there.
+        var position = _writtenTaken - (uint)((uint)_writtenTaken - (sequence - SendBase));
+        _sendRing.Current!.Read(position, destination);
+        var end = position + destination.Length;
+        var sentEnd = _sentEnd;
+        if (end > sentEnd)
+        {
+            Volatile.Write(ref _sentEnd, end);
+            if (Volatile.Read(ref _written) - sentEnd >= _unsentLimit)
+            {
+                _sendSpace.Set();
+            }
+        }
+    }
 
     /// <summary>Keeps arrived bytes at their place in the receive ring (none once the application stopped reading).</summary>
     internal void StoreArrived(uint sequence, ReadOnlySpan<byte> bytes)

@@ -40,6 +40,14 @@ public sealed record TcpStackOptions
     /// <summary>Bytes each connection's receive buffer holds (a power of two): the largest window.</summary>
     public int ReceiveBufferSize { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Bytes a writer may queue beyond what the stack has sent (as Linux's
+    /// <c>tcp_notsent_lowat</c>): the rest of the send buffer holds only bytes in flight, so
+    /// a connection whose peer stopped reading holds at most this much more than the
+    /// peer's window. At least 4096.
+    /// </summary>
+    public int UnsentLimit { get; init; } = 32 * 1024;
+
     /// <summary>Turns Nagle's algorithm off for every connection.</summary>
     public bool NoDelay { get; init; }
 
@@ -77,6 +85,11 @@ public sealed record TcpStackOptions
             {
                 throw new ArgumentException($"{name} must be a power of two from 4096 to 2^30, not {size}", name);
             }
+        }
+
+        if (UnsentLimit < 4096)
+        {
+            throw new ArgumentException($"{nameof(UnsentLimit)} must be at least 4096, not {UnsentLimit}", nameof(UnsentLimit));
         }
 
         if (Mtu is < 576 or > 65535)

@@ -121,6 +121,10 @@ let private usageErrors =
         [ "bench"; "--loss"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --loss"
         [ "bench"; "--loss"; "--buffer"; "1000" ], "--buffer 1000", "power of two from 4096"
         [ "bench"; "--loss"; "--pcap-dir"; "/nonexistent" ], "--pcap-dir", "no such directory"
+        [ "bench"; "--stalled"; "0" ], "--stalled 0", "1 to 10000"
+        [ "bench"; "--rounds"; "2" ], "--rounds", "bench --stalled"
+        [ "bench"; "--stalled"; "5"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --stalled"
+        [ "bench"; "--loss"; "--stalled"; "5" ], "--stalled", "choose one"
         [ "demo"; "--bytes"; "-1" ], "--bytes -1", "0 to"
     ]
 
