@@ -31,6 +31,7 @@ type BenchArgs =
     | Rows of text: string
     | Stalled of count: int
     | Rounds of count: int
+    | Flood of seconds: float
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -51,6 +52,8 @@ type BenchArgs =
             | Stalled _ ->
                 "instead: this many kernel clients, 1 to 10000, send 4 MiB each to the stack's echo server and never read; memory per connection and over rounds."
             | Rounds _ -> "with --stalled: rounds of clients, 1 to 100 (default 4)."
+            | Flood _ ->
+                "instead: a SYN flood from spoofed sources for this many seconds, 1 to 600, while a real client connects five times a second."
             | Kernel_Cc _ ->
                 "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
 
@@ -487,6 +490,7 @@ type private Mode =
     | Figures
     | LossMode
     | StalledMode
+    | FloodMode
 
 /// The switch that picks a mode.
 let private switchOf mode =
@@ -494,6 +498,7 @@ let private switchOf mode =
     | Figures -> ""
     | LossMode -> "--loss"
     | StalledMode -> "--stalled"
+    | FloodMode -> "--flood"
 
 let private modeName mode = ("bench " + switchOf mode).TrimEnd()
 
@@ -513,6 +518,7 @@ let private modeOf (a: BenchArgs) =
     | Rows _ -> "--rows", LossMode
     | Stalled _ -> "--stalled", StalledMode
     | Rounds _ -> "--rounds", StalledMode
+    | Flood _ -> "--flood", FloodMode
 
 /// A congestion control name as the kernel spells one (at most 15 characters).
 let private algorithmName (text: string) =
@@ -525,14 +531,21 @@ let private algorithmName (text: string) =
 
 let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
     let mode =
-        if args.Contains Loss && args.Contains Stalled then
-            Validate.usage "--loss and --stalled are two different benchmarks; choose one"
-        elif args.Contains Loss then
-            LossMode
-        elif args.Contains Stalled then
-            StalledMode
-        else
-            Figures
+        match
+            [
+                if args.Contains Loss then
+                    LossMode
+                if args.Contains Stalled then
+                    StalledMode
+                if args.Contains Flood then
+                    FloodMode
+            ]
+        with
+        | [] -> Figures
+        | [ one ] -> one
+        | several ->
+            let names = several |> List.map switchOf |> String.concat " and "
+            Validate.usage $"{names} are different benchmarks; choose one"
 
     // Refused rather than ignored: the run would not measure what was asked.
     for a in args.GetAllResults() do
@@ -561,4 +574,5 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.GetResult Stalled |> Validate.inRange "--stalled" 1 10000)
             (args.GetResult(Rounds, defaultValue = 4) |> Validate.inRange "--rounds" 1 100)
             out
+    | FloodMode -> FloodBench.run (args.GetResult Flood |> Validate.inRange "--flood" 1.0 600.0) out
     | Figures -> measureAll args out

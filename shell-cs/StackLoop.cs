@@ -119,6 +119,7 @@ internal sealed partial class StackLoop
                 var busy = DrainRequests();
                 busy |= ReadPackets();
                 busy |= RunDueTimers(Now);
+                WatchMemory();
                 PublishCounters();
                 if (!busy && !_stopping)
                 {
@@ -207,6 +208,11 @@ internal sealed partial class StackLoop
             Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
             Observe(PacketDirection.In, now, packet);
+            if (DropForMemory(packet))
+            {
+                continue;
+            }
+
             HostModule.Owned.receive(now, packet, _host, _outbox);
             Apply(packet);
         }

@@ -12,6 +12,7 @@ namespace Stack.Shell;
 /// <param name="ConnectionsByState">Connections the stack holds now, by state.</param>
 /// <param name="StackThreadAllocatedBytes">Bytes the stack thread has allocated (for allocation-per-packet figures).</param>
 /// <param name="BufferBytes">Bytes of pooled memory the connections' send and receive rings hold now.</param>
+/// <param name="MemoryPressureEpisodes">Times the rings' memory crossed the pressure mark (three quarters of <see cref="TcpStackOptions.MemoryLimit"/>).</param>
 public sealed record StackStatistics(
     long PacketsIn,
     long PacketsOut,
@@ -21,4 +22,5 @@ public sealed record StackStatistics(
     IReadOnlyDictionary<string, long> Drops,
     IReadOnlyDictionary<TcpState, int> ConnectionsByState,
     long StackThreadAllocatedBytes,
-    long BufferBytes);
+    long BufferBytes,
+    long MemoryPressureEpisodes);

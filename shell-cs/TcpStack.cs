@@ -65,6 +65,7 @@ public sealed class TcpStack : IAsyncDisposable
             ["unknown-protocol"] = c.UnknownProtocol,
             ["syn-backlog-full"] = c.SynsDropped,
             ["connection-limit"] = c.ConnectionLimitHits,
+            ["memory-limit"] = _loop.MemoryLimitDrops,
         };
         if (_loop.Device is ImpairedDevice impaired)
         {
@@ -88,7 +89,8 @@ public sealed class TcpStack : IAsyncDisposable
             drops,
             states,
             _loop.Allocated,
-            _loop.Memory.Held);
+            _loop.Memory.Held,
+            _loop.PressureEpisodes);
     }
 
     /// <summary>Sets up the device and starts the stack thread.</summary>
@@ -125,6 +127,7 @@ public sealed class TcpStack : IAsyncDisposable
                 ToCore(options.Address),
                 Math.Min(device.Mtu, options.Mtu),
                 options.SendBufferSize,
+                options.InitialReceiveBufferSize,
                 options.ReceiveBufferSize,
                 options.NoDelay,
                 new Isn.IsnKey(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key.AsSpan(8))));
@@ -136,6 +139,8 @@ public sealed class TcpStack : IAsyncDisposable
             var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket)
             {
                 UnsentLimit = options.UnsentLimit,
+                MemoryLimitBytes = options.EffectiveMemoryLimit,
+                MemoryPressureBytes = options.EffectiveMemoryLimit / 4 * 3,
             };
             loop.Start();
             return new TcpStack(loop, options);

@@ -336,6 +336,19 @@ public sealed class TcpStackConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether storing <paramref name="length"/> bytes from <paramref name="sequence"/> would grow the receive ring (stack thread).</summary>
+    internal bool ReceiveRingMustGrow(uint sequence, int length)
+    {
+        if (ReceiveBase is not { } receiveBase || _discarding)
+        {
+            return false;
+        }
+
+        var consumed = Volatile.Read(ref _consumed);
+        var end = consumed + (uint)(sequence - receiveBase - (uint)consumed) + length;
+        return end - consumed > _receiveRing.Size;
+    }
+
     /// <summary>
     /// Hands back pool memory the connection no longer needs: retired blocks, the send ring
     /// once all it held is acknowledged, the receive ring once all it held was read (or is

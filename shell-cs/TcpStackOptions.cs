@@ -48,6 +48,20 @@ public sealed record TcpStackOptions
     /// </summary>
     public int UnsentLimit { get; init; } = 32 * 1024;
 
+    /// <summary>
+    /// Bytes of buffer memory all the stack's connections may hold (as Linux's tcp_mem).
+    /// Above three quarters of it receive buffers stop growing; at it, data that would need
+    /// more memory is dropped (counted as "memory-limit") and the peer sends it again.
+    /// Null (the default): an eighth of the memory available to the process, at least 64 MiB.
+    /// </summary>
+    public long? MemoryLimit { get; init; }
+
+    /// <summary>Bytes a connection's receive buffer starts at; autotuning grows it up to <see cref="ReceiveBufferSize"/>.</summary>
+    public int InitialReceiveBufferSize { get; init; } = 64 * 1024;
+
+    internal long EffectiveMemoryLimit =>
+        MemoryLimit ?? Math.Max(64L << 20, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 8);
+
     /// <summary>Turns Nagle's algorithm off for every connection.</summary>
     public bool NoDelay { get; init; }
 
@@ -85,6 +99,16 @@ public sealed record TcpStackOptions
             {
                 throw new ArgumentException($"{name} must be a power of two from 4096 to 2^30, not {size}", name);
             }
+        }
+
+        if (MemoryLimit is < 1 << 20)
+        {
+            throw new ArgumentException($"{nameof(MemoryLimit)} must be at least 1 MiB, not {MemoryLimit}", nameof(MemoryLimit));
+        }
+
+        if (InitialReceiveBufferSize < 4096)
+        {
+            throw new ArgumentException($"{nameof(InitialReceiveBufferSize)} must be at least 4096, not {InitialReceiveBufferSize}", nameof(InitialReceiveBufferSize));
         }
 
         if (UnsentLimit < 4096)

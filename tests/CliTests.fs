@@ -125,6 +125,7 @@ let private usageErrors =
         [ "bench"; "--rounds"; "2" ], "--rounds", "bench --stalled"
         [ "bench"; "--stalled"; "5"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --stalled"
         [ "bench"; "--loss"; "--stalled"; "5" ], "--stalled", "choose one"
+        [ "bench"; "--flood"; "0" ], "--flood 0", "1 to 600"
         [ "demo"; "--bytes"; "-1" ], "--bytes -1", "0 to"
     ]
 

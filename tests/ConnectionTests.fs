@@ -936,6 +936,70 @@ let private zeroWindowTests =
                 Expect.equal update.Window 1100 "a segment's worth is"
             }
 
+            test
+                "receive-buffer autotuning: a reader that keeps up grows the buffer each period, up to the most allowed" {
+                let x =
+                    established
+                        { o with
+                            ReceiveBufferSize = 1 <<< 20
+                            InitialReceiveBufferSize = 64 * 1024
+                        }
+
+                Expect.equal x.Connection.ReceiveBuffer (64 * 1024) "it starts at the initial size"
+                Expect.isLessThanOrEqual x.Connection.ReceiveWindow (64 * 1024) "and offers no more"
+                let sizes = ResizeArray [ x.Connection.ReceiveBuffer ]
+
+                for _ in 1..8 do
+                    // The peer fills the window; the application reads all of it at once.
+                    let mutable offered = x.Connection.ReceiveWindow
+
+                    while offered > 0 do
+                        let out = x.PeerData(min 1400 offered)
+                        offered <- offered - out.Readable
+
+                        if out.Readable = 0 then
+                            offered <- 0
+
+                    x.Wait 20_000L
+                    x.User(Command.Consumed x.Connection.Unread) |> ignore
+                    sizes.Add x.Connection.ReceiveBuffer
+
+                Expect.isTrue
+                    (Seq.pairwise sizes |> Seq.forall (fun (a, b) -> b >= a))
+                    $"never shrinks: {List.ofSeq sizes}"
+
+                Expect.isGreaterThan sizes[1] sizes[0] "a full window read in one period grows it"
+                Expect.equal (Seq.last sizes) (1 <<< 20) "up to ReceiveBufferSize and no further"
+            }
+
+            test
+                "receive-buffer autotuning: a reader that takes little keeps the initial buffer; RcvBufferMax caps growth" {
+                let x =
+                    established
+                        { o with
+                            ReceiveBufferSize = 1 <<< 20
+                            InitialReceiveBufferSize = 64 * 1024
+                        }
+
+                for _ in 1..8 do
+                    x.PeerData 1000 |> ignore
+                    x.Wait 20_000L
+                    x.User(Command.Consumed x.Connection.Unread) |> ignore
+
+                Expect.equal x.Connection.ReceiveBuffer (64 * 1024) "1000 bytes a period need no more"
+                // What the host sets under memory pressure: the buffer stays where it is.
+                x.Connection.RcvBufferMax <- x.Connection.ReceiveBuffer
+                let window = x.Connection.ReceiveWindow
+                let mutable taken = 0
+
+                while taken < window do
+                    taken <- taken + (x.PeerData(min 1400 (window - taken))).Readable
+
+                x.Wait 20_000L
+                x.User(Command.Consumed x.Connection.Unread) |> ignore
+                Expect.equal x.Connection.ReceiveBuffer (64 * 1024) "no growth at the cap"
+            }
+
             test "a peer that keeps its window shut but answers every probe keeps the connection open (MUST-36)" {
                 let x = established { o with MaxRetries = 3 }
                 let mss = x.Connection.MaxSegmentSize

@@ -528,6 +528,31 @@ let tests =
                 | struct (ValueNone, _) -> failtest "not in the accept queue"
             }
 
+            test "data on the ACK that returns a SYN cookie arrives with its offset in that packet" {
+                // The peer's pure ACK was lost: its first data segment returns the cookie.
+                let host =
+                    Host.create
+                        { HostOptions.create hostAddress with
+                            SynBacklog = 1
+                        }
+                    |> listening 80us 16
+
+                let host, _ = receive (synFrom 5000us 1u) host
+                let host, out = receive (synFrom 5002us 1000u) host
+                let _, tcp = decodeTcp (datagrams out |> List.exactlyOne)
+                let payload = "first bytes"B
+
+                let packet =
+                    tcpWith 5002us 80us (TcpFlags.Ack ||| TcpFlags.Psh) 1001u (tcp.SequenceNumber + 1u) [] payload
+
+                let host, out = receive packet host
+                Expect.equal host.Counters.SynCookiesAccepted 1L "the cookie taken back"
+                let struct (_, c) = out.Connections |> List.exactlyOne
+                let a = c.Arrived.Value
+                Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
+                Expect.equal c.Readable payload.Length "readable"
+            }
+
             test "an ACK with a forged or stale cookie makes nothing and is reset" {
                 let host =
                     Host.create

@@ -393,8 +393,9 @@ let tests =
                     let s, c = kernelConnects ns stack 7
                     use s = s
                     // The kernel shuts down its side; we read to the end and then answer.
+                    let receiving = stackReceive c
                     let up = kernelSend s 21 100_000L |> within 10.
-                    let _, upReceived = stackReceive c |> within 10.
+                    let _, upReceived = receiving |> within 10.
                     Expect.equal upReceived up "we read the kernel's bytes up to its FIN"
                     // The kernel reads while we send: a writer may run only so far ahead
                     // of what is sent (TcpStackOptions.UnsentLimit).
@@ -495,11 +496,14 @@ let tests =
                     withStackSetup { plain with CapturePath = Some path } (fun ns stack ->
                         let s, c = kernelConnects ns stack 7
                         use s = s
+                        // Each side reads while the other sends, as neither buffer holds it all.
+                        let receiving = stackReceive c
                         let up = kernelSend s 51 (1L * MiB) |> within 60.
-                        let _, received = stackReceive c |> within 60.
+                        let _, received = receiving |> within 60.
                         Expect.equal received up "transfer intact"
+                        let kernelReceiving = kernelReceive s
                         stackSend c 52 100_000L |> within 60. |> ignore
-                        kernelReceive s |> within 60. |> ignore
+                        kernelReceiving |> within 60. |> ignore
                         c.Completion.Wait(TimeSpan.FromSeconds 10.) |> ignore)
 
                     let tshark filter fields = tsharkLines path filter fields

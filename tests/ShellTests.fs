@@ -204,8 +204,11 @@ let tests =
                     let request = readAll server |> within 10.
                     Expect.equal request "request"B "server read up to end of stream"
                     let reply = streamBytes 3 100_000
+                    // Read while the server writes: a writer runs only so far ahead of the
+                    // peer's window (TcpStackOptions.UnsentLimit).
+                    let reading = readAll client
                     writeAll server reply |> within 10.
-                    let got = readAll client |> within 10.
+                    let got = reading |> within 10.
                     Expect.equal (sha got) (sha reply) "client read after its own shutdown"
                     client.Completion |> fun t -> t.Wait(TimeSpan.FromSeconds 10.) |> ignore
                     Expect.isTrue client.Completion.IsCompleted "client finished closing")
@@ -281,6 +284,61 @@ let tests =
 
                         Expect.equal client.State Net.NetworkInformation.TcpState.Established "still open")
 
+            testCase
+                "at the stack's memory limit data that needs more is dropped, counted, and sent again; all arrives intact"
+            <| fun () ->
+                let struct (a, b) = MemoryDevice.CreatePair()
+
+                let megabyte = 1 <<< 20
+
+                let options (address: IPAddress) (device: MemoryDevice) (limit: Nullable<int64>) =
+                    TcpStackOptions(
+                        Address = address,
+                        Device = device,
+                        SendBufferSize = megabyte,
+                        ReceiveBufferSize = megabyte,
+                        InitialReceiveBufferSize = megabyte,
+                        MemoryLimit = limit
+                    )
+
+                let stackA = TcpStack.Start(options addressA a (Nullable()))
+                let stackB = TcpStack.Start(options addressB b (Nullable(1L <<< 20)))
+
+                try
+                    use listener = stackB.Listen 7
+
+                    let pairs =
+                        [
+                            for _ in 1..3 ->
+                                let accepting = listener.AcceptAsync().AsTask()
+                                let client = stackA.ConnectAsync(IPEndPoint(addressB, 7)) |> within 10.
+                                client, accepting |> within 10.
+                        ]
+
+                    let data = [ for i in 1..3 -> streamBytes (40 + i) (1 <<< 20) ]
+
+                    let writes =
+                        List.map2 (fun (client, _) bytes -> writeAll client bytes :> Task) pairs data
+
+                    // Nobody reads yet: three windows of 1 MiB would need 3 MiB.
+                    eventually 30. (fun () -> stackB.GetStatistics().Drops["memory-limit"] > 0L) (fun () ->
+                        $"no drop at the limit; B holds {stackB.GetStatistics().BufferBytes} bytes")
+
+                    Expect.isLessThanOrEqual
+                        (stackB.GetStatistics().BufferBytes)
+                        (2L <<< 20)
+                        "rings stay within the limit and one ring's growth"
+
+                    let got = pairs |> List.map (fun (_, server) -> readAll server)
+
+                    for (bytes, reading) in List.zip data got do
+                        Expect.equal (sha (reading |> within 60.)) (sha bytes) "intact after the drops"
+
+                    Expect.isTrue (Task.WhenAll(writes).Wait(TimeSpan.FromSeconds 30.)) "the writers finished"
+                finally
+                    stackA.DisposeAsync().AsTask().Wait()
+                    stackB.DisposeAsync().AsTask().Wait()
+
             testCase "a reader that closes while the peer still sends reads end of stream; the rest is discarded"
             <| fun () ->
                 withPairOf 65536 (fun stackA stackB ->
@@ -302,8 +360,9 @@ let tests =
             <| fun () ->
                 withPair (fun stackA stackB ->
                     let client, server = connectPair stackA stackB
+                    let reading = readAll server
                     writeAll client (streamBytes 5 100_000) |> within 10.
-                    readAll server |> within 10. |> ignore
+                    reading |> within 10. |> ignore
                     Expect.isTrue (server.CloseAsync().Wait(TimeSpan.FromSeconds 10.)) "server closed"
                     let stats = stackA.GetStatistics()
                     Expect.isGreaterThan stats.PacketsOut 60L "A sent the data's packets"

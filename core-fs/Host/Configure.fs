@@ -7,11 +7,13 @@ open Stack.Core.Tcp
 open Stack.Core.Wire
 
 /// Options for a host at `address` on a link with this MTU, with the given buffer sizes
-/// (powers of two), Nagle on or off, and the secret for initial sequence numbers.
+/// (powers of two; the receive buffer starts at `initialReceiveBuffer` and autotuning
+/// grows it), Nagle on or off, and the secret for initial sequence numbers.
 let hostOptions
     (address: Ipv4Address)
     (mtu: int)
     (sendBuffer: int)
+    (initialReceiveBuffer: int)
     (receiveBuffer: int)
     (noDelay: bool)
     (isnKey: IsnKey)
@@ -24,6 +26,7 @@ let hostOptions
                 Mss = ConnectionOptions.mssForMtu mtu
                 SendBufferSize = sendBuffer
                 ReceiveBufferSize = receiveBuffer
+                InitialReceiveBufferSize = initialReceiveBuffer
                 NoDelay = noDelay
                 IsnKey = isnKey
             }

@@ -195,6 +195,8 @@ type Host =
             /// the second began.
             mutable ChallengeAcksLeft: int
             mutable ChallengeSecondStart: int64
+            /// The driver is short of memory for buffers: receive buffers stop growing.
+            mutable MemoryPressure: bool
             /// The last connection an owned step looked up, and the table it was found in:
             /// a transfer asks for the same connection packet after packet, and a lookup
             /// in the immutable table costs about 15 ns. Written only by owned steps (a

@@ -23,6 +23,7 @@ let create (options: HostOptions) =
         PacketsOut = 0L
         ChallengeAcksLeft = options.ChallengeAckLimit
         ChallengeSecondStart = Int64.MinValue / 2L
+        MemoryPressure = false
         MemoTable = null
         MemoTuple = Unchecked.defaultof<FourTuple>
         MemoConnection = Unchecked.defaultof<Connection>
@@ -171,6 +172,10 @@ module Owned =
         match tryFindIn step tuple with
         | ValueNone -> Error(NoSuchConnection tuple)
         | ValueSome c -> Ok(commandStep now c tuple cmd step)
+
+    /// Tells the host whether the driver is short of memory for buffers: while it is,
+    /// receive-buffer autotuning grows no buffer.
+    let setMemoryPressure (pressure: bool) (host: Host) = host.MemoryPressure <- pressure
 
     /// Runs every connection timer due at `now`.
     let timeout (now: int64) (host: Host) (outbox: HostOutbox) =

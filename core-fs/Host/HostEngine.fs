@@ -177,7 +177,9 @@ let reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
 
 /// A listener's new connection `c`, filed as half-open; its step's output moves it on
 /// (to the accept queue once established).
-let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Connection) =
+/// `payloadStart` is where the segment that made the connection has its payload (in a
+/// final ACK that returns a SYN cookie, the data it may carry).
+let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Connection) (payloadStart: int) =
     step.Host.ListenerTable <-
         step.Host.ListenerTable.Add(
             l.Port,
@@ -186,7 +188,7 @@ let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Conne
             }
         )
 
-    record step tuple c true 0
+    record step tuple c true payloadStart
 
 /// The host holds as many connections as it may; counted when so.
 let private atConnectionLimit (step: Step) =
@@ -239,7 +241,14 @@ let private answerWithCookie (step: Step) (now: int64) (l: Listener) (tuple: Fou
 
 /// The handshake's last ACK for a listener that has no connection for it: if it returns
 /// a cookie of ours, the connection it rebuilds joins the accept queue. False if not.
-let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incoming: inref<Incoming>) =
+let tryCookie
+    (step: Step)
+    (now: int64)
+    (l: Listener)
+    (tuple: FourTuple)
+    (incoming: inref<Incoming>)
+    (payloadStart: int)
+    =
     let h = &incoming.Header
 
     if
@@ -269,7 +278,7 @@ let tryCookie (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (incomi
 
             // Filed as a half-open connection that just completed: the step moves it to
             // the accept queue.
-            fileHalfOpen step l tuple c
+            fileHalfOpen step l tuple c payloadStart
             true
 
 /// A SYN for a listener: a new connection in SYN-RECEIVED; a cookie instead when the SYN
@@ -296,7 +305,7 @@ let openPassive (step: Step) (now: int64) (l: Listener) (tuple: FourTuple) (inco
         Connection.Owned.handleSegment now incoming c step.Out.ConnectionOutbox
 
         if c.CurrentState.IsSynReceived then
-            fileHalfOpen step l tuple c
+            fileHalfOpen step l tuple c 0
         else
             record step tuple c true 0
 
@@ -339,7 +348,7 @@ let onTcpUnusual
     | ValueNone ->
         match tryListener step.Host h.DestinationPort with
         | ValueSome l when isSyn -> openPassive step now l tuple incoming
-        | ValueSome l when tryCookie step now l tuple &incoming -> ()
+        | ValueSome l when tryCookie step now l tuple &incoming payloadStart -> ()
         | ValueSome l ->
             // Not a SYN: LISTEN answers an ACK with a reset and ignores the rest.
             let struct (_, output) = Connection.handleSegment now incoming l.Template
@@ -588,6 +597,13 @@ let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: S
         Ok tuple
 
 let commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (step: Step) =
+    // Under memory pressure a receive buffer keeps the size it has.
+    c.RcvBufferMax <-
+        if step.Host.MemoryPressure then
+            c.RcvBuffer
+        else
+            c.Options.ReceiveBufferSize
+
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
     record step tuple c false 0
 

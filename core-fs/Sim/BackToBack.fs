@@ -56,7 +56,10 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
 
     /// The applications read and write in chunks, as real ones do, not a segment at a time.
     let chunk =
-        min 65536 (min connection.SendBufferSize connection.ReceiveBufferSize / 4)
+        min
+            65536
+            (min connection.SendBufferSize (min connection.ReceiveBufferSize connection.InitialReceiveBufferSize)
+             / 4)
 
     /// Bytes readable at B and not read yet.
     let mutable unread = 0

@@ -48,6 +48,10 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         RcvNxt = zero
         RcvEdge = zero
         RcvUnread = 0
+        RcvBuffer = min options.ReceiveBufferSize (max 4096 options.InitialReceiveBufferSize)
+        RcvBufferMax = options.ReceiveBufferSize
+        RcvCopied = 0
+        RcvMeasuredAt = 0L
         RcvShift =
             if options.WindowScaling then
                 shiftFor options.ReceiveBufferSize
@@ -312,7 +316,7 @@ let private acceptSyn (c: Connection) (now: int64) (box: Outbox) (incoming: inre
         c.Timing <- ValueSome(struct (c.Iss, now))
 
     syn c now box
-    c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
+    c.RcvEdge <- c.RcvNxt + min 65535 c.RcvBuffer
     startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
 
 /// RFC 9293 3.10.7.2: a segment for a connection in LISTEN.
@@ -401,7 +405,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             connected c now box
             // Text and FIN on the SYN-ACK are taken as in any segment (3.10.7.3, "continue
             // at the sixth step"), within the window our SYN offered.
-            c.RcvEdge <- c.RcvNxt + min 65535 (c.Options.ReceiveBufferSize - c.RcvUnread)
+            c.RcvEdge <- c.RcvNxt + min 65535 (c.RcvBuffer - c.RcvUnread)
 
             if incoming.PayloadLength > 0 then
                 Receiver.onText c box &incoming |> ignore
@@ -416,7 +420,7 @@ let private onSynSent (c: Connection) (now: int64) (box: Outbox) (incoming: inre
             // Simultaneous open: both SYNs crossed.
             c.State <- State.SynReceived
             syn c now box
-            c.RcvEdge <- c.RcvNxt + min 65535 c.Options.ReceiveBufferSize
+            c.RcvEdge <- c.RcvNxt + min 65535 c.RcvBuffer
 
 /// The peer's SYN-ACK after crossing SYNs: its ACK is taken as any other, and the
 /// connection is established without waiting for a further segment.
@@ -581,6 +585,7 @@ let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbo
     | Command.Consumed bytes ->
         let consumed = max 0 (min bytes c.RcvUnread)
         c.RcvUnread <- c.RcvUnread - consumed
+        Receiver.autotune c now consumed
 
         match c.State with
         | State.Established
@@ -650,7 +655,7 @@ let private onRetransmit (c: Connection) (now: int64) (box: Outbox) =
             syn c now box
 
             if c.State.IsSynReceived then
-                c.RcvEdge <- SeqNum.max c.RcvEdge (c.RcvNxt + min 65535 c.Options.ReceiveBufferSize)
+                c.RcvEdge <- SeqNum.max c.RcvEdge (c.RcvNxt + min 65535 c.RcvBuffer)
 
             startTimer Timers.Retransmit (now + Rtt.rto c.Rtt) c
     | State.Established

@@ -127,10 +127,10 @@ let private writeSegmentOptions (h: inref<TcpHeader>) (c: Connection) (now: int6
 /// Receiver silly-window avoidance (RFC 9293 3.8.6.2.2): the edge moves right only by at
 /// least min(half the buffer, one MSS), and never moves left.
 let advertiseWindow (c: Connection) =
-    let available = max 0 (c.Options.ReceiveBufferSize - c.RcvUnread)
+    let available = max 0 (c.RcvBuffer - c.RcvUnread)
     let candidate = c.RcvNxt + available
     let current = SeqNum.max c.RcvEdge c.RcvNxt
-    let threshold = min (c.Options.ReceiveBufferSize / 2) c.Options.Mss
+    let threshold = min (c.RcvBuffer / 2) c.Options.Mss
 
     if candidate - current >= max 1 threshold then
         c.RcvEdge <- candidate
@@ -211,7 +211,7 @@ let syn (c: Connection) (now: int64) (box: Outbox) =
     let shift = if isSynAck && not c.ScalingOn then ValueNone else shift
     let sack = o.Sack && (not isSynAck || c.SackOn)
     // A SYN carries the unscaled window (RFC 7323 2.2).
-    let window = uint16 (min 65535 (max 0 (o.ReceiveBufferSize - c.RcvUnread)))
+    let window = uint16 (min 65535 (max 0 (c.RcvBuffer - c.RcvUnread)))
 
     let header =
         { baseHeader

@@ -131,13 +131,28 @@ let answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: inr
 
         ack c now box
 
+/// Receive-buffer autotuning: the application read `consumed` more bytes. Once per round
+/// trip (10 ms before the first RTT sample), a buffer smaller than twice what was read in
+/// that time grows to it, up to `RcvBufferMax`: the window keeps ahead of the bandwidth-
+/// delay product, and a connection that carries little keeps a small buffer.
+let autotune (c: Connection) (now: int64) (consumed: int) =
+    c.RcvCopied <- c.RcvCopied + consumed
+    let period = c.Rtt.Srtt |> ValueOption.defaultValue 10_000L
+
+    if now - c.RcvMeasuredAt >= max 1L period then
+        if c.RcvBuffer < c.RcvBufferMax && c.RcvCopied > c.RcvBuffer / 2 then
+            c.RcvBuffer <- min c.RcvBufferMax (2 * c.RcvCopied |> max c.RcvBuffer)
+
+        c.RcvCopied <- 0
+        c.RcvMeasuredAt <- now
+
 /// The window the application's reads have opened, announced in a segment of its own
 /// only when that is worth it: a small or closed window reopens as soon as it grew by an
 /// MSS (or half the buffer); a larger one only once it at least doubles from half the
 /// buffer or less, as Linux does. Otherwise the next ACK carries it.
 let windowUpdate (c: Connection) (now: int64) (box: Outbox) =
     let mss = c.Options.Mss
-    let buffer = c.Options.ReceiveBufferSize
+    let buffer = c.RcvBuffer
     let available = max 0 (buffer - c.RcvUnread)
     let growth = (c.RcvNxt + available) - c.RcvEdge
     let current = c.RcvEdge - c.RcvNxt

@@ -105,6 +105,15 @@ type Connection =
             mutable RcvEdge: SeqNum
             /// Readable bytes the application has not consumed yet.
             mutable RcvUnread: int
+            /// The receive buffer now (unread bytes plus the window), grown by autotuning
+            /// up to `RcvBufferMax`.
+            mutable RcvBuffer: int
+            /// How far autotuning may grow the buffer: the option, or where the buffer is
+            /// while the host is short of memory.
+            mutable RcvBufferMax: int
+            /// Bytes the application read since `RcvMeasuredAt` (autotuning's measure).
+            mutable RcvCopied: int
+            mutable RcvMeasuredAt: int64
             mutable RcvShift: int
             mutable OutOfOrder: Reassembly.Ranges
             /// A duplicate that arrived, to report once in a D-SACK block (RFC 2883).
@@ -192,6 +201,8 @@ type Connection =
     member c.ReceiveNext = c.RcvNxt
     /// The receive window last advertised, in bytes.
     member c.ReceiveWindow = max 0 (c.RcvEdge - c.RcvNxt)
+    /// The receive buffer now: unread bytes plus the window, as autotuning left it.
+    member c.ReceiveBuffer = c.RcvBuffer
     member c.SendShift = c.SndShift
     member c.ReceiveShift = c.RcvShift
     member c.TimestampsEnabled = c.TimestampsOn

@@ -62,8 +62,13 @@ type ConnectionOptions =
         Mss: int
         /// Bytes the caller's send buffer holds: the most data queued and not yet acked.
         SendBufferSize: int
-        /// Bytes the caller's receive buffer holds: unread data plus the window.
+        /// Bytes the caller's receive buffer holds at most: unread data plus the window.
         ReceiveBufferSize: int
+        /// Where receive-buffer autotuning starts: the buffer grows from here toward twice
+        /// what the application reads in a round trip, up to `ReceiveBufferSize`, as
+        /// Linux's receive buffer moderation does. At `ReceiveBufferSize` or more, the
+        /// buffer is that size from the start.
+        InitialReceiveBufferSize: int
         /// Offer window scaling (RFC 7323).
         WindowScaling: bool
         /// Offer timestamps (RFC 7323).
@@ -106,6 +111,7 @@ module ConnectionOptions =
             Mss = 1460
             SendBufferSize = 256 * 1024
             ReceiveBufferSize = 256 * 1024
+            InitialReceiveBufferSize = 64 * 1024
             WindowScaling = true
             Timestamps = true
             Sack = true
