@@ -68,26 +68,6 @@ let private probe (ns: string) (server: IPEndPoint) =
                 )
     }
 
-let private echo (c: TcpStackConnection) : Task =
-    task {
-        let buffer = Array.zeroCreate<byte> 512
-
-        try
-            let mutable go = true
-
-            while go do
-                let! n = c.ReadAsync(buffer.AsMemory())
-
-                if n = 0 then
-                    go <- false
-                else
-                    do! c.WriteAsync(ReadOnlyMemory(buffer, 0, n))
-
-            do! c.CloseAsync()
-        with _ ->
-            c.Abort()
-    }
-
 let run (seconds: float) (out: TextWriter) =
     Validate.root "bench --flood makes a network namespace and a TUN device and sends spoofed packets in it"
     requirePython ()
@@ -113,7 +93,7 @@ let run (seconds: float) (out: TextWriter) =
                 try
                     while true do
                         let! c = listener.AcceptAsync stop.Token
-                        echo c |> ignore
+                        EchoLoop.serve 512 c |> ignore
                 with _ ->
                     ()
             }

@@ -1,7 +1,8 @@
 /// `tcpstack bench --stalled N`: memory under readers that stall. N kernel clients each
 /// send 4 MiB (more than the kernel's and the stack's buffers take) to the stack's echo
 /// server and never read the echo, so every connection ends with the stack's receive
-/// window filled and its echo stuck behind the client's full buffer. The figure is what the stack holds per connection beyond the window the peer
+/// window filled and its echo stuck behind the client's full buffer. The figure is what
+/// the stack holds per connection beyond the window the peer
 /// filled; the rounds show whether memory comes back once the clients are gone.
 module Stack.Cli.StalledBench
 
@@ -25,27 +26,6 @@ let private resident () =
     use p = Process.GetCurrentProcess()
     p.Refresh()
     p.WorkingSet64
-
-/// Echoes until the peer closes or the connection fails.
-let private echo (c: TcpStackConnection) : Task =
-    task {
-        let buffer = Array.zeroCreate<byte> 16384
-
-        try
-            let mutable go = true
-
-            while go do
-                let! n = c.ReadAsync(buffer.AsMemory())
-
-                if n = 0 then
-                    go <- false
-                else
-                    do! c.WriteAsync(ReadOnlyMemory(buffer, 0, n))
-        with _ ->
-            ()
-
-        c.Abort()
-    }
 
 /// Polls `measure` until it stops changing (two equal readings in a row) or `limit` passes.
 let private settle (limit: TimeSpan) (measure: unit -> int64) =
@@ -145,7 +125,7 @@ let run (count: int) (rounds: int) (out: TextWriter) =
                     while true do
                         let! c = listener.AcceptAsync stop.Token
                         accepted.Enqueue c
-                        echo c |> ignore
+                        EchoLoop.serve 16384 c |> ignore
                 with _ ->
                     ()
             }

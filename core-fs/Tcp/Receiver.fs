@@ -133,7 +133,7 @@ let answerUnacceptable (c: Connection) (now: int64) (box: Outbox) (incoming: inr
 
 /// Receive-buffer autotuning: the application read `consumed` more bytes. Once per round
 /// trip (10 ms before the first RTT sample), a buffer smaller than twice what was read in
-/// that time grows to it, up to `RcvBufferMax`: the window keeps ahead of the bandwidth-
+/// that time grows to that, rounded up to a power of two, up to `RcvBufferMax`: the window keeps ahead of the bandwidth-
 /// delay product, and a connection that carries little keeps a small buffer.
 let autotune (c: Connection) (now: int64) (consumed: int) =
     c.RcvCopied <- c.RcvCopied + consumed
@@ -141,7 +141,13 @@ let autotune (c: Connection) (now: int64) (consumed: int) =
 
     if now - c.RcvMeasuredAt >= max 1L period then
         if c.RcvBuffer < c.RcvBufferMax && c.RcvCopied > c.RcvBuffer / 2 then
-            c.RcvBuffer <- min c.RcvBufferMax (2 * c.RcvCopied |> max c.RcvBuffer)
+            // A power of two, as the drivers' rings are: a window the peer fills fills its ring.
+            let wanted =
+                1
+                <<< (32
+                     - System.Numerics.BitOperations.LeadingZeroCount(uint32 (2 * c.RcvCopied - 1)))
+
+            c.RcvBuffer <- min c.RcvBufferMax (max c.RcvBuffer wanted)
 
         c.RcvCopied <- 0
         c.RcvMeasuredAt <- now
