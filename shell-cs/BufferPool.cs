@@ -8,7 +8,8 @@ namespace Stack.Shell;
 /// bytes, from 4 KiB, cut from mappings of at least 1 MiB. A returned block waits for
 /// reuse; once it has waited a second unused, a timer gives its pages back to the system
 /// (they read as zeros when used again), so the resident set follows the data the stacks
-/// hold, and an idle process holds none. Mappings are never removed: a block may be read by a thread
+/// hold, and an idle process holds none. When the last block is back and trimmed, the
+/// timer trims the C heap too (glibc's malloc_trim). Mappings are never removed: a block may be read by a thread
 /// that lost a race, and an address that stays mapped never faults.
 /// </summary>
 public sealed unsafe partial class BufferPool
@@ -130,9 +131,38 @@ public sealed unsafe partial class BufferPool
     private void TrimAndRearm()
     {
         Volatile.Write(ref _trimArmed, 0);
-        if (Trim() && Interlocked.Exchange(ref _trimArmed, 1) == 0)
+        if (Trim())
         {
-            _trimTimer.Change(IdleMilliseconds, Timeout.Infinite);
+            if (Interlocked.Exchange(ref _trimArmed, 1) == 0)
+            {
+                _trimTimer.Change(IdleMilliseconds, Timeout.Infinite);
+            }
+        }
+        else if (BytesRented == 0)
+        {
+            // Every connection is gone: what the work around them left free in the C
+            // heap (socket and runtime allocations) goes back to the system too.
+            TrimCHeap();
+        }
+    }
+
+    private static bool _cHeapTrimmable = OperatingSystem.IsLinux();
+
+    private static void TrimCHeap()
+    {
+        if (!_cHeapTrimmable)
+        {
+            return;
+        }
+
+        try
+        {
+            _ = MallocTrim(0);
+        }
+        catch (EntryPointNotFoundException)
+        {
+            // Not glibc (musl has no malloc_trim).
+            _cHeapTrimmable = false;
         }
     }
 
@@ -196,6 +226,9 @@ public sealed unsafe partial class BufferPool
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
     private static partial int Madvise(void* address, nuint length, int advice);
