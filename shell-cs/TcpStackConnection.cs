@@ -190,9 +190,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
                 throw new SocketException((int)SocketError.Shutdown);
             }
 
-            var space = Math.Min(
-                _sendBufferSize - (_written - Volatile.Read(ref _released)),
-                _unsentLimit - (_written - Volatile.Read(ref _sentEnd)));
+            var space = SendSpace();
             if (space <= 0)
             {
                 await _sendSpace.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -215,6 +213,24 @@ public sealed class TcpStackConnection : IAsyncDisposable
             PostWork();
             data = data[n..];
         }
+    }
+
+    /// <summary>
+    /// Bytes the writer may add now: within the send buffer, at most the unsent limit ahead
+    /// of what was sent, and, while little is in flight, within a ring no larger than the
+    /// smallest block that holds what is in flight plus half the unsent limit, so a peer
+    /// that stopped reading pins a small ring (the unsent bytes never drop below half).
+    /// </summary>
+    private long SendSpace()
+    {
+        var released = Volatile.Read(ref _released);
+        var sentEnd = Volatile.Read(ref _sentEnd);
+        var inFlight = Math.Max(0, sentEnd - released);
+        var ringCap = BufferPool.BlockSize((int)Math.Min(1 << 30, inFlight + _unsentLimit / 2));
+        var buffered = _written - released;
+        return Math.Min(
+            Math.Min(_sendBufferSize - buffered, ringCap - buffered),
+            _unsentLimit - (_written - sentEnd));
     }
 
     /// <summary>Sends FIN after the queued data: the peer reads end of stream; we can still read.</summary>
@@ -303,7 +319,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
         if (end > sentEnd)
         {
             Volatile.Write(ref _sentEnd, end);
-            if (Volatile.Read(ref _written) - sentEnd >= _unsentLimit)
+            if (Volatile.Read(ref _written) - sentEnd >= _unsentLimit / 2)
             {
                 _sendSpace.Set();
             }
