@@ -143,7 +143,7 @@ let run (seconds: float) (out: TextWriter) =
                 sorted[min (sorted.Length - 1) (int (p * float sorted.Length))]
 
         out.WriteLine(
-            $"flood: {sent} spoofed SYNs in {elapsed:F1} s ({float sent / elapsed:F0} per s sent; the stack read {counters.PacketsIn - packetsBefore} packets)"
+            $"flood: {sent} spoofed SYNs in {elapsed:F1} s ({float sent / elapsed:F0} per s sent; the stack read {counters.PacketsIn - packetsBefore} packets: the TUN device drops what the stack cannot read in time, a real client's SYN as often as the flood's)"
         )
 
         out.WriteLine(
