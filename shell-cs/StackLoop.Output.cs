@@ -78,6 +78,7 @@ internal sealed partial class StackLoop
         }
 
         var c = new TcpStackConnection(this, SendBufferSize, ReceiveBufferSize, listener);
+        listener.Live++;
         c.Attach(tuple, sendBase);
         _connections[tuple] = c;
     }

@@ -124,6 +124,11 @@ internal sealed partial class StackLoop
         }
 
         _listeners[l.Port] = l;
+        if (l.MaxConnections != int.MaxValue)
+        {
+            _limitedListeners++;
+        }
+
         done.TrySetResult();
     }
 
@@ -132,6 +137,11 @@ internal sealed partial class StackLoop
         if (!_listeners.Remove(l.Port))
         {
             return;
+        }
+
+        if (l.MaxConnections != int.MaxValue)
+        {
+            _limitedListeners--;
         }
 
         // The core resets what it still held for the listener (half-open, or established

@@ -208,7 +208,7 @@ internal sealed partial class StackLoop
             Volatile.Write(ref _bytesIn, _bytesIn + n);
             var now = Now;
             Observe(PacketDirection.In, now, packet);
-            if (DropForMemory(packet))
+            if (DropAtLimit(packet))
             {
                 continue;
             }

@@ -66,6 +66,7 @@ public sealed class TcpStack : IAsyncDisposable
             ["syn-backlog-full"] = c.SynsDropped,
             ["connection-limit"] = c.ConnectionLimitHits,
             ["memory-limit"] = _loop.MemoryLimitDrops,
+            ["listener-limit"] = _loop.ListenerLimitDrops,
         };
         if (_loop.Device is ImpairedDevice impaired)
         {
@@ -185,13 +186,14 @@ public sealed class TcpStack : IAsyncDisposable
 
     /// <summary>Listens on <paramref name="port"/>, keeping up to <paramref name="backlog"/> connections for accept.</summary>
     /// <exception cref="SocketException">AddressAlreadyInUse when the port is taken.</exception>
-    public TcpStackListener Listen(int port, int backlog = 128)
+    public TcpStackListener Listen(int port, int backlog = 128, int maxConnections = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var listener = new TcpStackListener(_loop, new IPEndPoint(Address, port), backlog);
+        var listener = new TcpStackListener(_loop, new IPEndPoint(Address, port), backlog, maxConnections);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _loop.Post(new Request.Listen(listener, done));
         done.Task.GetAwaiter().GetResult();

@@ -52,6 +52,9 @@ public sealed class TcpStackConnection : IAsyncDisposable
     // receive ring again (TIME-WAIT or CLOSED).
     private volatile bool _ringsDone;
 
+    // Stack thread only: counted out of the listener's live connections.
+    private bool _ended;
+
     // Stack side, stack thread only: how much of what the application wrote the core was
     // given, and how far the core was told the receive buffer is free, which runs ahead
     // of what the application read once the stack discards on its behalf.
@@ -476,8 +479,19 @@ public sealed class TcpStackConnection : IAsyncDisposable
     }
 
     /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>
+    /// <summary>Counts the connection out of its listener's live ones, once (stack thread).</summary>
+    private void Ended()
+    {
+        if (Listener is { } listener && !_ended)
+        {
+            _ended = true;
+            listener.Live--;
+        }
+    }
+
     internal void MarkDone()
     {
+        Ended();
         _ringsDone = true;
         ReleaseIdleRings();
         _closed.TrySetResult();
@@ -485,6 +499,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
 
     internal void Finish()
     {
+        Ended();
         _ringsDone = true;
         ReleaseIdleRings();
         SetState(TcpState.Closed);

@@ -9,11 +9,12 @@ public sealed class TcpStackListener : IDisposable
     private readonly StackLoop _stack;
     private readonly Channel<TcpStackConnection> _ready = Channel.CreateUnbounded<TcpStackConnection>();
 
-    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog)
+    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog, int maxConnections)
     {
         _stack = stack;
         LocalEndPoint = endPoint;
         Backlog = backlog;
+        MaxConnections = maxConnections;
     }
 
     /// <summary>The address and port listened on.</summary>
@@ -21,6 +22,17 @@ public sealed class TcpStackListener : IDisposable
 
     /// <summary>Established connections that may wait for <see cref="AcceptAsync"/>.</summary>
     public int Backlog { get; }
+
+    /// <summary>
+    /// Connections of this listener that may be open at once, from the handshake until
+    /// TIME-WAIT or CLOSED; at the limit a new SYN is dropped (counted as "listener-limit").
+    /// </summary>
+    public int MaxConnections { get; }
+
+    /// <summary>Connections of this listener from SYN-RECEIVED until TIME-WAIT or CLOSED (stack thread only).</summary>
+    internal int Live { get; set; }
+
+    internal bool Full => Live >= MaxConnections;
 
     internal ushort Port => (ushort)LocalEndPoint.Port;
 

@@ -339,6 +339,33 @@ let tests =
                     stackA.DisposeAsync().AsTask().Wait()
                     stackB.DisposeAsync().AsTask().Wait()
 
+            testCase
+                "a listener at its connection limit drops new SYNs (counted); once one closes, the next connect gets in"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    use listener = stackB.Listen(7, 16, 2)
+
+                    let open' () =
+                        let accepting = listener.AcceptAsync().AsTask()
+                        let client = stackA.ConnectAsync(IPEndPoint(addressB, 7)) |> within 10.
+                        client, accepting |> within 10.
+
+                    let first = open' ()
+                    let _second = open' ()
+                    use cancel = new CancellationTokenSource(TimeSpan.FromSeconds 2.)
+                    let third = stackA.ConnectAsync(IPEndPoint(addressB, 7), cancel.Token)
+
+                    Expect.throwsT<AggregateException>
+                        (fun () -> third.Wait(TimeSpan.FromSeconds 10.) |> ignore)
+                        "the third connect gets no answer"
+
+                    Expect.isGreaterThan (stackB.GetStatistics().Drops["listener-limit"]) 0L "its SYNs counted"
+                    let client, server = first
+                    let closing = Task.WhenAll(client.CloseAsync(), server.CloseAsync())
+                    Expect.isTrue (closing.Wait(TimeSpan.FromSeconds 10.)) "the first pair closed"
+                    let client4, _ = open' ()
+                    Expect.equal client4.State Net.NetworkInformation.TcpState.Established "a new one gets in")
+
             testCase "a reader that closes while the peer still sends reads end of stream; the rest is discarded"
             <| fun () ->
                 withPairOf 65536 (fun stackA stackB ->
