@@ -236,10 +236,11 @@ let run (args: ParseResults<SoakArgs>) =
             | _ -> 0L
 
         printfn
-            "%5.0f s  RSS %4d MB  heap %4d MB  server connections %5d (%d half-open)  bulk %6d MB  round trips %7d  short %6d  SYN cookies %d  malformed %d  errors %d  wrong %d"
+            "%5.0f s  RSS %4d MB  heap %4d MB  buffers %4d MB  server connections %5d (%d half-open)  bulk %6d MB  round trips %7d  short %6d  SYN cookies %d  malformed %d  errors %d  wrong %d"
             clock.Elapsed.TotalSeconds
             (Process.GetCurrentProcess().WorkingSet64 >>> 20)
             (GC.GetTotalMemory false >>> 20)
+            ((s.BufferBytes + stackB.GetStatistics().BufferBytes) >>> 20)
             stackA.ConnectionCount
             (ofState NetworkInformation.TcpState.SynReceived)
             (tally.BulkBytes >>> 20)
