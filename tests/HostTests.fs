@@ -528,6 +528,51 @@ let tests =
                 | struct (ValueNone, _) -> failtest "not in the accept queue"
             }
 
+            test "under memory pressure (the driver's word) a receive buffer does not grow; without it, it does" {
+                let bufferAfterReading (pressure: bool) =
+                    let options = HostOptions.create hostAddress
+
+                    let host =
+                        Host.create
+                            { options with
+                                Connection =
+                                    { options.Connection with
+                                        ReceiveBufferSize = 1 <<< 20
+                                        InitialReceiveBufferSize = 64 * 1024
+                                    }
+                            }
+                        |> listening 80us 4
+
+                    let host, tuple, synAck, _ = handshake 5000us host
+                    Host.Owned.setMemoryPressure pressure host
+                    let mutable host = host
+                    let mutable readable = 0
+
+                    for i in 0..39 do
+                        let packet =
+                            tcpWith
+                                5000us
+                                80us
+                                TcpFlags.Ack
+                                (1001u + uint32 (i * 1400))
+                                (synAck.Header.SequenceNumber + 1u)
+                                []
+                                (Array.zeroCreate 1400)
+
+                        let h, out = receive packet host
+                        host <- h
+                        readable <- readable + (out.Connections |> List.sumBy (fun struct (_, o) -> o.Readable))
+
+                    Expect.equal readable 56_000 "all taken"
+
+                    match Host.command (now + 20_000L) tuple (Command.Consumed readable) host with
+                    | Ok(struct (h, _)) -> (Host.tryFind tuple h |> Option.get).ReceiveBuffer
+                    | Error e -> failtestf "consumed: %A" e
+
+                Expect.equal (bufferAfterReading true) (64 * 1024) "no growth under pressure"
+                Expect.equal (bufferAfterReading false) (128 * 1024) "twice what was read, a power of two, without"
+            }
+
             test "data on the ACK that returns a SYN cookie arrives with its offset in that packet" {
                 // The peer's pure ACK was lost: its first data segment returns the cookie.
                 let host =

@@ -329,6 +329,11 @@ let tests =
                         (2L <<< 20)
                         "rings stay within the limit and one ring's growth"
 
+                    Expect.isGreaterThan
+                        (stackB.GetStatistics().MemoryPressureEpisodes)
+                        0L
+                        "the core was told of the pressure on the way"
+
                     let got = pairs |> List.map (fun (_, server) -> readAll server)
 
                     for (bytes, reading) in List.zip data got do
