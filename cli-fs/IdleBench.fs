@@ -29,7 +29,10 @@ type IdleFigures =
 let private memoryInUse () =
     GC.GetTotalMemory true + BufferPool.Shared.BytesHeld
 
+/// The resident set after a full, compacting collection that gives free heap back, so
+/// the garbage of the measurements before does not hide the connections' growth.
 let private resident () =
+    GC.Collect(2, GCCollectionMode.Aggressive, true, true)
     use p = Process.GetCurrentProcess()
     p.WorkingSet64
 
