@@ -334,12 +334,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
     {
         if (ReceiveBase is { } receiveBase && !_discarding)
         {
-            // Positions are stream offsets from the application's reading point; a
-            // sequence number gives one modulo 2^32, and the window keeps it ahead of it.
-            var consumed = Volatile.Read(ref _consumed);
-            var at = consumed + (uint)(sequence - receiveBase - (uint)consumed);
-            var end = Math.Max(_storedEnd, Math.Max(_received, at + bytes.Length));
-            var needed = (int)Math.Min(int.MaxValue, end - consumed);
+            var (consumed, at, end, needed) = Placement(receiveBase, sequence, bytes.Length);
             var ring = _receiveRing.Current;
             if (ring is null || needed > ring.Size)
             {
@@ -358,14 +353,23 @@ public sealed class TcpStackConnection : IAsyncDisposable
     /// <summary>Whether storing <paramref name="length"/> bytes from <paramref name="sequence"/> would grow the receive ring (stack thread).</summary>
     internal bool ReceiveRingMustGrow(uint sequence, int length)
     {
-        if (ReceiveBase is not { } receiveBase || _discarding)
-        {
-            return false;
-        }
+        return ReceiveBase is { } receiveBase && !_discarding
+            && Placement(receiveBase, sequence, length).Needed > _receiveRing.Size;
+    }
 
+    /// <summary>
+    /// Where arrived bytes go in the receive ring: the application's reading point, the
+    /// stream position of the first byte, one past the furthest byte the ring will then
+    /// hold, and the ring size that takes (stack thread).
+    /// </summary>
+    private (long Consumed, long At, long End, int Needed) Placement(uint receiveBase, uint sequence, int length)
+    {
+        // Positions are stream offsets from the application's reading point; a sequence
+        // number gives one modulo 2^32, and the window keeps it ahead of it.
         var consumed = Volatile.Read(ref _consumed);
-        var end = consumed + (uint)(sequence - receiveBase - (uint)consumed) + length;
-        return end - consumed > _receiveRing.Size;
+        var at = consumed + (uint)(sequence - receiveBase - (uint)consumed);
+        var end = Math.Max(_storedEnd, Math.Max(_received, at + length));
+        return (consumed, at, end, (int)Math.Min(int.MaxValue, end - consumed));
     }
 
     /// <summary>

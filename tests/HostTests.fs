@@ -81,6 +81,28 @@ let private decodeTcp (bytes: byte array) =
 let private synFrom (port: uint16) (seq: uint32) =
     tcpBytes port 80us TcpFlags.Syn seq 0u [ Mss 1460us; SackPermitted; Timestamps(1u, 0u); Nop; WindowScale 7uy ]
 
+/// A host on port 80 whose one-place SYN queue is full, and the SYN-ACK whose ISS is the
+/// cookie it sent remote:5002 (whose SYN had ISN 1000).
+let private cookieSent () =
+    let host =
+        Host.create
+            { HostOptions.create hostAddress with
+                SynBacklog = 1
+            }
+        |> listening 80us 16
+
+    let host, _ = receive (synFrom 5000us 1u) host
+    let host, out = receive (synFrom 5002us 1000u) host
+    let _, tcp = decodeTcp (datagrams out |> List.exactlyOne)
+    host, tcp
+
+/// The step's one connection output took `payload` from its place in `packet`.
+let private expectArrived (packet: byte array) (payload: byte array) (out: HostOutput) =
+    let struct (_, c) = out.Connections |> List.exactlyOne
+    let a = c.Arrived.Value
+    Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
+    Expect.equal c.Readable payload.Length "readable"
+
 /// A host listening on port 80, after a full handshake from `remote:port`: the host, the
 /// connection's tuple and our SYN-ACK.
 let private handshake (port: uint16) (host: Host) =
@@ -575,16 +597,7 @@ let tests =
 
             test "data on the ACK that returns a SYN cookie arrives with its offset in that packet" {
                 // The peer's pure ACK was lost: its first data segment returns the cookie.
-                let host =
-                    Host.create
-                        { HostOptions.create hostAddress with
-                            SynBacklog = 1
-                        }
-                    |> listening 80us 16
-
-                let host, _ = receive (synFrom 5000us 1u) host
-                let host, out = receive (synFrom 5002us 1000u) host
-                let _, tcp = decodeTcp (datagrams out |> List.exactlyOne)
+                let host, tcp = cookieSent ()
                 let payload = "first bytes"B
 
                 let packet =
@@ -592,23 +605,11 @@ let tests =
 
                 let host, out = receive packet host
                 Expect.equal host.Counters.SynCookiesAccepted 1L "the cookie taken back"
-                let struct (_, c) = out.Connections |> List.exactlyOne
-                let a = c.Arrived.Value
-                Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
-                Expect.equal c.Readable payload.Length "readable"
+                expectArrived packet payload out
             }
 
             test "an ACK with a forged or stale cookie makes nothing and is reset" {
-                let host =
-                    Host.create
-                        { HostOptions.create hostAddress with
-                            SynBacklog = 1
-                        }
-                    |> listening 80us 16
-
-                let host, _ = receive (synFrom 5000us 1u) host
-                let host, out = receive (synFrom 5002us 1000u) host
-                let _, tcp = decodeTcp (datagrams out |> List.exactlyOne)
+                let host, tcp = cookieSent ()
 
                 let ackWith (number: uint32) =
                     tcpBytes 5002us 80us TcpFlags.Ack 1001u number []
@@ -638,10 +639,7 @@ let tests =
                         payload
 
                 let _, out = receive packet host
-                let struct (_, c) = out.Connections |> List.exactlyOne
-                let a = c.Arrived.Value
-                Expect.equal packet[a.PayloadOffset .. a.PayloadOffset + a.Length - 1] payload "the payload bytes"
-                Expect.equal c.Readable payload.Length "readable"
+                expectArrived packet payload out
             }
 
             test "a new SYN for a connection in TIME-WAIT opens a new incarnation" {
