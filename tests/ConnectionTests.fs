@@ -586,6 +586,24 @@ let private finWait2Tests =
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
             }
 
+            test "a peer whose ACKs were lost sends again what we have; that keeps FIN-WAIT-2 alive too" {
+                let x = finWait2 ()
+                let first = x.Peer.Seq
+                Expect.equal (x.PeerData 100).Readable 100 "taken"
+                x.Wait 50_000_000L
+                // The same bytes again, acknowledging our FIN: old, so answered with an ACK.
+                let again = x.PeerData(100, seq = first)
+                Expect.equal again.Readable 0 "nothing new"
+                let heard = x.Now
+                let mutable out = x.Fire()
+
+                while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
+                    out <- x.Fire()
+
+                Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the retransmission"
+                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
+            }
+
             test "FIN-WAIT-2 can wait for ever when told to" {
                 let x =
                     established

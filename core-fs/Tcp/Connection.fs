@@ -474,6 +474,15 @@ let private onSynchronized (c: Connection) (now: int64) (box: Outbox) (incoming:
     elif not (Receiver.acceptable c &incoming) then
         Receiver.answerUnacceptable c now box &incoming
 
+        // Bytes we have, sent again with an ACK of all we sent: the peer is there and has
+        // not heard our ACKs. It is not silent, so FIN-WAIT-2 does not time out on it.
+        if
+            c.State.IsFinWait2
+            && h.Has TcpFlags.Ack
+            && SeqNum h.AcknowledgmentNumber = c.SndNxt
+        then
+            c.LastHeard <- now
+
         if c.State.IsTimeWait && h.Has TcpFlags.Fin then
             // The peer's FIN again: our last ACK was lost; wait 2 MSL afresh.
             enterTimeWait c now
