@@ -56,6 +56,16 @@ let private finWait2 () =
     Expect.equal x.State State.FinWait2 "FIN-WAIT-2"
     x
 
+/// Runs timers (the delayed ACK's first) while FIN-WAIT-2 lasts, up to its timeout
+/// counted from `heard`; the last step's output.
+let private fireWhileInFinWait2 (x: Exchange) (heard: int64) =
+    let mutable out = x.Fire()
+
+    while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
+        out <- x.Fire()
+
+    out
+
 let private closeWait () =
     let x = established o
     x.PeerFin() |> ignore
@@ -576,11 +586,7 @@ let private finWait2Tests =
                 x.Wait 50_000_000L
                 x.PeerData 100 |> ignore
                 let heard = x.Now
-                // Timers other than FIN-WAIT-2's (the delayed ACK) run first.
-                let mutable out = x.Fire()
-
-                while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
-                    out <- x.Fire()
+                let out = fireWhileInFinWait2 x heard
 
                 Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the peer's last segment"
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
@@ -595,10 +601,7 @@ let private finWait2Tests =
                 let again = x.PeerData(100, seq = first)
                 Expect.equal again.Readable 0 "nothing new"
                 let heard = x.Now
-                let mutable out = x.Fire()
-
-                while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
-                    out <- x.Fire()
+                let out = fireWhileInFinWait2 x heard
 
                 Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the retransmission"
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
