@@ -52,6 +52,7 @@ internal sealed partial class StackLoop
             case Request.Discard discard:
                 TakeWork(discard.Connection);
                 discard.Connection.StartDiscarding();
+                Command(discard.Connection, Core.Tcp.Command.Detach);
                 DiscardUnread(discard.Connection);
                 discard.Connection.ReleaseIdleRings();
                 break;
@@ -207,6 +208,7 @@ internal sealed partial class StackLoop
         {
             Command(c, Core.Tcp.Command.Close);
             c.StartDiscarding();
+            Command(c, Core.Tcp.Command.Detach);
             DiscardUnread(c);
             closing.Add(c.Completion);
         }

@@ -482,7 +482,6 @@ public sealed class TcpStackConnection : IAsyncDisposable
         return freed;
     }
 
-    /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>
     /// <summary>Counts the connection out of its listener's live ones, once (stack thread).</summary>
     private void Ended()
     {
@@ -493,6 +492,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Both sides are done (TIME-WAIT): closing has completed for the application.</summary>
     internal void MarkDone()
     {
         Ended();

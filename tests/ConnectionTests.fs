@@ -572,8 +572,9 @@ let private finWait2Tests =
                 Expect.equal x.State State.TimeWait "TIME-WAIT"
             }
 
-            test "a peer silent for the FIN-WAIT-2 timeout is given up on: TimedOut, then Closed" {
+            test "a detached connection gives a peer silent for the FIN-WAIT-2 timeout up: TimedOut, then Closed" {
                 let x = finWait2 ()
+                x.User Command.Detach |> ignore
                 let entered = x.Now
                 let out = x.Fire()
                 Expect.equal x.Now (entered + o.FinWait2TimeoutMicros) "60 s after FIN-WAIT-2 began"
@@ -583,6 +584,7 @@ let private finWait2Tests =
 
             test "a peer that keeps sending keeps FIN-WAIT-2 alive; its silence counts from its last segment" {
                 let x = finWait2 ()
+                x.User Command.Detach |> ignore
                 x.Wait 50_000_000L
                 x.PeerData 100 |> ignore
                 let heard = x.Now
@@ -594,6 +596,7 @@ let private finWait2Tests =
 
             test "a peer whose ACKs were lost sends again what we have; that keeps FIN-WAIT-2 alive too" {
                 let x = finWait2 ()
+                x.User Command.Detach |> ignore
                 let first = x.Peer.Seq
                 Expect.equal (x.PeerData 100).Readable 100 "taken"
                 x.Wait 50_000_000L
@@ -607,6 +610,24 @@ let private finWait2Tests =
                 Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
             }
 
+            test "a half-closed connection whose application still reads waits for the peer's FIN however long" {
+                let x = finWait2 ()
+                Expect.equal (Connection.nextDeadline x.Connection) ValueNone "no timer while the application reads"
+                x.Wait 300_000_000L
+                Expect.equal (x.PeerData 100).Readable 100 "data still taken after 300 s of silence"
+                Expect.equal x.State State.FinWait2 "still FIN-WAIT-2"
+            }
+
+            test "detaching in FIN-WAIT-2 starts the timeout from then" {
+                let x = finWait2 ()
+                x.Wait 300_000_000L
+                let detached = x.Now
+                x.User Command.Detach |> ignore
+                let out = x.Fire()
+                Expect.equal x.Now (detached + o.FinWait2TimeoutMicros) "60 s after the application let go"
+                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "TimedOut, Closed"
+            }
+
             test "FIN-WAIT-2 can wait for ever when told to" {
                 let x =
                     established
@@ -615,6 +636,7 @@ let private finWait2Tests =
                         }
 
                 x.User Command.Close |> ignore
+                x.User Command.Detach |> ignore
                 x.PeerAck() |> ignore
                 Expect.equal x.State State.FinWait2 "FIN-WAIT-2"
                 Expect.equal (Connection.nextDeadline x.Connection) ValueNone "no timer"

@@ -213,6 +213,50 @@ let tests =
                     client.Completion |> fun t -> t.Wait(TimeSpan.FromSeconds 10.) |> ignore
                     Expect.isTrue client.Completion.IsCompleted "client finished closing")
 
+            testCase
+                "FIN-WAIT-2: a closed connection gives up on a peer that never closes; a half-closed one still reading waits"
+            <| fun () ->
+                let struct (a, b) = MemoryDevice.CreatePair()
+
+                let quickFinWait2 (o: Stack.Core.Host.HostOptions) =
+                    { o with
+                        Connection =
+                            { o.Connection with
+                                FinWait2TimeoutMicros = 1_000_000L
+                            }
+                    }
+
+                let stackA =
+                    TcpStack.Start(
+                        TcpStackOptions(Address = addressA, Device = a, ConfigureHost = Func<_, _> quickFinWait2)
+                    )
+
+                let stackB = TcpStack.Start(TcpStackOptions(Address = addressB, Device = b))
+
+                try
+                    let closing, _ = connectPair stackA stackB
+                    let halfClosing, server = connectPair stackA stackB
+                    let closed = closing.CloseAsync()
+                    halfClosing.ShutdownWrite()
+                    let reading = readAll halfClosing
+                    // The peers acknowledge our FINs and stay silent, never closing.
+                    eventually 10. (fun () -> closed.IsCompleted) (fun () -> $"closing still {closing.State}")
+                    Expect.equal closing.Error SocketError.TimedOut "the silent peer was given up on"
+                    Expect.equal closing.State NetworkInformation.TcpState.Closed "closed"
+                    Thread.Sleep 3000
+
+                    Expect.equal
+                        halfClosing.State
+                        NetworkInformation.TcpState.FinWait2
+                        "the half-closed one still waits in FIN-WAIT-2"
+
+                    let late = streamBytes 5 1000
+                    writeAll server late |> within 10.
+                    Expect.equal (sha (reading |> within 10.)) (sha late) "and reads what the peer sends at last"
+                finally
+                    stackA.DisposeAsync().AsTask().Wait()
+                    stackB.DisposeAsync().AsTask().Wait()
+
             testCase "a reader that stops closes the window; the writer waits, then finishes intact"
             <| fun () ->
                 withPairOf 65536 (fun stackA stackB ->

@@ -40,6 +40,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         SndWl2 = zero
         SndQueued = zero
         FinQueued = false
+        Detached = false
         SynAcked = false
         SndMss = min options.Mss 536
         SndShift = 0
@@ -205,13 +206,18 @@ let private enterClosed (c: Connection) (box: Outbox) =
     c.Timers <- Timers.empty
     box.Raise Event.Closed
 
-/// Our FIN was acknowledged; the peer's may take a while. The TIME-WAIT timer, unused
-/// until then, bounds how long the peer may stay silent (`FinWait2TimeoutMicros`).
+/// Bounds how long a detached connection waits in FIN-WAIT-2 for a silent peer
+/// (`FinWait2TimeoutMicros`), with the TIME-WAIT timer, unused until then.
+let private armFinWait2Timeout (c: Connection) (now: int64) =
+    if c.Detached && c.Options.FinWait2TimeoutMicros < System.Int64.MaxValue - now then
+        startTimer Timers.TimeWait (now + c.Options.FinWait2TimeoutMicros) c
+
+/// Our FIN was acknowledged; the peer's may take a while. An application that still
+/// reads (a half-close) waits as long as the peer takes, as Linux applies tcp_fin_timeout
+/// to orphaned sockets only; a detached connection gives a silent peer a bounded time.
 let private enterFinWait2 (c: Connection) (now: int64) =
     c.State <- State.FinWait2
-
-    if c.Options.FinWait2TimeoutMicros < System.Int64.MaxValue - now then
-        startTimer Timers.TimeWait (now + c.Options.FinWait2TimeoutMicros) c
+    armFinWait2Timeout c now
 
 let private enterTimeWait (c: Connection) (now: int64) =
     c.State <- State.TimeWait
@@ -615,6 +621,12 @@ let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbo
             c.State <- State.LastAck
             Sender.output c now box
         | _ -> ()
+    | Command.Detach ->
+        if not c.Detached then
+            c.Detached <- true
+
+            if c.State.IsFinWait2 then
+                armFinWait2Timeout c now
     | Command.Abort ->
         match c.State with
         | State.SynReceived

@@ -91,6 +91,8 @@ type Connection =
             /// bytes, SND.UNA no longer compares as after it.
             mutable SynAcked: bool
             mutable FinQueued: bool
+            /// The application let go (`Command.Detach`): it reads and queues no more.
+            mutable Detached: bool
             /// The largest payload we send: the peer's MSS and ours, less the options
             /// every segment carries.
             mutable SndMss: int

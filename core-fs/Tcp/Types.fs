@@ -83,9 +83,11 @@ type ConnectionOptions =
         DelayedAckMicros: int64
         /// Maximum segment lifetime: TIME-WAIT lasts twice this (Linux: 60 s in all).
         MslMicros: int64
-        /// How long FIN-WAIT-2 waits for the peer's FIN while the peer sends nothing at all
-        /// (Linux's tcp_fin_timeout, 60 s): a peer that went away, or never closes, does
-        /// not keep the connection forever. Int64.MaxValue waits for ever.
+        /// How long a detached connection (`Command.Detach`) waits in FIN-WAIT-2 for the
+        /// peer's FIN while the peer sends nothing at all (Linux's tcp_fin_timeout, 60 s): a
+        /// peer that went away, or never closes, does not keep the connection forever. A
+        /// half-closed connection whose application still reads waits as long as the
+        /// peer takes. Int64.MaxValue waits for ever.
         FinWait2TimeoutMicros: int64
         /// Retransmissions of data or FIN before the connection times out (tcp_retries2).
         MaxRetries: int
@@ -338,5 +340,8 @@ type Command =
     | Consumed of consumed: int
     /// No more data will be sent (half-close): FIN after the queued data.
     | Close
+    /// The application let go: it will read nothing more (a full close, after `Close`).
+    /// Only a detached connection gives up on a peer silent in FIN-WAIT-2.
+    | Detach
     /// Drop the connection now, telling the peer with a reset.
     | Abort
