@@ -1,7 +1,7 @@
 namespace Stack.Shell;
 
-/// <summary>A <see cref="TcpStackConnection"/> as a <see cref="Stream"/>.</summary>
-internal sealed class ConnectionStream(TcpStackConnection connection) : Stream
+/// <summary>A <see cref="TcpStackConnection"/> as a <see cref="Stream"/>; unless left open, disposing it disposes the connection.</summary>
+internal sealed class ConnectionStream(TcpStackConnection connection, bool leaveOpen) : Stream
 {
     public override bool CanRead => true;
 
@@ -43,6 +43,26 @@ internal sealed class ConnectionStream(TcpStackConnection connection) : Stream
     public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !leaveOpen)
+        {
+            connection.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (!leaveOpen)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
 
     public override void SetLength(long value) => throw new NotSupportedException();
 }

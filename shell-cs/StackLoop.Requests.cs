@@ -57,7 +57,9 @@ internal sealed partial class StackLoop
                 discard.Connection.ReleaseIdleRings();
                 break;
             case Request.Abort abort:
-                // An aborting application reads no more: what it left unread goes too.
+                // An aborting application reads no more: what it left unread goes too, and
+                // its reads and writes fail.
+                abort.Connection.Fail(SocketError.OperationAborted);
                 abort.Connection.StartDiscarding();
                 Command(abort.Connection, Core.Tcp.Command.Abort);
                 abort.Connection.ReleaseIdleRings();

@@ -22,7 +22,7 @@ namespace Stack.Shell;
 /// await connection.Stream.CopyToAsync(connection.Stream);
 /// </code>
 /// </example>
-public sealed class TcpStack : IAsyncDisposable
+public sealed class TcpStack : IAsyncDisposable, IDisposable
 {
     private readonly StackLoop _loop;
     private readonly TcpStackOptions _options;
@@ -231,6 +231,9 @@ public sealed class TcpStack : IAsyncDisposable
         await Task.Run(() => _loop.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         _loop.Device.Dispose();
     }
+
+    /// <summary>As <see cref="DisposeAsync"/>, blocking.</summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     internal static Ipv4Address ToCore(IPAddress address) =>
         new(BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes()));

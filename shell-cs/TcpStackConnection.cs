@@ -19,7 +19,7 @@ namespace Stack.Shell;
 /// the stack thread writes the receive ring (out-of-order bytes at their offset) and the
 /// application reads it. Counters published with volatile writes say how far each got.
 /// </remarks>
-public sealed class TcpStackConnection : IAsyncDisposable
+public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
 {
     private readonly StackLoop _stack;
     private readonly int _sendBufferSize;
@@ -38,6 +38,8 @@ public sealed class TcpStackConnection : IAsyncDisposable
     private long _written;
     private long _consumed;
     private bool _shutdown;
+    private volatile bool _aborted;
+    private int _disposed;
 
     // Stack side, published with volatile writes:
     private long _released;
@@ -104,13 +106,30 @@ public sealed class TcpStackConnection : IAsyncDisposable
     /// <summary>Completes when the connection reached CLOSED (or TIME-WAIT) or failed.</summary>
     public Task Completion => _closed.Task;
 
-    /// <summary>The connection as a stream. Disposing the stream leaves the connection open.</summary>
-    public Stream Stream => _stream ??= new ConnectionStream(this);
+    /// <summary>
+    /// The connection as a stream that owns it: disposing the stream disposes the
+    /// connection, as a <see cref="NetworkStream"/> that owns its socket does.
+    /// </summary>
+    public Stream Stream => _stream ??= new ConnectionStream(this, leaveOpen: false);
+
+    /// <summary>
+    /// What <see cref="Dispose"/> waits for. <c>null</c> (the default): nothing, it returns
+    /// at once and the graceful close goes on in the stack. <see cref="TimeSpan.Zero"/>:
+    /// it aborts (the peer gets a reset), as a socket with linger on and a zero timeout.
+    /// Longer: it waits up to that long for the close to complete, then aborts.
+    /// </summary>
+    public TimeSpan? Linger { get; set; }
 
     /// <summary>The connection as a pair of pipes (over <see cref="Stream"/>).</summary>
     public IDuplexPipe Pipe => _pipe ??= new DuplexPipe(
         PipeReader.Create(Stream, new StreamPipeReaderOptions(leaveOpen: true)),
         PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
+
+    /// <summary>
+    /// The connection as a stream; with <paramref name="leaveOpen"/> disposing the stream
+    /// leaves the connection open, otherwise it disposes the connection (as <see cref="Stream"/>).
+    /// </summary>
+    public Stream GetStream(bool leaveOpen) => leaveOpen ? new ConnectionStream(this, leaveOpen: true) : Stream;
 
     internal FourTuple Tuple { get; private set; }
 
@@ -143,7 +162,8 @@ public sealed class TcpStackConnection : IAsyncDisposable
         {
             if (_discarding)
             {
-                // Closed for reading: what arrives now is the stack's to drop.
+                // Closed for reading (by an abort: failed): what arrives now is the stack's to drop.
+                ThrowIfFailed();
                 return 0;
             }
 
@@ -190,7 +210,7 @@ public sealed class TcpStackConnection : IAsyncDisposable
             ThrowIfFailed();
             if (_shutdown)
             {
-                throw new SocketException((int)SocketError.Shutdown);
+                throw new SocketException((int)(_aborted ? SocketError.OperationAborted : SocketError.Shutdown));
             }
 
             var space = SendSpace();
@@ -257,30 +277,65 @@ public sealed class TcpStackConnection : IAsyncDisposable
         await _closed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Drops the connection at once; the peer gets a reset.</summary>
+    /// <summary>
+    /// Drops the connection at once; the peer gets a reset, and reads and writes waiting or
+    /// to come fail with <see cref="SocketError.OperationAborted"/>.
+    /// </summary>
     public void Abort()
     {
+        _aborted = true;
         _shutdown = true;
         _stack.Post(new Request.Abort(this));
     }
 
-    /// <summary>Closes within five seconds, then aborts.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes as a socket does: FIN after the queued data (still sent), what arrives from
+    /// now on discarded, and, unless <see cref="Linger"/> says otherwise, returns at once
+    /// while the stack finishes the close (a peer that never closes is given up on after
+    /// the FIN-WAIT-2 timeout).
+    /// </summary>
+    public void Dispose()
     {
-        if (Finished)
-        {
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            await CloseAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        if (BeginDispose() is { } linger && !_closed.Task.Wait(linger))
         {
             Abort();
         }
+    }
+
+    /// <summary>As <see cref="Dispose"/>; a <see cref="Linger"/> wait is asynchronous.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (BeginDispose() is { } linger)
+        {
+            try
+            {
+                await _closed.Task.WaitAsync(linger).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Abort();
+            }
+        }
+    }
+
+    /// <summary>Starts closing once; how long to wait for the close to complete, if at all.</summary>
+    private TimeSpan? BeginDispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0 || Finished)
+        {
+            return null;
+        }
+
+        var linger = Linger;
+        if (linger == TimeSpan.Zero)
+        {
+            Abort();
+            return null;
+        }
+
+        ShutdownWrite();
+        _stack.Post(new Request.Discard(this));
+        return linger;
     }
 
     /// <inheritdoc/>

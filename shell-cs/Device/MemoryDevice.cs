@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 
 namespace Stack.Shell.Device;
@@ -46,7 +47,7 @@ public sealed class MemoryDevice : IPacketDevice
     }
 
     /// <summary>Takes the next packet written by the other end, for a test playing a peer.</summary>
-    public bool TryTake(out byte[] packet) => _inbox.TryDequeue(out packet!);
+    public bool TryTake([MaybeNullWhen(false)] out byte[] packet) => _inbox.TryDequeue(out packet);
 
     /// <summary>Waits up to <paramref name="timeout"/> for a packet from the other end.</summary>
     public byte[]? Take(TimeSpan timeout)

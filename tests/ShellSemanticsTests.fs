@@ -1,0 +1,109 @@
+/// The shell's connections behave as sockets do: abort fails what waits, dispose returns at
+/// once and the close goes on, a stream that owns its connection closes it.
+module Stack.Tests.ShellSemanticsTests
+
+open System
+open System.Net.Sockets
+open System.Threading.Tasks
+open Expecto
+open Stack.Shell
+open Stack.Tests.ShellTests
+
+/// The socket error a task failed with, once it completed (within 10 s).
+let private failedWith (t: Task) =
+    try
+        if not (t.Wait(TimeSpan.FromSeconds 10.)) then
+            failtest "still waiting after 10 s"
+
+        None
+    with :? AggregateException as e ->
+        match e.InnerException with
+        | :? SocketException as s -> Some s.SocketErrorCode
+        | other -> raise other
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "shell semantics"
+        [
+            testCase "Abort fails a read already waiting, and the writes after it"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, _server = connectPair stackA stackB
+                    let reading = client.ReadAsync(Memory(Array.zeroCreate<byte> 100)).AsTask()
+                    Expect.isFalse reading.IsCompleted "nothing to read yet"
+                    client.Abort()
+                    Expect.equal (failedWith reading) (Some SocketError.OperationAborted) "the waiting read fails"
+
+                    let writing = client.WriteAsync(ReadOnlyMemory(Array.zeroCreate<byte> 10)).AsTask()
+                    Expect.isSome (failedWith writing) "a write after the abort fails")
+
+            testCase "Abort fails a write waiting for send space"
+            <| fun () ->
+                withPairOf 65536 (fun stackA stackB ->
+                    let client, _server = connectPair stackA stackB
+                    // Nobody reads at the server: the writer runs out of space and waits.
+                    let writing = client.WriteAsync(ReadOnlyMemory(streamBytes 9 (4 <<< 20))).AsTask()
+                    eventually 10. (fun () -> client.Unsent > 0L) (fun () -> "the writer got going")
+                    Expect.isFalse writing.IsCompleted "4 MiB do not fit"
+                    client.Abort()
+                    Expect.equal (failedWith writing) (Some SocketError.OperationAborted) "the waiting write fails")
+
+            testCase
+                "Dispose returns at once, the close goes on: the peer reads all that was written, then end of stream"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let data = streamBytes 10 300_000
+                    let writing = client.WriteAsync(ReadOnlyMemory data).AsTask()
+                    let reading = readAll server
+                    writing |> fun t -> t.Wait(TimeSpan.FromSeconds 10.) |> ignore
+                    client.Dispose()
+                    // The peer has not closed, so a dispose that waited for the close to
+                    // complete could not have returned with the connection still open.
+                    Expect.isFalse client.Completion.IsCompleted "disposed before the close completed"
+                    Expect.equal (sha (reading |> within 10.)) (sha data) "all written, then end of stream"
+                    server.Dispose()
+                    Expect.isTrue (client.Completion.Wait(TimeSpan.FromSeconds 10.)) "the close completed")
+
+            testCase "Linger zero: Dispose aborts, the peer's read fails with a reset"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let reading = server.ReadAsync(Memory(Array.zeroCreate<byte> 100)).AsTask()
+                    client.Linger <- TimeSpan.Zero
+                    client.Dispose()
+                    Expect.equal (failedWith reading) (Some SocketError.ConnectionReset) "reset")
+
+            testCase "Linger: DisposeAsync waits until the peer closed too"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    client.Linger <- TimeSpan.FromSeconds 30.
+
+                    let closingServer =
+                        task {
+                            let! got = readAll server
+                            server.Dispose()
+                            return got
+                        }
+
+                    client.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                    Expect.isTrue client.Completion.IsCompleted "the close completed before DisposeAsync returned"
+                    Expect.equal (closingServer |> within 10.) [||] "the peer read end of stream")
+
+            testCase "disposing the connection's Stream closes the connection; one left open does not"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let reading = readAll server
+
+                    do
+                        use kept = client.GetStream(leaveOpen = true)
+                        kept.Write("first "B, 0, 6)
+
+                    client.Stream.Write("second"B, 0, 6)
+                    client.Stream.Dispose()
+                    Expect.equal (reading |> within 10.) "first second"B "both writes, then end of stream")
+        ]
