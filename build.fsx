@@ -11,6 +11,14 @@ open System.IO
 let root = __SOURCE_DIRECTORY__
 let solution = Path.Combine(root, "Stack.sln")
 
+/// The C# projects `dotnet format` keeps formatted (F# has fantomas).
+let csharpProjects =
+    [
+        "shell-cs/Stack.Shell.csproj"
+        "integrations/Stack.AspNetCore/Stack.AspNetCore.csproj"
+        "integrations/Stack.Http/Stack.Http.csproj"
+    ]
+
 let testDll =
     Path.Combine(root, "tests", "bin", "Release", "net10.0", "Stack.Tests.dll")
 
@@ -96,7 +104,9 @@ let targets: (string * string * string list * (string list -> unit)) list =
         [ "restore" ],
         fun _ ->
             dotnet [ "fantomas"; "." ]
-            dotnet [ "format"; "shell-cs/Stack.Shell.csproj"; "--no-restore" ]
+
+            for project in csharpProjects do
+                dotnet [ "format"; project; "--no-restore" ]
 
         "checkformat",
         "fail when any file needs formatting",
@@ -109,16 +119,11 @@ let targets: (string * string * string list * (string list -> unit)) list =
                 exit 1
 
             let cs =
-                exec
-                    "dotnet"
-                    [
-                        "format"
-                        "shell-cs/Stack.Shell.csproj"
-                        "--verify-no-changes"
-                        "--no-restore"
-                    ]
+                csharpProjects
+                |> List.map (fun project -> exec "dotnet" [ "format"; project; "--verify-no-changes"; "--no-restore" ])
+                |> List.exists ((<>) 0)
 
-            if cs <> 0 then
+            if cs then
                 eprintfn "build: C# files need formatting: run `dotnet fsi build.fsx -- format`"
                 exit 1
 

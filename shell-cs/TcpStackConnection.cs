@@ -120,10 +120,11 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
     /// </summary>
     public TimeSpan? Linger { get; set; }
 
-    /// <summary>The connection as a pair of pipes (over <see cref="Stream"/>).</summary>
-    public IDuplexPipe Pipe => _pipe ??= new DuplexPipe(
-        PipeReader.Create(Stream, new StreamPipeReaderOptions(leaveOpen: true)),
-        PipeWriter.Create(Stream, new StreamPipeWriterOptions(leaveOpen: true)));
+    /// <summary>
+    /// The connection as a pair of pipes: completing the output sends FIN after what was
+    /// written (completing it with an error aborts); neither pipe disposes the connection.
+    /// </summary>
+    public IDuplexPipe Pipe => _pipe ??= new ConnectionPipe(this);
 
     /// <summary>
     /// The connection as a stream; with <paramref name="leaveOpen"/> disposing the stream
@@ -571,12 +572,5 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
         }
 
         _closed.TrySetResult();
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

@@ -106,4 +106,24 @@ let tests =
                     client.Stream.Write("second"B, 0, 6)
                     client.Stream.Dispose()
                     Expect.equal (reading |> within 10.) "first second"B "both writes, then end of stream")
+
+            testCase "completing the pipe's output sends FIN after the bytes; completing it with an error aborts"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    let reading = readAll server
+                    let data = streamBytes 11 200_000
+
+                    task {
+                        let! _ = client.Pipe.Output.WriteAsync(ReadOnlyMemory data)
+                        do! client.Pipe.Output.CompleteAsync()
+                    }
+                    |> fun t -> t.Wait(TimeSpan.FromSeconds 10.) |> ignore
+
+                    Expect.equal (sha (reading |> within 10.)) (sha data) "the bytes, then end of stream"
+
+                    let other, otherServer = connectPair stackA stackB
+                    let waiting = otherServer.ReadAsync(Memory(Array.zeroCreate<byte> 10)).AsTask()
+                    other.Pipe.Output.Complete(InvalidOperationException "the writer failed")
+                    Expect.equal (failedWith waiting) (Some SocketError.ConnectionReset) "the peer sees a reset")
         ]

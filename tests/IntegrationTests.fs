@@ -1,0 +1,127 @@
+/// The integrations: Kestrel serving over one stack, HttpClient fetching over another,
+/// joined back to back in memory (no root needed).
+module Stack.Tests.IntegrationTests
+
+open System
+open System.Net.Http
+open System.Threading.Tasks
+open Microsoft.AspNetCore.Builder
+open Microsoft.AspNetCore.Hosting
+open Microsoft.AspNetCore.Http
+open Microsoft.Extensions.Logging
+open Expecto
+open Stack.AspNetCore
+open Stack.Http
+open Stack.Shell
+open Stack.Tests.ShellTests
+
+/// The bytes `/bytes/N` serves.
+let private body (count: int) = streamBytes 12 count
+
+/// A small app: `/` says hello, `/bytes/N` sends N bytes, `/sha` answers the SHA-256 of
+/// the request body.
+let private handle (context: HttpContext) : Task =
+    let path = context.Request.Path.Value
+
+    if path = "/" then
+        context.Response.WriteAsync "hello over tcpstack"
+    elif path.StartsWith "/bytes/" then
+        let data = body (int (path.Substring 7))
+        context.Response.ContentLength <- Nullable(int64 data.Length)
+        context.Response.Body.WriteAsync(data, 0, data.Length)
+    elif path = "/sha" then
+        task {
+            let! hash = Security.Cryptography.SHA256.HashDataAsync context.Request.Body
+            do! context.Response.WriteAsync(Convert.ToHexString hash)
+        }
+    else
+        context.Response.StatusCode <- 404
+        Task.CompletedTask
+
+/// Kestrel over `stack` on port 80, running `handle`; stopped and disposed by the caller.
+let private serve (stack: TcpStack) =
+    let builder = WebApplication.CreateSlimBuilder()
+    builder.Logging.ClearProviders() |> ignore
+
+    builder.WebHost.UseTcpStack(stack).UseUrls($"http://{stack.Address}:80")
+    |> ignore
+
+    let app = builder.Build()
+    app.Run(RequestDelegate handle)
+    app.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+    app
+
+let private withServer (f: HttpClient -> TcpStack -> unit) =
+    withPair (fun client server ->
+        let app = serve server
+
+        try
+            use http = new HttpClient(TcpStackHttpHandler.Create client)
+            f http client
+        finally
+            app.StopAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+
+            (app :> IAsyncDisposable).DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 30.)
+            |> ignore)
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "integrations"
+        [
+            testCase "Kestrel serves over the stack and HttpClient fetches over the stack, keep-alive and not"
+            <| fun () ->
+                withServer (fun http _ ->
+                    let url path = $"http://{addressB}{path}"
+                    Expect.equal (http.GetStringAsync(url "/") |> within 30.) "hello over tcpstack" "the page"
+
+                    for _ in 1..20 do
+                        Expect.equal
+                            (http.GetStringAsync(url "/") |> within 30.)
+                            "hello over tcpstack"
+                            "again, kept alive"
+
+                    use closing = new HttpRequestMessage(HttpMethod.Get, url "/")
+                    closing.Headers.ConnectionClose <- Nullable true
+                    use response = http.SendAsync closing |> within 30.
+                    let text = response.Content.ReadAsStringAsync() |> within 30.
+                    Expect.equal text "hello over tcpstack" "with Connection: close"
+
+                    use missing = http.GetAsync(url "/missing") |> within 30.
+                    Expect.equal (int missing.StatusCode) 404 "not found")
+
+            testCase "10 MB down and 2 MB up through Kestrel and HttpClient, bytes intact"
+            <| fun () ->
+                withServer (fun http _ ->
+                    let size = 10_000_000
+                    let got = http.GetByteArrayAsync($"http://{addressB}/bytes/{size}") |> within 60.
+                    Expect.equal (sha got) (sha (body size)) "the download"
+
+                    let upload = streamBytes 13 2_000_000
+                    use content = new ByteArrayContent(upload)
+                    use response = http.PostAsync($"http://{addressB}/sha", content) |> within 60.
+                    let hash = response.Content.ReadAsStringAsync() |> within 60.
+                    Expect.equal hash (sha upload) "the upload, as the server hashed it")
+
+            testCase "a host name without a resolver fails and says what to do; with one, it connects"
+            <| fun () ->
+                withServer (fun http client ->
+                    let failed =
+                        try
+                            http.GetStringAsync("http://server.test/") |> within 30. |> Some
+                        with :? AggregateException as e ->
+                            Expect.stringContains e.InnerException.Message "HostResolver" "says what to do"
+                            None
+
+                    Expect.isNone failed "no page without a resolver"
+
+                    let resolve =
+                        HostResolver(fun host _ ->
+                            Expect.equal host "server.test" "the name asked for"
+                            ValueTask.FromResult addressB)
+
+                    use resolving = new HttpClient(TcpStackHttpHandler.Create(client, resolve))
+                    let page = resolving.GetStringAsync("http://server.test/") |> within 30.
+                    Expect.equal page "hello over tcpstack" "the page through the resolver")
+        ]
