@@ -17,6 +17,7 @@ let csharpProjects =
         "shell-cs/Stack.Shell.csproj"
         "integrations/Stack.AspNetCore/Stack.AspNetCore.csproj"
         "integrations/Stack.Http/Stack.Http.csproj"
+        "integrations/Stack.Hosting/Stack.Hosting.csproj"
     ]
 
 let testDll =

@@ -86,7 +86,8 @@ public sealed record TcpStackOptions
     /// <summary>Adjusts the core's host options (every tunable of the pure stack) last.</summary>
     public Func<HostOptions, HostOptions>? ConfigureHost { get; init; }
 
-    internal void Validate()
+    /// <summary>Throws an <see cref="ArgumentException"/> that names the first setting out of range and its range.</summary>
+    public void Validate()
     {
         if (Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
         {

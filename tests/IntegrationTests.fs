@@ -125,3 +125,62 @@ let tests =
                     let page = resolving.GetStringAsync("http://server.test/") |> within 30.
                     Expect.equal page "hello over tcpstack" "the page through the resolver")
         ]
+
+open System.Collections.Generic
+open Microsoft.Extensions.Configuration
+open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Hosting
+open Microsoft.Extensions.Options
+open Stack.Hosting
+open Stack.Shell.Device
+
+/// A generic host whose stack is set up from `settings` (as configuration) on `device`.
+let private hostWith (settings: (string * string) list) (device: IPacketDevice) =
+    let builder = Host.CreateApplicationBuilder()
+    builder.Logging.ClearProviders() |> ignore
+
+    builder.Configuration.AddInMemoryCollection(settings |> List.map KeyValuePair.Create)
+    |> ignore
+
+    builder.Services.AddSingleton<IPacketDevice>(device).AddTcpStack(builder.Configuration)
+    |> ignore
+
+    builder.Build()
+
+[<Tests>]
+let hostingTests =
+    testSequenced
+    <| testList
+        "hosting"
+        [
+            testCase "AddTcpStack binds the TcpStack section, starts the stack with the host and stops it with it"
+            <| fun () ->
+                let struct (ours, theirs) = MemoryDevice.CreatePair()
+
+                use host =
+                    hostWith [ "TcpStack:Address", "10.0.0.2"; "TcpStack:NoDelay", "true" ] ours
+
+                host.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                let stack = host.Services.GetRequiredService<TcpStack>()
+                Expect.equal (string stack.Address) "10.0.0.2" "the configured address"
+                use peer = TcpStack.Start(TcpStackOptions(Address = addressA, Device = theirs))
+                let client, server = connectPair peer stack
+                exchange client server 100_000 30.
+                host.StopAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+
+                Expect.throws (fun () -> stack.Listen 8 |> ignore) "the host's stop disposed the stack"
+
+            testCase "a bad setting stops the host's start with a message that names it"
+            <| fun () ->
+                let struct (ours, _) = MemoryDevice.CreatePair()
+                use host = hostWith [ "TcpStack:Address", "10.0.0.300" ] ours
+
+                let message =
+                    try
+                        host.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                        ""
+                    with :? AggregateException as e ->
+                        e.InnerException.Message
+
+                Expect.stringContains message "TcpStack: Address '10.0.0.300' is not an IPv4 address" "names it"
+        ]
