@@ -33,6 +33,9 @@ internal abstract record Request
 
     public sealed record Abort(TcpStackConnection Connection) : Request;
 
+    /// <summary>A change to one connection's options (no-delay, keepalive).</summary>
+    public sealed record Tune(TcpStackConnection Connection, Core.Tcp.Command Command) : Request;
+
     /// <summary>Closes every connection; the reply is the task that completes when all did.</summary>
     public sealed record CloseAll(TaskCompletionSource<Task> Reply) : Request;
 

@@ -64,6 +64,9 @@ internal sealed partial class StackLoop
                 Command(abort.Connection, Core.Tcp.Command.Abort);
                 abort.Connection.ReleaseIdleRings();
                 break;
+            case Request.Tune tune:
+                Command(tune.Connection, tune.Command);
+                break;
             case Request.CloseAll closeAll:
                 CloseAll(closeAll.Reply);
                 break;

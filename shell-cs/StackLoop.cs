@@ -70,6 +70,9 @@ internal sealed partial class StackLoop
 
     public int ReceiveBufferSize => _host.Options.Connection.ReceiveBufferSize;
 
+    /// <summary>Whether new connections start with Nagle's algorithm off.</summary>
+    public bool NoDelay => _host.Options.Connection.NoDelay;
+
     /// <summary>Bytes a writer may queue beyond what the stack has sent (<see cref="TcpStackOptions.UnsentLimit"/>).</summary>
     public int UnsentLimit { get; init; } = int.MaxValue;
 

@@ -154,7 +154,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Opens a connection to <paramref name="remote"/>.</summary>
-    /// <exception cref="SocketException">ConnectionRefused, TimedOut, AddressNotAvailable.</exception>
+    /// <exception cref="SocketException">ConnectionRefused, TimedOut (also after <see cref="TcpStackOptions.ConnectTimeout"/>), AddressNotAvailable.</exception>
     public async Task<TcpStackConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(remote);
@@ -168,15 +168,24 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         c.Connecting = connected;
         _loop.Post(new Request.Connect(c, remote));
-        using (cancellationToken.Register(() =>
+        using var timeout = _options.ConnectTimeout is { } limit ? new CancellationTokenSource(limit) : null;
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout?.Token ?? default);
+        using (either.Token.Register(() =>
         {
-            if (connected.TrySetCanceled(cancellationToken))
+            if (connected.TrySetCanceled(either.Token))
             {
                 c.Abort();
             }
         }))
         {
-            return await connected.Task.ConfigureAwait(false);
+            try
+            {
+                return await connected.Task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)
+            {
+                throw new SocketException((int)SocketError.TimedOut);
+            }
         }
     }
 

@@ -40,6 +40,8 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
     private bool _shutdown;
     private volatile bool _aborted;
     private int _disposed;
+    private bool _noDelay;
+    private TcpKeepalive? _keepalive;
 
     // Stack side, published with volatile writes:
     private long _released;
@@ -80,6 +82,7 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
         _work = new Request.Work(this);
         _sendBufferSize = sendBuffer;
         _unsentLimit = stack.UnsentLimit;
+        _noDelay = stack.NoDelay;
         _sendRing = new PooledRing(BufferPool.Shared, stack.Memory, sendBuffer);
         _receiveRing = new PooledRing(BufferPool.Shared, stack.Memory, receiveBuffer);
         Listener = listener;
@@ -119,6 +122,28 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
     /// Longer: it waits up to that long for the close to complete, then aborts.
     /// </summary>
     public TimeSpan? Linger { get; set; }
+
+    /// <summary>Nagle's algorithm off (TCP_NODELAY); turning it off sends what it held at once.</summary>
+    public bool NoDelay
+    {
+        get => _noDelay;
+        set
+        {
+            _noDelay = value;
+            _stack.Post(new Request.Tune(this, Core.Tcp.Command.NewSetNoDelay(value)));
+        }
+    }
+
+    /// <summary>Keepalive probes for this connection (SO_KEEPALIVE), or <c>null</c> for none (the default).</summary>
+    public TcpKeepalive? Keepalive
+    {
+        get => _keepalive;
+        set
+        {
+            _keepalive = value;
+            _stack.Post(new Request.Tune(this, Core.Tcp.Command.NewSetKeepalive(value?.ToCore() ?? default)));
+        }
+    }
 
     /// <summary>
     /// The connection as a pair of pipes: completing the output sends FIN after what was

@@ -83,6 +83,13 @@ public sealed record TcpStackOptions
     /// <summary>How long dispose waits for connections to close gracefully before aborting them.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long <see cref="TcpStack.ConnectAsync(IPEndPoint, CancellationToken)"/> waits for
+    /// the handshake before it fails with <c>TimedOut</c>; <c>null</c> (the default) leaves
+    /// it to the SYN retransmissions (about two minutes, as Linux's tcp_syn_retries).
+    /// </summary>
+    public TimeSpan? ConnectTimeout { get; init; }
+
     /// <summary>Adjusts the core's host options (every tunable of the pure stack) last.</summary>
     public Func<HostOptions, HostOptions>? ConfigureHost { get; init; }
 
@@ -115,6 +122,11 @@ public sealed record TcpStackOptions
         if (UnsentLimit < 4096)
         {
             throw new ArgumentException($"{nameof(UnsentLimit)} must be at least 4096, not {UnsentLimit}", nameof(UnsentLimit));
+        }
+
+        if (ConnectTimeout is { } connectTimeout && connectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"{nameof(ConnectTimeout)} must be positive, not {connectTimeout}", nameof(ConnectTimeout));
         }
 
         if (Mtu is < 576 or > 65535)

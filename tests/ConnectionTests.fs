@@ -1719,6 +1719,14 @@ let private keepaliveTests =
                 let x = established o
                 Expect.equal (Connection.nextDeadline x.Connection) ValueNone "no timer at all"
             }
+
+            test "SetKeepalive turns it on for one open connection, and off again" {
+                let x = established o
+                x.User(Command.SetKeepalive(ValueSome keepalive)) |> ignore
+                Expect.equal (deadline Timers.Keepalive x.Connection) (ValueSome(x.Now + keepalive.IdleMicros)) "armed"
+                x.User(Command.SetKeepalive ValueNone) |> ignore
+                Expect.equal (Connection.nextDeadline x.Connection) ValueNone "off: no timer"
+            }
         ]
 
 let private nagleTests =
@@ -1739,6 +1747,15 @@ let private nagleTests =
                 x.User(Command.Send 100) |> ignore
                 let full = single (x.User(Command.Send x.Connection.MaxSegmentSize))
                 Expect.equal full.Length x.Connection.MaxSegmentSize "full"
+            }
+
+            test "SetNoDelay sends what Nagle held at once, and small segments after it" {
+                let x = established o
+                x.User(Command.Send 100) |> ignore
+                Expect.isEmpty (x.User(Command.Send 100)).Segments "held while data is in flight"
+                let held = single (x.User(Command.SetNoDelay true))
+                Expect.equal held.Length 100 "sent when Nagle is turned off"
+                Expect.equal (single (x.User(Command.Send 50))).Length 50 "and the next at once"
             }
 
             test "NoDelay sends small segments at once" {

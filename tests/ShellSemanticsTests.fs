@@ -7,6 +7,7 @@ open System.Net.Sockets
 open System.Threading.Tasks
 open Expecto
 open Stack.Shell
+open Stack.Shell.Device
 open Stack.Tests.ShellTests
 
 /// The socket error a task failed with, once it completed (within 10 s).
@@ -20,6 +21,26 @@ let private failedWith (t: Task) =
         match e.InnerException with
         | :? SocketException as s -> Some s.SocketErrorCode
         | other -> raise other
+
+/// A TCP segment from 10.0.0.2:41000 to the stack at 10.0.0.1:80, as the wire carries it.
+let private segment (flags: Stack.Core.Wire.TcpFlags) (seq: uint32) (ack: uint32) =
+    Stack.Core.Wire.Packet.tcpToArray
+        (Stack.Core.Wire.Ipv4.header
+            Stack.Core.Wire.IpProtocol.Tcp
+            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2")
+            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
+            0)
+        { Stack.Core.Wire.Tcp.header 41000us 80us with
+            Flags = flags
+            SequenceNumber = seq
+            AcknowledgmentNumber = ack
+            Window = 65535us
+        }
+        ReadOnlySpan.Empty
+
+/// The sequence number of a TCP packet the stack wrote (IPv4 header without options).
+let private seqOf (packet: byte array) =
+    Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 24, 4))
 
 [<Tests>]
 let tests =
@@ -126,4 +147,39 @@ let tests =
                     let waiting = otherServer.ReadAsync(Memory(Array.zeroCreate<byte> 10)).AsTask()
                     other.Pipe.Output.Complete(InvalidOperationException "the writer failed")
                     Expect.equal (failedWith waiting) (Some SocketError.ConnectionReset) "the peer sees a reset")
+
+            testCase "ConnectTimeout: a connect nobody answers fails with TimedOut when it runs out"
+            <| fun () ->
+                let struct (ours, _silent) = MemoryDevice.CreatePair()
+
+                use stack =
+                    TcpStack.Start(
+                        TcpStackOptions(
+                            Address = addressA,
+                            Device = ours,
+                            ConnectTimeout = Nullable(TimeSpan.FromSeconds 1.)
+                        )
+                    )
+
+                let connecting = stack.ConnectAsync(Net.IPEndPoint(addressB, 7))
+                Expect.equal (failedWith connecting) (Some SocketError.TimedOut) "timed out"
+
+            testCase "Keepalive on one connection: probes one below SND.UNA, then TimedOut when nobody answers"
+            <| fun () ->
+                let struct (ours, wire) = MemoryDevice.CreatePair()
+                use stack = TcpStack.Start(TcpStackOptions(Address = addressA, Device = ours))
+                use listener = stack.Listen 80
+                wire.Write(ReadOnlySpan(segment Stack.Core.Wire.TcpFlags.Syn 1000u 0u))
+                let synAck = wire.Take(TimeSpan.FromSeconds 10.)
+                Expect.isNotNull synAck "SYN-ACK"
+                let iss = seqOf synAck
+                wire.Write(ReadOnlySpan(segment Stack.Core.Wire.TcpFlags.Ack 1001u (iss + 1u)))
+                let accepted = listener.AcceptAsync().AsTask() |> within 10.
+                Expect.isNull accepted.Keepalive "off by default"
+                accepted.Keepalive <- TcpKeepalive(TimeSpan.FromMilliseconds 200., TimeSpan.FromMilliseconds 100., 2)
+                let probe = wire.Take(TimeSpan.FromSeconds 10.)
+                Expect.isNotNull probe "a probe after the idle time"
+                Expect.equal (seqOf probe) iss "one below SND.UNA"
+                Expect.isTrue (accepted.Completion.Wait(TimeSpan.FromSeconds 10.)) "given up on"
+                Expect.equal accepted.Error SocketError.TimedOut "TimedOut"
         ]

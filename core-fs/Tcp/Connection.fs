@@ -621,6 +621,18 @@ let private userStep (now: int64) (command: Command) (c: Connection) (box: Outbo
             c.State <- State.LastAck
             Sender.output c now box
         | _ -> ()
+    | Command.SetNoDelay noDelay ->
+        c.Options <- { c.Options with NoDelay = noDelay }
+
+        if noDelay && (c.State.IsEstablished || c.State.IsCloseWait) then
+            Sender.output c now box
+    | Command.SetKeepalive keepalive ->
+        c.Options <- { c.Options with Keepalive = keepalive }
+
+        match keepalive with
+        | ValueSome _ -> armKeepalive c now
+        // Turned off: armKeepalive leaves alone a timer it never armed, so stop it here.
+        | ValueNone -> Timers.stop Timers.Keepalive &c.Timers
     | Command.Detach ->
         if not c.Detached then
             c.Detached <- true

@@ -62,7 +62,8 @@ type Recovery =
 type Connection =
     internal
         {
-            Options: ConnectionOptions
+            /// Fixed at open but for what `Command.SetNoDelay` and `SetKeepalive` change.
+            mutable Options: ConnectionOptions
             mutable LocalAddress: Ipv4Address
             LocalPort: uint16
             mutable RemoteAddress: Ipv4Address

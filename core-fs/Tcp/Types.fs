@@ -345,3 +345,7 @@ type Command =
     | Detach
     /// Drop the connection now, telling the peer with a reset.
     | Abort
+    /// Nagle's algorithm off (true) or on (TCP_NODELAY); turning it off sends what it held.
+    | SetNoDelay of noDelay: bool
+    /// Keepalive with these timings, or off (SO_KEEPALIVE and TCP_KEEPIDLE/INTVL/CNT).
+    | SetKeepalive of keepalive: Keepalive voption

@@ -43,6 +43,9 @@ public sealed class TcpStackSettings
     /// <summary>A pcap file to write every packet to.</summary>
     public string? CapturePath { get; set; }
 
+    /// <summary>How long a connect waits for the handshake (empty: the SYN retransmissions decide).</summary>
+    public TimeSpan? ConnectTimeout { get; set; }
+
     /// <summary>How long stopping waits for connections to close before it resets them.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -72,6 +75,7 @@ public sealed class TcpStackSettings
             NoDelay = NoDelay,
             CapturePath = CapturePath,
             CloseTimeout = CloseTimeout,
+            ConnectTimeout = ConnectTimeout,
         };
         options.Validate();
         return options;

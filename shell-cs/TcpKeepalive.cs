@@ -1,0 +1,25 @@
+using Microsoft.FSharp.Core;
+
+namespace Stack.Shell;
+
+/// <summary>
+/// Keepalive probing (RFC 9293 3.8.4): after <paramref name="Idle"/> without hearing from
+/// the peer, a probe every <paramref name="Interval"/>; <paramref name="Count"/> unanswered
+/// probes end the connection with <c>TimedOut</c> (Linux: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
+/// </summary>
+public sealed record TcpKeepalive(TimeSpan Idle, TimeSpan Interval, int Count)
+{
+    /// <summary>Linux's defaults: two hours idle, then nine probes 75 s apart.</summary>
+    public static TcpKeepalive Default { get; } = new(TimeSpan.FromHours(2), TimeSpan.FromSeconds(75), 9);
+
+    internal FSharpValueOption<Core.Tcp.Keepalive> ToCore()
+    {
+        if (Idle <= TimeSpan.Zero || Interval <= TimeSpan.Zero || Count < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Idle), $"keepalive needs a positive idle time and interval and at least one probe, not {this}");
+        }
+
+        return FSharpValueOption<Core.Tcp.Keepalive>.NewValueSome(
+            new Core.Tcp.Keepalive(Idle.Ticks / 10, Interval.Ticks / 10, Count));
+    }
+}
