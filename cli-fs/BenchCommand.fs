@@ -32,6 +32,7 @@ type BenchArgs =
     | Stalled of count: int
     | Rounds of count: int
     | Flood of seconds: float
+    | Http of seconds: float
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -54,6 +55,8 @@ type BenchArgs =
             | Rounds _ -> "with --stalled: rounds of clients, 1 to 100 (default 4)."
             | Flood _ ->
                 "instead: a SYN flood from spoofed sources for this many seconds, 1 to 600, while a real client connects five times a second."
+            | Http _ ->
+                "instead: Kestrel over the stack against Kestrel over kernel sockets, this many seconds per figure, 1 to 600 (requests per second, keep-alive and not), and a 100 MB HttpClient download each way round."
             | Kernel_Cc _ ->
                 "with --loss: congestion control of the kernel's sender (default cubic, as the stack's; bbr or reno where the kernel has them)."
 
@@ -331,17 +334,7 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
     task {
         let ns = uniqueName "tsb" "t"
 
-        let! stack =
-            TcpStack.StartAsync(
-                TcpStackOptions(
-                    Address = IPAddress.Parse "10.9.0.2",
-                    Namespace = ns,
-                    KernelAddress = "10.9.0.1/24",
-                    Mtu = mtu,
-                    NoDelay = true,
-                    CloseTimeout = TimeSpan.FromSeconds 2.
-                )
-            )
+        let! stack = benchStack ns mtu (256 * 1024)
 
         try
             use pool = new SocketPool(ns)
@@ -491,6 +484,7 @@ type private Mode =
     | LossMode
     | StalledMode
     | FloodMode
+    | HttpMode
 
 /// The switch that picks a mode.
 let private switchOf mode =
@@ -499,6 +493,7 @@ let private switchOf mode =
     | LossMode -> "--loss"
     | StalledMode -> "--stalled"
     | FloodMode -> "--flood"
+    | HttpMode -> "--http"
 
 let private modeName mode = ("bench " + switchOf mode).TrimEnd()
 
@@ -519,6 +514,7 @@ let private modeOf (a: BenchArgs) =
     | Stalled _ -> "--stalled", StalledMode
     | Rounds _ -> "--rounds", StalledMode
     | Flood _ -> "--flood", FloodMode
+    | Http _ -> "--http", HttpMode
 
 /// A congestion control name as the kernel spells one (at most 15 characters).
 let private algorithmName (text: string) =
@@ -539,6 +535,8 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
                     StalledMode
                 if args.Contains Flood then
                     FloodMode
+                if args.Contains Http then
+                    HttpMode
             ]
         with
         | [] -> Figures
@@ -575,4 +573,5 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.GetResult(Rounds, defaultValue = 4) |> Validate.inRange "--rounds" 1 100)
             out
     | FloodMode -> FloodBench.run (args.GetResult Flood |> Validate.inRange "--flood" 1.0 600.0) out
+    | HttpMode -> HttpBench.run (args.GetResult Http |> Validate.inRange "--http" 1.0 600.0) out
     | Figures -> measureAll args out

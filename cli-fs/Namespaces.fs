@@ -66,6 +66,22 @@ type VethPair(a: string, b: string, addressA: string, addressB: string, mtu: int
             nsA.Dispose()
             nsB.Dispose()
 
+/// A benchmark's stack: 10.9.0.2 on a TUN device in namespace `ns` (made for the run),
+/// the kernel at 10.9.0.1 on the device's other side, Nagle off, buffers of `buffer` bytes.
+let benchStack (ns: string) (mtu: int) (buffer: int) =
+    Stack.Shell.TcpStack.StartAsync(
+        Stack.Shell.TcpStackOptions(
+            Address = Net.IPAddress.Parse "10.9.0.2",
+            Namespace = ns,
+            KernelAddress = "10.9.0.1/24",
+            Mtu = mtu,
+            NoDelay = true,
+            ReceiveBufferSize = buffer,
+            SendBufferSize = buffer,
+            CloseTimeout = TimeSpan.FromSeconds 2.
+        )
+    )
+
 /// A kernel TCP socket in namespace `ns`.
 let socketIn (ns: string) =
     NetworkNamespace.RunIn(ns, fun () -> new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))

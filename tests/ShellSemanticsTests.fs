@@ -22,25 +22,9 @@ let private failedWith (t: Task) =
         | :? SocketException as s -> Some s.SocketErrorCode
         | other -> raise other
 
-/// A TCP segment from 10.0.0.2:41000 to the stack at 10.0.0.1:80, as the wire carries it.
-let private segment (flags: Stack.Core.Wire.TcpFlags) (seq: uint32) (ack: uint32) =
-    Stack.Core.Wire.Packet.tcpToArray
-        (Stack.Core.Wire.Ipv4.header
-            Stack.Core.Wire.IpProtocol.Tcp
-            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2")
-            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
-            0)
-        { Stack.Core.Wire.Tcp.header 41000us 80us with
-            Flags = flags
-            SequenceNumber = seq
-            AcknowledgmentNumber = ack
-            Window = 65535us
-        }
-        ReadOnlySpan.Empty
-
-/// The sequence number of a TCP packet the stack wrote (IPv4 header without options).
-let private seqOf (packet: byte array) =
-    Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 24, 4))
+/// A segment from the wire's peer, 10.0.0.2:41000.
+let private segment flags seq ack =
+    segmentTo80 (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2") 41000us flags seq ack []
 
 [<Tests>]
 let tests =

@@ -89,6 +89,34 @@ let eventually (seconds: float) (condition: unit -> bool) (message: unit -> stri
 
 let sha (b: byte array) = Convert.ToHexString(SHA256.HashData b)
 
+/// A TCP segment from `source`:`port` to a stack at 10.0.0.1:80, as the wire carries it.
+let segmentTo80
+    (source: Stack.Core.Wire.Ipv4Address)
+    (port: uint16)
+    (flags: Stack.Core.Wire.TcpFlags)
+    (seq: uint32)
+    (ack: uint32)
+    (options: Stack.Core.Wire.TcpOption list)
+    =
+    Stack.Core.Wire.Packet.tcpToArray
+        (Stack.Core.Wire.Ipv4.header
+            Stack.Core.Wire.IpProtocol.Tcp
+            source
+            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
+            0)
+        { Stack.Core.Wire.Tcp.header port 80us with
+            Flags = flags
+            SequenceNumber = seq
+            AcknowledgmentNumber = ack
+            Window = 65535us
+            Options = Stack.Core.Wire.TcpOptions.ofList options
+        }
+        ReadOnlySpan.Empty
+
+/// The sequence number of a TCP packet a stack wrote (IPv4 header without options).
+let seqOf (packet: byte array) =
+    Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(packet, 24, 4))
+
 let socketError (f: unit -> Task) =
     try
         f().Wait(TimeSpan.FromSeconds 30.) |> ignore
@@ -532,19 +560,7 @@ let tests =
                     )
 
                 let syn (source: Stack.Core.Wire.Ipv4Address) (port: uint16) =
-                    Stack.Core.Wire.Packet.tcpToArray
-                        (Stack.Core.Wire.Ipv4.header
-                            Stack.Core.Wire.IpProtocol.Tcp
-                            source
-                            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
-                            0)
-                        { Stack.Core.Wire.Tcp.header port 80us with
-                            Flags = Stack.Core.Wire.TcpFlags.Syn
-                            SequenceNumber = 1000u
-                            Window = 65535us
-                            Options = Stack.Core.Wire.TcpOptions.ofList [ Stack.Core.Wire.Mss 1460us ]
-                        }
-                        ReadOnlySpan.Empty
+                    segmentTo80 source port Stack.Core.Wire.TcpFlags.Syn 1000u 0u [ Stack.Core.Wire.Mss 1460us ]
 
                 try
                     use listener = stack.Listen 80
@@ -576,23 +592,8 @@ let tests =
                     let synAck = synAckToClient ()
                     Expect.equal (synAck[33] &&& 0x12uy) 0x12uy "a SYN-ACK"
 
-                    let theirIsn =
-                        Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(ReadOnlySpan(synAck, 24, 4))
-
                     let ack =
-                        Stack.Core.Wire.Packet.tcpToArray
-                            (Stack.Core.Wire.Ipv4.header
-                                Stack.Core.Wire.IpProtocol.Tcp
-                                client
-                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
-                                0)
-                            { Stack.Core.Wire.Tcp.header 41000us 80us with
-                                Flags = Stack.Core.Wire.TcpFlags.Ack
-                                SequenceNumber = 1001u
-                                AcknowledgmentNumber = theirIsn + 1u
-                                Window = 65535us
-                            }
-                            ReadOnlySpan.Empty
+                        segmentTo80 client 41000us Stack.Core.Wire.TcpFlags.Ack 1001u (seqOf synAck + 1u) []
 
                     wire.Write(ReadOnlySpan ack)
                     let accepted = listener.AcceptAsync().AsTask() |> within 10.
@@ -624,18 +625,13 @@ let tests =
                         wire.Write(ReadOnlySpan p)
 
                     let syn =
-                        Stack.Core.Wire.Packet.tcpToArray
-                            (Stack.Core.Wire.Ipv4.header
-                                Stack.Core.Wire.IpProtocol.Tcp
-                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2")
-                                (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.1")
-                                0)
-                            { Stack.Core.Wire.Tcp.header 40000us 80us with
-                                Flags = Stack.Core.Wire.TcpFlags.Syn
-                                SequenceNumber = 1000u
-                                Window = 65535us
-                            }
-                            ReadOnlySpan.Empty
+                        segmentTo80
+                            (Stack.Core.Wire.Ipv4Address.Parse "10.0.0.2")
+                            40000us
+                            Stack.Core.Wire.TcpFlags.Syn
+                            1000u
+                            0u
+                            []
 
                     wire.Write(ReadOnlySpan syn)
                     let reply = wire.Take(TimeSpan.FromSeconds 10.)
