@@ -1,5 +1,6 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, packages, restore, build, format, checkformat, test, soak, property-soak, bench,
+// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, soak,
+// property-soak, bench,
 // loss-bench, memory-bench, demo, help.
 // A small runner of our own (FAKE 6 does not restore on these machines; see
 // ../shared/TOOLCHAIN.md): each target names the targets it needs, and each runs once.
@@ -53,6 +54,100 @@ let run (program: string) (arguments: string list) =
         exit code
 
 let dotnet = run "dotnet"
+
+let packagesDir = Path.Combine(root, "out", "packages")
+
+/// What a user does with the packages: a new console project takes TcpStack.Shell from a
+/// local feed and echoes through two stacks in memory; `tcpstack` installs as a tool.
+let packageTest () =
+    step "testing the packages in a fresh project"
+    let work = Directory.CreateTempSubdirectory("tcpstack-packages-").FullName
+
+    try
+        let app = Path.Combine(work, "app")
+        // The local feed beside the machine's own sources (no <clear/>): dependencies such
+        // as FSharp.Core come from where they always do. A cache of its own, so a package
+        // made again under the same version is not taken from an older run.
+        File.WriteAllText(
+            Path.Combine(work, "nuget.config"),
+            $"""<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <config>
+    <add key="globalPackagesFolder" value="{Path.Combine(work, "cache")}" />
+  </config>
+  <packageSources>
+    <add key="tcpstack-local" value="{packagesDir}" />
+  </packageSources>
+</configuration>
+"""
+        )
+
+        dotnet [ "new"; "console"; "-o"; app; "--framework"; "net10.0" ]
+        let project = Path.Combine(app, "app.csproj")
+        dotnet [ "add"; project; "package"; "TcpStack.Shell"; "--version"; "0.1.0" ]
+
+        File.WriteAllText(
+            Path.Combine(app, "Program.cs"),
+            """using System.Net;
+using Stack.Shell;
+using Stack.Shell.Device;
+
+var (a, b) = MemoryDevice.CreatePair();
+using var server = TcpStack.Start(new TcpStackOptions { Address = IPAddress.Parse("10.0.0.2"), Device = b });
+using var client = TcpStack.Start(new TcpStackOptions { Address = IPAddress.Parse("10.0.0.1"), Device = a });
+using var listener = server.Listen(7);
+var serving = Task.Run(async () =>
+{
+    using var c = await listener.AcceptAsync();
+    await c.Stream.CopyToAsync(c.GetStream(leaveOpen: true));
+    c.ShutdownWrite();
+});
+using var conn = await client.ConnectAsync(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 7));
+await conn.Pipe.Output.WriteAsync("hello from a package"u8.ToArray());
+await conn.Pipe.Output.CompleteAsync();
+Console.WriteLine("echo: " + await new StreamReader(conn.Pipe.Input.AsStream()).ReadToEndAsync());
+await serving;
+"""
+        )
+
+        let output = Path.Combine(work, "output.txt")
+        dotnet [ "build"; project; "-c"; "Release"; "-nologo"; "-v"; "q" ]
+
+        let echoed =
+            let psi =
+                ProcessStartInfo("dotnet", [ "run"; "--project"; project; "-c"; "Release"; "--no-build" ])
+
+            psi.RedirectStandardOutput <- true
+            psi.UseShellExecute <- false
+            use p = Process.Start psi
+            let text = p.StandardOutput.ReadToEnd()
+            p.WaitForExit()
+            File.WriteAllText(output, text)
+            text
+
+        if not (echoed.Contains "echo: hello from a package") then
+            eprintfn "build: the fresh project printed %A, not the echo" echoed
+            exit 1
+
+        let tools = Path.Combine(work, "tools")
+
+        dotnet
+            [
+                "tool"
+                "install"
+                "tcpstack"
+                "--tool-path"
+                tools
+                "--version"
+                "0.1.0"
+                "--add-source"
+                packagesDir
+            ]
+
+        run (Path.Combine(tools, "tcpstack")) [ "decode"; "--help" ]
+        printfn "packages: the fresh project echoed through the stack; the tcpstack tool runs"
+    finally
+        Directory.Delete(work, true)
 
 let targets: (string * string * string list * (string list -> unit)) list =
     [
@@ -128,9 +223,30 @@ let targets: (string * string * string list * (string list -> unit)) list =
                 eprintfn "build: C# files need formatting: run `dotnet fsi build.fsx -- format`"
                 exit 1
 
+        "pack",
+        "make the NuGet packages (the libraries and the tcpstack tool) in out/packages",
+        [ "build" ],
+        fun _ ->
+            dotnet
+                [
+                    "pack"
+                    solution
+                    "-c"
+                    "Release"
+                    "--no-build"
+                    "-nologo"
+                    "-o"
+                    packagesDir
+                ]
+
+        "package-test",
+        "install the packages from out/packages into a fresh project and as a dotnet tool, and run both",
+        [ "pack" ],
+        fun _ -> packageTest ()
+
         "test",
-        "check formatting, build, run every test; ends with `N passed, N failed`",
-        [ "packages"; "checkformat"; "build" ],
+        "check formatting, build, test the packages, run every test; ends with `N passed, N failed`",
+        [ "packages"; "checkformat"; "build"; "package-test" ],
         fun extra ->
             step "running the tests"
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
