@@ -19,6 +19,7 @@ let csharpProjects =
         "integrations/Stack.AspNetCore/Stack.AspNetCore.csproj"
         "integrations/Stack.Http/Stack.Http.csproj"
         "integrations/Stack.Hosting/Stack.Hosting.csproj"
+        "samples/WebOverStack/WebOverStack.csproj"
     ]
 
 let testDll =
@@ -163,11 +164,11 @@ let targets: (string * string * string list * (string list -> unit)) list =
                         Directory.Delete(path, true)
 
         "packages",
-        "install the Debian packages the tests use (iproute2, tshark) when missing",
+        "install the Debian packages the tests use (iproute2, tshark, curl, chromium) when missing",
         [],
         fun _ ->
             let missing =
-                [ "ip", "iproute2"; "tshark", "tshark" ]
+                [ "ip", "iproute2"; "tshark", "tshark"; "curl", "curl"; "chromium", "chromium" ]
                 |> List.filter (fun (tool, _) -> exec "sh" [ "-c"; $"command -v {tool} >/dev/null" ] <> 0)
                 |> List.map snd
 
