@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Stack.Core.Host;
@@ -73,9 +74,11 @@ internal sealed partial class StackLoop
                     c.Fail(SocketError.ConnectionRefused);
                     break;
                 case Event.Tags.Reset:
+                    Logger?.LogDebug("tcpstack: {Connection} reset by the peer", c);
                     c.Fail(SocketError.ConnectionReset);
                     break;
                 case Event.Tags.TimedOut:
+                    Logger?.LogDebug("tcpstack: {Connection} timed out", c);
                     c.Fail(SocketError.TimedOut);
                     break;
                 case Event.Tags.PeerClosed:

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Threading.Channels;
@@ -73,6 +74,9 @@ internal sealed partial class StackLoop
     /// <summary>Whether new connections start with Nagle's algorithm off.</summary>
     public bool NoDelay => _host.Options.Connection.NoDelay;
 
+    /// <summary>Where the stack logs, if anywhere.</summary>
+    public ILogger? Logger { get; init; }
+
     /// <summary>Bytes a writer may queue beyond what the stack has sent (<see cref="TcpStackOptions.UnsentLimit"/>).</summary>
     public int UnsentLimit { get; init; } = int.MaxValue;
 
@@ -137,7 +141,14 @@ internal sealed partial class StackLoop
         catch (Exception e)
         {
             // A bug, not bad input: the core never throws for a packet or a request.
-            Console.Error.WriteLine($"tcp stack {_host.Options.Address}: the stack thread failed and stopped: {e}");
+            if (Logger is { } logger)
+            {
+                logger.LogCritical(e, "tcpstack {Address}: the stack thread failed and stopped", _host.Options.Address);
+            }
+            else
+            {
+                Console.Error.WriteLine($"tcp stack {_host.Options.Address}: the stack thread failed and stopped: {e}");
+            }
             foreach (var c in _connections.Values)
             {
                 c.Fail(SocketError.NetworkDown);

@@ -13,9 +13,13 @@ internal sealed class StackMetrics : IDisposable
 
     private readonly Meter _meter;
 
-    public StackMetrics(string stack, Func<StackStatistics> read)
+    // A meter a factory made is the factory's to dispose.
+    private readonly bool _owned;
+
+    public StackMetrics(string stack, Func<StackStatistics> read, IMeterFactory? factory)
     {
-        _meter = new Meter(MeterName);
+        _owned = factory is null;
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
         var tag = new KeyValuePair<string, object?>("stack", stack);
         KeyValuePair<string, object?> Tag(string key, object value) => new(key, value);
         _meter.CreateObservableCounter(
@@ -61,5 +65,11 @@ internal sealed class StackMetrics : IDisposable
             "Connections, by state");
     }
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        if (_owned)
+        {
+            _meter.Dispose();
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using Stack.Core;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
@@ -33,8 +34,11 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     {
         _loop = loop;
         _options = options;
-        _metrics = new StackMetrics(options.Address.ToString(), GetStatistics);
+        _metrics = new StackMetrics(options.Address.ToString(), GetStatistics, options.MeterFactory);
     }
+
+    /// <summary>The name of the <see cref="System.Diagnostics.ActivitySource"/> that traces connects and accepts.</summary>
+    public static string ActivitySourceName => StackActivities.SourceName;
 
     /// <summary>The name of the System.Diagnostics.Metrics meter stacks publish their statistics on.</summary>
     public static string MeterName => StackMetrics.MeterName;
@@ -137,13 +141,21 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 hostOptions = configure(hostOptions);
             }
 
+            var logger = options.LoggerFactory?.CreateLogger<TcpStack>();
             var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket)
             {
+                Logger = logger,
                 UnsentLimit = options.UnsentLimit,
                 MemoryLimitBytes = options.EffectiveMemoryLimit,
                 MemoryPressureBytes = options.EffectiveMemoryLimit / 4 * 3,
             };
             loop.Start();
+            logger?.LogInformation(
+                "tcpstack {Address} started on {Device} (MTU {Mtu}){Namespace}",
+                options.Address,
+                device.GetType().Name,
+                device.Mtu,
+                options.Namespace is { } ns ? $" in namespace {ns}" : "");
             return new TcpStack(loop, options);
         }
         catch
@@ -167,6 +179,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         var c = new TcpStackConnection(_loop, _loop.SendBufferSize, _loop.ReceiveBufferSize, listener: null);
         var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         c.Connecting = connected;
+        using var activity = StackActivities.Connect(remote);
         _loop.Post(new Request.Connect(c, remote));
         using var timeout = _options.ConnectTimeout is { } limit ? new CancellationTokenSource(limit) : null;
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout?.Token ?? default);
@@ -180,11 +193,19 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         {
             try
             {
-                return await connected.Task.ConfigureAwait(false);
+                var connection = await connected.Task.ConfigureAwait(false);
+                StackActivities.Connected(activity, connection);
+                return connection;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)
             {
+                StackActivities.Failed(activity, "connect timed out");
                 throw new SocketException((int)SocketError.TimedOut);
+            }
+            catch (Exception e)
+            {
+                StackActivities.Failed(activity, e.Message);
+                throw;
             }
         }
     }
@@ -239,6 +260,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         _loop.Stop();
         await Task.Run(() => _loop.Join(TimeSpan.FromSeconds(5))).ConfigureAwait(false);
         _loop.Device.Dispose();
+        _loop.Logger?.LogInformation("tcpstack {Address} stopped", Address);
     }
 
     /// <summary>As <see cref="DisposeAsync"/>, blocking.</summary>

@@ -48,6 +48,7 @@ public sealed class TcpStackListener : IDisposable
         {
             var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             _stack.Post(new Request.Accepted(this));
+            StackActivities.Accepted(connection);
             return connection;
         }
         catch (ChannelClosedException)

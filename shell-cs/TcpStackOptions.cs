@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using Stack.Core.Host;
 using Stack.Shell.Device;
 
@@ -89,6 +91,16 @@ public sealed record TcpStackOptions
     /// it to the SYN retransmissions (about two minutes, as Linux's tcp_syn_retries).
     /// </summary>
     public TimeSpan? ConnectTimeout { get; init; }
+
+    /// <summary>
+    /// Where the stack logs (category <c>Stack.Shell.TcpStack</c>): start and stop at
+    /// Information, a failed stack thread at Critical, connections reset or timed out at
+    /// Debug. Without one, only a failed stack thread is written, to standard error.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>Makes the stack's meter (<see cref="TcpStack.MeterName"/>), as DI hosts do; without one the meter is made directly.</summary>
+    public IMeterFactory? MeterFactory { get; init; }
 
     /// <summary>Adjusts the core's host options (every tunable of the pure stack) last.</summary>
     public Func<HostOptions, HostOptions>? ConfigureHost { get; init; }

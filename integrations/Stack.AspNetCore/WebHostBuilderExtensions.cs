@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Stack.Shell;
 
 namespace Stack.AspNetCore;
@@ -26,7 +28,11 @@ public static class WebHostBuilderExtensions
     public static IWebHostBuilder UseTcpStack(this IWebHostBuilder builder, TcpStackOptions options) =>
         builder.ConfigureServices(services =>
         {
-            services.AddSingleton(_ => TcpStack.Start(options));
+            services.AddSingleton(provider => TcpStack.Start(options with
+            {
+                LoggerFactory = options.LoggerFactory ?? provider.GetService<ILoggerFactory>(),
+                MeterFactory = options.MeterFactory ?? provider.GetService<IMeterFactory>(),
+            }));
             services.AddSingleton<IConnectionListenerFactory>(
                 provider => new TcpStackTransportFactory(provider.GetRequiredService<TcpStack>()));
         });

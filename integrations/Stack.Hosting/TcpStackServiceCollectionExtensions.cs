@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Stack.Shell;
 using Stack.Shell.Device;
@@ -15,7 +17,8 @@ public static class TcpStackServiceCollectionExtensions
     /// the configuration's "TcpStack" section (<see cref="TcpStackSettings"/>), validated
     /// when the host starts: a bad setting stops the start with a message that names it.
     /// An <see cref="IPacketDevice"/> registered in the container (an in-memory one in
-    /// tests) is used instead of a TUN device.
+    /// tests) is used instead of a TUN device; the container's logger and meter factories
+    /// are the stack's.
     /// </summary>
     /// <example><code>
     /// builder.Services.AddTcpStack(builder.Configuration);   // "TcpStack": { "Address": "10.7.0.2", "Namespace": "app" }
@@ -40,7 +43,12 @@ public static class TcpStackServiceCollectionExtensions
         services.AddSingleton(provider =>
         {
             var options = provider.GetRequiredService<IOptions<TcpStackSettings>>().Value.ToOptions();
-            return TcpStack.Start(options with { Device = provider.GetService<IPacketDevice>() });
+            return TcpStack.Start(options with
+            {
+                Device = provider.GetService<IPacketDevice>(),
+                LoggerFactory = provider.GetService<ILoggerFactory>(),
+                MeterFactory = provider.GetService<IMeterFactory>(),
+            });
         });
         services.AddHostedService<TcpStackService>();
         return services;

@@ -1,0 +1,129 @@
+/// What the stack tells a .NET host: logs through ILogger, traces of connects and accepts
+/// on an ActivitySource, its meter made by the host's IMeterFactory.
+module Stack.Tests.ObservabilityTests
+
+open System
+open System.Collections.Concurrent
+open System.Diagnostics
+open System.Diagnostics.Metrics
+open Microsoft.Extensions.DependencyInjection
+open Microsoft.Extensions.Logging
+open Expecto
+open Stack.Shell
+open Stack.Shell.Device
+open Stack.Tests.ShellTests
+
+/// Keeps every log line (level and text) of the loggers it makes.
+type private CapturedLogs() =
+    let lines = ConcurrentQueue<LogLevel * string>()
+
+    member _.Lines = List.ofSeq lines
+
+    interface ILoggerProvider with
+        member _.CreateLogger _ =
+            { new ILogger with
+                member _.BeginScope _ = null
+                member _.IsEnabled _ = true
+
+                member _.Log(level, _, state, error, format) =
+                    lines.Enqueue((level, format.Invoke(state, error)))
+            }
+
+        member _.Dispose() = ()
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "observability"
+        [
+            testCase "the stack logs its start at Information and a peer's reset at Debug"
+            <| fun () ->
+                let captured = new CapturedLogs()
+
+                use factory =
+                    LoggerFactory.Create(fun b -> b.AddProvider(captured).SetMinimumLevel LogLevel.Debug |> ignore)
+
+                let struct (a, b) = MemoryDevice.CreatePair()
+
+                use logged =
+                    TcpStack.Start(TcpStackOptions(Address = addressA, Device = a, LoggerFactory = factory))
+
+                use peer = TcpStack.Start(TcpStackOptions(Address = addressB, Device = b))
+                let client, server = connectPair logged peer
+                server.Abort()
+
+                eventually
+                    10.
+                    (fun () ->
+                        captured.Lines
+                        |> List.exists (fun (_, text) -> text.Contains "reset by the peer"))
+                    (fun () -> $"no reset logged: {captured.Lines}")
+
+                Expect.contains (captured.Lines |> List.map fst) LogLevel.Debug "the reset at Debug"
+
+                Expect.isTrue
+                    (captured.Lines
+                     |> List.exists (fun (level, text) ->
+                         level = LogLevel.Information && text.Contains "10.0.0.1 started"))
+                    "the start at Information"
+
+                client.Dispose()
+
+            testCase "connects and accepts are traced on the stack's ActivitySource with their endpoints"
+            <| fun () ->
+                let stopped = ConcurrentQueue<Activity>()
+
+                use listener =
+                    new ActivityListener(
+                        ShouldListenTo = (fun source -> source.Name = TcpStack.ActivitySourceName),
+                        Sample = (fun _ -> ActivitySamplingResult.AllDataAndRecorded),
+                        ActivityStopped = (fun activity -> stopped.Enqueue activity)
+                    )
+
+                ActivitySource.AddActivityListener listener
+
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+
+                    let byName name =
+                        stopped |> Seq.filter (fun a -> a.OperationName = name) |> List.ofSeq
+
+                    eventually 10. (fun () -> not (byName "tcpstack.accept").IsEmpty) (fun () -> "no accept traced")
+                    let connect = byName "tcpstack.connect" |> List.exactlyOne
+                    Expect.equal (connect.GetTagItem "network.peer.port") (box 7) "the connect's peer port"
+                    Expect.equal (connect.GetTagItem "network.peer.address") (box "10.0.0.2") "and address"
+                    Expect.equal (connect.Kind) ActivityKind.Client "a client span"
+                    let accept = byName "tcpstack.accept" |> List.exactlyOne
+
+                    Expect.equal
+                        (accept.GetTagItem "network.peer.port")
+                        (box client.LocalEndPoint.Port)
+                        "the accept's peer"
+
+                    Expect.equal (accept.Kind) ActivityKind.Server "a server span"
+                    server.Dispose())
+
+            testCase "with a host's IMeterFactory the stack's meter is the factory's"
+            <| fun () ->
+                use services = ServiceCollection().AddMetrics().BuildServiceProvider()
+                let meterFactory = services.GetRequiredService<IMeterFactory>()
+                let scopes = ConcurrentQueue<obj>()
+                use meters = new MeterListener()
+
+                meters.InstrumentPublished <-
+                    fun instrument _ ->
+                        if
+                            instrument.Meter.Name = TcpStack.MeterName
+                            && instrument.Name = "tcpstack.packets"
+                        then
+                            scopes.Enqueue instrument.Meter.Scope
+
+                meters.Start()
+                let struct (a, _) = MemoryDevice.CreatePair()
+
+                use _stack =
+                    TcpStack.Start(TcpStackOptions(Address = addressA, Device = a, MeterFactory = meterFactory))
+
+                Expect.contains (List.ofSeq scopes) (box meterFactory) "made by the factory"
+        ]
