@@ -20,6 +20,7 @@ let csharpProjects =
         "integrations/Stack.Http/Stack.Http.csproj"
         "integrations/Stack.Hosting/Stack.Hosting.csproj"
         "samples/WebOverStack/WebOverStack.csproj"
+        "samples/FetchOverStack/FetchOverStack.csproj"
     ]
 
 let testDll =
@@ -164,11 +165,17 @@ let targets: (string * string * string list * (string list -> unit)) list =
                         Directory.Delete(path, true)
 
         "packages",
-        "install the Debian packages the tests use (iproute2, tshark, curl, chromium) when missing",
+        "install the Debian packages the tests use (iproute2, tshark, curl, chromium, nginx) when missing",
         [],
         fun _ ->
             let missing =
-                [ "ip", "iproute2"; "tshark", "tshark"; "curl", "curl"; "chromium", "chromium" ]
+                [
+                    "ip", "iproute2"
+                    "tshark", "tshark"
+                    "curl", "curl"
+                    "chromium", "chromium"
+                    "nginx", "nginx"
+                ]
                 |> List.filter (fun (tool, _) -> exec "sh" [ "-c"; $"command -v {tool} >/dev/null" ] <> 0)
                 |> List.map snd
 

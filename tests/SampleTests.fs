@@ -1,6 +1,8 @@
 /// The samples as a user runs them: samples/WebOverStack serves a page over the stack in
-/// its own namespace; curl and a headless Chromium in that namespace load it. Needs root,
-/// /dev/net/tun, curl and chromium (the test command installs them): run in CI.
+/// its own namespace, and curl and a headless Chromium in that namespace load it;
+/// samples/FetchOverStack fetches a file from nginx on the kernel's side with HttpClient.
+/// Needs root, /dev/net/tun, curl, chromium and nginx (the test command installs them):
+/// run in CI.
 module Stack.Tests.SampleTests
 
 open System
@@ -9,6 +11,7 @@ open System.IO
 open Expecto
 open Stack.Shell.Device
 open Stack.Tests.KernelTests
+open Stack.Tests.ShellTests
 
 /// The repository's root: the nearest directory up from the tests holding Stack.sln.
 let private repositoryRoot =
@@ -22,9 +25,13 @@ let private repositoryRoot =
 
     up (DirectoryInfo AppContext.BaseDirectory)
 
-/// Runs `program` in namespace `ns`; its standard output (it must exit 0 within 60 s).
-let private inNamespace (ns: string) (program: string) (arguments: string list) =
-    let psi = ProcessStartInfo("ip", [ "netns"; "exec"; ns; program ] @ arguments)
+/// A sample's program, as the solution's build leaves it.
+let private sampleDll (name: string) =
+    Path.Combine(repositoryRoot, "samples", name, "bin", "Release", "net10.0", name + ".dll")
+
+/// Runs `program`; its standard output (it must exit 0 within 60 s).
+let private runToEnd (program: string) (arguments: string list) =
+    let psi = ProcessStartInfo(program, arguments)
     psi.RedirectStandardOutput <- true
     psi.RedirectStandardError <- true
     use p = Process.Start psi
@@ -33,14 +40,18 @@ let private inNamespace (ns: string) (program: string) (arguments: string list) 
 
     if not (p.WaitForExit 60_000) then
         p.Kill true
-        failtestf "%s did not finish within 60 s" program
+        failtestf "%s did not finish within 60 s" (String.Join(" ", program :: arguments))
 
     Expect.equal p.ExitCode 0 $"{program} ran: {errors.Result}"
     reading.Result
 
+/// Runs `program` in namespace `ns`; its standard output (it must exit 0 within 60 s).
+let private inNamespace (ns: string) (program: string) (arguments: string list) =
+    runToEnd "ip" ([ "netns"; "exec"; ns; program ] @ arguments)
+
 let private requireTool (tool: string) =
     let found =
-        [ "/usr/bin"; "/bin"; "/usr/local/bin" ]
+        [ "/usr/bin"; "/bin"; "/usr/local/bin"; "/usr/sbin"; "/sbin" ]
         |> List.exists (fun dir -> File.Exists(Path.Combine(dir, tool)))
 
     match found with
@@ -49,6 +60,17 @@ let private requireTool (tool: string) =
         failtestf "the sample tests must run in CI, but %s is missing" tool
     | false -> skiptestf "the sample tests need %s (apt-get install -y %s)" tool tool
 
+/// Stops a process this test started (SIGTERM, then SIGKILL after 20 s) and removes
+/// namespace `ns` if it is still there.
+let private stopAndRemove (p: Process) (ns: string) =
+    Process.Start("kill", [ "-TERM"; string p.Id ]).WaitForExit()
+
+    if not (p.WaitForExit 20_000) then
+        p.Kill true
+
+    if NetworkNamespace.Exists ns then
+        Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
+
 /// Runs the web sample in a new namespace until `f` returns; stops it with SIGTERM.
 let private withWebSample (f: string -> unit) =
     requireKernel ()
@@ -56,10 +78,7 @@ let private withWebSample (f: string -> unit) =
     requireTool "chromium"
     let ns = freshNamespace ()
 
-    let dll =
-        Path.Combine(repositoryRoot, "samples", "WebOverStack", "bin", "Release", "net10.0", "WebOverStack.dll")
-
-    let psi = ProcessStartInfo("dotnet", [ dll; ns ])
+    let psi = ProcessStartInfo("dotnet", [ sampleDll "WebOverStack"; ns ])
     psi.RedirectStandardOutput <- true
     psi.RedirectStandardError <- true
     use sample = Process.Start psi
@@ -81,13 +100,7 @@ let private withWebSample (f: string -> unit) =
         Expect.isTrue serving "the sample says where it serves"
         f ns
     finally
-        Process.Start("kill", [ "-TERM"; string sample.Id ]).WaitForExit()
-
-        if not (sample.WaitForExit 20_000) then
-            sample.Kill true
-
-        if NetworkNamespace.Exists ns then
-            Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
+        stopAndRemove sample ns
 
 [<Tests>]
 let tests =
@@ -135,4 +148,53 @@ let tests =
                         Expect.stringContains dom "data-loaded=\"yes\"" "Chromium: the script ran to its end"
                     finally
                         Directory.Delete(profile, true))
+
+            testCase
+                "the fetch sample downloads 5 MB from nginx on the kernel's side with HttpClient over the stack, intact"
+            <| fun () ->
+                requireKernel ()
+                requireTool "nginx"
+                let ns = freshNamespace ()
+                let work = Directory.CreateTempSubdirectory("tcpstack-nginx-").FullName
+                let data = ShellTests.streamBytes 21 5_000_000
+                Directory.CreateDirectory(Path.Combine(work, "www")) |> ignore
+                File.WriteAllBytes(Path.Combine(work, "www", "data.bin"), data)
+                let conf = Path.Combine(work, "nginx.conf")
+
+                File.WriteAllText(
+                    conf,
+                    $"""daemon off;
+user root;
+worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/error.log;
+events {{ }}
+http {{
+    access_log off;
+    server {{ listen 8080; root {work}/www; }}
+}}
+"""
+                )
+
+                // The namespace first, so nginx listens in it before the stack's device arrives.
+                Process.Start("ip", [ "netns"; "add"; ns ]).WaitForExit()
+                // `ip netns exec` becomes nginx: this PID is nginx's master.
+                use nginx =
+                    Process.Start("ip", [ "netns"; "exec"; ns; "nginx"; "-c"; conf; "-p"; work ])
+
+                try
+                    // nginx writes its pid file once it listens.
+                    eventually 10. (fun () -> File.Exists(Path.Combine(work, "nginx.pid"))) (fun () ->
+                        "nginx did not start: " + File.ReadAllText(Path.Combine(work, "error.log")))
+
+                    let output =
+                        runToEnd "dotnet" [ sampleDll "FetchOverStack"; ns; "http://10.7.0.1:8080/data.bin" ]
+
+                    Expect.stringContains
+                        output
+                        $"5000000 bytes, sha256 {ShellTests.sha data}"
+                        "every byte nginx served"
+                finally
+                    stopAndRemove nginx ns
+                    Directory.Delete(work, true)
         ]
