@@ -252,8 +252,8 @@ let private measureRow
                     Offload = false,
                     SendBufferSize = buffer,
                     ReceiveBufferSize = buffer,
-                    InboundImpairment = row.Link,
-                    OutboundImpairment = row.Link,
+                    InboundImpairment = LinkOptions.toShell row.Link,
+                    OutboundImpairment = LinkOptions.toShell row.Link,
                     ImpairmentSeed = seed,
                     CapturePath = Option.toObj capture,
                     CloseTimeout = TimeSpan.FromSeconds 2.

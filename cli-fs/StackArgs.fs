@@ -161,14 +161,8 @@ let start (args: ParseResults<StackArgs>) =
                      PacketObserver printPacket
                  else
                      null),
-            InboundImpairment =
-                (match impaired with
-                 | Some i -> i
-                 | None -> Unchecked.defaultof<_>),
-            OutboundImpairment =
-                (match impaired with
-                 | Some i -> i
-                 | None -> Unchecked.defaultof<_>),
+            InboundImpairment = (impaired |> Option.map LinkOptions.toShell |> Option.toObj),
+            OutboundImpairment = (impaired |> Option.map LinkOptions.toShell |> Option.toObj),
             ImpairmentSeed = args.GetResult(Seed, 1UL)
         )
 

@@ -120,8 +120,8 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         {
             device = new ImpairedDevice(
                 device,
-                options.InboundImpairment ?? Impair.none,
-                options.OutboundImpairment ?? Impair.none,
+                options.InboundImpairment?.ToCore() ?? Impair.none,
+                options.OutboundImpairment?.ToCore() ?? Impair.none,
                 options.ImpairmentSeed);
         }
 

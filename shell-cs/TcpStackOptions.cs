@@ -74,10 +74,10 @@ public sealed record TcpStackOptions
     public PacketObserver? OnPacket { get; init; }
 
     /// <summary>Impairs packets arriving from the device (off when null).</summary>
-    public Stack.Core.Impair.Options? InboundImpairment { get; init; }
+    public LinkImpairment? InboundImpairment { get; init; }
 
     /// <summary>Impairs packets the stack sends (off when null).</summary>
-    public Stack.Core.Impair.Options? OutboundImpairment { get; init; }
+    public LinkImpairment? OutboundImpairment { get; init; }
 
     /// <summary>Seed of the impairment's generator: the same seed, the same faults.</summary>
     public ulong ImpairmentSeed { get; init; } = 1;
@@ -135,6 +135,9 @@ public sealed record TcpStackOptions
         {
             throw new ArgumentException($"{nameof(UnsentLimit)} must be at least 4096, not {UnsentLimit}", nameof(UnsentLimit));
         }
+
+        InboundImpairment?.Validate(nameof(InboundImpairment));
+        OutboundImpairment?.Validate(nameof(OutboundImpairment));
 
         if (ConnectTimeout is { } connectTimeout && connectTimeout <= TimeSpan.Zero)
         {

@@ -75,7 +75,9 @@ let plain =
 let withStackSetup (setup: Setup) (f: string -> TcpStack -> unit) =
     requireKernel ()
     let ns = freshNamespace ()
-    let impairment = setup.Impairment |> Option.defaultValue Unchecked.defaultof<_>
+
+    let impairment =
+        setup.Impairment |> Option.map Stack.Cli.LinkOptions.toShell |> Option.toObj
 
     try
         let stack =

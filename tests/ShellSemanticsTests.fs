@@ -166,4 +166,23 @@ let tests =
                 Expect.equal (seqOf probe) iss "one below SND.UNA"
                 Expect.isTrue (accepted.Completion.Wait(TimeSpan.FromSeconds 10.)) "given up on"
                 Expect.equal accepted.Error SocketError.TimedOut "TimedOut"
+
+            testCase "an impairment out of range is refused at start, naming it"
+            <| fun () ->
+                let struct (a, _) = MemoryDevice.CreatePair()
+
+                let error =
+                    Expect.throwsC
+                        (fun () ->
+                            TcpStack.Start(
+                                TcpStackOptions(
+                                    Address = addressA,
+                                    Device = a,
+                                    InboundImpairment = LinkImpairment(Loss = 1.5)
+                                )
+                            )
+                            |> ignore)
+                        id
+
+                Expect.stringContains error.Message "InboundImpairment.Loss is a chance from 0 to 1" "names it"
         ]

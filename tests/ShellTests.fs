@@ -163,11 +163,7 @@ let tests =
                 // Out-of-order bytes are stored ahead of what is readable, so a ring grows
                 // while it holds bytes on both sides of a hole.
                 let link =
-                    { Stack.Core.Impair.none with
-                        Loss = 0.01
-                        Reorder = 0.05
-                        ReorderDelayMicros = 2_000L
-                    }
+                    LinkImpairment(Loss = 0.01, Reorder = 0.05, ReorderDelay = TimeSpan.FromMilliseconds 2.)
 
                 let struct (a, b) = MemoryDevice.CreatePair()
 
