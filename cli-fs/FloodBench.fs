@@ -100,7 +100,7 @@ let run (seconds: float) (out: TextWriter) =
 
         let server = IPEndPoint(address, 7)
         let residentBefore = resident ()
-        let packetsBefore = stack.Counters.PacketsIn
+        let packetsBefore = stack.GetStatistics().PacketsIn
 
         progress
             $"flooding {address}:7 for {seconds} s from spoofed sources while a real client connects five times a second"
@@ -130,7 +130,8 @@ let run (seconds: float) (out: TextWriter) =
 
         let sent = int64 (floodOutput.Result.Trim() |> fun t -> if t = "" then "0" else t)
         let elapsed = clock.Elapsed.TotalSeconds
-        let counters = stack.Counters
+        let counters = stack.GetStatistics()
+        let synsDropped = counters.Drops["syn-backlog-full"]
         let after = (probe ns server).Result
         stop.Cancel()
         serving.Wait(TimeSpan.FromSeconds 5.) |> ignore
@@ -147,7 +148,7 @@ let run (seconds: float) (out: TextWriter) =
         )
 
         out.WriteLine(
-            $"stack: {counters.SynCookiesSent} SYN cookies sent, {counters.SynCookiesAccepted} accepted, {counters.SynsDropped} SYNs dropped"
+            $"stack: {counters.SynCookiesSent} SYN cookies sent, {counters.SynCookiesAccepted} accepted, {synsDropped} SYNs dropped"
         )
 
         out.WriteLine(

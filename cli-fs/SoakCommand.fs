@@ -246,7 +246,7 @@ let run (args: ParseResults<SoakArgs>) =
             (tally.BulkBytes >>> 20)
             tally.RoundTrips
             tally.ShortConnections
-            stackA.Counters.SynCookiesSent
+            (stackA.GetStatistics().SynCookiesSent)
             (dropped "malformed")
             tally.ErrorCount
             tally.Wrong

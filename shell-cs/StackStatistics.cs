@@ -13,6 +13,10 @@ namespace Stack.Shell;
 /// <param name="StackThreadAllocatedBytes">Bytes the stack thread has allocated (for allocation-per-packet figures).</param>
 /// <param name="BufferBytes">Bytes of pooled memory the connections' send and receive rings hold now.</param>
 /// <param name="MemoryPressureEpisodes">Times the rings' memory crossed the pressure mark (three quarters of <see cref="TcpStackOptions.MemoryLimit"/>).</param>
+/// <param name="SynCookiesSent">SYN-ACKs sent with a SYN cookie (a listener's SYN queue was full).</param>
+/// <param name="SynCookiesAccepted">Connections made from a returned SYN cookie.</param>
+/// <param name="ResetsSent">Resets sent, to segments nobody owns and by aborts.</param>
+/// <param name="EchoReplies">ICMP echo replies sent.</param>
 public sealed record StackStatistics(
     long PacketsIn,
     long PacketsOut,
@@ -23,4 +27,8 @@ public sealed record StackStatistics(
     IReadOnlyDictionary<TcpState, int> ConnectionsByState,
     long StackThreadAllocatedBytes,
     long BufferBytes,
-    long MemoryPressureEpisodes);
+    long MemoryPressureEpisodes,
+    long SynCookiesSent,
+    long SynCookiesAccepted,
+    long ResetsSent,
+    long EchoReplies);

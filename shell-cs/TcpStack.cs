@@ -49,8 +49,8 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     /// <summary>The device the stack runs on.</summary>
     public IPacketDevice Device => _loop.Device;
 
-    /// <summary>Packet counters of the core, as of the stack thread's last step.</summary>
-    public Counters Counters => _loop.Counters;
+    /// <summary>The core's counters, as of the stack thread's last step (<see cref="GetStatistics"/> gives them to applications).</summary>
+    internal Counters Counters => _loop.Counters;
 
     /// <summary>Connections the core holds, in any state.</summary>
     public int ConnectionCount => _loop.Connections.Count;
@@ -95,7 +95,11 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             states,
             _loop.Allocated,
             _loop.Memory.Held,
-            _loop.PressureEpisodes);
+            _loop.PressureEpisodes,
+            c.SynCookiesSent,
+            c.SynCookiesAccepted,
+            c.ResetsSent,
+            c.EchoReplies);
     }
 
     /// <summary>Sets up the device and starts the stack thread.</summary>
