@@ -56,15 +56,22 @@ let private finWait2 () =
     Expect.equal x.State State.FinWait2 "FIN-WAIT-2"
     x
 
-/// Runs timers (the delayed ACK's first) while FIN-WAIT-2 lasts, up to its timeout
-/// counted from `heard`; the last step's output.
-let private fireWhileInFinWait2 (x: Exchange) (heard: int64) =
+/// FIN-WAIT-2 after the application let go: only then does a silent peer time out.
+let private detachedFinWait2 () =
+    let x = finWait2 ()
+    x.User Command.Detach |> ignore
+    x
+
+/// Runs timers (the delayed ACK's first) while FIN-WAIT-2 lasts, and expects the peer
+/// given up on exactly the timeout after `heard`, the peer's last segment.
+let private expectGivenUpAfter (x: Exchange) (heard: int64) (what: string) =
     let mutable out = x.Fire()
 
     while x.State = State.FinWait2 && x.Now < heard + o.FinWait2TimeoutMicros do
         out <- x.Fire()
 
-    out
+    Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) what
+    Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
 
 let private closeWait () =
     let x = established o
@@ -573,8 +580,7 @@ let private finWait2Tests =
             }
 
             test "a detached connection gives a peer silent for the FIN-WAIT-2 timeout up: TimedOut, then Closed" {
-                let x = finWait2 ()
-                x.User Command.Detach |> ignore
+                let x = detachedFinWait2 ()
                 let entered = x.Now
                 let out = x.Fire()
                 Expect.equal x.Now (entered + o.FinWait2TimeoutMicros) "60 s after FIN-WAIT-2 began"
@@ -583,31 +589,21 @@ let private finWait2Tests =
             }
 
             test "a peer that keeps sending keeps FIN-WAIT-2 alive; its silence counts from its last segment" {
-                let x = finWait2 ()
-                x.User Command.Detach |> ignore
+                let x = detachedFinWait2 ()
                 x.Wait 50_000_000L
                 x.PeerData 100 |> ignore
-                let heard = x.Now
-                let out = fireWhileInFinWait2 x heard
-
-                Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the peer's last segment"
-                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
+                expectGivenUpAfter x x.Now "60 s after the peer's last segment"
             }
 
             test "a peer whose ACKs were lost sends again what we have; that keeps FIN-WAIT-2 alive too" {
-                let x = finWait2 ()
-                x.User Command.Detach |> ignore
+                let x = detachedFinWait2 ()
                 let first = x.Peer.Seq
                 Expect.equal (x.PeerData 100).Readable 100 "taken"
                 x.Wait 50_000_000L
                 // The same bytes again, acknowledging our FIN: old, so answered with an ACK.
                 let again = x.PeerData(100, seq = first)
                 Expect.equal again.Readable 0 "nothing new"
-                let heard = x.Now
-                let out = fireWhileInFinWait2 x heard
-
-                Expect.equal x.Now (heard + o.FinWait2TimeoutMicros) "60 s after the retransmission"
-                Expect.equal out.Events [ Event.TimedOut; Event.Closed ] "then given up on"
+                expectGivenUpAfter x x.Now "60 s after the retransmission"
             }
 
             test "a half-closed connection whose application still reads waits for the peer's FIN however long" {
