@@ -33,8 +33,8 @@ type Bridge(a: string, b: string, addressA: string, addressB: string, link: Impa
 
     let deviceA = open' a addressA
     let deviceB = open' b addressB
-    let fromA = new ImpairedDevice(deviceA, link, Impair.none, seed)
-    let fromB = new ImpairedDevice(deviceB, link, Impair.none, seed + 1UL)
+    let fromA = new ImpairedDevice(deviceA, LinkOptions.toShell link, null, seed)
+    let fromB = new ImpairedDevice(deviceB, LinkOptions.toShell link, null, seed + 1UL)
     let stopping = new CancellationTokenSource()
     let stop () = stopping.IsCancellationRequested
 

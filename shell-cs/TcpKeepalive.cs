@@ -12,13 +12,18 @@ public sealed record TcpKeepalive(TimeSpan Idle, TimeSpan Interval, int Count)
     /// <summary>Linux's defaults: two hours idle, then nine probes 75 s apart.</summary>
     public static TcpKeepalive Default { get; } = new(TimeSpan.FromHours(2), TimeSpan.FromSeconds(75), 9);
 
-    internal FSharpValueOption<Core.Tcp.Keepalive> ToCore()
+    /// <summary>Throws an <see cref="ArgumentException"/> unless the times are positive and there is a probe.</summary>
+    internal void Validate(string name)
     {
         if (Idle <= TimeSpan.Zero || Interval <= TimeSpan.Zero || Count < 1)
         {
-            throw new ArgumentOutOfRangeException(nameof(Idle), $"keepalive needs a positive idle time and interval and at least one probe, not {this}");
+            throw new ArgumentOutOfRangeException(name, $"keepalive needs a positive idle time and interval and at least one probe, not {this}");
         }
+    }
 
+    internal FSharpValueOption<Core.Tcp.Keepalive> ToCore()
+    {
+        Validate(nameof(TcpStackConnection.Keepalive));
         return FSharpValueOption<Core.Tcp.Keepalive>.NewValueSome(
             new Core.Tcp.Keepalive(Idle.Ticks / 10, Interval.Ticks / 10, Count));
     }

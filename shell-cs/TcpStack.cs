@@ -122,11 +122,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         });
         if (options.InboundImpairment is not null || options.OutboundImpairment is not null)
         {
-            device = new ImpairedDevice(
-                device,
-                options.InboundImpairment?.ToCore() ?? Impair.none,
-                options.OutboundImpairment?.ToCore() ?? Impair.none,
-                options.ImpairmentSeed);
+            device = new ImpairedDevice(device, options.InboundImpairment, options.OutboundImpairment, options.ImpairmentSeed);
         }
 
         try
@@ -140,10 +136,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 options.ReceiveBufferSize,
                 options.NoDelay,
                 new Isn.IsnKey(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key.AsSpan(8))));
-            if (options.ConfigureHost is { } configure)
-            {
-                hostOptions = configure(hostOptions);
-            }
+            hostOptions = options.Tcp.ApplyTo(hostOptions);
 
             var logger = options.LoggerFactory?.CreateLogger<TcpStack>();
             var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket)

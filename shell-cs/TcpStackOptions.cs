@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.Logging;
-using Stack.Core.Host;
 using Stack.Shell.Device;
 
 namespace Stack.Shell;
@@ -102,8 +101,8 @@ public sealed record TcpStackOptions
     /// <summary>Makes the stack's meter (<see cref="TcpStack.MeterName"/>), as DI hosts do; without one the meter is made directly.</summary>
     public IMeterFactory? MeterFactory { get; init; }
 
-    /// <summary>Adjusts the core's host options (every tunable of the pure stack) last.</summary>
-    public Func<HostOptions, HostOptions>? ConfigureHost { get; init; }
+    /// <summary>The TCP protocol's tunables (options offered, congestion control, timers, retries, limits).</summary>
+    public TcpProtocolOptions Tcp { get; init; } = new();
 
     /// <summary>Throws an <see cref="ArgumentException"/> that names the first setting out of range and its range.</summary>
     public void Validate()
@@ -136,6 +135,8 @@ public sealed record TcpStackOptions
             throw new ArgumentException($"{nameof(UnsentLimit)} must be at least 4096, not {UnsentLimit}", nameof(UnsentLimit));
         }
 
+        ArgumentNullException.ThrowIfNull(Tcp, nameof(Tcp));
+        Tcp.Validate(nameof(Tcp));
         InboundImpairment?.Validate(nameof(InboundImpairment));
         OutboundImpairment?.Validate(nameof(OutboundImpairment));
 

@@ -170,6 +170,40 @@ let hostingTests =
 
                 Expect.throws (fun () -> stack.Listen 8 |> ignore) "the host's stop disposed the stack"
 
+            testCase "the protocol's tunables bind from the TcpStack:Tcp section"
+            <| fun () ->
+                let configuration =
+                    ConfigurationBuilder()
+                        .AddInMemoryCollection(
+                            dict
+                                [
+                                    "TcpStack:Tcp:MaxSynRetries", "2"
+                                    "TcpStack:Tcp:CongestionControl", "NewReno"
+                                    "TcpStack:Tcp:FinWait2Timeout", "00:00:05"
+                                    "TcpStack:Tcp:Keepalive:Idle", "00:01:00"
+                                    "TcpStack:Tcp:Keepalive:Interval", "00:00:10"
+                                    "TcpStack:Tcp:Keepalive:Count", "3"
+                                ]
+                        )
+                        .Build()
+
+                let settings =
+                    configuration
+                        .GetSection(Stack.Hosting.TcpStackSettings.Section)
+                        .Get<Stack.Hosting.TcpStackSettings>()
+
+                let tcp = settings.ToOptions().Tcp
+                Expect.equal tcp.MaxSynRetries 2 "retries"
+                Expect.equal tcp.CongestionControl TcpCongestionControl.NewReno "controller"
+                Expect.equal tcp.FinWait2Timeout (TimeSpan.FromSeconds 5.) "FIN-WAIT-2 timeout"
+
+                Expect.equal
+                    tcp.Keepalive
+                    (TcpKeepalive(TimeSpan.FromMinutes 1., TimeSpan.FromSeconds 10., 3))
+                    "keepalive"
+
+                Expect.isTrue tcp.SelectiveAcknowledgments "what is not set keeps its default"
+
             testCase "a bad setting stops the host's start with a message that names it"
             <| fun () ->
                 let struct (ours, _) = MemoryDevice.CreatePair()

@@ -55,7 +55,7 @@ let freshNamespace () =
 /// What a test changes about its stack.
 type Setup =
     {
-        Host: HostOptions -> HostOptions
+        Tcp: TcpProtocolOptions
         /// The same impairment in both directions.
         Impairment: Impair.Options option
         CapturePath: string option
@@ -65,7 +65,7 @@ type Setup =
 
 let plain =
     {
-        Host = id
+        Tcp = TcpProtocolOptions()
         Impairment = None
         CapturePath = None
         Offload = true
@@ -86,7 +86,7 @@ let withStackSetup (setup: Setup) (f: string -> TcpStack -> unit) =
                     Address = stackAddress,
                     Namespace = ns,
                     KernelAddress = "10.7.0.1/24",
-                    ConfigureHost = Func<_, _> setup.Host,
+                    Tcp = setup.Tcp,
                     InboundImpairment = impairment,
                     OutboundImpairment = impairment,
                     CapturePath = Option.toObj setup.CapturePath,
@@ -103,8 +103,8 @@ let withStackSetup (setup: Setup) (f: string -> TcpStack -> unit) =
         if NetworkNamespace.Exists ns then
             Diagnostics.Process.Start("ip", [ "netns"; "del"; ns ]).WaitForExit()
 
-let withStackUsing (configure: HostOptions -> HostOptions) f =
-    withStackSetup { plain with Host = configure } f
+let withStackUsing (tcp: TcpProtocolOptions) f =
+    withStackSetup { plain with Tcp = tcp } f
 
 let withStack f = withStackSetup plain f
 
@@ -360,12 +360,7 @@ let tests =
 
             testCase "our connect to an address nobody answers times out with TimedOut"
             <| fun () ->
-                let fewRetries (h: HostOptions) =
-                    { h with
-                        Connection = { h.Connection with MaxSynRetries = 2 }
-                    }
-
-                withStackUsing fewRetries (fun _ stack ->
+                withStackUsing (TcpProtocolOptions(MaxSynRetries = 2)) (fun _ stack ->
                     let error =
                         socketError (fun () -> stack.ConnectAsync(IPEndPoint(IPAddress.Parse "10.7.0.99", 80)) :> Task)
 

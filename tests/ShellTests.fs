@@ -242,17 +242,13 @@ let tests =
             <| fun () ->
                 let struct (a, b) = MemoryDevice.CreatePair()
 
-                let quickFinWait2 (o: Stack.Core.Host.HostOptions) =
-                    { o with
-                        Connection =
-                            { o.Connection with
-                                FinWait2TimeoutMicros = 1_000_000L
-                            }
-                    }
-
                 let stackA =
                     TcpStack.Start(
-                        TcpStackOptions(Address = addressA, Device = a, ConfigureHost = Func<_, _> quickFinWait2)
+                        TcpStackOptions(
+                            Address = addressA,
+                            Device = a,
+                            Tcp = TcpProtocolOptions(FinWait2Timeout = TimeSpan.FromSeconds 1.)
+                        )
                     )
 
                 let stackB = TcpStack.Start(TcpStackOptions(Address = addressB, Device = b))

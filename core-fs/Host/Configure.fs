@@ -31,3 +31,75 @@ let hostOptions
                 IsnKey = isnKey
             }
     }
+
+/// The protocol's tunables as a shell's settings give them, applied to `options`: the
+/// options TCP offers on a SYN, the congestion controller (NewReno when `newReno`, else
+/// CUBIC) and loss detector (RFC 6675's duplicate threshold when `duplicateThreshold`, else
+/// RACK-TLP), timers in microseconds, retry counts and the host's limits. Named
+/// parameters, so a C# caller reads as settings, not positions.
+let withProtocol
+    (windowScaling: bool)
+    (timestamps: bool)
+    (selectiveAcknowledgments: bool)
+    (newReno: bool)
+    (duplicateThreshold: bool)
+    (delayedAckMicros: int64)
+    (timeWaitMicros: int64)
+    (finWait2TimeoutMicros: int64)
+    (initialRtoMicros: int64)
+    (minRtoMicros: int64)
+    (maxRtoMicros: int64)
+    (maxRetries: int)
+    (maxSynRetries: int)
+    (maxSynAckRetries: int)
+    (synBacklog: int)
+    (synCookies: bool)
+    (maxConnections: int)
+    (answerPings: bool)
+    (options: HostOptions)
+    : HostOptions =
+    { options with
+        SynBacklog = synBacklog
+        SynCookies = synCookies
+        MaxConnections = maxConnections
+        AnswerPings = answerPings
+        Connection =
+            { options.Connection with
+                WindowScaling = windowScaling
+                Timestamps = timestamps
+                Sack = selectiveAcknowledgments
+                CongestionControl = if newReno then Congestion.newReno else Congestion.cubic
+                LossDetection =
+                    if duplicateThreshold then
+                        LossDetector.DupThresh
+                    else
+                        LossDetector.Rack
+                DelayedAckMicros = delayedAckMicros
+                MslMicros = timeWaitMicros / 2L
+                FinWait2TimeoutMicros = finWait2TimeoutMicros
+                MaxRetries = maxRetries
+                MaxSynRetries = maxSynRetries
+                MaxSynAckRetries = maxSynAckRetries
+                Rtt =
+                    {
+                        InitialRto = initialRtoMicros
+                        MinRto = minRtoMicros
+                        MaxRto = maxRtoMicros
+                    }
+            }
+    }
+
+/// Keepalive for every connection from the start (idle and interval in microseconds).
+let withKeepalive (idleMicros: int64) (intervalMicros: int64) (count: int) (options: HostOptions) : HostOptions =
+    { options with
+        Connection =
+            { options.Connection with
+                Keepalive =
+                    ValueSome
+                        {
+                            IdleMicros = idleMicros
+                            IntervalMicros = intervalMicros
+                            Count = count
+                        }
+            }
+    }

@@ -49,6 +49,9 @@ public sealed class TcpStackSettings
     /// <summary>How long stopping waits for connections to close before it resets them.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The TCP protocol's tunables (section <c>TcpStack:Tcp</c>: options offered, congestion control, timers, retries, limits).</summary>
+    public TcpProtocolOptions Tcp { get; set; } = new();
+
     /// <summary>The options these settings give; throws an <see cref="ArgumentException"/> naming a bad one.</summary>
     public TcpStackOptions ToOptions()
     {
@@ -76,6 +79,7 @@ public sealed class TcpStackSettings
             CapturePath = CapturePath,
             CloseTimeout = CloseTimeout,
             ConnectTimeout = ConnectTimeout,
+            Tcp = Tcp,
         };
         options.Validate();
         return options;

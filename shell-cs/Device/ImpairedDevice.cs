@@ -21,12 +21,19 @@ public sealed class ImpairedDevice : IPacketDevice
     private Impair.Link _out;
     private long _order;
 
-    /// <summary>Impairs packets read from <paramref name="inner"/> with <paramref name="inbound"/> and written to it with <paramref name="outbound"/>.</summary>
-    public ImpairedDevice(IPacketDevice inner, Impair.Options inbound, Impair.Options outbound, ulong seed)
+    /// <summary>
+    /// Impairs packets read from <paramref name="inner"/> as <paramref name="inbound"/> says
+    /// and packets written to it as <paramref name="outbound"/> says (null: not at all),
+    /// with generators seeded from <paramref name="seed"/>.
+    /// </summary>
+    public ImpairedDevice(IPacketDevice inner, LinkImpairment? inbound, LinkImpairment? outbound, ulong seed)
     {
+        ArgumentNullException.ThrowIfNull(inner);
+        inbound?.Validate(nameof(inbound));
+        outbound?.Validate(nameof(outbound));
         _inner = inner;
-        _in = Impair.create(inbound, seed);
-        _out = Impair.create(outbound, seed ^ 0x5DEECE66DUL);
+        _in = Impair.create(inbound?.ToCore() ?? Impair.none, seed);
+        _out = Impair.create(outbound?.ToCore() ?? Impair.none, seed ^ 0x5DEECE66DUL);
     }
 
     /// <summary>Packets the model dropped, by direction.</summary>
