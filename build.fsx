@@ -21,6 +21,7 @@ let csharpProjects =
         "integrations/Stack.Hosting/Stack.Hosting.csproj"
         "samples/WebOverStack/WebOverStack.csproj"
         "samples/FetchOverStack/FetchOverStack.csproj"
+        "samples/TestingOverStack/TestingOverStack.csproj"
     ]
 
 let testDll =
@@ -256,6 +257,18 @@ let targets: (string * string * string list * (string list -> unit)) list =
         "check formatting, build, test the packages, run every test; ends with `N passed, N failed`",
         [ "packages"; "checkformat"; "build"; "package-test" ],
         fun extra ->
+            step "running the xUnit sample (samples/TestingOverStack)"
+
+            dotnet
+                [
+                    "test"
+                    "samples/TestingOverStack/TestingOverStack.csproj"
+                    "-c"
+                    "Release"
+                    "--no-build"
+                    "-nologo"
+                ]
+
             step "running the tests"
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
 

@@ -42,7 +42,7 @@ internal sealed partial class StackLoop
         if (pressure != _underPressure)
         {
             _underPressure = pressure;
-            HostModule.Owned.setMemoryPressure(pressure, _host);
+            OwnedHost.SetMemoryPressure(pressure, _host);
             if (pressure)
             {
                 Volatile.Write(ref _pressureEpisodes, _pressureEpisodes + 1);

@@ -77,7 +77,7 @@ internal sealed partial class StackLoop
             return;
         }
 
-        var c = new TcpStackConnection(this, SendBufferSize, ReceiveBufferSize, listener);
+        var c = new TcpStackConnection(this, listener.SendBufferSize, listener.ReceiveBufferSize, listener);
         listener.Live++;
         c.Attach(tuple, sendBase);
         _connections[tuple] = c;
@@ -128,7 +128,7 @@ internal sealed partial class StackLoop
             c.CopyPayload(segment.Header.SequenceNumber, payload);
         }
 
-        var n = HostModule.writeSegment(_host, w.Tuple, segment, payload, _out);
+        var n = OwnedHost.WriteSegment(_host, w.Tuple, segment, payload, _out);
         var packet = _out.AsSpan(0, n);
         if (w.Count == 1)
         {

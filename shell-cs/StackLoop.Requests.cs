@@ -99,15 +99,13 @@ internal sealed partial class StackLoop
     private void Connect(TcpStackConnection c, IPEndPoint remote)
     {
         var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
-        var result = HostModule.Owned.connect(Now, address, (ushort)remote.Port, _host, _outbox);
-        if (result.IsError)
+        if (!OwnedHost.TryConnect(Now, address, (ushort)remote.Port, c.SendBufferSize, c.ReceiveBufferSize, _host, _outbox, out var tuple, out var error))
         {
-            c.Fail(ToSocketError(result.ErrorValue));
+            c.Fail(ToSocketError(error));
             c.Finish();
             return;
         }
 
-        var tuple = result.ResultValue;
         foreach (ref readonly var touched in _outbox.Connections)
         {
             if (touched.Item1.Equals(tuple))
@@ -122,10 +120,9 @@ internal sealed partial class StackLoop
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)
     {
-        var result = HostModule.Owned.listen(l.Port, l.Backlog, _host);
-        if (result.IsError)
+        if (!OwnedHost.TryListen(l.Port, l.Backlog, l.SendBufferSize, l.ReceiveBufferSize, _host, out var error))
         {
-            done.TrySetException(new SocketException((int)ToSocketError(result.ErrorValue)));
+            done.TrySetException(new SocketException((int)ToSocketError(error)));
             return;
         }
 
@@ -152,7 +149,7 @@ internal sealed partial class StackLoop
 
         // The core resets what it still held for the listener (half-open, or established
         // and not yet taken); what the listener's own queue holds was never accepted either.
-        HostModule.Owned.unlisten(Now, l.Port, _host, _outbox);
+        OwnedHost.Unlisten(Now, l.Port, _host, _outbox);
         Apply(ReadOnlySpan<byte>.Empty);
         foreach (var c in l.Drain())
         {
@@ -168,13 +165,12 @@ internal sealed partial class StackLoop
     {
         while (!l.Stopped && l.Queued < l.Backlog)
         {
-            var tuple = HostModule.Owned.accept(l.Port, _host);
-            if (tuple.IsNone)
+            if (!OwnedHost.TryAccept(l.Port, _host, out var tuple))
             {
                 return;
             }
 
-            if (_connections.TryGetValue(tuple.Value, out var c))
+            if (_connections.TryGetValue(tuple, out var c))
             {
                 l.Queued++;
                 l.Offer(c);
@@ -184,8 +180,7 @@ internal sealed partial class StackLoop
 
     private void Command(TcpStackConnection c, Command command)
     {
-        var result = HostModule.Owned.command(Now, c.Tuple, command, _host, _outbox);
-        if (result.IsOk)
+        if (OwnedHost.TryCommand(Now, c.Tuple, command, _host, _outbox))
         {
             Apply(ReadOnlySpan<byte>.Empty);
         }

@@ -43,7 +43,7 @@ internal sealed partial class StackLoop
     private Counters _counters;
 
     // Each packet's step writes here: the stack thread owns its host and steps it in
-    // place (HostModule.Owned), so a packet in steady state allocates nothing.
+    // place (OwnedHost), so a packet in steady state allocates nothing.
     private readonly HostOutbox _outbox = new();
     private long _bytesIn;
     private long _bytesOut;
@@ -171,7 +171,7 @@ internal sealed partial class StackLoop
         var ran = false;
         while (_deadlines.TryTakeDue(now, out var tuple))
         {
-            HostModule.Owned.timeoutConnection(now, tuple, _host, _outbox);
+            OwnedHost.TimeoutConnection(now, tuple, _host, _outbox);
             Apply(ReadOnlySpan<byte>.Empty);
             ran = true;
         }
@@ -227,7 +227,7 @@ internal sealed partial class StackLoop
                 continue;
             }
 
-            HostModule.Owned.receive(now, packet, _host, _outbox);
+            OwnedHost.Receive(now, packet, _host, _outbox);
             Apply(packet);
         }
 

@@ -139,7 +139,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             hostOptions = options.Tcp.ApplyTo(hostOptions);
 
             var logger = options.LoggerFactory?.CreateLogger<TcpStack>();
-            var loop = new StackLoop(HostModule.create(hostOptions), device, options.CapturePath, options.OnPacket)
+            var loop = new StackLoop(OwnedHost.Create(hostOptions), device, options.CapturePath, options.OnPacket)
             {
                 Logger = logger,
                 UnsentLimit = options.UnsentLimit,
@@ -164,16 +164,26 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
 
     /// <summary>Opens a connection to <paramref name="remote"/>.</summary>
     /// <exception cref="SocketException">ConnectionRefused, TimedOut (also after <see cref="TcpStackOptions.ConnectTimeout"/>), AddressNotAvailable.</exception>
-    public async Task<TcpStackConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default)
+    public Task<TcpStackConnection> ConnectAsync(IPEndPoint remote, CancellationToken cancellationToken = default) =>
+        ConnectAsync(remote, options: null, cancellationToken);
+
+    /// <summary>Opens a connection to <paramref name="remote"/> with its own <paramref name="options"/> (buffer sizes).</summary>
+    /// <exception cref="SocketException">ConnectionRefused, TimedOut (also after <see cref="TcpStackOptions.ConnectTimeout"/>), AddressNotAvailable.</exception>
+    public async Task<TcpStackConnection> ConnectAsync(IPEndPoint remote, TcpConnectionOptions? options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(remote);
+        options?.Validate(nameof(options));
         if (remote.AddressFamily != AddressFamily.InterNetwork)
         {
             throw new ArgumentException($"the stack speaks IPv4 only, not {remote}", nameof(remote));
         }
 
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var c = new TcpStackConnection(_loop, _loop.SendBufferSize, _loop.ReceiveBufferSize, listener: null);
+        var c = new TcpStackConnection(
+            _loop,
+            options?.SendBufferSize ?? _loop.SendBufferSize,
+            options?.ReceiveBufferSize ?? _loop.ReceiveBufferSize,
+            listener: null);
         var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         c.Connecting = connected;
         using var activity = StackActivities.Connect(remote);
@@ -211,16 +221,27 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     public Task<TcpStackConnection> ConnectAsync(string address, int port, CancellationToken cancellationToken = default) =>
         ConnectAsync(new IPEndPoint(IPAddress.Parse(address), port), cancellationToken);
 
-    /// <summary>Listens on <paramref name="port"/>, keeping up to <paramref name="backlog"/> connections for accept.</summary>
+    /// <summary>
+    /// Listens on <paramref name="port"/>, keeping up to <paramref name="backlog"/> connections
+    /// for accept, with at most <paramref name="maxConnections"/> open at once; each takes
+    /// <paramref name="options"/> (buffer sizes) where given.
+    /// </summary>
     /// <exception cref="SocketException">AddressAlreadyInUse when the port is taken.</exception>
-    public TcpStackListener Listen(int port, int backlog = 128, int maxConnections = int.MaxValue)
+    public TcpStackListener Listen(int port, int backlog = 128, int maxConnections = int.MaxValue, TcpConnectionOptions? options = null)
     {
+        options?.Validate(nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var listener = new TcpStackListener(_loop, new IPEndPoint(Address, port), backlog, maxConnections);
+        var listener = new TcpStackListener(
+            _loop,
+            new IPEndPoint(Address, port),
+            backlog,
+            maxConnections,
+            options?.SendBufferSize ?? _loop.SendBufferSize,
+            options?.ReceiveBufferSize ?? _loop.ReceiveBufferSize);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _loop.Post(new Request.Listen(listener, done));
         done.Task.GetAwaiter().GetResult();

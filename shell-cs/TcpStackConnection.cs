@@ -81,12 +81,19 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
         _stack = stack;
         _work = new Request.Work(this);
         _sendBufferSize = sendBuffer;
+        ReceiveBufferSize = receiveBuffer;
         _unsentLimit = stack.UnsentLimit;
         _noDelay = stack.NoDelay;
         _sendRing = new PooledRing(BufferPool.Shared, stack.Memory, sendBuffer);
         _receiveRing = new PooledRing(BufferPool.Shared, stack.Memory, receiveBuffer);
         Listener = listener;
     }
+
+    /// <summary>Bytes the send buffer holds.</summary>
+    public int SendBufferSize => _sendBufferSize;
+
+    /// <summary>Bytes the receive buffer may grow to: the largest window this end offers.</summary>
+    public int ReceiveBufferSize { get; }
 
     /// <summary>This end's address and port.</summary>
     public IPEndPoint LocalEndPoint { get; private set; } = new(IPAddress.Any, 0);

@@ -9,13 +9,21 @@ public sealed class TcpStackListener : IDisposable
     private readonly StackLoop _stack;
     private readonly Channel<TcpStackConnection> _ready = Channel.CreateUnbounded<TcpStackConnection>();
 
-    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog, int maxConnections)
+    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog, int maxConnections, int sendBufferSize, int receiveBufferSize)
     {
         _stack = stack;
         LocalEndPoint = endPoint;
         Backlog = backlog;
         MaxConnections = maxConnections;
+        SendBufferSize = sendBufferSize;
+        ReceiveBufferSize = receiveBufferSize;
     }
+
+    /// <summary>Bytes the send buffer of each accepted connection holds.</summary>
+    public int SendBufferSize { get; }
+
+    /// <summary>Bytes the receive buffer of each accepted connection may grow to.</summary>
+    public int ReceiveBufferSize { get; }
 
     /// <summary>The address and port listened on.</summary>
     public IPEndPoint LocalEndPoint { get; }

@@ -185,4 +185,60 @@ let tests =
                         id
 
                 Expect.stringContains error.Message "InboundImpairment.Loss is a chance from 0 to 1" "names it"
+
+            testCase "a connection's own buffer sizes: the window it offers is bounded by them"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let own = TcpConnectionOptions(SendBufferSize = 8192, ReceiveBufferSize = 16384)
+
+                    use listener =
+                        stackB.Listen(7, options = TcpConnectionOptions(ReceiveBufferSize = 8192))
+
+                    let accepting = listener.AcceptAsync().AsTask()
+
+                    let client =
+                        stackA.ConnectAsync(Net.IPEndPoint(addressB, 7), own, Threading.CancellationToken.None)
+                        |> within 10.
+
+                    let server = accepting |> within 10.
+
+                    Expect.equal
+                        (client.SendBufferSize, client.ReceiveBufferSize)
+                        (8192, 16384)
+                        "the connection's sizes"
+
+                    Expect.equal server.ReceiveBufferSize 8192 "the listener's size"
+                    Expect.equal server.SendBufferSize (256 * 1024) "the stack's size where the listener sets none"
+
+                    // The client never reads: what reaches it stops at its own receive
+                    // buffer, not at the stack's 256 KiB, and the server keeps the rest.
+                    let writing =
+                        server.WriteAsync(ReadOnlyMemory(Array.zeroCreate<byte> 100_000)).AsTask()
+
+                    let deadline = DateTime.UtcNow.AddSeconds 10.
+
+                    while client.Unread = 0L && DateTime.UtcNow < deadline do
+                        Threading.Thread.Sleep 20
+
+                    Threading.Thread.Sleep 300
+                    Expect.isGreaterThan client.Unread 0L "bytes arrived"
+                    Expect.isLessThanOrEqual client.Unread 16384L "no more than the client's receive buffer"
+                    Expect.isGreaterThan server.Unacknowledged 0L "the server holds the rest"
+                    client.Abort()
+                    server.Abort()
+
+                    writing.ContinueWith(fun (_: Task) -> ()).Wait(TimeSpan.FromSeconds 10.)
+                    |> ignore)
+
+            testCase "a buffer size that is not a power of two is refused, naming it"
+            <| fun () ->
+                withPair (fun _ stackB ->
+                    let error =
+                        Expect.throwsC
+                            (fun () ->
+                                stackB.Listen(9, options = TcpConnectionOptions(ReceiveBufferSize = 5000))
+                                |> ignore)
+                            id
+
+                    Expect.stringContains error.Message "ReceiveBufferSize must be a power of two" "names it")
         ]

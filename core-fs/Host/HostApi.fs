@@ -39,7 +39,9 @@ let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Hos
 /// Starts listening on `port` with room for `backlog` connections waiting for accept.
 let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
     let copy = shallowCopy host
-    listenIn port backlog copy |> Result.map (fun () -> copy)
+
+    listenIn copy.Options.Connection port backlog copy
+    |> Result.map (fun () -> copy)
 
 /// Stops listening on `port`; connections half-open or not yet accepted are reset (their
 /// resets are in the output), accepted ones stay.
@@ -63,7 +65,7 @@ let connect
     : Result<struct (Host * FourTuple * HostOutput), HostError> =
     let step = valueStart host
 
-    match connectStep now remote remotePort step with
+    match connectStep host.Options.Connection now remote remotePort step with
     | Ok tuple ->
         let struct (host, out) = valueEnd host step
         Ok(struct (host, tuple, out))
@@ -191,10 +193,26 @@ module Owned =
     /// Opens a connection to `remote:remotePort` from a free ephemeral port; its SYN and
     /// its first output go to `outbox`.
     let connect (now: int64) (remote: Ipv4Address) (remotePort: uint16) (host: Host) (outbox: HostOutbox) =
-        connectStep now remote remotePort (ownedStep host outbox)
+        connectStep host.Options.Connection now remote remotePort (ownedStep host outbox)
+
+    /// As `connect`, with the connection's own `options` (its buffer sizes, say).
+    let connectWith
+        (options: ConnectionOptions)
+        (now: int64)
+        (remote: Ipv4Address)
+        (remotePort: uint16)
+        (host: Host)
+        (outbox: HostOutbox)
+        =
+        connectStep options now remote remotePort (ownedStep host outbox)
 
     /// Starts listening on `port` with room for `backlog` connections waiting for accept.
-    let listen (port: uint16) (backlog: int) (host: Host) = listenIn port backlog host
+    let listen (port: uint16) (backlog: int) (host: Host) =
+        listenIn host.Options.Connection port backlog host
+
+    /// As `listen`, with `options` for the connections the listener accepts.
+    let listenWith (options: ConnectionOptions) (port: uint16) (backlog: int) (host: Host) =
+        listenIn options port backlog host
 
     /// Stops listening on `port`; connections half-open or not yet accepted are reset
     /// (their output goes to `outbox`), accepted ones stay.

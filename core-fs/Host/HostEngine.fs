@@ -514,7 +514,9 @@ let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
                 })
 
 /// Starts listening on `port` of `host`, in place.
-let listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
+/// Listens on `port`; the connections it accepts take `options` (the host's, or a
+/// listener's own buffer sizes).
+let listenIn (options: ConnectionOptions) (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
     if host.ListenerTable.ContainsKey port then
         Error(AddressInUse port)
     else
@@ -522,7 +524,7 @@ let listenIn (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError
             {
                 Port = port
                 Backlog = max 1 backlog
-                Template = Connection.listen host.Options.Connection host.Options.Address port
+                Template = Connection.listen options host.Options.Address port
                 HalfOpen = ImmutableHashSet<FourTuple>.Empty
                 Ready = []
                 LastCookieAt = Int64.MinValue / 2L
@@ -550,7 +552,8 @@ let shallowCopy (host: Host) =
 /// chosen as RFC 6056 3.3.3 (algorithm 3) does: the search starts at a keyed hash of the
 /// destination plus a counter, so successive connections to one destination get
 /// successive ports while no one can tell which ports other destinations get.
-let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
+/// The connection takes `options` (the host's, or its own buffer sizes).
+let connectStep (options: ConnectionOptions) (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
     let host = step.Host
     let o = host.Options
     let span = o.EphemeralLast - o.EphemeralFirst + 1
@@ -584,14 +587,7 @@ let connectStep (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: S
         host.NextEphemeral <- host.NextEphemeral + 1
 
         let c =
-            Connection.Owned.connect
-                o.Connection
-                now
-                o.Address
-                (uint16 port)
-                remote
-                remotePort
-                step.Out.ConnectionOutbox
+            Connection.Owned.connect options now o.Address (uint16 port) remote remotePort step.Out.ConnectionOutbox
 
         record step tuple c true 0
         Ok tuple
