@@ -9,6 +9,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Expecto
+open Microsoft.Playwright
 open Stack.Shell.Device
 open Stack.Tests.KernelTests
 open Stack.Tests.ShellTests
@@ -148,6 +149,70 @@ let tests =
                         Expect.stringContains dom "data-loaded=\"yes\"" "Chromium: the script ran to its end"
                     finally
                         Directory.Delete(profile, true))
+
+            testCase
+                "Playwright drives Chromium in the namespace through the page: its script fills the greeting, no request fails, a screenshot is kept"
+            <| fun () ->
+                withWebSample (fun ns ->
+                    // Chromium from apt, started inside the namespace: Playwright runs
+                    // this wrapper as the browser (it cannot download one here).
+                    let work = Directory.CreateTempSubdirectory("tcpstack-playwright-").FullName
+                    let browser = Path.Combine(work, "chromium-in-namespace")
+                    File.WriteAllText(browser, $"#!/bin/sh\nexec ip netns exec {ns} chromium \"$@\"\n")
+
+                    File.SetUnixFileMode(
+                        browser,
+                        UnixFileMode.UserRead ||| UnixFileMode.UserWrite ||| UnixFileMode.UserExecute
+                    )
+
+                    try
+                        use playwright = Playwright.CreateAsync() |> within 60.
+
+                        let options =
+                            BrowserTypeLaunchOptions(
+                                ExecutablePath = browser,
+                                Headless = true,
+                                Args =
+                                    [
+                                        "--no-sandbox"
+                                        "--disable-gpu"
+                                        "--disable-quic"
+                                        "--disable-background-networking"
+                                        "--disable-component-update"
+                                        "--disable-sync"
+                                    ]
+                            )
+
+                        let chromium = playwright.Chromium.LaunchAsync options |> within 60.
+
+                        try
+                            let page = chromium.NewPageAsync() |> within 30.
+                            let failed = Collections.Concurrent.ConcurrentQueue<string>()
+                            page.add_RequestFailed (fun _ request -> failed.Enqueue request.Url)
+
+                            let response = page.GotoAsync "http://10.7.0.2/" |> within 30.
+                            Expect.equal response.Status 200 "the page"
+
+                            page.WaitForSelectorAsync("body[data-loaded='yes']") |> within 30. |> ignore
+
+                            let greeting = page.Locator("#greeting").TextContentAsync() |> within 30.
+                            Expect.equal greeting "Hello from Kestrel over tcpstack" "the script's API call"
+
+                            let font =
+                                page.EvaluateAsync<string> "getComputedStyle(document.body).fontFamily"
+                                |> within 30.
+
+                            Expect.isFalse (String.IsNullOrEmpty font) "the style sheet applied"
+                            Expect.isEmpty failed "no request failed"
+
+                            let shot = Path.Combine(Path.GetTempPath(), "tcpstack-web-over-stack.png")
+                            page.ScreenshotAsync(PageScreenshotOptions(Path = shot)) |> within 30. |> ignore
+                            Expect.isGreaterThan (FileInfo(shot).Length) 1000L "a screenshot"
+                            printfn "screenshot of the page served over the stack: %s" shot
+                        finally
+                            chromium.CloseAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
+                    finally
+                        Directory.Delete(work, true))
 
             testCase
                 "the fetch sample downloads 5 MB from nginx on the kernel's side with HttpClient over the stack, intact"
