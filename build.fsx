@@ -1,5 +1,5 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, soak,
+// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, trim-check, soak,
 // property-soak, bench,
 // loss-bench, memory-bench, demo, help.
 // A small runner of our own (FAKE 6 does not restore on these machines; see
@@ -152,6 +152,68 @@ await serving;
     finally
         Directory.Delete(work, true)
 
+/// Publishes samples/FetchOverStack trimmed and self-contained from a clean clone of HEAD
+/// (its lock files then gain the runtime's packages, so the clone, not this tree, restores
+/// them) and fails when the trimmer warns about one of our assemblies; FSharp.Core's own
+/// warnings are reported, not fatal.
+let trimCheck () =
+    step "publishing samples/FetchOverStack trimmed (linux-x64, self-contained)"
+    let work = Directory.CreateTempSubdirectory("tcpstack-trim-").FullName
+
+    try
+        let clone = Path.Combine(work, "src")
+        run "git" [ "clone"; "-q"; root; clone ]
+
+        let psi =
+            ProcessStartInfo(
+                "dotnet",
+                [
+                    "publish"
+                    Path.Combine(clone, "samples", "FetchOverStack", "FetchOverStack.csproj")
+                    "-c"
+                    "Release"
+                    "-r"
+                    "linux-x64"
+                    "--self-contained"
+                    "-p:PublishTrimmed=true"
+                    "-p:TreatWarningsAsErrors=false"
+                    "-p:RestoreLockedMode=false"
+                    "-o"
+                    Path.Combine(work, "out")
+                ]
+            )
+
+        psi.RedirectStandardOutput <- true
+        psi.UseShellExecute <- false
+        use p = Process.Start psi
+        let output = p.StandardOutput.ReadToEnd()
+        p.WaitForExit()
+
+        let warnings =
+            output.Split('\n')
+            |> Array.filter (fun line -> line.Contains "warning IL")
+            |> Array.map (fun line -> line.Trim())
+            |> Array.distinct
+
+        let ours =
+            warnings
+            |> Array.filter (fun line -> [ "Stack."; "FetchOverStack" ] |> List.exists line.Contains)
+            |> Array.filter (fun line -> not (line.Contains "FSharp.Core"))
+
+        for line in warnings do
+            printfn "%s" line
+
+        if p.ExitCode <> 0 then
+            eprintfn "build: the trimmed publish failed:\n%s" output
+            exit 1
+        elif ours.Length > 0 then
+            eprintfn "build: the trimmer warns about our assemblies (above)"
+            exit 1
+        else
+            printfn "trim: the sample published trimmed; %d warning(s), none about our assemblies" warnings.Length
+    finally
+        Directory.Delete(work, true)
+
 let targets: (string * string * string list * (string list -> unit)) list =
     [
         "clean",
@@ -290,6 +352,11 @@ let targets: (string * string * string list * (string list -> unit)) list =
         fun extra ->
             Environment.SetEnvironmentVariable("STACK_SOAK", "40")
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
+
+        "trim-check",
+        "publish a sample trimmed and self-contained; fail if the trimmer warns about our assemblies",
+        [],
+        fun _ -> trimCheck ()
 
         "bench",
         "BenchmarkDotNet over the core (pass --quick for a short run)",
