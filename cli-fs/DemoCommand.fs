@@ -189,6 +189,16 @@ let run (args: ParseResults<DemoArgs>) =
         stack.DisposeAsync().AsTask().Wait()
         step 8 $"Cleaned up: namespace {ns} and its device are gone."
         say $"The capture stays: {capture} (tshark -r {capture}, or open it in Wireshark)."
+        let graphs = new StringWriter()
+
+        match PlotCommand.plotCapture capture (Path.ChangeExtension(capture, null)) 1200 800 graphs with
+        | Ok n ->
+            say $"Time-sequence graphs of its {n} directions with data (tcpstack plot):"
+
+            for line in graphs.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries) do
+                say $"  {line.Trim()}"
+        | Error e -> say $"No time-sequence graph: {e}"
+
         if ok then 0 else 1
     finally
         stack.DisposeAsync().AsTask().Wait()

@@ -5,6 +5,7 @@ open Argu
 open Stack.Cli.DecodeCommand
 open Stack.Cli.CraftCommand
 open Stack.Cli.SimCommand
+open Stack.Cli.PlotCommand
 open Stack.Cli.BenchCommand
 open Stack.Cli.ServeCommand
 open Stack.Cli.TransferCommand
@@ -17,6 +18,7 @@ type Command =
     | [<CliPrefix(CliPrefix.None)>] Decode of ParseResults<DecodeArgs>
     | [<CliPrefix(CliPrefix.None)>] Craft of ParseResults<CraftArgs>
     | [<CliPrefix(CliPrefix.None)>] Sim of ParseResults<SimArgs>
+    | [<CliPrefix(CliPrefix.None)>] Plot of ParseResults<PlotArgs>
     | [<CliPrefix(CliPrefix.None)>] Bench of ParseResults<BenchArgs>
     | [<CliPrefix(CliPrefix.None)>] Host of ParseResults<HostArgs>
     | [<CliPrefix(CliPrefix.None)>] Peer of ParseResults<PeerArgs>
@@ -34,6 +36,8 @@ type Command =
             | Decode _ -> "print packets (hex or pcap) layer by layer, or as JSON."
             | Craft _ -> "build one TCP/IPv4 packet with checksums filled in."
             | Sim _ -> "run two hosts on the deterministic network simulator and check their transfer."
+            | Plot _ ->
+                "draw a capture's time-sequence graphs (segments, retransmissions, ACKs, window, SACKs) as PNG and SVG."
             | Bench _ -> "measure the stack on a TUN device against the Linux kernel (as root)."
             | Host _ -> "the seed's host: a stack that listens and exchanges lines with the peer (as root)."
             | Peer _ -> "the seed's peer: a second stack, on its own device, that connects to the host (as root)."
@@ -55,6 +59,7 @@ let main argv =
         | Decode args -> DecodeCommand.run args Console.In Console.Out
         | Craft args -> CraftCommand.run args Console.Out
         | Sim args -> SimCommand.run args Console.Out
+        | Plot args -> PlotCommand.run args Console.Out
         | Bench args -> BenchCommand.run args Console.Out
         | Host args -> ChatCommand.runHost args
         | Peer args -> ChatCommand.runPeer args
