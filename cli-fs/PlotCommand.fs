@@ -16,7 +16,8 @@ type PlotArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Pcap _ -> "the capture to draw (ours, or any pcap of TCP over IPv4, such as tcpdump's)."
+            | Pcap _ ->
+                "the capture to draw (ours, or any pcap of TCP over IPv4, such as tcpdump's), or a trace (sim --trace) to draw its windows and RTT."
             | Out _ -> "where the graphs go: PREFIX-N-FROM-TO.png and .svg (default: the capture's name without .pcap)."
             | Width _ -> "image width, 200 to 10000 pixels (default 1200)."
             | Height _ -> "image height, 200 to 10000 pixels (default 800)."
@@ -118,6 +119,94 @@ let plotCapture (pcap: string) (prefix: string) (width: int) (height: int) (out:
 
             Ok withData.Length
 
+/// The series of a trace track as steps, leaving out negative values (an unset ssthresh)
+/// and scaling each value by `scale`.
+let private traceSteps (plot: Plot) (track: TraceFile.Track) (counter: string) (scale: float) (color: Color) =
+    match track.Counters.TryFind counter with
+    | Some points ->
+        let kept = points |> List.filter (fun (_, v) -> v >= 0.0)
+
+        if not kept.IsEmpty then
+            let line = plot.Add.Scatter(xs fst kept, xs (fun (_, v) -> v * scale) kept)
+            line.ConnectStyle <- ConnectStyle.StepHorizontal
+            line.MarkerSize <- 0.0f
+            line.Color <- color
+            line.LegendText <- counter.Replace(" (bytes)", "").Replace(" (us)", "")
+    | None -> ()
+
+/// Red lines where the track's retransmission timer fired.
+let private timeoutLines (plot: Plot) (track: TraceFile.Track) =
+    let timeouts =
+        track.Events |> List.filter (fun (_, name) -> name = "retransmission timeout")
+
+    for (t, _) in timeouts do
+        let line = plot.Add.VerticalLine t
+        line.Color <- Colors.Red.WithAlpha 0.4
+        line.LineWidth <- 1.0f
+
+    if not timeouts.IsEmpty then
+        let sample = plot.Add.Line(0.0, 0.0, 0.0, 0.0)
+        sample.Color <- Colors.Red.WithAlpha 0.4
+        sample.LegendText <- $"retransmission timeouts ({timeouts.Length})"
+
+/// Draws each connection of a trace file (`sim --trace`): its windows (cwnd, ssthresh,
+/// flight, pipe; the peer's window, far larger, is in the trace and on the
+/// time-sequence graph) and its RTT (SRTT, RTO) against time, timeouts marked.
+let plotTrace (path: string) (prefix: string) (width: int) (height: int) (out: TextWriter) =
+    match TraceFile.parse (File.ReadAllText path) with
+    | Error e -> Error e
+    | Ok tracks ->
+        let drawn = tracks |> List.filter (fun t -> not t.Counters.IsEmpty)
+
+        if drawn.IsEmpty then
+            Error "it holds no connection counters to draw"
+        else
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath prefix))
+            |> ignore
+
+            drawn
+            |> List.iteri (fun i track ->
+                let name = $"{prefix}-{i + 1}-{track.Name.Replace(' ', '-').Replace(':', '_')}"
+
+                use windows = new Plot()
+                traceSteps windows track "ssthresh (bytes)" 1.0 Colors.Orange
+                traceSteps windows track "cwnd (bytes)" 1.0 Colors.Blue
+                traceSteps windows track "flight (bytes)" 1.0 Colors.Green
+                traceSteps windows track "pipe (bytes)" 1.0 Colors.Purple
+                timeoutLines windows track
+                windows.Title $"{track.Name}: congestion window and bytes in flight"
+                windows.XLabel "time (s)"
+                windows.YLabel "bytes"
+                windows.ShowLegend(Alignment.UpperRight) |> ignore
+                windows.SavePng(name + "-window.png", width, height) |> ignore
+                windows.SaveSvg(name + "-window.svg", width, height) |> ignore
+
+                use rtt = new Plot()
+                traceSteps rtt track "rto (us)" 0.001 Colors.Red
+                traceSteps rtt track "srtt (us)" 0.001 Colors.Blue
+                rtt.Title $"{track.Name}: smoothed RTT and retransmission timeout"
+                rtt.XLabel "time (s)"
+                rtt.YLabel "milliseconds"
+                rtt.ShowLegend(Alignment.UpperRight) |> ignore
+                rtt.SavePng(name + "-rtt.png", width, height) |> ignore
+                rtt.SaveSvg(name + "-rtt.svg", width, height) |> ignore
+
+                let timeouts =
+                    track.Events
+                    |> List.filter (fun (_, n) -> n = "retransmission timeout")
+                    |> List.length
+
+                out.WriteLine(
+                    $"{name}-window.png, -rtt.png and .svg: {track.Name}, {track.Counters.Count} counters, {track.Events.Length} events ({timeouts} timeouts)"
+                ))
+
+            Ok drawn.Length
+
+/// A trace file (JSON) rather than a capture: by its name, or by its first character.
+let private isTrace (path: string) =
+    path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
+    || (use s = File.OpenRead path in s.ReadByte() = int '{')
+
 /// Draws every flow with data in the capture; prints each file written. Returns the exit
 /// code.
 let run (args: ParseResults<PlotArgs>) (out: TextWriter) : int =
@@ -138,7 +227,9 @@ let run (args: ParseResults<PlotArgs>) (out: TextWriter) : int =
         eprintfn "plot: %s does not exist (give a pcap file, such as one `sim --pcap` or tcpdump -w wrote)" pcap
         2
     else
-        match plotCapture pcap prefix width height out with
+        let draw = if isTrace pcap then plotTrace else plotCapture
+
+        match draw pcap prefix width height out with
         | Ok _ -> 0
         | Error e ->
             eprintfn "plot: %s: %s" pcap e

@@ -32,6 +32,7 @@ type SimArgs =
     | Time_Limit of seconds: float
     | Pcap of file: string
     | Events of file: string
+    | Trace of file: string
     | Json
 
     interface IArgParserTemplate with
@@ -57,6 +58,8 @@ type SimArgs =
             | Nodelay -> "turn Nagle's algorithm off."
             | Time_Limit _ -> "give up after this many seconds of virtual time, 0.001 to 2592000 (default 3600)."
             | Pcap _ -> "write the link traffic to this pcap file."
+            | Trace _ ->
+                "write a trace (Chrome trace-event JSON: open it in ui.perfetto.dev, or draw it with tcpstack plot): cwnd, ssthresh, flight, pipe, windows, SRTT, RTO and state changes per connection."
             | Events _ -> "write the event log to this file, one line per event."
             | Json -> "end with one JSON object describing the run."
 
@@ -110,6 +113,9 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
     args.TryGetResult Events
     |> Option.iter (Validate.writableFile "--events" >> ignore)
 
+    args.TryGetResult Trace
+    |> Option.iter (Validate.writableFile "--trace" >> ignore)
+
     let link =
         { Impair.none with
             Loss = probability "--loss" (args.TryGetResult Loss)
@@ -141,6 +147,7 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
         TimeLimitMicros = int64 (timeLimit * 1e6)
         KeepEvents = args.Contains Events
         Capture = args.Contains Pcap
+        Trace = args.Contains Trace
     }
 
 let private writeJson (out: TextWriter) (r: Transfer.Result) =
@@ -227,6 +234,12 @@ let run (args: ParseResults<SimArgs>) (out: TextWriter) =
     | Some path, Some bytes ->
         File.WriteAllBytes(path, bytes)
         out.WriteLine $"pcap: {path} ({r.PacketsSent} packets; open it with tshark or Wireshark)"
+    | _ -> ()
+
+    match args.TryGetResult Trace, r.Trace with
+    | Some path, Some json ->
+        File.WriteAllText(path, json)
+        out.WriteLine $"trace: {path} (open it in ui.perfetto.dev, or draw it with tcpstack plot {path})"
     | _ -> ()
 
     if args.Contains Json then

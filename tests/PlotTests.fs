@@ -132,4 +132,91 @@ let tests =
                     Expect.stringContains missing.Err "does not exist" "says so"
                 finally
                     Directory.Delete(dir, true)
+
+            testCase "a simulated run's trace parses back and agrees with the run: tracks, counters, states, timeouts"
+            <| fun () ->
+                for seed in [ 1UL; 2UL ] do
+                    let r =
+                        Transfer.run
+                            { Transfer.defaults with
+                                Bytes = 100_000L
+                                Seed = seed
+                                Trace = true
+                                Link =
+                                    { Impair.none with
+                                        Loss = 0.2
+                                        DelayMicros = 1_000L
+                                    }
+                            }
+
+                    let tracks =
+                        match TraceFile.parse r.Trace.Value with
+                        | Ok t -> t
+                        | Error e -> failtest e
+
+                    Expect.equal (tracks |> List.map (fun t -> t.Name[0])) [ 'A'; 'B' ] $"seed {seed}: a track per side"
+
+                    for side, track in [ r.A, tracks[0]; r.B, tracks[1] ] do
+                        for counter in [ "cwnd (bytes)"; "flight (bytes)"; "srtt (us)"; "rto (us)" ] do
+                            Expect.isTrue (track.Counters.ContainsKey counter) $"seed {seed}, {side.Name}: {counter}"
+
+                        let events = track.Events |> List.map snd
+
+                        Expect.equal
+                            (events |> List.filter ((=) "retransmission timeout") |> List.length |> int64)
+                            side.Timeouts
+                            $"seed {seed}, {side.Name}: a timeout event per timeout"
+
+                        Expect.contains
+                            [ "SynSent"; "SynReceived"; "Established" ]
+                            (List.head events)
+                            $"seed {seed}, {side.Name}: traced from the handshake"
+
+                        Expect.contains events "Established" $"seed {seed}, {side.Name}: established"
+
+                        let states =
+                            events
+                            |> List.filter (fun e ->
+                                not (
+                                    List.contains e [ "retransmission timeout"; "tail loss probe"; "reduction undone" ]
+                                ))
+
+                        Expect.equal
+                            (List.last states)
+                            $"{side.FinalState}"
+                            $"seed {seed}, {side.Name}: the last state traced is the final one"
+
+                        let cwnd = track.Counters["cwnd (bytes)"] |> List.map snd
+                        Expect.isTrue (cwnd |> List.forall (fun v -> v >= 1448.0)) "cwnd never below a segment"
+
+                let off =
+                    Transfer.run
+                        { Transfer.defaults with
+                            Bytes = 10_000L
+                        }
+
+                Expect.isNone off.Trace "no trace unless asked for"
+
+            testCase "tcpstack plot draws a trace's windows and RTT per connection"
+            <| fun () ->
+                let dir = Directory.CreateTempSubdirectory("tcpstack-trace-").FullName
+
+                try
+                    let trace = Path.Combine(dir, "run.json")
+
+                    let sim =
+                        CliTests.tcpstack "" [ "sim"; "--bytes"; "50000"; "--loss"; "10%"; "--trace"; trace ]
+
+                    Expect.equal sim.Code 0 $"sim ({sim.Err})"
+                    let run = CliTests.tcpstack "" [ "plot"; trace ]
+                    Expect.equal run.Code 0 $"plot ({run.Err})"
+                    Expect.equal (Directory.GetFiles(dir, "run-*-window.png").Length) 2 "a window graph per side"
+                    Expect.equal (Directory.GetFiles(dir, "run-*-rtt.svg").Length) 2 "an RTT graph per side"
+
+                    File.WriteAllText(Path.Combine(dir, "bad.json"), "{\"not\": 1}")
+                    let bad = CliTests.tcpstack "" [ "plot"; Path.Combine(dir, "bad.json") ]
+                    Expect.equal bad.Code 2 "not a trace"
+                    Expect.stringContains bad.Err "no traceEvents" "says why"
+                finally
+                    Directory.Delete(dir, true)
         ]

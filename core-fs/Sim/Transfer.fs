@@ -29,6 +29,8 @@ type Config =
         KeepEvents: bool
         /// Keep the link traffic as a pcap file.
         Capture: bool
+        /// Keep a trace of both connections (Chrome trace-event JSON, `Trace`).
+        Trace: bool
     }
 
 let defaults =
@@ -41,6 +43,7 @@ let defaults =
         TimeLimitMicros = 3_600_000_000L
         KeepEvents = false
         Capture = false
+        Trace = false
     }
 
 /// How one side ended.
@@ -77,6 +80,8 @@ type Result =
         EventLogSha256: string
         Events: string list
         Pcap: byte array option
+        /// The trace, when the config asked for one.
+        Trace: string option
     }
 
 /// Eight bytes of the stream sent in `direction` (0: A to B, 1: B to A): bytes 8w to 8w+7,
@@ -186,6 +191,7 @@ let private Port = 5000us
 /// Runs the transfer and reports how it went.
 let run (config: Config) : Result =
     let recorder = Recorder(config.KeepEvents, config.Capture)
+    let trace = Trace.Recorder()
     let net = Network(recorder)
 
     let hostOptions address =
@@ -327,6 +333,9 @@ let run (config: Config) : Result =
                     e.Timeouts <- c.TimeoutCount
                     e.LossProbes <- c.LossProbeCount
                     e.Undone <- c.UndoneCount
+
+                    if config.Trace then
+                        trace.Add(net.Now, $"{e.Name} {tuple.LocalAddress}:{tuple.LocalPort}", Trace.sample c)
                 | ValueNone -> ()
 
                 if o.Readable > 0 then
@@ -444,4 +453,9 @@ let run (config: Config) : Result =
         EventLogSha256 = recorder.Sha256()
         Events = List.ofSeq recorder.Lines
         Pcap = if config.Capture then Some(recorder.Pcap()) else None
+        Trace =
+            if config.Trace then
+                Some(trace.ToJson $"tcpstack sim, seed {config.Seed} (virtual time)")
+            else
+                None
     }
