@@ -54,6 +54,7 @@ let run (args: ParseResults<DemoArgs>) =
     let ns = Namespaces.uniqueName "tcpstack-demo-" ""
     Namespaces.removeOnInterrupt [ ns ]
     let capture = Path.Combine(Path.GetTempPath(), $"{ns}.pcap")
+    let trace = Path.Combine(Path.GetTempPath(), $"{ns}.json")
     let handshake = ConcurrentQueue<byte array>()
 
     Console.Out.WriteLine "tcpstack demo: a user-space TCP/IP stack on a TUN device, with the Linux kernel as its peer."
@@ -66,6 +67,7 @@ let run (args: ParseResults<DemoArgs>) =
                 Namespace = ns,
                 KernelAddress = "10.7.0.1/24",
                 CapturePath = capture,
+                TracePath = trace,
                 OnPacket =
                     PacketObserver(fun _ packet ->
                         if handshake.Count < 3 && touchesPort 7 packet then
@@ -198,6 +200,15 @@ let run (args: ParseResults<DemoArgs>) =
             for line in graphs.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries) do
                 say $"  {line.Trim()}"
         | Error e -> say $"No time-sequence graph: {e}"
+
+        say $"The trace stays: {trace} (open it in ui.perfetto.dev); its graphs of cwnd, flight and RTT:"
+        let windows = new StringWriter()
+
+        match PlotCommand.plotTrace trace (Path.ChangeExtension(trace, null) + "-trace") 1200 800 windows with
+        | Ok _ ->
+            for line in windows.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries) do
+                say $"  {line.Trim()}"
+        | Error e -> say $"  none: {e}"
 
         if ok then 0 else 1
     finally

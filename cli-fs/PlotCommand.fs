@@ -24,67 +24,92 @@ type PlotArgs =
 
 let private xs (f: 'T -> float) (items: 'T list) = items |> List.map f |> Array.ofList
 
-/// The graph of one flow: segments as points at the byte they reach (retransmissions in
-/// red), the ACK line and the window's right edge as steps, SACKed blocks as short bars.
-let private draw (flow: TimeSequence.Flow) =
-    let plot = new Plot()
-    let original = flow.Segments |> List.filter (fun s -> not s.Retransmission)
-    let again = flow.Segments |> List.filter (fun s -> s.Retransmission)
+/// A line of (x, y) steps, as a value holds until it changes.
+let private steps (plot: Plot) (values: (float * float) list) (color: Color) (label: string) =
+    if not values.IsEmpty then
+        let line = plot.Add.Scatter(xs fst values, xs snd values)
+        line.ConnectStyle <- ConnectStyle.StepHorizontal
+        line.MarkerSize <- 0.0f
+        line.Color <- color
+        line.LegendText <- label
 
-    let points (segments: TimeSequence.Segment list) (color: Color) (label: string) =
-        if not segments.IsEmpty then
-            let p =
-                plot.Add.ScatterPoints(
-                    xs (fun (s: TimeSequence.Segment) -> s.Time) segments,
-                    xs (fun (s: TimeSequence.Segment) -> float s.End) segments
-                )
+/// A legend entry for marks drawn one by one (bars, vertical lines).
+let private legendEntry (plot: Plot) (color: Color) (label: string) =
+    let sample = plot.Add.Line(0.0, 0.0, 0.0, 0.0)
+    sample.Color <- color
+    sample.LegendText <- label
 
+/// Titles and axes, then the graph saved as NAME.png and NAME.svg.
+let private save (plot: Plot) (title: string) (yLabel: string) (name: string) (width: int) (height: int) =
+    plot.Title title
+    plot.XLabel "time (s)"
+    plot.YLabel yLabel
+    plot.ShowLegend(Alignment.UpperLeft) |> ignore
+    plot.SavePng(name + ".png", width, height) |> ignore
+    plot.SaveSvg(name + ".svg", width, height) |> ignore
+
+/// Draws each item with `drawOne prefix index item` (which saves its graphs and says what
+/// it drew, a line for `out`); the number drawn, or `none` when there is nothing to draw.
+let private drawAll
+    (prefix: string)
+    (none: string)
+    (items: 'T list)
+    (drawOne: string -> int -> 'T -> string)
+    (out: TextWriter)
+    =
+    if items.IsEmpty then
+        Error none
+    else
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath prefix))
+        |> ignore
+
+        items |> List.iteri (fun i item -> out.WriteLine(drawOne prefix (i + 1) item))
+        Ok items.Length
+
+/// The time-sequence graph of one flow: segments as points at the byte they reach
+/// (retransmissions in red, SYNs in black), the ACK line and the window's right edge as
+/// steps, SACKed blocks as short bars. Returns what it drew.
+let private drawFlow (width: int) (height: int) (prefix: string) (index: int) (flow: TimeSequence.Flow) =
+    use plot = new Plot()
+
+    let points (times: float list) (bytes: float list) (color: Color) (size: float32) (label: string) =
+        if not times.IsEmpty then
+            let p = plot.Add.ScatterPoints(Array.ofList times, Array.ofList bytes)
             p.Color <- color
-            p.MarkerSize <- 3.0f
-            p.LegendText <- $"{label} ({segments.Length})"
+            p.MarkerSize <- size
+            p.LegendText <- $"{label} ({times.Length})"
 
-    let steps (values: (float * float) list) (color: Color) (label: string) =
-        if not values.IsEmpty then
-            let line = plot.Add.Scatter(xs fst values, xs snd values)
-            line.ConnectStyle <- ConnectStyle.StepHorizontal
-            line.MarkerSize <- 0.0f
-            line.Color <- color
-            line.LegendText <- label
+    let segments (retransmitted: bool) (color: Color) (label: string) =
+        let chosen =
+            flow.Segments |> List.filter (fun s -> s.Retransmission = retransmitted)
 
-    steps (flow.Acks |> List.map (fun a -> a.Time, float a.WindowEdge)) Colors.GoldenRod "receive window edge"
-    steps (flow.Acks |> List.map (fun a -> a.Time, float a.Ack)) Colors.Green "ACK"
+        points (chosen |> List.map (fun s -> s.Time)) (chosen |> List.map (fun s -> float s.End)) color 3.0f label
 
-    if not flow.Syns.IsEmpty then
-        let syns =
-            plot.Add.ScatterPoints(Array.ofList flow.Syns, Array.create flow.Syns.Length 0.0)
+    steps plot (flow.Acks |> List.map (fun a -> a.Time, float a.WindowEdge)) Colors.GoldenRod "receive window edge"
+    steps plot (flow.Acks |> List.map (fun a -> a.Time, float a.Ack)) Colors.Green "ACK"
+    points flow.Syns (flow.Syns |> List.map (fun _ -> 0.0)) Colors.Black 6.0f "SYN"
+    segments false Colors.Blue "segments"
+    segments true Colors.Red "retransmissions"
 
-        syns.Color <- Colors.Black
-        syns.MarkerSize <- 6.0f
-        syns.LegendText <- $"SYN ({flow.Syns.Length})"
-
-    points original Colors.Blue "segments"
-    points again Colors.Red "retransmissions"
-
-    for s in flow.Sacks do
-        let bar = plot.Add.Line(s.Time, float s.Left, s.Time, float s.Right)
+    for b in flow.Sacks do
+        let bar = plot.Add.Line(b.Time, float b.Left, b.Time, float b.Right)
         bar.Color <- Colors.Purple
         bar.LineWidth <- 2.0f
 
     if not flow.Sacks.IsEmpty then
-        let sample = plot.Add.Line(0.0, 0.0, 0.0, 0.0)
-        sample.Color <- Colors.Purple
-        sample.LegendText <- $"SACK blocks ({flow.Sacks.Length})"
+        legendEntry plot Colors.Purple $"SACK blocks ({flow.Sacks.Length})"
 
-    plot.Title($"{flow.Source} to {flow.Destination}")
-    plot.XLabel "time (s)"
-    plot.YLabel "sequence offset (bytes)"
-    plot.ShowLegend(Alignment.UpperLeft) |> ignore
-    plot
-
-/// The graphs' file names without extension: PREFIX-N-FROM-TO, ports and all.
-let private nameOf (prefix: string) (index: int) (flow: TimeSequence.Flow) =
     let clean (s: string) = s.Replace(':', '_')
-    $"{prefix}-{index}-{clean flow.Source}-{clean flow.Destination}"
+    let name = $"{prefix}-{index}-{clean flow.Source}-{clean flow.Destination}"
+    save plot $"{flow.Source} to {flow.Destination}" "sequence offset (bytes)" name width height
+
+    let scale =
+        if flow.SawHandshake then
+            ""
+        else
+            " (no handshake in the capture: windows unscaled)"
+
+    $"{name}.png and .svg: {flow.Source} to {flow.Destination}, {flow.Segments.Length} segments, {flow.Retransmissions} retransmitted, {flow.Acks.Length} ACKs, {flow.Sacks.Length} SACK blocks{scale}"
 
 /// Draws every flow with data in the pcap file `pcap` into PREFIX-N-FROM-TO.png and .svg,
 /// writing a line per graph to `out`; the number of graphs, or why there are none.
@@ -93,114 +118,61 @@ let plotCapture (pcap: string) (prefix: string) (width: int) (height: int) (out:
     | Error e -> Error e
     | Ok flows ->
         let withData = flows |> List.filter (fun f -> not f.Segments.IsEmpty)
-
-        if withData.IsEmpty then
-            Error "it holds no TCP data segments to draw"
-        else
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath prefix))
-            |> ignore
-
-            withData
-            |> List.iteri (fun i flow ->
-                let name = nameOf prefix (i + 1) flow
-                use plot = draw flow
-                plot.SavePng(name + ".png", width, height) |> ignore
-                plot.SaveSvg(name + ".svg", width, height) |> ignore
-
-                let scale =
-                    if flow.SawHandshake then
-                        ""
-                    else
-                        " (no handshake in the capture: windows unscaled)"
-
-                out.WriteLine(
-                    $"{name}.png and .svg: {flow.Source} to {flow.Destination}, {flow.Segments.Length} segments, {flow.Retransmissions} retransmitted, {flow.Acks.Length} ACKs, {flow.Sacks.Length} SACK blocks{scale}"
-                ))
-
-            Ok withData.Length
+        drawAll prefix "it holds no TCP data segments to draw" withData (drawFlow width height) out
 
 /// The series of a trace track as steps, leaving out negative values (an unset ssthresh)
 /// and scaling each value by `scale`.
 let private traceSteps (plot: Plot) (track: TraceFile.Track) (counter: string) (scale: float) (color: Color) =
     match track.Counters.TryFind counter with
     | Some points ->
-        let kept = points |> List.filter (fun (_, v) -> v >= 0.0)
+        let kept =
+            points
+            |> List.filter (fun (_, v) -> v >= 0.0)
+            |> List.map (fun (t, v) -> t, v * scale)
 
-        if not kept.IsEmpty then
-            let line = plot.Add.Scatter(xs fst kept, xs (fun (_, v) -> v * scale) kept)
-            line.ConnectStyle <- ConnectStyle.StepHorizontal
-            line.MarkerSize <- 0.0f
-            line.Color <- color
-            line.LegendText <- counter.Replace(" (bytes)", "").Replace(" (us)", "")
+        steps plot kept color (counter.Replace(" (bytes)", "").Replace(" (us)", ""))
     | None -> ()
 
-/// Red lines where the track's retransmission timer fired.
-let private timeoutLines (plot: Plot) (track: TraceFile.Track) =
+/// A trace track's two graphs: its windows (cwnd, ssthresh, flight, pipe; the peer's
+/// window, far larger, is in the trace and on the time-sequence graph) with its
+/// timeouts as red lines, and its SRTT and RTO. Returns what it drew.
+let private drawTrack (width: int) (height: int) (prefix: string) (index: int) (track: TraceFile.Track) =
+    let name = $"{prefix}-{index}-{track.Name.Replace(' ', '-').Replace(':', '_')}"
+
     let timeouts =
-        track.Events |> List.filter (fun (_, name) -> name = "retransmission timeout")
+        track.Events |> List.filter (fun (_, n) -> n = "retransmission timeout")
+
+    use windows = new Plot()
+    traceSteps windows track "ssthresh (bytes)" 1.0 Colors.Orange
+    traceSteps windows track "cwnd (bytes)" 1.0 Colors.Blue
+    traceSteps windows track "flight (bytes)" 1.0 Colors.Green
+    traceSteps windows track "pipe (bytes)" 1.0 Colors.Purple
 
     for (t, _) in timeouts do
-        let line = plot.Add.VerticalLine t
+        let line = windows.Add.VerticalLine t
         line.Color <- Colors.Red.WithAlpha 0.4
         line.LineWidth <- 1.0f
 
     if not timeouts.IsEmpty then
-        let sample = plot.Add.Line(0.0, 0.0, 0.0, 0.0)
-        sample.Color <- Colors.Red.WithAlpha 0.4
-        sample.LegendText <- $"retransmission timeouts ({timeouts.Length})"
+        legendEntry windows (Colors.Red.WithAlpha 0.4) $"retransmission timeouts ({timeouts.Length})"
 
-/// Draws each connection of a trace file (`sim --trace`): its windows (cwnd, ssthresh,
-/// flight, pipe; the peer's window, far larger, is in the trace and on the
-/// time-sequence graph) and its RTT (SRTT, RTO) against time, timeouts marked.
+    save windows $"{track.Name}: congestion window and bytes in flight" "bytes" (name + "-window") width height
+
+    use rtt = new Plot()
+    traceSteps rtt track "rto (us)" 0.001 Colors.Red
+    traceSteps rtt track "srtt (us)" 0.001 Colors.Blue
+    save rtt $"{track.Name}: smoothed RTT and retransmission timeout" "milliseconds" (name + "-rtt") width height
+
+    $"{name}-window.png, -rtt.png and .svg: {track.Name}, {track.Counters.Count} counters, {track.Events.Length} events ({timeouts.Length} timeouts)"
+
+/// Draws each connection of a trace file (`sim --trace`); the number of connections drawn,
+/// or why there are none.
 let plotTrace (path: string) (prefix: string) (width: int) (height: int) (out: TextWriter) =
     match TraceFile.parse (File.ReadAllText path) with
     | Error e -> Error e
     | Ok tracks ->
         let drawn = tracks |> List.filter (fun t -> not t.Counters.IsEmpty)
-
-        if drawn.IsEmpty then
-            Error "it holds no connection counters to draw"
-        else
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath prefix))
-            |> ignore
-
-            drawn
-            |> List.iteri (fun i track ->
-                let name = $"{prefix}-{i + 1}-{track.Name.Replace(' ', '-').Replace(':', '_')}"
-
-                use windows = new Plot()
-                traceSteps windows track "ssthresh (bytes)" 1.0 Colors.Orange
-                traceSteps windows track "cwnd (bytes)" 1.0 Colors.Blue
-                traceSteps windows track "flight (bytes)" 1.0 Colors.Green
-                traceSteps windows track "pipe (bytes)" 1.0 Colors.Purple
-                timeoutLines windows track
-                windows.Title $"{track.Name}: congestion window and bytes in flight"
-                windows.XLabel "time (s)"
-                windows.YLabel "bytes"
-                windows.ShowLegend(Alignment.UpperRight) |> ignore
-                windows.SavePng(name + "-window.png", width, height) |> ignore
-                windows.SaveSvg(name + "-window.svg", width, height) |> ignore
-
-                use rtt = new Plot()
-                traceSteps rtt track "rto (us)" 0.001 Colors.Red
-                traceSteps rtt track "srtt (us)" 0.001 Colors.Blue
-                rtt.Title $"{track.Name}: smoothed RTT and retransmission timeout"
-                rtt.XLabel "time (s)"
-                rtt.YLabel "milliseconds"
-                rtt.ShowLegend(Alignment.UpperRight) |> ignore
-                rtt.SavePng(name + "-rtt.png", width, height) |> ignore
-                rtt.SaveSvg(name + "-rtt.svg", width, height) |> ignore
-
-                let timeouts =
-                    track.Events
-                    |> List.filter (fun (_, n) -> n = "retransmission timeout")
-                    |> List.length
-
-                out.WriteLine(
-                    $"{name}-window.png, -rtt.png and .svg: {track.Name}, {track.Counters.Count} counters, {track.Events.Length} events ({timeouts} timeouts)"
-                ))
-
-            Ok drawn.Length
+        drawAll prefix "it holds no connection counters to draw" drawn (drawTrack width height) out
 
 /// A trace file (JSON) rather than a capture: by its name, or by its first character.
 let private isTrace (path: string) =

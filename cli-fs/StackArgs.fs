@@ -27,6 +27,7 @@ type StackArgs =
     | Rate of mbit: float
     | Seed of seed: uint64
     | Pcap of file: string
+    | Trace of file: string
     | Log_Packets
     | No_Offload
 
@@ -48,6 +49,8 @@ type StackArgs =
             | Rate _ -> "impairment: link rate in Mbit/s, 0.001 to 1000000."
             | Seed _ -> "seed of the impairment (default 1)."
             | Pcap _ -> "write every packet in and out to this pcap file (its directory must exist)."
+            | Trace _ ->
+                "write a trace of every connection to this file when the stack stops (Chrome trace-event JSON: ui.perfetto.dev, or tcpstack plot)."
             | Log_Packets -> "print every packet in and out."
             | No_Offload -> "no segmentation or checksum offload on the TUN device."
 
@@ -124,6 +127,10 @@ let check (args: ParseResults<StackArgs>) =
     |> Option.iter (Validate.inRange "--mtu" 576 65535 >> ignore)
 
     args.TryGetResult Pcap |> Option.iter (Validate.writableFile "--pcap" >> ignore)
+
+    args.TryGetResult Trace
+    |> Option.iter (Validate.writableFile "--trace" >> ignore)
+
     args
 
 /// The stack options, from arguments the command itself did not recognise, checked.
@@ -156,6 +163,7 @@ let start (args: ParseResults<StackArgs>) =
             Mtu = args.GetResult(Mtu, 1500),
             Offload = not (args.Contains No_Offload),
             CapturePath = Option.toObj (args.TryGetResult Pcap),
+            TracePath = Option.toObj (args.TryGetResult Trace),
             OnPacket =
                 (if args.Contains Log_Packets then
                      PacketObserver printPacket

@@ -40,6 +40,11 @@ internal sealed partial class StackLoop
                 Deliver(c, in touched.Output, packet);
             }
 
+            if (_trace is not null)
+            {
+                TraceStep(touched.Tuple);
+            }
+
             Schedule(touched.Tuple, in touched.Output);
         }
     }

@@ -136,6 +136,7 @@ internal sealed partial class StackLoop
                 }
             }
 
+            WriteTrace();
             _stopped.TrySetResult();
         }
         catch (Exception e)
@@ -155,6 +156,7 @@ internal sealed partial class StackLoop
                 c.Finish();
             }
 
+            WriteTrace();
             _stopped.TrySetException(e);
         }
         finally

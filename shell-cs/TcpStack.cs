@@ -145,6 +145,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 UnsentLimit = options.UnsentLimit,
                 MemoryLimitBytes = options.EffectiveMemoryLimit,
                 MemoryPressureBytes = options.EffectiveMemoryLimit / 4 * 3,
+                TracePath = options.TracePath,
             };
             loop.Start();
             logger?.LogInformation(

@@ -69,6 +69,14 @@ public sealed record TcpStackOptions
     /// <summary>Writes every packet in and out to this pcap file.</summary>
     public string? CapturePath { get; init; }
 
+    /// <summary>
+    /// Writes a trace of every connection to this file when the stack stops (Chrome
+    /// trace-event JSON: open it in ui.perfetto.dev, or draw it with <c>tcpstack plot</c>):
+    /// cwnd, ssthresh, flight, pipe, the peer's window, SRTT and RTO as counters, state
+    /// changes and timeouts as events. It is kept in memory until then; off when null.
+    /// </summary>
+    public string? TracePath { get; init; }
+
     /// <summary>Sees every packet in and out (to print them, say), on the stack thread.</summary>
     public PacketObserver? OnPacket { get; init; }
 

@@ -126,4 +126,48 @@ let tests =
                     TcpStack.Start(TcpStackOptions(Address = addressA, Device = a, MeterFactory = meterFactory))
 
                 Expect.contains (List.ofSeq scopes) (box meterFactory) "made by the factory"
+
+            testCase "TracePath: the stack writes a trace of its connections when it stops, which parses back"
+            <| fun () ->
+                let path =
+                    IO.Path.Combine(IO.Path.GetTempPath(), $"tcpstack-trace-{Guid.NewGuid():N}.json")
+
+                let struct (a, b) = MemoryDevice.CreatePair()
+
+                let stackA =
+                    TcpStack.Start(TcpStackOptions(Address = addressA, Device = a, TracePath = path))
+
+                let stackB = TcpStack.Start(TcpStackOptions(Address = addressB, Device = b))
+
+                try
+                    let client, server = connectPair stackA stackB
+                    exchange client server 200_000 30.
+                    client.Dispose()
+                    server.Dispose()
+                    Expect.isFalse (IO.File.Exists path) "nothing written while the stack runs"
+                    stackA.Dispose()
+
+                    let tracks =
+                        match Stack.Cli.TraceFile.parse (IO.File.ReadAllText path) with
+                        | Ok t -> t
+                        | Error e -> failtest e
+
+                    Expect.equal
+                        (tracks |> List.map (fun t -> t.Name))
+                        [ $"{addressA}:{client.LocalEndPoint.Port} to {addressB}:7" ]
+                        "one track: the client"
+
+                    let track = tracks.Head
+                    Expect.isTrue (track.Counters.ContainsKey "cwnd (bytes)") "cwnd"
+                    Expect.isTrue (track.Counters.ContainsKey "srtt (us)") "SRTT"
+                    Expect.contains (track.Events |> List.map snd) "Established" "the handshake's end"
+
+                    let times = track.Counters["flight (bytes)"] |> List.map fst
+                    Expect.equal times (List.sort times) "on the stack's clock, in order"
+                finally
+                    stackA.Dispose()
+                    stackB.Dispose()
+
+                    if IO.File.Exists path then
+                        IO.File.Delete path
         ]

@@ -88,6 +88,14 @@ type OwnedHost =
             true
         | ValueNone -> false
 
+    /// The connection `tuple`, to read its state (for a trace); false when there is none.
+    static member TryGetConnection(host: Host, tuple: FourTuple, [<Out>] connection: byref<Connection>) : bool =
+        match Host.tryFind tuple host with
+        | Some c ->
+            connection <- c
+            true
+        | None -> false
+
     /// Runs the timers of the connection `tuple` if any is due at `now`.
     static member TimeoutConnection(now: int64, tuple: FourTuple, host: Host, outbox: HostOutbox) : unit =
         Host.Owned.timeoutConnection now tuple host outbox

@@ -2,14 +2,14 @@
 /// (ui.perfetto.dev) and chrome://tracing open: per connection, counter tracks for the
 /// congestion window, slow-start threshold, bytes in flight, RFC 6675's pipe, the peer's
 /// window, the smoothed RTT and the RTO, and instant events for state changes, timeouts,
-/// loss probes and undone reductions. A driver samples a connection after each step that
-/// touched it; a counter is written only when its value changed, so a trace stays small.
-/// Times are microseconds of the run's clock (virtual in the simulator).
-module Stack.Core.Sim.Trace
+/// loss probes and undone reductions. A driver (the simulator, the shell's stack thread)
+/// samples a connection after each step that touched it; a counter is written only when
+/// its value changed. Times are microseconds of the driver's clock (virtual in the
+/// simulator). The driver decides when to write the text out: the core does no I/O.
+module Stack.Core.Tcp.Trace
 
 open System.Collections.Generic
 open System.Text
-open Stack.Core.Tcp
 
 /// What a connection looked like after a step.
 [<Struct>]
