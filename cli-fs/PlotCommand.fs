@@ -103,13 +103,20 @@ let private drawFlow (width: int) (height: int) (prefix: string) (index: int) (f
     let name = $"{prefix}-{index}-{clean flow.Source}-{clean flow.Destination}"
     save plot $"{flow.Source} to {flow.Destination}" "sequence offset (bytes)" name width height
 
+    use rate = new Plot()
+    let goodput = TimeSequence.throughput flow
+
+    steps rate (goodput |> List.map (fun (t, bps) -> t, bps / 1e6)) Colors.Blue "acknowledged (goodput)"
+
+    save rate $"{flow.Source} to {flow.Destination}: throughput" "Mbit/s" (name + "-throughput") width height
+
     let scale =
         if flow.SawHandshake then
             ""
         else
             " (no handshake in the capture: windows unscaled)"
 
-    $"{name}.png and .svg: {flow.Source} to {flow.Destination}, {flow.Segments.Length} segments, {flow.Retransmissions} retransmitted, {flow.Acks.Length} ACKs, {flow.Sacks.Length} SACK blocks{scale}"
+    $"{name}.png, -throughput.png and .svg: {flow.Source} to {flow.Destination}, {flow.Segments.Length} segments, {flow.Retransmissions} retransmitted, {flow.Acks.Length} ACKs, {flow.Sacks.Length} SACK blocks{scale}"
 
 /// Draws every flow with data in the pcap file `pcap` into PREFIX-N-FROM-TO.png and .svg,
 /// writing a line per graph to `out`; the number of graphs, or why there are none.

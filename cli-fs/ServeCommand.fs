@@ -16,6 +16,7 @@ type ServeArgs =
     | Discard of port: int
     | Source of port: int
     | Max_Conns of count: int
+    | Top
     | [<GatherUnrecognized; Hidden>] Stack_Option of text: string
 
     interface IArgParserTemplate with
@@ -25,11 +26,14 @@ type ServeArgs =
             | Discard _ -> "serve discard (RFC 863) on this port."
             | Source _ -> "serve source on this port: read an 8-byte little-endian count, send that many bytes, close."
             | Max_Conns _ -> "stop after serving this many connections, 1 or more (default: until Ctrl-C)."
+            | Top ->
+                "show the connections live (state, bytes, rates, cwnd, SRTT, retransmissions), refreshed every second."
             | Stack_Option _ -> "the stack's options (tcpstack options --help)."
 
 type EchoArgs =
     | Port of port: int
     | Max_Conns of count: int
+    | Top
     | [<GatherUnrecognized; Hidden>] Stack_Option of text: string
 
     interface IArgParserTemplate with
@@ -37,6 +41,8 @@ type EchoArgs =
             match a with
             | Port _ -> "the port to echo on, 1 to 65535 (default 7)."
             | Max_Conns _ -> "stop after serving this many connections, 1 or more (default: until Ctrl-C)."
+            | Top ->
+                "show the connections live (state, bytes, rates, cwnd, SRTT, retransmissions), refreshed every second."
             | Stack_Option _ -> "the stack's options."
 
 type Service =
@@ -91,7 +97,13 @@ let private serve (tally: ErrorTally) (service: Service) (c: TcpStackConnection)
 
 /// Runs the services until Ctrl-C or until `maxConns` connections were served. Every
 /// value is checked before the stack starts.
-let runServices (services: (Service * int) list) (maxConns: int option) (stackOptions: string list) (command: string) =
+let runServices
+    (services: (Service * int) list)
+    (maxConns: int option)
+    (top: bool)
+    (stackOptions: string list)
+    (command: string)
+    =
     let maxConns =
         maxConns |> Option.map (Validate.inRange "--max-conns" 1 Int32.MaxValue)
 
@@ -127,6 +139,10 @@ let runServices (services: (Service * int) list) (maxConns: int option) (stackOp
             ]
 
         Console.Out.Flush()
+
+        if top then
+            TopView.show stack stop.Token
+
         Task.WhenAll(accepting).Wait()
         Task.WhenAll(running).Wait(TimeSpan.FromSeconds 30.) |> ignore
 
@@ -163,6 +179,7 @@ let run (args: ParseResults<ServeArgs>) =
     runServices
         (servicesOf args)
         (args.TryGetResult ServeArgs.Max_Conns)
+        (args.Contains ServeArgs.Top)
         (args.GetResults ServeArgs.Stack_Option)
         "serve"
 
@@ -170,5 +187,6 @@ let runEcho (args: ParseResults<EchoArgs>) =
     runServices
         [ EchoService, Validate.port "--port" (args.GetResult(Port, 7)) ]
         (args.TryGetResult EchoArgs.Max_Conns)
+        (args.Contains EchoArgs.Top)
         (args.GetResults EchoArgs.Stack_Option)
         "echo"

@@ -211,3 +211,27 @@ let ofPcap (bytes: byte array) : Result<Flow list, string> =
             })
         |> List.ofSeq
         |> Ok
+
+/// Throughput against time: the bytes newly acknowledged in each of fifty equal
+/// intervals of the flow's ACKs, as bits per second, at each interval's start.
+let throughput (flow: Flow) : (float * float) list =
+    match flow.Acks with
+    | [] -> []
+    | first :: _ ->
+        let last = flow.Acks |> List.maxBy (fun a -> a.Time)
+        let span = last.Time - first.Time
+
+        if span <= 0.0 then
+            []
+        else
+            let width = span / 50.0
+            let bins = Array.zeroCreate<int64> 51
+            let mutable highest = first.Ack
+
+            for a in flow.Acks do
+                if a.Ack > highest then
+                    let bin = int ((a.Time - first.Time) / width)
+                    bins[min 50 bin] <- bins[min 50 bin] + (a.Ack - highest)
+                    highest <- a.Ack
+
+            [ for i in 0..50 -> first.Time + float i * width, float bins[i] * 8.0 / width ]

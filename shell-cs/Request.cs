@@ -41,5 +41,8 @@ internal abstract record Request
 
     public sealed record AbortAll : Request;
 
+    /// <summary>The connections as they are now, for <see cref="TcpStack.GetConnectionsAsync"/>.</summary>
+    public sealed record Snapshot(TaskCompletionSource<IReadOnlyList<TcpConnectionInfo>> Reply) : Request;
+
     public sealed record Stop : Request;
 }

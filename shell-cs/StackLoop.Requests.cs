@@ -73,6 +73,9 @@ internal sealed partial class StackLoop
             case Request.AbortAll:
                 AbortAll();
                 break;
+            case Request.Snapshot snapshot:
+                Snapshot(snapshot.Reply);
+                break;
             case Request.Stop:
                 _stopping = true;
                 break;

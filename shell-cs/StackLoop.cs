@@ -101,6 +101,9 @@ internal sealed partial class StackLoop
                 case Request.CloseAll closeAll:
                     closeAll.Reply.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
                     break;
+                case Request.Snapshot snapshot:
+                    snapshot.Reply.TrySetException(new ObjectDisposedException(nameof(TcpStack)));
+                    break;
                 case Request.Connect connect:
                     connect.Connection.Fail(SocketError.NetworkDown);
                     connect.Connection.Finish();

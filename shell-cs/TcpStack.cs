@@ -55,6 +55,18 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     /// <summary>Connections the core holds, in any state.</summary>
     public int ConnectionCount => _loop.Connections.Count;
 
+    /// <summary>
+    /// Every connection the application has (connected, or accepted and not yet closed
+    /// out), as the stack thread sees it now: state, bytes, cwnd, RTT, retransmissions.
+    /// </summary>
+    public Task<IReadOnlyList<TcpConnectionInfo>> GetConnectionsAsync()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var reply = new TaskCompletionSource<IReadOnlyList<TcpConnectionInfo>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Post(new Request.Snapshot(reply));
+        return reply.Task;
+    }
+
     /// <summary>Packets, bytes, retransmissions, drops by reason and connections by state, now.</summary>
     public StackStatistics GetStatistics()
     {

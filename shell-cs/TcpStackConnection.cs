@@ -110,6 +110,12 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
     /// <summary>Bytes written and not yet acknowledged by the peer (as SIOCOUTQ).</summary>
     public long Unacknowledged => _written - Volatile.Read(ref _released);
 
+    /// <summary>Bytes written that the peer acknowledged.</summary>
+    internal long Acknowledged => Volatile.Read(ref _released);
+
+    /// <summary>Bytes that arrived in order from the peer.</summary>
+    internal long Received => Volatile.Read(ref _received);
+
     /// <summary>Bytes written and not yet sent (as SIOCOUTQNSD).</summary>
     public long Unsent => Math.Max(0, _written - Volatile.Read(ref _sentEnd));
 

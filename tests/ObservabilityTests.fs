@@ -170,4 +170,41 @@ let tests =
 
                     if IO.File.Exists path then
                         IO.File.Delete path
+
+            testCase "GetConnectionsAsync: each connection's state, bytes, cwnd and RTT, as the top view shows them"
+            <| fun () ->
+                withPair (fun stackA stackB ->
+                    let client, server = connectPair stackA stackB
+                    exchange client server 300_000 30.
+                    let infos = stackA.GetConnectionsAsync() |> within 10.
+                    Expect.equal infos.Count 1 "the client's one connection"
+                    let i = infos[0]
+
+                    Expect.equal
+                        (i.LocalEndPoint, i.RemoteEndPoint)
+                        (client.LocalEndPoint, client.RemoteEndPoint)
+                        "endpoints"
+
+                    Expect.equal i.BytesAcknowledged 300_000L "every byte sent was acknowledged"
+                    Expect.equal i.BytesReceived 300_000L "every byte came in"
+                    Expect.isGreaterThan i.CongestionWindow 0L "a congestion window"
+                    Expect.isTrue i.SmoothedRtt.HasValue "an RTT sample"
+
+                    let text = new IO.StringWriter()
+
+                    let console =
+                        Spectre.Console.AnsiConsole.Create(
+                            Spectre.Console.AnsiConsoleSettings(
+                                Out = Spectre.Console.AnsiConsoleOutput(text),
+                                Ansi = Spectre.Console.AnsiSupport.No,
+                                ColorSystem = Spectre.Console.ColorSystemSupport.NoColors
+                            )
+                        )
+
+                    console.Profile.Width <- 240
+                    console.Write(Stack.Cli.TopView.table infos Map.empty 1.0)
+                    let shown = text.ToString()
+                    Expect.stringContains shown (string client.RemoteEndPoint) "the table shows the peer"
+                    Expect.stringContains shown (string i.State) "and the state"
+                    Expect.stringContains shown "1 connections" "and how many")
         ]

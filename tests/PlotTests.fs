@@ -73,6 +73,16 @@ let tests =
                             (widest > 65_535L && widest <= 262_144L)
                             $"seed {seed}, {side.Name}: windows scaled as the SYNs said ({widest})"
 
+                        let rates = TimeSequence.throughput flow
+                        let width = fst rates[1] - fst rates[0]
+                        let carried = rates |> List.sumBy (fun (_, bps) -> bps * width / 8.0)
+
+                        Expect.floatClose
+                            Accuracy.medium
+                            carried
+                            (float (last.Ack - flow.Acks.Head.Ack))
+                            $"seed {seed}, {side.Name}: the throughput graph carries every byte acknowledged"
+
                         for s in flow.Sacks do
                             Expect.isTrue
                                 (s.Left < s.Right && s.Right <= 200_001L)
@@ -116,7 +126,11 @@ let tests =
                     Expect.equal run.Code 0 $"exit code ({run.Err})"
                     let pngs = Directory.GetFiles(dir, "g-*.png")
                     let svgs = Directory.GetFiles(dir, "g-*.svg")
-                    Expect.equal (pngs.Length, svgs.Length) (2, 2) "one graph per direction, in both formats"
+
+                    Expect.equal
+                        (pngs.Length, svgs.Length)
+                        (4, 4)
+                        "a time-sequence and a throughput graph per direction, in both formats"
 
                     for png in pngs do
                         let head = File.ReadAllBytes(png)[0..7]
