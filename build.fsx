@@ -1,5 +1,6 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, trim-check, soak,
+// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, trim-check,
+// linux-loss-baseline, soak,
 // property-soak, bench,
 // loss-bench, memory-bench, demo, help.
 // A small runner of our own (FAKE 6 does not restore on these machines; see
@@ -352,6 +353,15 @@ let targets: (string * string * string list * (string list -> unit)) list =
         fun extra ->
             Environment.SetEnvironmentVariable("STACK_SOAK", "40")
             exit (exec "dotnet" (testDll :: "--colours" :: "0" :: "--no-spinner" :: extra))
+
+        "linux-loss-baseline",
+        "Linux to Linux through 25% loss each way, CUBIC and BBR, 1 MiB each way (as root; the sim's 25% target's baseline)",
+        [],
+        fun _ ->
+            for cc in [ "cubic"; "bbr" ] do
+                step $"Linux {cc}"
+                Environment.SetEnvironmentVariable("CC", cc)
+                run "bash" [ "bench/linux-loss-baseline.sh" ]
 
         "trim-check",
         "publish a sample trimmed and self-contained; fail if the trimmer warns about our assemblies",

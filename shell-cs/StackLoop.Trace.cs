@@ -14,6 +14,10 @@ internal sealed partial class StackLoop
     private Trace.Recorder? _trace;
     private string? _tracePath;
 
+    // Each connection's track name, made once: formatting it per step would cost more
+    // than the trace itself.
+    private readonly Dictionary<FourTuple, string> _trackNames = [];
+
     /// <summary>Where the trace goes when the thread ends; null (the default) traces nothing.</summary>
     public string? TracePath
     {
@@ -29,7 +33,13 @@ internal sealed partial class StackLoop
     {
         if (OwnedHost.TryGetConnection(_host, tuple, out var connection))
         {
-            _trace!.Add(Now, $"{tuple.LocalAddress}:{tuple.LocalPort} to {tuple.RemoteAddress}:{tuple.RemotePort}", Trace.sample(connection));
+            if (!_trackNames.TryGetValue(tuple, out var name))
+            {
+                name = $"{tuple.LocalAddress}:{tuple.LocalPort} to {tuple.RemoteAddress}:{tuple.RemotePort}";
+                _trackNames[tuple] = name;
+            }
+
+            _trace!.Add(Now, name, Trace.sample(connection));
         }
     }
 

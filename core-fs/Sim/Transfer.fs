@@ -192,6 +192,18 @@ let private Port = 5000us
 let run (config: Config) : Result =
     let recorder = Recorder(config.KeepEvents, config.Capture)
     let trace = Trace.Recorder()
+    // Each connection's track name, made once (formatting it per step would cost more
+    // than the trace itself).
+    let trackNames = Collections.Generic.Dictionary<FourTuple, string>()
+
+    let trackName (e: Endpoint) (tuple: FourTuple) =
+        match trackNames.TryGetValue tuple with
+        | true, name -> name
+        | _ ->
+            let name = $"{e.Name} {tuple.LocalAddress}:{tuple.LocalPort}"
+            trackNames[tuple] <- name
+            name
+
     let net = Network(recorder)
 
     let hostOptions address =
@@ -335,7 +347,7 @@ let run (config: Config) : Result =
                     e.Undone <- c.UndoneCount
 
                     if config.Trace then
-                        trace.Add(net.Now, $"{e.Name} {tuple.LocalAddress}:{tuple.LocalPort}", Trace.sample c)
+                        trace.Add(net.Now, trackName e tuple, Trace.sample c)
                 | ValueNone -> ()
 
                 if o.Readable > 0 then

@@ -45,52 +45,86 @@ let sample (c: Connection) =
         Undone = c.UndoneCount
     }
 
-/// The counters a sample gives, by the name of their track.
-let private counters (s: Sample) =
+/// The names of a sample's counter tracks, in the order `counter` reads them.
+let private counterNames =
     [|
-        "cwnd (bytes)", int64 s.Cwnd
-        "ssthresh (bytes)",
-        (if s.Ssthresh = System.Int32.MaxValue then
-             -1L
-         else
-             int64 s.Ssthresh)
-        "flight (bytes)", int64 s.Flight
-        "pipe (bytes)", int64 s.Pipe
-        "peer window (bytes)", int64 s.PeerWindow
-        "srtt (us)", s.Srtt
-        "rto (us)", s.Rto
+        "cwnd (bytes)"
+        "ssthresh (bytes)"
+        "flight (bytes)"
+        "pipe (bytes)"
+        "peer window (bytes)"
+        "srtt (us)"
+        "rto (us)"
     |]
+
+/// Counter `i` of a sample (an unset ssthresh is -1).
+let private counter (s: inref<Sample>) (i: int) =
+    match i with
+    | 0 -> int64 s.Cwnd
+    | 1 ->
+        if s.Ssthresh = System.Int32.MaxValue then
+            -1L
+        else
+            int64 s.Ssthresh
+    | 2 -> int64 s.Flight
+    | 3 -> int64 s.Pipe
+    | 4 -> int64 s.PeerWindow
+    | 5 -> s.Srtt
+    | _ -> s.Rto
 
 let private escape (s: string) =
     s.Replace("\\", "\\\\").Replace("\"", "\\\"")
 
+/// One connection's track: its id, the text of its events up to their time stamps (made
+/// once, so an event costs a few appends), and its last sample.
+type private Track(id: int, name: string) =
+    member val Id = id
+
+    member val CounterHeads =
+        counterNames
+        |> Array.map (fun c -> $"{{\"name\":\"{escape name} {c}\",\"ph\":\"C\",\"pid\":1,\"tid\":{id},\"ts\":")
+
+    member val InstantTail = $",\"pid\":1,\"tid\":{id}}}"
+    member val Last = Unchecked.defaultof<Sample> with get, set
+    member val Seen = false with get, set
+
 /// Collects samples and events of named connections (tracks) and writes the JSON.
 type Recorder() =
     let events = StringBuilder()
-    let tracks = Dictionary<string, int>()
-    let last = Dictionary<string, Sample>()
+    let tracks = Dictionary<string, Track>()
     let mutable count = 0
 
-    let append (line: string) =
+    let separate () =
         if count > 0 then
             events.Append(",\n") |> ignore
 
-        events.Append(line) |> ignore
         count <- count + 1
 
     let trackOf (name: string) =
         match tracks.TryGetValue name with
-        | true, id -> id
+        | true, t -> t
         | _ ->
-            let id = tracks.Count + 1
-            tracks[name] <- id
+            let t = Track(tracks.Count + 1, name)
+            tracks[name] <- t
+            separate ()
 
-            append $"""{{"name":"thread_name","ph":"M","pid":1,"tid":{id},"args":{{"name":"{escape name}"}}}}"""
+            events.Append(
+                $"{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{t.Id},\"args\":{{\"name\":\"{escape name}\"}}}}"
+            )
+            |> ignore
 
-            id
+            t
 
-    let instant (time: int64) (tid: int) (name: string) =
-        append $"""{{"name":"{escape name}","ph":"i","s":"t","ts":{time},"pid":1,"tid":{tid}}}"""
+    let instant (time: int64) (t: Track) (name: string) =
+        separate ()
+
+        events
+            .Append("{\"name\":\"")
+            .Append(escape name)
+            .Append("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
+            .Append(time)
+            .Append(t.InstantTail)
+        |> ignore
 
     /// Events written so far.
     member _.Count = count
@@ -98,40 +132,33 @@ type Recorder() =
     /// The connection `track` after a step at `time`: counters that changed, and an event
     /// for a new state or another timeout, loss probe or undone reduction.
     member _.Add(time: int64, track: string, s: Sample) =
-        let tid = trackOf track
+        let t = trackOf track
+        let before = t.Last
 
-        let before =
-            match last.TryGetValue track with
-            | true, b -> ValueSome b
-            | _ -> ValueNone
+        for i in 0 .. counterNames.Length - 1 do
+            let value = counter &s i
 
-        let previous =
-            match before with
-            | ValueSome b -> counters b
-            | ValueNone -> [||]
+            if not t.Seen || counter &before i <> value then
+                separate ()
 
-        counters s
-        |> Array.iteri (fun i (name, value) ->
-            if previous.Length = 0 || snd previous[i] <> value then
-                append
-                    $"""{{"name":"{escape track} {name}","ph":"C","ts":{time},"pid":1,"tid":{tid},"args":{{"value":{value}}}}}""")
+                events.Append(t.CounterHeads[i]).Append(time).Append(",\"args\":{\"value\":").Append(value).Append("}}")
+                |> ignore
 
-        match before with
-        | ValueSome b ->
-            if b.State <> s.State then
-                instant time tid $"{s.State}"
+        if not t.Seen || before.State <> s.State then
+            instant time t $"{s.State}"
 
-            if s.Timeouts > b.Timeouts then
-                instant time tid "retransmission timeout"
+        if t.Seen then
+            if s.Timeouts > before.Timeouts then
+                instant time t "retransmission timeout"
 
-            if s.LossProbes > b.LossProbes then
-                instant time tid "tail loss probe"
+            if s.LossProbes > before.LossProbes then
+                instant time t "tail loss probe"
 
-            if s.Undone > b.Undone then
-                instant time tid "reduction undone"
-        | ValueNone -> instant time tid $"{s.State}"
+            if s.Undone > before.Undone then
+                instant time t "reduction undone"
 
-        last[track] <- s
+        t.Last <- s
+        t.Seen <- true
 
     /// An event of the run as a whole (a drop on the link, say) on the track `track`.
     member _.Event(time: int64, track: string, name: string) = instant time (trackOf track) name
