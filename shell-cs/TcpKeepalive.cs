@@ -1,4 +1,4 @@
-using Microsoft.FSharp.Core;
+using Stack.Core.Host;
 
 namespace Stack.Shell;
 
@@ -21,10 +21,10 @@ public sealed record TcpKeepalive(TimeSpan Idle, TimeSpan Interval, int Count)
         }
     }
 
-    internal FSharpValueOption<Core.Tcp.Keepalive> ToCore()
+    /// <summary>The core's command that sets these probes on a connection.</summary>
+    internal Core.Tcp.Command ToCommand()
     {
         Validate(nameof(TcpStackConnection.Keepalive));
-        return FSharpValueOption<Core.Tcp.Keepalive>.NewValueSome(
-            new Core.Tcp.Keepalive(Idle.Ticks / 10, Interval.Ticks / 10, Count));
+        return Configure.keepaliveOn(TcpProtocolOptions.Micros(Idle), TcpProtocolOptions.Micros(Interval), Count);
     }
 }

@@ -154,7 +154,7 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
         set
         {
             _keepalive = value;
-            _stack.Post(new Request.Tune(this, Core.Tcp.Command.NewSetKeepalive(value?.ToCore() ?? default)));
+            _stack.Post(new Request.Tune(this, value?.ToCommand() ?? Core.Host.Configure.keepaliveOff));
         }
     }
 

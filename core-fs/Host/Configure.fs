@@ -103,3 +103,18 @@ let withKeepalive (idleMicros: int64) (intervalMicros: int64) (count: int) (opti
                         }
             }
     }
+
+/// The command that turns keepalive on for one connection (idle and interval in
+/// microseconds, then `count` unanswered probes end it).
+let keepaliveOn (idleMicros: int64) (intervalMicros: int64) (count: int) : Command =
+    Command.SetKeepalive(
+        ValueSome
+            {
+                IdleMicros = idleMicros
+                IntervalMicros = intervalMicros
+                Count = count
+            }
+    )
+
+/// The command that turns keepalive off for one connection.
+let keepaliveOff: Command = Command.SetKeepalive ValueNone
