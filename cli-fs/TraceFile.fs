@@ -11,7 +11,7 @@ type Track =
         Name: string
         /// Counter name (without the track's prefix) to its (seconds, value) points.
         Counters: Map<string, (float * float) list>
-        /// (seconds, name) of each instant event.
+        /// (seconds, name) of each instant event, and of each span's start.
         Events: (float * string) list
     }
 
@@ -84,7 +84,8 @@ let parse (text: string) : Result<Track list, string> =
                     match series.TryGetValue counter with
                     | true, points -> points.Add((seconds, num (e.GetProperty "args") "value"))
                     | _ -> series[counter] <- ResizeArray [ (seconds, num (e.GetProperty "args") "value") ]
-                | "i" ->
+                | "i"
+                | "X" ->
                     match instants.TryGetValue tid with
                     | true, list -> list.Add((seconds, name))
                     | _ -> instants[tid] <- ResizeArray [ (seconds, name) ]

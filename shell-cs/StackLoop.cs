@@ -135,7 +135,12 @@ internal sealed partial class StackLoop
                 {
                     Volatile.Write(ref _allocated, GC.GetAllocatedBytesForCurrentThread());
                     _capture?.Flush();
+                    var waitStart = _trace is null ? 0 : Now;
                     _device.Wait(_deadlines.TryPeekNext(out var next) ? Math.Max(0, next - Now) : -1);
+                    if (_trace is not null)
+                    {
+                        TraceThread(waitStart, "wait");
+                    }
                 }
             }
 
@@ -202,6 +207,7 @@ internal sealed partial class StackLoop
     private bool ReadPackets()
     {
         _batching = true;
+        var start = _trace is null ? 0 : Now;
         try
         {
             return ReadBatchOfPackets();
@@ -210,16 +216,22 @@ internal sealed partial class StackLoop
         {
             _batching = false;
             FlushBatch();
+            if (_trace is not null && _lastBatch > 0)
+            {
+                TraceThread(start, $"read {_lastBatch} packets");
+            }
         }
     }
 
     private bool ReadBatchOfPackets()
     {
+        _lastBatch = ReadBatch;
         for (var i = 0; i < ReadBatch; i++)
         {
             var n = _device.TryRead(_in);
             if (n == 0)
             {
+                _lastBatch = i;
                 return i > 0;
             }
 

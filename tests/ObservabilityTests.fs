@@ -152,6 +152,12 @@ let tests =
                         | Ok t -> t
                         | Error e -> failtest e
 
+                    let thread = tracks |> List.find (fun t -> t.Name = "stack thread")
+                    let spans = thread.Events |> List.map snd
+                    Expect.exists spans (fun s -> s.StartsWith "read ") "the stack thread's batches"
+                    Expect.contains spans "wait" "and its waits"
+                    let tracks = tracks |> List.filter (fun t -> t.Name <> "stack thread")
+
                     Expect.equal
                         (tracks |> List.map (fun t -> t.Name))
                         [ $"{addressA}:{client.LocalEndPoint.Port} to {addressB}:7" ]

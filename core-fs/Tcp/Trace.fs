@@ -160,6 +160,22 @@ type Recorder() =
         t.Last <- s
         t.Seen <- true
 
+    /// Something that took `duration` microseconds from `time` on the track `track` (a
+    /// complete event: a batch of packets read, a wait for the device).
+    member _.Span(time: int64, duration: int64, track: string, name: string) =
+        let t = trackOf track
+        separate ()
+
+        events
+            .Append("{\"name\":\"")
+            .Append(escape name)
+            .Append("\",\"ph\":\"X\",\"ts\":")
+            .Append(time)
+            .Append(",\"dur\":")
+            .Append(duration)
+            .Append(t.InstantTail)
+        |> ignore
+
     /// An event of the run as a whole (a drop on the link, say) on the track `track`.
     member _.Event(time: int64, track: string, name: string) = instant time (trackOf track) name
 
