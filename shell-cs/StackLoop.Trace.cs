@@ -32,7 +32,7 @@ internal sealed partial class StackLoop
     /// <summary>Packets read by the last batch (for its span in the trace).</summary>
     private int _lastBatch;
 
-    /// <summary>A span of the stack thread's own track: a batch read, a wait.</summary>
+    /// <summary>A span of the stack thread's own track: a batch read, due timers run, a wait.</summary>
     private void TraceThread(long start, string what) => _trace!.Span(start, Now - start, "stack thread", what);
 
     private void TraceStep(FourTuple tuple)

@@ -178,15 +178,20 @@ internal sealed partial class StackLoop
     /// <summary>Runs the timers that are due; returns whether any ran.</summary>
     private bool RunDueTimers(long now)
     {
-        var ran = false;
+        var ran = 0;
         while (_deadlines.TryTakeDue(now, out var tuple))
         {
             OwnedHost.TimeoutConnection(now, tuple, _host, _outbox);
             Apply(ReadOnlySpan<byte>.Empty);
-            ran = true;
+            ran++;
         }
 
-        return ran;
+        if (_trace is not null && ran > 0)
+        {
+            TraceThread(now, ran == 1 ? "timers of 1 connection" : $"timers of {ran} connections");
+        }
+
+        return ran > 0;
     }
 
     /// <summary>Queues the connection's next deadline from its step's output, unless an earlier one is queued.</summary>

@@ -141,6 +141,10 @@ let tests =
 
                 try
                     let client, server = connectPair stackA stackB
+                    // Keepalive probes of the idle connection make the stack thread run
+                    // timers, for its track.
+                    client.Keepalive <- TcpKeepalive(TimeSpan.FromMilliseconds 50., TimeSpan.FromMilliseconds 50., 5)
+                    Threading.Thread.Sleep 300
                     exchange client server 200_000 30.
                     client.Dispose()
                     server.Dispose()
@@ -156,6 +160,9 @@ let tests =
                     let spans = thread.Events |> List.map snd
                     Expect.exists spans (fun s -> s.StartsWith "read ") "the stack thread's batches"
                     Expect.contains spans "wait" "and its waits"
+
+                    Expect.exists spans (fun s -> s.StartsWith "timers of ") "and the timers it ran"
+
                     let tracks = tracks |> List.filter (fun t -> t.Name <> "stack thread")
 
                     Expect.equal
