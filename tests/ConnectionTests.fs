@@ -1555,6 +1555,67 @@ let private longConnectionTests =
             }
         ]
 
+/// The window grows only while it limits the sender (RFC 7661; Linux's cwnd validation).
+let private windowValidationTests =
+    /// Rounds of one segment each, every one acknowledged before the next is written.
+    let oneSegmentRounds (x: Exchange) (rounds: int) =
+        for _ in 1..rounds do
+            x.User(Command.Send x.Connection.MaxSegmentSize) |> ignore
+            x.Wait 10_000L
+            x.PeerAck() |> ignore
+
+    testList
+        "Congestion window validation (RFC 7661)"
+        [
+            test "in slow start, a sender with one segment in flight does not grow the window" {
+                let x = established o
+                let initial = x.Connection.CongestionWindow
+                oneSegmentRounds x 30
+                Expect.equal x.Connection.CongestionWindow initial "the initial window, unused, stays"
+            }
+
+            test "in slow start, a sender the window limits grows it" {
+                let x = established o
+                let initial = x.Connection.CongestionWindow
+                x.User(Command.Send(40 * x.Connection.MaxSegmentSize)) |> ignore
+                x.PeerAck() |> ignore
+                Expect.isGreaterThan x.Connection.CongestionWindow initial "grown"
+            }
+
+            test "in congestion avoidance, the window grows while it is full and stays while it is not" {
+                let x, mss = inFlightWith o 10
+                x.FireRetransmit() |> ignore
+                x.PeerAck() |> ignore
+                // Bulk rounds until slow start reaches the threshold the timeout set.
+                let mutable rounds = 0
+
+                while x.Connection.CongestionWindow < x.Connection.SlowStartThreshold && rounds < 50 do
+                    x.User(Command.Send(40 * mss)) |> ignore
+                    x.Wait 10_000L
+                    x.PeerAck() |> ignore
+                    rounds <- rounds + 1
+
+                Expect.isGreaterThanOrEqual
+                    x.Connection.CongestionWindow
+                    x.Connection.SlowStartThreshold
+                    "in congestion avoidance"
+                // Everything written is acknowledged; now one segment per round trip.
+                while x.Connection.SendUnacknowledged <> x.Connection.SendNext do
+                    x.PeerAck() |> ignore
+
+                let full = x.Connection.CongestionWindow
+                oneSegmentRounds x 40
+                Expect.equal x.Connection.CongestionWindow full "application-limited: no growth"
+                // Full windows again: growth resumes.
+                for _ in 1..5 do
+                    x.User(Command.Send(40 * mss)) |> ignore
+                    x.Wait 10_000L
+                    x.PeerAck() |> ignore
+
+                Expect.isGreaterThan x.Connection.CongestionWindow full "window-limited: growth"
+            }
+        ]
+
 let private fastRetransmitTests =
     testList
         "Fast retransmit and NewReno"
@@ -1982,6 +2043,7 @@ let tests =
             optionTests
             wraparoundTests
             retransmissionTests
+            windowValidationTests
             fastRetransmitTests
             sackRecoveryTests
             longConnectionTests

@@ -366,14 +366,16 @@ let private undoTests =
                 let x, mss = inFlightWith o 10
                 let start = una x
                 let before = x.Connection.CongestionWindow
+                let threshold = x.Connection.SlowStartThreshold
                 // Segment 0 is late, not lost: the peer SACKs 1 to 3 first.
                 let resent = sent (sackAck x start (start + mss) (start + 4 * mss))
                 Expect.exists resent (fun s -> s.Seq = start) "segment 0 sent again"
-                Expect.isLessThan x.Connection.CongestionWindow before "recovery cut the window"
+                Expect.isLessThan x.Connection.SlowStartThreshold threshold "recovery cut the threshold"
                 // Then the original arrives, and the copy after it, reported as a duplicate.
                 x.PeerAck(ack = start + 4 * mss) |> ignore
                 sackAck x (start + 4 * mss) start (start + mss) |> ignore
                 Expect.isGreaterThanOrEqual x.Connection.CongestionWindow before "the window is back"
+                Expect.equal x.Connection.SlowStartThreshold threshold "and the threshold"
                 Expect.equal x.Connection.UndoneCount 1L "one reduction undone"
             }
 

@@ -72,6 +72,9 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         SynSentAt = 0L
         Congestion = options.CongestionControl options.Mss
         SlowStart = HyStart.create zero
+        FlightMax = 0
+        CwndUsageEnd = zero
+        CwndLimited = false
         Board = Scoreboard.Board()
         Rack = Rack.create zero
         TlpEnd = ValueNone

@@ -249,10 +249,40 @@ let private frtoOutput (c: Connection) (now: int64) (box: Outbox) =
 let private stalled (c: Connection) =
     (c.SndQueued - c.SndMax > 0 || c.Board.LostBytes > 0) && c.Pipe = 0
 
+/// Notes how much of the congestion window the sender used after sending (Linux's
+/// `tcp_cwnd_validate`): a new window of use starts once the last one is acknowledged,
+/// and within one, a window that held data back, or more in flight than before, counts.
+let private noteWindowUse (c: Connection) (sent: bool) =
+    let flight = c.SndMax - c.SndUna
+    let room = congestionRoom c
+
+    let limited = room <= 0 || (room < c.SndMss && c.SndQueued - c.SndMax > 0)
+
+    if
+        (sent || limited)
+        && (SeqNum.ge c.SndUna c.CwndUsageEnd
+            || limited
+            || (not c.CwndLimited && flight > c.FlightMax))
+    then
+        c.CwndLimited <- limited
+        c.FlightMax <- flight
+        c.CwndUsageEnd <- c.SndMax
+
+/// Whether an ACK may grow the window (RFC 7661): in slow start while the flight reached
+/// half of it (slow start doubles it per round trip), in congestion avoidance while it
+/// limited the sender.
+let private windowInUse (c: Connection) =
+    if c.Congestion.Window < c.Congestion.SlowStartThreshold then
+        c.Congestion.Window < 2 * c.FlightMax
+    else
+        c.CwndLimited
+
 /// Sends what may be sent now: in SACK recovery as PRR allows, otherwise as the windows
 /// allow (NewReno's retransmission of SND.UNA goes first, whatever the window).
 let output (c: Connection) (now: int64) (box: Outbox) =
     if mayTransmit c.State && c.SynAcked then
+        let sentBefore = c.SegmentsSent
+
         match c.Recovery with
         | Recovery.Fast prr when c.SackOn -> recoveryOutput c now box prr
         | Recovery.Fast _ ->
@@ -263,6 +293,8 @@ let output (c: Connection) (now: int64) (box: Outbox) =
         | Recovery.AfterTimeout Frto.SendNew -> frtoOutput c now box
         | Recovery.AfterTimeout Frto.Deciding -> ()
         | _ -> windowOutput c now box
+
+        noteWindowUse c (c.SegmentsSent <> sentBefore)
 
         if stalled c then
             if not (Timers.isSet Timers.Persist &c.Timers) then
@@ -613,7 +645,9 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
             else
                 acked
 
-        Congestion.ackInPlace &c.Congestion growth now rtt
+        if windowInUse c then
+            Congestion.ackInPlace &c.Congestion growth now rtt
+
         c.DuplicateAcks <- 0
         // `recover` trails SND.UNA outside recovery, so the two stay comparable however
         // far the connection goes (they are 32-bit numbers on a circle).

@@ -143,6 +143,13 @@ type Connection =
             mutable SynSentAt: int64
             mutable Congestion: Congestion.Controller
             mutable SlowStart: HyStart.State
+            /// Whether the congestion window is what limits the sender (RFC 7661, as
+            /// Linux's cwnd validation): the most bytes in flight since `CwndUsageEnd`
+            /// was sent, and whether the window held data back meanwhile. cwnd grows
+            /// only while it is used, so an application-limited sender keeps it honest.
+            mutable FlightMax: int
+            mutable CwndUsageEnd: SeqNum
+            mutable CwndLimited: bool
             /// Every segment in flight, with what the peer SACKed (RFC 2018) and what
             /// loss detection judged lost. Owned by this connection alone.
             mutable Board: Scoreboard.Board
