@@ -132,10 +132,18 @@ let plotCapture (pcap: string) (prefix: string) (width: int) (height: int) (out:
 let private traceSteps (plot: Plot) (track: TraceFile.Track) (counter: string) (scale: float) (color: Color) =
     match track.Counters.TryFind counter with
     | Some points ->
+        // Held to the track's last moment: a value that never changed is one point.
+        let last =
+            track.Counters |> Seq.collect (fun kv -> kv.Value) |> Seq.map fst |> Seq.max
+
         let kept =
             points
             |> List.filter (fun (_, v) -> v >= 0.0)
             |> List.map (fun (t, v) -> t, v * scale)
+            |> fun kept ->
+                match List.tryLast kept with
+                | Some(t, v) when t < last -> kept @ [ last, v ]
+                | _ -> kept
 
         steps plot kept color (counter.Replace(" (bytes)", "").Replace(" (us)", ""))
     | None -> ()
@@ -163,11 +171,36 @@ let private drawTrack (width: int) (height: int) (prefix: string) (index: int) (
     if not timeouts.IsEmpty then
         legendEntry windows (Colors.Red.WithAlpha 0.4) $"retransmission timeouts ({timeouts.Length})"
 
+    // Losses the engine found by other means than a timeout (RACK, SACKs, duplicate ACKs).
+    let found =
+        track.Details
+        |> List.filter (fun (_, n, _) -> n.StartsWith "lost: " && n <> "lost: retransmission timeout")
+
+    if not found.IsEmpty then
+        let marks =
+            windows.Add.ScatterPoints(xs (fun (t, _, _) -> t) found, xs (fun _ -> 0.0) found)
+
+        marks.Color <- Colors.Magenta
+        marks.MarkerShape <- MarkerShape.FilledTriangleUp
+        marks.MarkerSize <- 6.0f
+        marks.LegendText <- $"losses found without a timeout ({found.Length})"
+
     save windows $"{track.Name}: congestion window and bytes in flight" "bytes" (name + "-window") width height
 
     use rtt = new Plot()
     traceSteps rtt track "rto (us)" 0.001 Colors.Red
     traceSteps rtt track "srtt (us)" 0.001 Colors.Blue
+
+    match track.Counters.TryFind "rtt sample (us)" with
+    | Some samples when not samples.IsEmpty ->
+        let points =
+            rtt.Add.ScatterPoints(xs fst samples, xs (fun (_, v) -> v * 0.001) samples)
+
+        points.Color <- Colors.Gray.WithAlpha 0.5
+        points.MarkerSize <- 3.0f
+        points.LegendText <- $"RTT samples ({samples.Length})"
+    | _ -> ()
+
     save rtt $"{track.Name}: smoothed RTT and retransmission timeout" "milliseconds" (name + "-rtt") width height
 
     $"{name}-window.png, -rtt.png and .svg: {track.Name}, {track.Counters.Count} counters, {track.Events.Length} events ({timeouts.Length} timeouts)"
@@ -178,7 +211,7 @@ let plotTrace (path: string) (prefix: string) (width: int) (height: int) (out: T
     match TraceFile.parse (File.ReadAllText path) with
     | Error e -> Error e
     | Ok tracks ->
-        let drawn = tracks |> List.filter (fun t -> not t.Counters.IsEmpty)
+        let drawn = tracks |> List.filter (fun t -> t.Counters.ContainsKey "cwnd (bytes)")
         drawAll prefix "it holds no connection counters to draw" drawn (drawTrack width height) out
 
 /// A trace file (JSON) rather than a capture: by its name, or by its first character.

@@ -13,6 +13,10 @@ type Track =
         Counters: Map<string, (float * float) list>
         /// (seconds, name) of each instant event, and of each span's start.
         Events: (float * string) list
+        /// (seconds, name, numeric arguments) of each event that has any (a loss: its
+        /// bytes and first sequence number; a timer armed: when it is due; a span: its
+        /// duration, "dur", in microseconds).
+        Details: (float * string * Map<string, float>) list
     }
 
 /// The tracks of a trace file's text, in the order they were declared; an error when the
@@ -34,6 +38,7 @@ let parse (text: string) : Result<Track list, string> =
             let order = ResizeArray<int>()
             let counters = Dictionary<int, Dictionary<string, ResizeArray<float * float>>>()
             let instants = Dictionary<int, ResizeArray<float * string>>()
+            let details = Dictionary<int, ResizeArray<float * string * Map<string, float>>>()
 
             let str (e: JsonElement) (name: string) =
                 let mutable v = Unchecked.defaultof<JsonElement>
@@ -89,6 +94,25 @@ let parse (text: string) : Result<Track list, string> =
                     match instants.TryGetValue tid with
                     | true, list -> list.Add((seconds, name))
                     | _ -> instants[tid] <- ResizeArray [ (seconds, name) ]
+
+                    let mutable args = Unchecked.defaultof<JsonElement>
+
+                    let numbers =
+                        [
+                            if phase = "X" then
+                                "dur", num e "dur"
+                            if e.TryGetProperty("args", &args) && args.ValueKind = JsonValueKind.Object then
+                                for p in args.EnumerateObject() do
+                                    if p.Value.ValueKind = JsonValueKind.Number then
+                                        p.Name, p.Value.GetDouble()
+                        ]
+
+                    if not numbers.IsEmpty then
+                        let entry = (seconds, name, Map.ofList numbers)
+
+                        match details.TryGetValue tid with
+                        | true, list -> list.Add entry
+                        | _ -> details[tid] <- ResizeArray [ entry ]
                 | _ -> ()
 
             order
@@ -101,6 +125,10 @@ let parse (text: string) : Result<Track list, string> =
                         | _ -> Map.empty
                     Events =
                         match instants.TryGetValue tid with
+                        | true, l -> List.ofSeq l
+                        | _ -> []
+                    Details =
+                        match details.TryGetValue tid with
                         | true, l -> List.ofSeq l
                         | _ -> []
                 })

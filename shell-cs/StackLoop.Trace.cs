@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Stack.Core.Host;
 using Stack.Core.Tcp;
 using Stack.Core.Wire;
@@ -29,6 +30,28 @@ internal sealed partial class StackLoop
         }
     }
 
+    // The application's calls that waited (connect, accept, read, write), from its own
+    // threads: the recorder belongs to the stack thread, which writes them out at the end.
+    private readonly ConcurrentQueue<(long Start, long End, string Track, string Name)> _calls = new();
+
+    /// <summary>Whether this run keeps a trace.</summary>
+    internal bool Tracing => _trace is not null;
+
+    /// <summary>The trace's clock (microseconds since the stack started), for any thread.</summary>
+    internal long TraceClock => Now;
+
+    /// <summary>
+    /// An application call that waited from <paramref name="start"/> until now, on the
+    /// track <paramref name="track"/>; any thread may call it.
+    /// </summary>
+    internal void TraceCall(string track, string name, long start)
+    {
+        if (_trace is not null)
+        {
+            _calls.Enqueue((start, Now, track, name));
+        }
+    }
+
     /// <summary>Packets read by the last batch (for its span in the trace).</summary>
     private int _lastBatch;
 
@@ -45,7 +68,7 @@ internal sealed partial class StackLoop
                 _trackNames[tuple] = name;
             }
 
-            _trace!.Add(Now, name, Trace.sample(connection));
+            _trace!.Record(Now, name, connection);
         }
     }
 
@@ -54,6 +77,11 @@ internal sealed partial class StackLoop
         if (_trace is null || _tracePath is null)
         {
             return;
+        }
+
+        while (_calls.TryDequeue(out var call))
+        {
+            _trace.Span(call.Start, call.End - call.Start, call.Track, call.Name);
         }
 
         try

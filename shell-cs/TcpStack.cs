@@ -149,6 +149,10 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 options.NoDelay,
                 new Isn.IsnKey(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key.AsSpan(8))));
             hostOptions = options.Tcp.ApplyTo(hostOptions);
+            if (options.TracePath is not null)
+            {
+                hostOptions = Configure.withTraceNotes(hostOptions);
+            }
 
             var logger = options.LoggerFactory?.CreateLogger<TcpStack>();
             var loop = new StackLoop(OwnedHost.Create(hostOptions), device, options.CapturePath, options.OnPacket)
@@ -200,6 +204,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         var connected = new TaskCompletionSource<TcpStackConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         c.Connecting = connected;
         using var activity = StackActivities.Connect(remote);
+        var traceStart = _loop.Tracing ? _loop.TraceClock : 0;
         _loop.Post(new Request.Connect(c, remote));
         using var timeout = _options.ConnectTimeout is { } limit ? new CancellationTokenSource(limit) : null;
         using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout?.Token ?? default);
@@ -215,6 +220,11 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             {
                 var connection = await connected.Task.ConfigureAwait(false);
                 StackActivities.Connected(activity, connection);
+                if (_loop.Tracing)
+                {
+                    _loop.TraceCall($"application {connection.LocalEndPoint} to {connection.RemoteEndPoint}", "connect", traceStart);
+                }
+
                 return connection;
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout is not null)

@@ -189,6 +189,18 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
 
     internal SocketError Error => (SocketError)_error;
 
+    private string? _traceTrack;
+
+    /// <summary>A wait of the application's on this connection, for the trace (when there is one).</summary>
+    private void TraceWait(string name, long start)
+    {
+        if (_stack.Tracing)
+        {
+            _traceTrack ??= $"application {LocalEndPoint} to {RemoteEndPoint}";
+            _stack.TraceCall(_traceTrack, name, start);
+        }
+    }
+
     /// <summary>Reads received bytes into <paramref name="buffer"/>; 0 once the peer closed and all was read.</summary>
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -237,7 +249,15 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
             }
 
             ThrowIfFailed();
-            await _readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var waitStart = _stack.Tracing ? _stack.TraceClock : 0;
+            try
+            {
+                await _readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                TraceWait("read wait", waitStart);
+            }
         }
     }
 
@@ -255,7 +275,16 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
             var space = SendSpace();
             if (space <= 0)
             {
-                await _sendSpace.WaitAsync(cancellationToken).ConfigureAwait(false);
+                var waitStart = _stack.Tracing ? _stack.TraceClock : 0;
+                try
+                {
+                    await _sendSpace.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    TraceWait("write wait (send buffer full)", waitStart);
+                }
+
                 continue;
             }
 

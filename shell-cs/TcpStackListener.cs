@@ -54,7 +54,13 @@ public sealed class TcpStackListener : IDisposable
     {
         try
         {
+            var waitStart = _stack.Tracing ? _stack.TraceClock : 0;
             var connection = await _ready.Reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            if (_stack.Tracing)
+            {
+                _stack.TraceCall($"application listener {LocalEndPoint}", "accept wait", waitStart);
+            }
+
             _stack.Post(new Request.Accepted(this));
             StackActivities.Accepted(connection);
             return connection;

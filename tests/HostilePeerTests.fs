@@ -541,6 +541,77 @@ let private rackTests =
             }
         ]
 
+/// The engine's notes for a trace (`ConnectionOptions.Trace`).
+let private noteTests =
+    let traced = { o with Trace = true }
+
+    let notesOf (x: Exchange) = List.ofSeq x.Connection.Notes
+
+    testList
+        "Trace notes"
+        [
+            test "off by default: no notes kept" {
+                let x, mss = inFlightWith o 10
+                let start = una x
+                sackAck x start (start + mss) (start + 4 * mss) |> ignore
+                x.FireRetransmit() |> ignore
+                Expect.isNull x.Connection.Notes "no notes"
+            }
+
+            test "an RTT sample, and a loss with its reason, where it begins and its bytes" {
+                let x, mss = inFlightWith traced 10
+                let start = una x
+
+                Expect.exists
+                    (notesOf x)
+                    (fun n -> n.Kind = NoteKind.RttSample && n.Seq = start)
+                    "the sample of the ACK that brought SND.UNA here"
+
+                x.Connection.Notes.Clear()
+                // Segment 0 is missing while 1 to 3 arrived: RACK judges it lost.
+                let resent = sent (sackAck x start (start + mss) (start + 4 * mss))
+                Expect.exists resent (fun s -> s.Seq = start) "segment 0 sent again"
+
+                let losses = notesOf x |> List.filter (fun n -> n.Kind = NoteKind.LostByRack)
+
+                Expect.equal
+                    (losses |> List.map (fun n -> n.Seq, n.Value))
+                    [ start, int64 mss ]
+                    "one segment, at SND.UNA, lost by RACK"
+
+                Expect.equal losses.Head.Time x.Now "at the ACK's time"
+            }
+
+            test "a timeout judges what was still in flight lost, once" {
+                let x, mss = inFlightWith traced 10
+                let start = una x
+                x.Connection.Notes.Clear()
+                x.FireRetransmit() |> ignore
+
+                let losses = notesOf x |> List.filter (fun n -> n.Kind = NoteKind.LostByTimeout)
+
+                Expect.equal (losses |> List.map (fun n -> n.Seq, n.Value)) [ start, int64 (10 * mss) ] "all ten"
+            }
+
+            test "a D-SACK is noted with its size" {
+                let x = established traced
+                let mss = x.Connection.MaxSegmentSize
+                x.User(Command.Send(2 * mss)) |> ignore
+                let start = una x
+                // The first segment arrived twice: the peer reports the copy below its ACK.
+                x.PeerAck(ack = start + mss, options = [ Nop; Nop; Sack [ start.Value, (start + mss).Value ] ])
+                |> ignore
+
+                let duplicate =
+                    notesOf x |> List.filter (fun n -> n.Kind = NoteKind.DuplicateReported)
+
+                Expect.equal
+                    (duplicate |> List.map (fun n -> n.Seq, n.Value))
+                    [ start, int64 mss ]
+                    "the block below the ACK"
+            }
+        ]
+
 [<Tests>]
 let tests =
     testList
@@ -556,4 +627,5 @@ let tests =
             dsackTests
             undoTests
             rackTests
+            noteTests
         ]

@@ -163,7 +163,24 @@ let tests =
 
                     Expect.exists spans (fun s -> s.StartsWith "timers of ") "and the timers it ran"
 
-                    let tracks = tracks |> List.filter (fun t -> t.Name <> "stack thread")
+                    // The application's calls: the connect, and the reads that waited.
+                    let application = tracks |> List.find (fun t -> t.Name.StartsWith "application ")
+
+                    Expect.equal
+                        application.Name
+                        $"application {client.LocalEndPoint} to {client.RemoteEndPoint}"
+                        "the client's calls"
+
+                    let calls = application.Events |> List.map snd
+                    Expect.contains calls "connect" "its connect"
+                    Expect.contains calls "read wait" "its reads that waited"
+
+                    for (_, name, args) in application.Details do
+                        Expect.isGreaterThanOrEqual args["dur"] 0.0 $"{name}: a duration"
+
+                    let tracks =
+                        tracks
+                        |> List.filter (fun t -> t.Name <> "stack thread" && not (t.Name.StartsWith "application "))
 
                     Expect.equal
                         (tracks |> List.map (fun t -> t.Name))

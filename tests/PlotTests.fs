@@ -11,6 +11,12 @@ open Stack.Core.Sim
 open Stack.Cli
 
 /// A simulated transfer with loss, captured at each sender (before the link's losses).
+/// The names of the connection states, as the trace writes them.
+let private stateNames =
+    Reflection.FSharpType.GetUnionCases typeof<Stack.Core.Tcp.State>
+    |> Array.map (fun c -> c.Name)
+    |> List.ofArray
+
 let private lossyRun (seed: uint64) =
     Transfer.run
         { Transfer.defaults with
@@ -147,7 +153,8 @@ let tests =
                 finally
                     Directory.Delete(dir, true)
 
-            testCase "a simulated run's trace parses back and agrees with the run: tracks, counters, states, timeouts"
+            testCase
+                "a simulated run's trace parses back and agrees with the run: tracks, counters, states, timeouts, the engine's notes"
             <| fun () ->
                 for seed in [ 1UL; 2UL ] do
                     let r =
@@ -188,12 +195,7 @@ let tests =
 
                         Expect.contains events "Established" $"seed {seed}, {side.Name}: established"
 
-                        let states =
-                            events
-                            |> List.filter (fun e ->
-                                not (
-                                    List.contains e [ "retransmission timeout"; "tail loss probe"; "reduction undone" ]
-                                ))
+                        let states = events |> List.filter (fun e -> List.contains e stateNames)
 
                         Expect.equal
                             (List.last states)
@@ -202,6 +204,34 @@ let tests =
 
                         let cwnd = track.Counters["cwnd (bytes)"] |> List.map snd
                         Expect.isTrue (cwnd |> List.forall (fun v -> v >= 1448.0)) "cwnd never below a segment"
+
+                        // The engine's own notes: RTT samples, and losses with their reasons.
+                        let samples = track.Counters["rtt sample (us)"] |> List.map snd
+                        Expect.isTrue (samples |> List.forall (fun v -> v >= 0.0)) "RTT samples"
+                        Expect.isGreaterThan (List.length samples) 10 $"seed {seed}, {side.Name}: RTT samples"
+
+                        let losses =
+                            track.Details |> List.filter (fun (_, name, _) -> name.StartsWith "lost: ")
+
+                        Expect.isNonEmpty losses $"seed {seed}, {side.Name}: losses at 20 percent loss, with reasons"
+
+                        for (_, name, args) in losses do
+                            Expect.isGreaterThan args["bytes"] 0.0 $"{name}: bytes newly judged lost"
+
+                        let count name =
+                            events |> List.filter ((=) name) |> List.length |> int64
+
+                        Expect.isLessThanOrEqual
+                            (count "lost: retransmission timeout")
+                            side.Timeouts
+                            "at most one timeout loss per timeout"
+
+                        Expect.isGreaterThanOrEqual
+                            (count "retransmission timer fired")
+                            side.Timeouts
+                            "the timer fired for each timeout"
+
+                        Expect.isGreaterThan (count "retransmission timer armed") 0L "and was armed"
 
                 let off =
                     Transfer.run

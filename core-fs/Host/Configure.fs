@@ -89,6 +89,13 @@ let withProtocol
             }
     }
 
+/// `options` with every connection keeping notes of the engine's decisions for a trace
+/// (`ConnectionOptions.Trace`).
+let withTraceNotes (options: HostOptions) : HostOptions =
+    { options with
+        Connection = { options.Connection with Trace = true }
+    }
+
 /// Keepalive for every connection from the start (idle and interval in microseconds).
 let withKeepalive (idleMicros: int64) (intervalMicros: int64) (count: int) (options: HostOptions) : HostOptions =
     { options with

@@ -208,7 +208,10 @@ let run (config: Config) : Result =
 
     let hostOptions address =
         { HostOptions.create address with
-            Connection = config.Connection
+            Connection =
+                { config.Connection with
+                    Trace = config.Trace
+                }
         }
 
     let hostA = Host.create (hostOptions addressA)
@@ -347,7 +350,7 @@ let run (config: Config) : Result =
                     e.Undone <- c.UndoneCount
 
                     if config.Trace then
-                        trace.Add(net.Now, trackName e tuple, Trace.sample c)
+                        trace.Record(net.Now, trackName e tuple, c)
                 | ValueNone -> ()
 
                 if o.Readable > 0 then

@@ -98,6 +98,7 @@ let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (loc
         LossProbes = 0L
         SegmentsSent = 0L
         SegmentsReceived = 0L
+        Notes = if options.Trace then ResizeArray() else null
         ReportedState = State.Closed
         ReportedRetransmissions = 0L
     }

@@ -328,8 +328,9 @@ let onPersist (c: Connection) (now: int64) (box: Outbox) =
         Timers.put Timers.Persist (now + persistInterval c) &c.Timers
 
 /// One round-trip sample, from an ACK of `ack`: the estimator and HyStart++ learn it.
-let private learn (c: Connection) (ack: SeqNum) (rtt: int64) =
+let private learn (c: Connection) (now: int64) (ack: SeqNum) (rtt: int64) =
     c.Rtt <- Rtt.sample rtt c.Rtt
+    c.Note(now, NoteKind.RttSample, ack, rtt)
 
     // HyStart++ runs in the initial slow start only (RFC 9406 4.3): ssthresh is still
     // unset; after any loss, slow start is the standard one.
@@ -365,7 +366,7 @@ let measure (c: Connection) (now: int64) (ack: SeqNum) (options: KnownOptions) =
             | _ -> ValueNone
 
     match sample with
-    | ValueSome rtt -> learn c ack rtt
+    | ValueSome rtt -> learn c now ack rtt
     | ValueNone -> ()
 
 /// The peer's window from a segment's field (scaled except on a SYN, RFC 7323 2.2).
@@ -434,6 +435,7 @@ let private recordSacks
 
         if duplicate then
             dsack <- true
+            c.Note(now, NoteKind.DuplicateReported, left, int64 (right - left))
         elif SeqNum.lt floor right && SeqNum.lt left right && SeqNum.le right c.SndMax then
             sackRange c now (SeqNum.max left floor) right tsecr
 
@@ -525,11 +527,19 @@ let private enterRecovery (c: Connection) (now: int64) =
     Timers.stop Timers.LossProbe &c.Timers
 
 /// Runs loss detection, and starts fast recovery when it found a loss outside any.
-let private detectLosses (c: Connection) (now: int64) (dsack: bool) =
+let private detectLosses (c: Connection) (now: int64) (dsack: bool) (kind: NoteKind) =
+    let lostBefore = c.Board.LostBytes
     LossDetection.detect c now dsack
+    c.NoteLosses(now, kind, lostBefore)
 
     if c.Board.LostBytes > 0 && c.Recovery.IsOpen then
         enterRecovery c now
+
+/// What judges losses on an ACK, for the notes.
+let private lossKindOnAck (c: Connection) =
+    if not c.SackOn then NoteKind.LostByDuplicateAcks
+    elif c.Options.LossDetection.IsRack then NoteKind.LostByRack
+    else NoteKind.LostByThreshold
 
 /// An episode ended without proving spurious: its undo state is dropped unless
 /// retransmissions still wait for the D-SACKs that would show them needless.
@@ -585,7 +595,7 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
 
     // Microseconds from the scoreboard, as Linux does; else the echoed timestamp.
     if firstSentAt <> Timers.Unset && not ambiguous then
-        learn c ack (now - firstSentAt)
+        learn c now ack (now - firstSentAt)
     else
         match tsecr with
         | ValueSome echo when
@@ -593,11 +603,11 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
             && int (tsClock c now - echo) >= 0
             && (synAcked || not (staleSynEcho c echo))
             ->
-            learn c ack (int64 (tsClock c now - echo) * 1000L)
+            learn c now ack (int64 (tsClock c now - echo) * 1000L)
         | _ ->
             // The ACK of a timed SYN-ACK (the SYN's own is `measure`'s).
             match c.Timing with
-            | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq -> learn c ack (now - sentAt)
+            | ValueSome(struct (seq, sentAt)) when SeqNum.gt ack seq -> learn c now ack (now - sentAt)
             | _ -> ()
 
     c.Timing <- ValueNone
@@ -623,7 +633,9 @@ let private onNewAck (c: Connection) (now: int64) (box: Outbox) (ack: SeqNum) (t
         endUndo c
     | Recovery.Fast _ when not c.SackOn ->
         // A partial ACK (RFC 6582 3.2 step 3): the next hole is lost too.
+        let lostBefore = board.LostBytes
         board.MarkLost 0
+        c.NoteLosses(now, NoteKind.LostByPartialAck, lostBefore)
         c.Congestion <- c.Congestion.OnPartialAck acked
     | Recovery.Fast _ -> ()
     | Recovery.AfterTimeout _
@@ -752,7 +764,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
         c.LastDelivered <- acked + (c.Board.SackedBytes - sackedBefore)
 
         if SeqNum.gt c.SndMax c.SndUna then
-            detectLosses c now dsack
+            detectLosses c now dsack (lossKindOnAck c)
 
         closeProbeEpisode c ack dsack
 
@@ -767,7 +779,7 @@ let onAck (c: Connection) (now: int64) (box: Outbox) (incoming: inref<Incoming>)
 /// The reordering timer expired: what RACK was waiting for is lost now (RFC 8985 6.3).
 let onReorderTimeout (c: Connection) (now: int64) (box: Outbox) =
     if SeqNum.gt c.SndMax c.SndUna then
-        detectLosses c now false
+        detectLosses c now false NoteKind.LostByReorderTimer
         output c now box
 
 /// The loss probe timer expired (RFC 8985 7.3): send one segment to draw an ACK, new data
@@ -808,10 +820,13 @@ let onProbeTimeout (c: Connection) (now: int64) (box: Outbox) =
 /// MSS is lost and goes again at the new size; what fits went through and is left alone.
 let resendOversized (c: Connection) (now: int64) (box: Outbox) =
     let board = c.Board
+    let lostBefore = board.LostBytes
 
     for i in 0 .. board.Count - 1 do
         if (board.At i).Length > c.SndMss then
             board.MarkLost i
+
+    c.NoteLosses(now, NoteKind.LostByPathMtu, lostBefore)
 
     output c now box
 
@@ -847,7 +862,9 @@ let onRetransmitTimeout (c: Connection) (now: int64) (box: Outbox) =
 
     c.DuplicateAcks <- 0
     c.Timing <- ValueNone
+    let lostBefore = c.Board.LostBytes
     c.Board.MarkAllLost()
+    c.NoteLosses(now, NoteKind.LostByTimeout, lostBefore)
     c.TlpEnd <- ValueNone
     c.SlowStart <- HyStart.create c.SndMax
     Timers.stop Timers.Retransmit &c.Timers

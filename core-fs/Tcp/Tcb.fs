@@ -193,6 +193,10 @@ type Connection =
             mutable SegmentsSent: int64
             mutable SegmentsReceived: int64
 
+            /// The engine's notes for a trace, oldest first, when the options ask for them
+            /// (null otherwise). The driver reads and clears them.
+            mutable Notes: ResizeArray<Note>
+
             // What the last step's output told the driver (see `Connection.report`).
             mutable ReportedState: State
             mutable ReportedRetransmissions: int64
@@ -236,6 +240,25 @@ type Connection =
     member c.InRecovery = c.Recovery.IsFast
 
     member c.Pipe = (c.SndMax - c.SndUna) - c.Board.SackedBytes - c.Board.LostBytes
+
+    /// Notes a decision, when the options asked for notes (`ConnectionOptions.Trace`).
+    member inline c.Note(time: int64, kind: NoteKind, seq: SeqNum, value: int64) =
+        if not (isNull c.Notes) then
+            c.Notes.Add
+                {
+                    Time = time
+                    Kind = kind
+                    Seq = seq
+                    Value = value
+                }
+
+    /// Notes the bytes judged lost since the scoreboard held `lostBefore` lost bytes, from
+    /// the lowest lost sequence number, when the options asked for notes.
+    member c.NoteLosses(time: int64, kind: NoteKind, lostBefore: int) =
+        if not (isNull c.Notes) && c.Board.LostBytes > lostBefore then
+            let first = c.Board.FirstLost 0
+            let from = if first >= 0 then (c.Board.At first).Start else c.SndUna
+            c.Note(time, kind, from, int64 (c.Board.LostBytes - lostBefore))
 
     /// Data queued by the user and not yet acknowledged, in bytes.
     member c.SendBuffered =

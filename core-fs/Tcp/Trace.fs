@@ -1,11 +1,13 @@
 /// A trace of a run in the Chrome trace-event format (JSON), which Perfetto
 /// (ui.perfetto.dev) and chrome://tracing open: per connection, counter tracks for the
 /// congestion window, slow-start threshold, bytes in flight, RFC 6675's pipe, the peer's
-/// window, the smoothed RTT and the RTO, and instant events for state changes, timeouts,
-/// loss probes and undone reductions. A driver (the simulator, the shell's stack thread)
-/// samples a connection after each step that touched it; a counter is written only when
-/// its value changed. Times are microseconds of the driver's clock (virtual in the
-/// simulator). The driver decides when to write the text out: the core does no I/O.
+/// window and ours, the smoothed RTT, the RTO, retransmissions and each RTT sample, and
+/// instant events for state changes, recovery episodes, timeouts, loss probes, undone
+/// reductions, timers armed, fired and stopped, and the engine's notes (segments judged
+/// lost and why, D-SACKs). A driver (the simulator, the shell's stack thread) records a
+/// connection after each step that touched it; a counter is written only when its value
+/// changed. Times are microseconds of the driver's clock (virtual in the simulator). The
+/// driver decides when to write the text out: the core does no I/O.
 module Stack.Core.Tcp.Trace
 
 open System.Collections.Generic
@@ -28,6 +30,12 @@ type Sample =
         Timeouts: int64
         LossProbes: int64
         Undone: int64
+        /// Bytes we offer the peer.
+        OurWindow: int
+        Retransmissions: int64
+        /// 0 open, 1 fast recovery, 2 recovery after a timeout.
+        Recovery: int
+        Timers: Timers.Table
     }
 
 let sample (c: Connection) =
@@ -43,6 +51,14 @@ let sample (c: Connection) =
         Timeouts = c.TimeoutCount
         LossProbes = c.LossProbeCount
         Undone = c.UndoneCount
+        OurWindow = c.ReceiveWindow
+        Retransmissions = c.RetransmissionCount
+        Recovery =
+            match c.Recovery with
+            | Recovery.Open -> 0
+            | Recovery.Fast _ -> 1
+            | Recovery.AfterTimeout _ -> 2
+        Timers = c.Deadlines
     }
 
 /// The names of a sample's counter tracks, in the order `counter` reads them.
@@ -55,7 +71,14 @@ let private counterNames =
         "peer window (bytes)"
         "srtt (us)"
         "rto (us)"
+        "our window (bytes)"
+        "retransmissions (segments)"
+        "rtt sample (us)"
     |]
+
+/// The index of the RTT-sample counter: written per note, not per sample.
+[<Literal>]
+let private RttSampleCounter = 9
 
 /// Counter `i` of a sample (an unset ssthresh is -1).
 let private counter (s: inref<Sample>) (i: int) =
@@ -70,7 +93,37 @@ let private counter (s: inref<Sample>) (i: int) =
     | 3 -> int64 s.Pipe
     | 4 -> int64 s.PeerWindow
     | 5 -> s.Srtt
-    | _ -> s.Rto
+    | 6 -> s.Rto
+    | 7 -> int64 s.OurWindow
+    | _ -> s.Retransmissions
+
+/// Each timer's name in events.
+let private timerNames =
+    Timers.kinds
+    |> List.map (fun k ->
+        match k with
+        | Timers.Retransmit -> "retransmission timer"
+        | Timers.DelayedAck -> "delayed ACK timer"
+        | Timers.Persist -> "persist timer"
+        | Timers.Keepalive -> "keepalive timer"
+        | Timers.TimeWait -> "TIME-WAIT timer"
+        | Timers.Reorder -> "reordering timer"
+        | Timers.LossProbe -> "loss probe timer")
+    |> List.zip Timers.kinds
+    |> Array.ofList
+
+/// What a note is called in the trace.
+let private noteName (kind: NoteKind) =
+    match kind with
+    | NoteKind.LostByRack -> "lost: RACK"
+    | NoteKind.LostByReorderTimer -> "lost: RACK reordering timer"
+    | NoteKind.LostByThreshold -> "lost: SACKed above a hole (RFC 6675)"
+    | NoteKind.LostByDuplicateAcks -> "lost: three duplicate ACKs"
+    | NoteKind.LostByPartialAck -> "lost: partial ACK"
+    | NoteKind.LostByTimeout -> "lost: retransmission timeout"
+    | NoteKind.LostByPathMtu -> "lost: path MTU dropped"
+    | NoteKind.DuplicateReported -> "D-SACK"
+    | _ -> "note"
 
 let private escape (s: string) =
     s.Replace("\\", "\\\\").Replace("\"", "\\\"")
@@ -115,34 +168,51 @@ type Recorder() =
 
             t
 
-    let instant (time: int64) (t: Track) (name: string) =
+    /// An instant event; `args`, when not empty, is the JSON of its arguments' names and
+    /// numbers.
+    let instantWith (time: int64) (t: Track) (name: string) (args: string) =
         separate ()
 
-        events
-            .Append("{\"name\":\"")
-            .Append(escape name)
-            .Append("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":")
-            .Append(time)
-            .Append(t.InstantTail)
+        events.Append("{\"name\":\"").Append(escape name).Append("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":").Append(time)
         |> ignore
 
-    /// Events written so far.
-    member _.Count = count
+        if args <> "" then
+            events.Append(",\"args\":{").Append(args).Append('}') |> ignore
 
-    /// The connection `track` after a step at `time`: counters that changed, and an event
-    /// for a new state or another timeout, loss probe or undone reduction.
-    member _.Add(time: int64, track: string, s: Sample) =
+        events.Append(t.InstantTail) |> ignore
+
+    let instant (time: int64) (t: Track) (name: string) = instantWith time t name ""
+
+    let counterEvent (time: int64) (t: Track) (i: int) (value: int64) =
+        separate ()
+
+        events.Append(t.CounterHeads[i]).Append(time).Append(",\"args\":{\"value\":").Append(value).Append("}}")
+        |> ignore
+
+    /// Timers armed (from off), fired (due by `time`) and stopped (before they were due).
+    /// A running timer moved to a new deadline, as the retransmission timer is on most
+    /// ACKs, is left out: its deadline follows from the RTO track.
+    let timerEvents (time: int64) (t: Track) (before: Timers.Table) (after: Timers.Table) =
+        for (kind, name) in timerNames do
+            let was = Timers.get kind before
+            let now = Timers.get kind after
+
+            if was <> now then
+                match was, now with
+                | ValueSome d, _ when d <= time -> instant time t (name + " fired")
+                | ValueNone, ValueSome d -> instantWith time t (name + " armed") $"\"due in (us)\":{d - time}"
+                | ValueSome _, ValueNone -> instant time t (name + " stopped")
+                | _ -> ()
+
+    let add (time: int64) (track: string) (s: Sample) =
         let t = trackOf track
         let before = t.Last
 
-        for i in 0 .. counterNames.Length - 1 do
+        for i in 0 .. RttSampleCounter - 1 do
             let value = counter &s i
 
             if not t.Seen || counter &before i <> value then
-                separate ()
-
-                events.Append(t.CounterHeads[i]).Append(time).Append(",\"args\":{\"value\":").Append(value).Append("}}")
-                |> ignore
+                counterEvent time t i value
 
         if not t.Seen || before.State <> s.State then
             instant time t $"{s.State}"
@@ -157,8 +227,40 @@ type Recorder() =
             if s.Undone > before.Undone then
                 instant time t "reduction undone"
 
+            if s.Recovery <> before.Recovery then
+                match s.Recovery with
+                | 1 -> instant time t "fast recovery begins"
+                | 2 -> instant time t "recovery after timeout begins"
+                | _ -> instant time t "recovery ends"
+
+            timerEvents time t before.Timers s.Timers
+
         t.Last <- s
         t.Seen <- true
+        t
+
+    /// Events written so far.
+    member _.Count = count
+
+    /// The connection `track` after a step at `time`: counters that changed, and an event
+    /// for a new state, a recovery episode, a timer, or another timeout, loss probe or
+    /// undone reduction.
+    member _.Add(time: int64, track: string, s: Sample) = add time track s |> ignore
+
+    /// `Add` for the connection `c`, and its notes (`ConnectionOptions.Trace`), which
+    /// are then cleared: RTT samples on their own counter track, losses and D-SACKs as
+    /// events, each at its own time.
+    member _.Record(time: int64, track: string, c: Connection) =
+        let t = add time track (sample c)
+        let notes = c.Notes
+
+        if not (isNull notes) then
+            for note in notes do
+                match note.Kind with
+                | NoteKind.RttSample -> counterEvent note.Time t RttSampleCounter note.Value
+                | kind -> instantWith note.Time t (noteName kind) $"\"bytes\":{note.Value},\"from\":{note.Seq.Value}"
+
+            notes.Clear()
 
     /// Something that took `duration` microseconds from `time` on the track `track` (a
     /// complete event: a batch of packets read, a wait for the device).

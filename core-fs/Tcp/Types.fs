@@ -104,6 +104,10 @@ type ConnectionOptions =
         CongestionControl: int -> Congestion.Controller
         /// The instance's secret for initial sequence numbers (RFC 6528).
         IsnKey: IsnKey
+        /// Keep notes of the engine's decisions for a trace (`Connection.Notes`): RTT
+        /// samples, and segments judged lost and why. Off by default; off, a decision
+        /// costs one null check.
+        Trace: bool
     }
 
 module ConnectionOptions =
@@ -129,6 +133,7 @@ module ConnectionOptions =
             Rtt = Rtt.defaults
             CongestionControl = Congestion.cubic
             IsnKey = { K0 = 0UL; K1 = 0UL }
+            Trace = false
         }
 
     /// The MSS for an MTU: 40 bytes less, for the IPv4 and TCP headers without options.
@@ -136,6 +141,39 @@ module ConnectionOptions =
 
 /// A segment as it reaches a connection: the IPv4 addresses around it, its header and
 /// how many payload bytes follow the header. The payload stays with the caller.
+/// A decision of the engine that only it can report, for a trace.
+type NoteKind =
+    /// An RTT sample was taken (`Value`: microseconds).
+    | RttSample = 0
+    /// RACK judged segments lost on an ACK (RFC 8985 6.2): something sent later arrived,
+    /// and more than the reordering window ago.
+    | LostByRack = 1
+    /// RACK's reordering timer judged segments lost (RFC 8985 6.3).
+    | LostByReorderTimer = 2
+    /// More than DupThresh - 1 segments' worth was SACKed above a hole (RFC 6675).
+    | LostByThreshold = 3
+    /// Three duplicate ACKs without SACK (RFC 6582).
+    | LostByDuplicateAcks = 4
+    /// A partial ACK in NewReno recovery: the next hole is lost too (RFC 6582 3.2).
+    | LostByPartialAck = 5
+    /// The retransmission timer expired: everything in flight is resent (RFC 6298 5.4).
+    | LostByTimeout = 6
+    /// The path MTU dropped: segments larger than the new MSS go again (RFC 1191).
+    | LostByPathMtu = 7
+    /// The peer reported data it got twice (a D-SACK, RFC 2883; `Value`: bytes).
+    | DuplicateReported = 8
+
+/// One note: when, what, where in the sequence space, and a number (for a loss, the
+/// bytes newly judged lost, from `Seq`).
+[<Struct>]
+type Note =
+    {
+        Time: int64
+        Kind: NoteKind
+        Seq: SeqNum
+        Value: int64
+    }
+
 [<Struct>]
 type Incoming =
     {
