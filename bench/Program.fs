@@ -4,6 +4,7 @@
 ///   dotnet run -c Release --project bench -- --goodput               the simulated-link goodput table
 ///   dotnet run -c Release --project bench -- --sweep                 goodput at 0-30% loss against the Padhye model
 ///   dotnet run -c Release --project bench -- --allocations           bytes allocated per segment
+///   dotnet run -c Release --project bench -- --trace-cost            events per second that tracing costs the simulator
 /// Any other BenchmarkDotNet option (--list flat, --job, --exporters ...) passes through.
 module Stack.Bench.Program
 
@@ -47,5 +48,7 @@ let main argv =
         Goodput.report ()
     elif argv |> Array.contains "--allocations" then
         Allocations.report ()
+    elif argv |> Array.contains "--trace-cost" then
+        TraceCost.report ()
     else
         runBenchmarks argv

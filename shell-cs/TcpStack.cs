@@ -222,7 +222,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 StackActivities.Connected(activity, connection);
                 if (_loop.Tracing)
                 {
-                    _loop.TraceCall($"application {connection.LocalEndPoint} to {connection.RemoteEndPoint}", "connect", traceStart);
+                    _loop.TraceCall($"application {connection.LocalEndPoint} to {connection.RemoteEndPoint}: connect", "connect", traceStart);
                 }
 
                 return connection;

@@ -189,15 +189,22 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
 
     internal SocketError Error => (SocketError)_error;
 
-    private string? _traceTrack;
+    private string? _readTrack;
+    private string? _writeTrack;
 
-    /// <summary>A wait of the application's on this connection, for the trace (when there is one).</summary>
-    private void TraceWait(string name, long start)
+    /// <summary>
+    /// A read or write of the application's that waited on this connection, for the trace
+    /// (when there is one). Reads and writes get a track each: they may wait at once, and
+    /// a track's spans must nest.
+    /// </summary>
+    private void TraceWait(bool read, long start)
     {
         if (_stack.Tracing)
         {
-            _traceTrack ??= $"application {LocalEndPoint} to {RemoteEndPoint}";
-            _stack.TraceCall(_traceTrack, name, start);
+            var track = read
+                ? _readTrack ??= $"application {LocalEndPoint} to {RemoteEndPoint}: reads"
+                : _writeTrack ??= $"application {LocalEndPoint} to {RemoteEndPoint}: writes";
+            _stack.TraceCall(track, read ? "read wait" : "write wait (send buffer full)", start);
         }
     }
 
@@ -256,7 +263,7 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
             }
             finally
             {
-                TraceWait("read wait", waitStart);
+                TraceWait(read: true, waitStart);
             }
         }
     }
@@ -282,7 +289,7 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
                 }
                 finally
                 {
-                    TraceWait("write wait (send buffer full)", waitStart);
+                    TraceWait(read: false, waitStart);
                 }
 
                 continue;

@@ -163,20 +163,27 @@ let tests =
 
                     Expect.exists spans (fun s -> s.StartsWith "timers of ") "and the timers it ran"
 
-                    // The application's calls: the connect, and the reads that waited.
-                    let application = tracks |> List.find (fun t -> t.Name.StartsWith "application ")
+                    // The application's calls: the connect, and the reads that waited, each
+                    // kind on a track of its own (a read and a write may wait at once).
+                    let calls kind =
+                        let name = $"application {client.LocalEndPoint} to {client.RemoteEndPoint}: {kind}"
 
-                    Expect.equal
-                        application.Name
-                        $"application {client.LocalEndPoint} to {client.RemoteEndPoint}"
-                        "the client's calls"
+                        match tracks |> List.tryFind (fun t -> t.Name = name) with
+                        | Some t -> t
+                        | None -> failtest $"no track {name}"
 
-                    let calls = application.Events |> List.map snd
-                    Expect.contains calls "connect" "its connect"
-                    Expect.contains calls "read wait" "its reads that waited"
+                    Expect.equal ((calls "connect").Events |> List.map snd) [ "connect" ] "the connect"
+                    let reads = calls "reads"
+                    Expect.all (reads.Events |> List.map snd) ((=) "read wait") "the reads that waited"
+                    Expect.isNonEmpty reads.Events "there were some"
 
-                    for (_, name, args) in application.Details do
+                    for (_, name, args) in reads.Details do
                         Expect.isGreaterThanOrEqual args["dur"] 0.0 $"{name}: a duration"
+
+                    let spans = reads.Details |> List.map (fun (t, _, a) -> t, t + a["dur"] / 1e6)
+
+                    for (_, finish), (start, _) in List.pairwise (List.sortBy fst spans) do
+                        Expect.isLessThanOrEqual finish (start + 1e-6) "one read wait at a time: spans do not overlap"
 
                     let tracks =
                         tracks

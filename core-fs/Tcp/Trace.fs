@@ -97,19 +97,21 @@ let private counter (s: inref<Sample>) (i: int) =
     | 7 -> int64 s.OurWindow
     | _ -> s.Retransmissions
 
-/// Each timer's name in events.
-let private timerNames =
+/// Each timer with the names of its events: armed, fired, stopped.
+let private timerEventNames =
     Timers.kinds
     |> List.map (fun k ->
-        match k with
-        | Timers.Retransmit -> "retransmission timer"
-        | Timers.DelayedAck -> "delayed ACK timer"
-        | Timers.Persist -> "persist timer"
-        | Timers.Keepalive -> "keepalive timer"
-        | Timers.TimeWait -> "TIME-WAIT timer"
-        | Timers.Reorder -> "reordering timer"
-        | Timers.LossProbe -> "loss probe timer")
-    |> List.zip Timers.kinds
+        let name =
+            match k with
+            | Timers.Retransmit -> "retransmission timer"
+            | Timers.DelayedAck -> "delayed ACK timer"
+            | Timers.Persist -> "persist timer"
+            | Timers.Keepalive -> "keepalive timer"
+            | Timers.TimeWait -> "TIME-WAIT timer"
+            | Timers.Reorder -> "reordering timer"
+            | Timers.LossProbe -> "loss probe timer"
+
+        struct (k, name + " armed", name + " fired", name + " stopped"))
     |> Array.ofList
 
 /// What a note is called in the trace.
@@ -168,20 +170,34 @@ type Recorder() =
 
             t
 
-    /// An instant event; `args`, when not empty, is the JSON of its arguments' names and
-    /// numbers.
-    let instantWith (time: int64) (t: Track) (name: string) (args: string) =
+    /// An instant event with up to two numbers as its arguments (`key2` null: one; `key1`
+    /// null: none), written straight into the text.
+    let instantWith
+        (time: int64)
+        (t: Track)
+        (name: string)
+        (key1: string)
+        (value1: int64)
+        (key2: string)
+        (value2: int64)
+        =
         separate ()
 
         events.Append("{\"name\":\"").Append(escape name).Append("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":").Append(time)
         |> ignore
 
-        if args <> "" then
-            events.Append(",\"args\":{").Append(args).Append('}') |> ignore
+        if not (isNull key1) then
+            events.Append(",\"args\":{\"").Append(key1).Append("\":").Append(value1)
+            |> ignore
+
+            if not (isNull key2) then
+                events.Append(",\"").Append(key2).Append("\":").Append(value2) |> ignore
+
+            events.Append('}') |> ignore
 
         events.Append(t.InstantTail) |> ignore
 
-    let instant (time: int64) (t: Track) (name: string) = instantWith time t name ""
+    let instant (time: int64) (t: Track) (name: string) = instantWith time t name null 0L null 0L
 
     let counterEvent (time: int64) (t: Track) (i: int) (value: int64) =
         separate ()
@@ -193,15 +209,15 @@ type Recorder() =
     /// A running timer moved to a new deadline, as the retransmission timer is on most
     /// ACKs, is left out: its deadline follows from the RTO track.
     let timerEvents (time: int64) (t: Track) (before: Timers.Table) (after: Timers.Table) =
-        for (kind, name) in timerNames do
+        for struct (kind, armed, fired, stopped) in timerEventNames do
             let was = Timers.get kind before
             let now = Timers.get kind after
 
             if was <> now then
                 match was, now with
-                | ValueSome d, _ when d <= time -> instant time t (name + " fired")
-                | ValueNone, ValueSome d -> instantWith time t (name + " armed") $"\"due in (us)\":{d - time}"
-                | ValueSome _, ValueNone -> instant time t (name + " stopped")
+                | ValueSome d, _ when d <= time -> instant time t fired
+                | ValueNone, ValueSome d -> instantWith time t armed "due in (us)" (d - time) null 0L
+                | ValueSome _, ValueNone -> instant time t stopped
                 | _ -> ()
 
     let add (time: int64) (track: string) (s: Sample) =
@@ -258,7 +274,7 @@ type Recorder() =
             for note in notes do
                 match note.Kind with
                 | NoteKind.RttSample -> counterEvent note.Time t RttSampleCounter note.Value
-                | kind -> instantWith note.Time t (noteName kind) $"\"bytes\":{note.Value},\"from\":{note.Seq.Value}"
+                | kind -> instantWith note.Time t (noteName kind) "bytes" note.Value "from" (int64 note.Seq.Value)
 
             notes.Clear()
 
@@ -287,5 +303,5 @@ type Recorder() =
             $"""{{"displayTimeUnit":"ms","traceEvents":[
 {{"name":"process_name","ph":"M","pid":1,"args":{{"name":"{escape processName}"}}}}"""
 
-        let body = if count > 0 then ",\n" + events.ToString() else ""
-        head + body + "\n]}\n"
+        // One copy of the events' text, not one per concatenation.
+        System.String.Concat(head, (if count > 0 then ",\n" else ""), events.ToString(), "\n]}\n")
