@@ -68,7 +68,8 @@ type Running(args: string list) =
     member _.Finish() =
         if not (p.WaitForExit 120_000) then
             p.Kill true
-            failtestf "tcpstack %A did not finish" args
+            // What it printed says where it stopped.
+            failtestf "tcpstack %A did not finish; it printed:\n%s" args (lock all (fun () -> string all))
 
         p.WaitForExit()
         p.ExitCode, lock all (fun () -> string all)

@@ -13,18 +13,7 @@ open Microsoft.Playwright
 open Stack.Shell.Device
 open Stack.Tests.KernelTests
 open Stack.Tests.ShellTests
-
-/// The repository's root: the nearest directory up from the tests holding Stack.sln.
-let private repositoryRoot =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then
-            failwith "Stack.sln not found above the tests"
-        elif File.Exists(Path.Combine(dir.FullName, "Stack.sln")) then
-            dir.FullName
-        else
-            up dir.Parent
-
-    up (DirectoryInfo AppContext.BaseDirectory)
+open Stack.Tests.ApiTests
 
 /// A sample's program, as the solution's build leaves it.
 let private sampleDll (name: string) =

@@ -1,0 +1,49 @@
+namespace Stack.Core.Wire
+
+/// The layer a parse error belongs to.
+[<RequireQualifiedAccess>]
+type Layer =
+    | Ipv4
+    | Tcp
+    | Icmpv4
+    | Pcap
+
+    override ToString: unit -> string
+
+/// Why bytes could not be read as a packet. Every case names the problem; parsing never
+/// throws.
+type ParseError =
+
+    /// The buffer ends before `field` is complete: `needed` bytes were required, `available` were there.
+    | Truncated of layer: Layer * field: string * needed: int * available: int
+
+    /// The IP version nibble is not 4.
+    | BadVersion of version: int
+
+    /// The header length field is below the minimum or beyond the bytes present.
+    | BadHeaderLength of layer: Layer * headerLength: int
+
+    /// The IPv4 total length is smaller than the header or larger than the buffer.
+    | BadTotalLength of totalLength: int * headerLength: int * available: int
+
+    /// The stored checksum does not match the bytes.
+    | BadChecksum of layer: Layer * stored: uint16 * computed: uint16
+
+    /// An option's length byte is impossible (below 2, beyond the option area, or wrong for its kind).
+    | BadOptionLength of layer: Layer * kind: byte * length: int * offset: int
+
+    /// The packet is well formed but of a kind this reader does not handle.
+    | Unsupported of layer: Layer * what: string
+
+    /// The original datagram quoted in an ICMP error cannot be read.
+    | BadQuote of ParseError
+
+module ParseError =
+
+    /// One readable sentence for a parse error.
+    val describe: e: ParseError -> string
+
+/// Whether a parser checks the checksum field.
+type ChecksumPolicy =
+    | Verify
+    | Ignore
