@@ -48,6 +48,14 @@ type Delivery =
         CorruptMask: byte
     }
 
+    /// The byte to flip, when the link corrupts this copy (for C#).
+    member d.TryGetCorruptOffset([<System.Runtime.InteropServices.Out>] offset: byref<int>) =
+        match d.CorruptOffset with
+        | ValueSome o ->
+            offset <- o
+            true
+        | ValueNone -> false
+
 /// Why a packet did not arrive.
 type DropReason =
     | Lost
@@ -60,6 +68,22 @@ type Fate =
     | Dropped of reason: DropReason
     /// Delivered, and delivered again when the link duplicated it.
     | Delivered of first: Delivery * duplicate: Delivery voption
+
+    /// The first copy, when the packet was delivered (for C#).
+    member f.TryGetFirst([<System.Runtime.InteropServices.Out>] first: byref<Delivery>) =
+        match f with
+        | Delivered(d, _) ->
+            first <- d
+            true
+        | Dropped _ -> false
+
+    /// The second copy, when the link duplicated a delivered packet (for C#).
+    member f.TryGetDuplicate([<System.Runtime.InteropServices.Out>] duplicate: byref<Delivery>) =
+        match f with
+        | Delivered(_, ValueSome d) ->
+            duplicate <- d
+            true
+        | _ -> false
 
     /// The copies delivered, in the order the link made them.
     member f.Copies =

@@ -42,6 +42,9 @@ type Delivery =
         CorruptMask: byte
     }
 
+    /// The byte to flip, when the link corrupts this copy (for C#).
+    member TryGetCorruptOffset: [<System.Runtime.InteropServices.Out>] offset: byref<int> -> bool
+
 /// Why a packet did not arrive.
 type DropReason =
     | Lost
@@ -55,6 +58,12 @@ type Fate =
 
     /// Delivered, and delivered again when the link duplicated it.
     | Delivered of first: Delivery * duplicate: Delivery voption
+
+    /// The first copy, when the packet was delivered (for C#).
+    member TryGetFirst: [<System.Runtime.InteropServices.Out>] first: byref<Delivery> -> bool
+
+    /// The second copy, when the link duplicated a delivered packet (for C#).
+    member TryGetDuplicate: [<System.Runtime.InteropServices.Out>] duplicate: byref<Delivery> -> bool
 
     /// The copies delivered, in the order the link made them.
     member Copies: Delivery list

@@ -14,13 +14,13 @@ internal sealed partial class StackLoop
 {
     private void Deliver(TcpStackConnection c, in Output o, ReadOnlySpan<byte> packet)
     {
-        var transition = o.Transition?.Value;
-        if (transition is not null)
+        var changed = o.TryGetTransition(out var transition);
+        if (changed)
         {
             c.SetState(ToTcpState(transition.State));
-            if (c.ReceiveBase is null && transition.ReceiveBase.IsSome)
+            if (c.ReceiveBase is null && transition.TryGetReceiveBase(out var receiveBase))
             {
-                c.ReceiveBase = transition.ReceiveBase.Value.Value;
+                c.ReceiveBase = receiveBase.Value;
             }
         }
 
@@ -29,9 +29,8 @@ internal sealed partial class StackLoop
             Volatile.Write(ref _retransmissions, _retransmissions + o.Retransmitted);
         }
 
-        if (o.Arrived.IsSome && !packet.IsEmpty)
+        if (!packet.IsEmpty && o.TryGetArrived(out var a))
         {
-            var a = o.Arrived.Value;
             c.StoreArrived(a.Sequence.Value, packet.Slice(a.PayloadOffset, a.Length));
         }
 
@@ -89,12 +88,12 @@ internal sealed partial class StackLoop
             }
         }
 
-        if (transition?.State.IsClosed == true)
+        if (changed && transition.State.IsClosed)
         {
             _connections.Remove(c.Tuple);
             c.Finish();
         }
-        else if (transition?.State.IsTimeWait == true)
+        else if (changed && transition.State.IsTimeWait)
         {
             c.MarkDone();
         }

@@ -59,8 +59,7 @@ internal sealed partial class StackLoop
         // A connection's first step leaves it in SYN-RECEIVED when a listener opened it
         // (ESTABLISHED when a SYN cookie rebuilt it); a simultaneous open gets to
         // SYN-RECEIVED too, but keeps its send base.
-        var transition = output.Transition?.Value;
-        if (transition is null || !(transition.State.IsSynReceived || transition.State.IsEstablished))
+        if (!output.TryGetTransition(out var transition) || !(transition.State.IsSynReceived || transition.State.IsEstablished))
         {
             return;
         }
@@ -88,11 +87,12 @@ internal sealed partial class StackLoop
         _connections[tuple] = c;
     }
 
-    /// <summary>Writes what a read batch's steps sent, as the core plans it.</summary>
-    private void FlushBatch()
+    /// <summary>Writes what a read batch's steps sent, as the core plans it; the packets written.</summary>
+    private int FlushBatch()
     {
-        WritePlanned(CollectionsMarshal.AsSpan(_batch));
+        var written = WritePlanned(CollectionsMarshal.AsSpan(_batch));
         _batch.Clear();
+        return written;
     }
 
     /// <summary>
@@ -100,24 +100,30 @@ internal sealed partial class StackLoop
     /// later segment stands in for are left out, and with segmentation offload, runs of
     /// data segments go as one packet the device splits.
     /// </summary>
-    private void WritePlanned(ReadOnlySpan<Transmit> transmits)
+    /// <returns>The packets written, each segment of a run counted.</returns>
+    private int WritePlanned(ReadOnlySpan<Transmit> transmits)
     {
         if (transmits.IsEmpty)
         {
-            return;
+            return 0;
         }
 
+        var written = 0;
         foreach (ref readonly var w in _plan.Plan(transmits, _offload is { CanWriteRuns: true }))
         {
             if (w.Datagram is { } bytes)
             {
                 Send(bytes);
+                written++;
             }
             else
             {
                 WriteSegments(in w);
+                written += w.Count;
             }
         }
+
+        return written;
     }
 
     /// <summary>

@@ -109,11 +109,12 @@ internal sealed partial class StackLoop
             return;
         }
 
-        foreach (ref readonly var touched in _outbox.Connections)
+        ReadOnlySpan<(FourTuple Tuple, Output Output)> touchedByConnect = _outbox.Connections;
+        foreach (ref readonly var touched in touchedByConnect)
         {
-            if (touched.Item1.Equals(tuple))
+            if (touched.Tuple.Equals(tuple) && touched.Output.TryGetTransition(out var transition))
             {
-                c.Attach(tuple, touched.Item2.Transition.Value.SendBase.Value);
+                c.Attach(tuple, transition.SendBase.Value);
             }
         }
 

@@ -16,7 +16,6 @@ internal sealed partial class StackLoop
                 continue;
             }
 
-            var srtt = core.SmoothedRtt;
             list.Add(new TcpConnectionInfo(
                 c.LocalEndPoint,
                 c.RemoteEndPoint,
@@ -26,7 +25,7 @@ internal sealed partial class StackLoop
                 core.SendMaximum - core.SendUnacknowledged,
                 core.CongestionWindow,
                 core.SendWindow,
-                srtt.IsSome ? TimeSpan.FromMicroseconds(srtt.Value) : null,
+                core.TryGetSmoothedRtt(out var srtt) ? TimeSpan.FromMicroseconds(srtt) : null,
                 TimeSpan.FromMicroseconds(core.RetransmissionTimeout),
                 core.RetransmissionCount,
                 core.TimeoutCount));

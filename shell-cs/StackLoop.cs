@@ -220,10 +220,19 @@ internal sealed partial class StackLoop
         finally
         {
             _batching = false;
-            FlushBatch();
-            if (_trace is not null && _lastBatch > 0)
+            var readEnd = _trace is null ? 0 : Now;
+            var written = FlushBatch();
+            if (_trace is not null)
             {
-                TraceThread(start, $"read {_lastBatch} packets");
+                if (_lastBatch > 0)
+                {
+                    _trace.Span(start, readEnd - start, "stack thread", $"read {_lastBatch} packets");
+                }
+
+                if (written > 0)
+                {
+                    TraceThread(readEnd, written == 1 ? "write 1 packet" : $"write {written} packets");
+                }
             }
         }
     }

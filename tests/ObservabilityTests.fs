@@ -159,6 +159,7 @@ let tests =
                     let thread = tracks |> List.find (fun t -> t.Name = "stack thread")
                     let spans = thread.Events |> List.map snd
                     Expect.exists spans (fun s -> s.StartsWith "read ") "the stack thread's batches"
+                    Expect.exists spans (fun s -> s.StartsWith "write ") "and what they wrote"
                     Expect.contains spans "wait" "and its waits"
 
                     Expect.exists spans (fun s -> s.StartsWith "timers of ") "and the timers it ran"

@@ -226,6 +226,15 @@ type Connection =
     member c.SlowStartThreshold = c.Congestion.SlowStartThreshold
     member c.RetransmissionTimeout = Rtt.rto c.Rtt
     member c.SmoothedRtt = c.Rtt.Srtt
+
+    /// The smoothed RTT in microseconds, once there is a sample (for C#).
+    member c.TryGetSmoothedRtt([<System.Runtime.InteropServices.Out>] srtt: byref<int64>) =
+        match c.Rtt.Srtt with
+        | ValueSome s ->
+            srtt <- s
+            true
+        | ValueNone -> false
+
     member c.RetransmissionCount = c.Retransmissions
     /// Window reductions undone because the retransmissions proved needless.
     member c.UndoneCount = c.Undone

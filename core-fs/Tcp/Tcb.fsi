@@ -297,6 +297,9 @@ type Connection =
 
     member SmoothedRtt: int64 voption
 
+    /// The smoothed RTT in microseconds, once there is a sample (for C#).
+    member TryGetSmoothedRtt: [<System.Runtime.InteropServices.Out>] srtt: byref<int64> -> bool
+
     member TimeoutCount: int64
 
     member TimestampsEnabled: bool

@@ -217,6 +217,14 @@ type Transition =
         ReceiveBase: SeqNum voption
     }
 
+    /// The peer's first sequence number (IRS + 1), when its SYN is in (for C#).
+    member t.TryGetReceiveBase([<System.Runtime.InteropServices.Out>] receiveBase: byref<SeqNum>) =
+        match t.ReceiveBase with
+        | ValueSome b ->
+            receiveBase <- b
+            true
+        | ValueNone -> false
+
 /// Everything one step of a connection asks of its caller. Data, never an effect.
 [<Struct>]
 type Output =
@@ -242,6 +250,22 @@ type Output =
         /// does), else None: the rare case, so a step in steady state allocates nothing.
         Transition: Transition option
     }
+
+    /// The new state, when the step changed it (for C#).
+    member o.TryGetTransition([<System.Runtime.InteropServices.Out>] transition: byref<Transition>) =
+        match o.Transition with
+        | Some t ->
+            transition <- t
+            true
+        | None -> false
+
+    /// Where the incoming segment's payload goes, when it brought bytes to keep (for C#).
+    member o.TryGetArrived([<System.Runtime.InteropServices.Out>] arrived: byref<Arrived>) =
+        match o.Arrived with
+        | ValueSome a ->
+            arrived <- a
+            true
+        | ValueNone -> false
 
 module Output =
     let empty =

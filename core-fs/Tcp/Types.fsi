@@ -215,6 +215,9 @@ type Transition =
         ReceiveBase: SeqNum voption
     }
 
+    /// The peer's first sequence number (IRS + 1), when its SYN is in (for C#).
+    member TryGetReceiveBase: [<System.Runtime.InteropServices.Out>] receiveBase: byref<SeqNum> -> bool
+
 /// Everything one step of a connection asks of its caller. Data, never an effect.
 [<NoComparison; Struct>]
 type Output =
@@ -249,6 +252,12 @@ type Output =
         /// does), else None: the rare case, so a step in steady state allocates nothing.
         Transition: Transition option
     }
+
+    /// The new state, when the step changed it (for C#).
+    member TryGetTransition: [<System.Runtime.InteropServices.Out>] transition: byref<Transition> -> bool
+
+    /// Where the incoming segment's payload goes, when it brought bytes to keep (for C#).
+    member TryGetArrived: [<System.Runtime.InteropServices.Out>] arrived: byref<Arrived> -> bool
 
 module Output =
 

@@ -130,12 +130,12 @@ public sealed class ImpairedDevice : IPacketDevice
     {
         var (fate, next) = Impair.offer(Now, packet.Length, link);
         dropped = fate.IsDropped;
-        if (fate.IsDelivered)
+        if (fate.TryGetFirst(out var first))
         {
-            Enqueue(fate.first, packet, queue);
-            if (fate.duplicate.IsSome)
+            Enqueue(first, packet, queue);
+            if (fate.TryGetDuplicate(out var duplicate))
             {
-                Enqueue(fate.duplicate.Value, packet, queue);
+                Enqueue(duplicate, packet, queue);
             }
         }
 
@@ -147,9 +147,9 @@ public sealed class ImpairedDevice : IPacketDevice
         // Pooled: at a TUN device's packet rate a fresh array per packet keeps the GC busy.
         var bytes = ArrayPool<byte>.Shared.Rent(packet.Length);
         packet.CopyTo(bytes);
-        if (copy.CorruptOffset.IsSome)
+        if (copy.TryGetCorruptOffset(out var offset))
         {
-            bytes[copy.CorruptOffset.Value] ^= copy.CorruptMask;
+            bytes[offset] ^= copy.CorruptMask;
         }
 
         queue.Enqueue(new Held(bytes, packet.Length), (copy.At, _order++));
