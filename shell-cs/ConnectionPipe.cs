@@ -3,16 +3,17 @@ using System.IO.Pipelines;
 namespace Stack.Shell;
 
 /// <summary>
-/// A connection as a duplex pipe: the input reads it, and completing the output sends FIN
-/// once what was written is flushed, as Kestrel's socket transport shuts down a socket.
-/// Neither side disposes the connection.
+/// A connection as a duplex pipe: the input hands out the receive ring's own bytes (no
+/// copy, <see cref="RingPipeReader"/>), and completing the output sends FIN once what was
+/// written is flushed, as Kestrel's socket transport shuts down a socket. Neither side
+/// disposes the connection.
 /// </summary>
 internal sealed class ConnectionPipe : IDuplexPipe
 {
     public ConnectionPipe(TcpStackConnection connection)
     {
         var stream = connection.GetStream(leaveOpen: true);
-        Input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        Input = new RingPipeReader(connection);
         Output = new ShutdownOnComplete(PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)), connection);
     }
 

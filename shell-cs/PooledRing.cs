@@ -18,11 +18,27 @@ internal sealed class PooledRing(BufferPool pool, StackMemory memory, int maxSiz
     private volatile Held? _current;
     private List<BufferPool.Block>? _retired;
 
+    // Views of the ring handed to the application (a pipe reader's buffer): while any is
+    // out, no block goes back to the pool, and a grown-out block waits in the retired list.
+    private int _pins;
+
     /// <summary>Held by whoever grows, frees, or (on the application's side) touches the ring.</summary>
     public object Gate { get; } = new();
 
     /// <summary>The ring, if any bytes are buffered.</summary>
     public SequenceRing? Current => _current?.Ring;
+
+    /// <summary>The current ring's memory (its byte N is stream position N modulo its size), if any.</summary>
+    public Memory<byte> CurrentMemory => _current?.Block.Memory ?? Memory<byte>.Empty;
+
+    /// <summary>With <see cref="Gate"/> held: whether a view of the ring is out.</summary>
+    public bool Pinned => _pins > 0;
+
+    /// <summary>With <see cref="Gate"/> held: a view of the ring goes out; its memory stays until <see cref="Unpin"/>.</summary>
+    public void Pin() => _pins++;
+
+    /// <summary>With <see cref="Gate"/> held: a view came back.</summary>
+    public void Unpin() => _pins--;
 
     /// <summary>Bytes of pool memory this ring holds (retired blocks not counted).</summary>
     public int Size => _current?.Ring.Size ?? 0;
@@ -73,9 +89,17 @@ internal sealed class PooledRing(BufferPool pool, StackMemory memory, int maxSiz
         return next.Ring;
     }
 
-    /// <summary>With <see cref="Gate"/> held: hands back the retired blocks, and the ring too when <paramref name="drained"/>.</summary>
+    /// <summary>
+    /// With <see cref="Gate"/> held: hands back the retired blocks, and the ring too when
+    /// <paramref name="drained"/>; nothing while a view is out.
+    /// </summary>
     public void Release(bool drained)
     {
+        if (_pins > 0)
+        {
+            return;
+        }
+
         if (_retired is { } retired)
         {
             foreach (var block in retired)

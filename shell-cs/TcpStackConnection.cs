@@ -208,6 +208,85 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// The readable bytes as a view of the receive ring, for a pipe reader: none when
+    /// nothing is readable. The ring stays put until <see cref="ConsumeView"/>.
+    /// </summary>
+    internal bool TryViewReadable(out long start, out ReadOnlyMemory<byte> first, out ReadOnlyMemory<byte> second)
+    {
+        start = _consumed;
+        first = second = default;
+        if (_discarding)
+        {
+            return false;
+        }
+
+        var available = Volatile.Read(ref _received) - _consumed;
+        if (available <= 0)
+        {
+            return false;
+        }
+
+        lock (_receiveRing.Gate)
+        {
+            var memory = _receiveRing.CurrentMemory;
+            if (memory.IsEmpty)
+            {
+                return false;
+            }
+
+            _receiveRing.Pin();
+            var at = (int)(_consumed & (memory.Length - 1));
+            var head = (int)Math.Min(available, memory.Length - at);
+            first = memory.Slice(at, head);
+            second = memory[..(int)(available - head)];
+            return true;
+        }
+    }
+
+    /// <summary>A pipe reader is done with its view: <paramref name="count"/> bytes of it were consumed.</summary>
+    internal void ConsumeView(long count)
+    {
+        lock (_receiveRing.Gate)
+        {
+            Volatile.Write(ref _consumed, _consumed + count);
+            _receiveRing.Unpin();
+            _receiveRing.Release(drained: _ringsDone && _consumed == Volatile.Read(ref _received));
+        }
+
+        if (count > 0)
+        {
+            PostWork();
+        }
+    }
+
+    /// <summary>For a pipe reader: the peer closed, or the connection failed (which throws).</summary>
+    internal bool ReadEnded()
+    {
+        if (_discarding)
+        {
+            ThrowIfFailed();
+            return true;
+        }
+
+        if (_peerClosed)
+        {
+            return true;
+        }
+
+        ThrowIfFailed();
+        return false;
+    }
+
+    /// <summary>Bytes readable now that the application has not consumed.</summary>
+    internal long Readable => Volatile.Read(ref _received) - _consumed;
+
+    /// <summary>Waits until more bytes are readable, the peer closes, or the connection fails.</summary>
+    internal Task WaitReadableAsync(CancellationToken cancellationToken) => _readable.WaitAsync(cancellationToken);
+
+    /// <summary>Wakes a waiting pipe reader (its read was cancelled).</summary>
+    internal void WakeReader() => _readable.Set();
+
     /// <summary>Reads received bytes into <paramref name="buffer"/>; 0 once the peer closed and all was read.</summary>
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -468,10 +547,11 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
             var ring = _receiveRing.Current;
             if (ring is null || needed > ring.Size)
             {
-                // The application reads only with the gate held, so the old block can go back at once.
+                // The application reads only with the gate held, so the old block can go back
+                // at once, unless a pipe reader holds a view of it.
                 lock (_receiveRing.Gate)
                 {
-                    ring = _receiveRing.Grow(consumed, Math.Max(_storedEnd, _received), needed, oldMayBeRead: false);
+                    ring = _receiveRing.Grow(consumed, Math.Max(_storedEnd, _received), needed, oldMayBeRead: _receiveRing.Pinned);
                 }
             }
 
