@@ -1,5 +1,5 @@
 // The build script: `dotnet fsi build.fsx -- <target> [args]`.
-// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, trim-check,
+// Targets: clean, packages, restore, build, format, checkformat, pack, package-test, test, trim-check, aot-check,
 // linux-loss-baseline, soak,
 // property-soak, bench,
 // loss-bench, memory-bench, demo, help.
@@ -215,6 +215,48 @@ let trimCheck () =
     finally
         Directory.Delete(work, true)
 
+/// Builds each C# library in a clean clone with the trimming and AOT analyzers on
+/// (`IsAotCompatible`); fails on any warning they give about our code. A clone, because
+/// the extra property would rewrite the lock files of the working tree.
+let aotCheck () =
+    let work = Directory.CreateTempSubdirectory("tcpstack-aot-").FullName
+
+    try
+        let clone = Path.Combine(work, "src")
+        run "git" [ "clone"; "-q"; root; clone ]
+
+        let failed =
+            [
+                "shell-cs/Stack.Shell.csproj"
+                "integrations/Stack.AspNetCore/Stack.AspNetCore.csproj"
+                "integrations/Stack.Http/Stack.Http.csproj"
+                "integrations/Stack.Hosting/Stack.Hosting.csproj"
+            ]
+            |> List.filter (fun project ->
+                step $"{project} with the trimming and AOT analyzers"
+
+                exec
+                    "dotnet"
+                    [
+                        "build"
+                        Path.Combine(clone, project)
+                        "-c"
+                        "Release"
+                        "-nologo"
+                        "-p:IsAotCompatible=true"
+                        "-p:RestoreLockedMode=false"
+                    ]
+                <> 0)
+
+        if not failed.IsEmpty then
+            eprintfn
+                "build: the trimming or AOT analyzers warn about %s (warnings are errors)"
+                (String.Join(", ", failed))
+
+            exit 1
+    finally
+        Directory.Delete(work, true)
+
 let targets: (string * string * string list * (string list -> unit)) list =
     [
         "clean",
@@ -367,6 +409,11 @@ let targets: (string * string * string list * (string list -> unit)) list =
         "publish a sample trimmed and self-contained; fail if the trimmer warns about our assemblies",
         [],
         fun _ -> trimCheck ()
+
+        "aot-check",
+        "build the C# libraries with the trimming and AOT analyzers on; fail on any warning about our code",
+        [],
+        fun _ -> aotCheck ()
 
         "bench",
         "BenchmarkDotNet over the core (pass --quick for a short run)",
