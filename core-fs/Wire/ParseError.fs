@@ -4,6 +4,7 @@ namespace Stack.Core.Wire
 [<RequireQualifiedAccess>]
 type Layer =
     | Ipv4
+    | Ipv6
     | Tcp
     | Icmpv4
     | Pcap
@@ -11,6 +12,7 @@ type Layer =
     override x.ToString() =
         match x with
         | Ipv4 -> "IPv4"
+        | Ipv6 -> "IPv6"
         | Tcp -> "TCP"
         | Icmpv4 -> "ICMPv4"
         | Pcap -> "pcap"
@@ -20,7 +22,7 @@ type Layer =
 type ParseError =
     /// The buffer ends before `field` is complete: `needed` bytes were required, `available` were there.
     | Truncated of layer: Layer * field: string * needed: int * available: int
-    /// The IP version nibble is not 4.
+    /// The IP version nibble is not the one the parser reads (4, or 6).
     | BadVersion of version: int
     /// The header length field is below the minimum or beyond the bytes present.
     | BadHeaderLength of layer: Layer * headerLength: int

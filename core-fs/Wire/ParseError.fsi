@@ -4,6 +4,7 @@ namespace Stack.Core.Wire
 [<RequireQualifiedAccess>]
 type Layer =
     | Ipv4
+    | Ipv6
     | Tcp
     | Icmpv4
     | Pcap
@@ -17,7 +18,7 @@ type ParseError =
     /// The buffer ends before `field` is complete: `needed` bytes were required, `available` were there.
     | Truncated of layer: Layer * field: string * needed: int * available: int
 
-    /// The IP version nibble is not 4.
+    /// The IP version nibble is not the one the parser reads (4, or 6).
     | BadVersion of version: int
 
     /// The header length field is below the minimum or beyond the bytes present.

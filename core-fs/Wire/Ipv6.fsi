@@ -1,0 +1,84 @@
+namespace Stack.Core.Wire
+
+/// An IPv6 address: its 128 bits as two 64-bit halves, the most significant first, as on
+/// the wire.
+[<Struct>]
+type Ipv6Address =
+    {
+        High: uint64
+        Low: uint64
+    }
+
+    /// The address in its 16 bytes, as the wire carries it.
+    member Bytes: byte array
+
+    /// The address read from the first 16 bytes of `bytes`.
+    static member Read: bytes: System.ReadOnlySpan<byte> -> Ipv6Address
+
+    /// The address in RFC 5952's text form ("fd00::2").
+    override ToString: unit -> string
+
+    /// Parses IPv6 text; None for anything else (an IPv4 address included).
+    static member TryParse: text: string -> Ipv6Address option
+
+/// The fixed IPv6 header (RFC 8200 section 3).
+[<Struct>]
+type Ipv6Header =
+    {
+        TrafficClass: byte
+
+        /// 20 bits.
+        FlowLabel: uint32
+
+        /// Bytes after the fixed header, extension headers included.
+        PayloadLength: int
+        NextHeader: byte
+        HopLimit: byte
+        Source: Ipv6Address
+        Destination: Ipv6Address
+    }
+
+/// Where an IPv6 packet's upper-layer header starts, past the extension headers, and what
+/// the fragment header said, if there was one.
+[<Struct>]
+type Ipv6Payload =
+    {
+        Header: Ipv6Header
+
+        /// The upper-layer protocol (6 TCP, 58 ICMPv6, 59 none).
+        Protocol: byte
+
+        /// Offset of the upper-layer header from the packet's first byte.
+        Offset: int
+
+        /// The bytes from `Offset` to the end of the payload.
+        Length: int
+
+        /// A fragment header's offset in bytes, more-fragments flag and identification,
+        /// when there was one.
+        Fragment: struct (int * bool * uint32) voption
+    }
+
+module Ipv6 =
+
+    /// The fixed header's length.
+    [<Literal>]
+    val HeaderLength: int = 40
+
+    /// The most extension headers read before the upper layer: a chain longer than this
+    /// is refused, so a crafted packet cannot make the walk long.
+    [<Literal>]
+    val MaxExtensionHeaders: int = 8
+
+    /// Reads the fixed header: the version must be 6, and the payload length within the
+    /// bytes given (bytes beyond it are ignored).
+    val tryParseHeader: bytes: System.ReadOnlySpan<byte> -> Result<Ipv6Header, ParseError>
+
+    /// Reads the fixed header and walks the extension headers to the upper layer
+    /// (RFC 8200 section 4): hop-by-hop options (first only), routing, fragment,
+    /// destination options and authentication; each within the payload, at most
+    /// `MaxExtensionHeaders` of them. Any other next-header value is the upper layer.
+    val tryParse: bytes: System.ReadOnlySpan<byte> -> Result<Ipv6Payload, ParseError>
+
+    /// Writes the fixed header into the first 40 bytes of `destination`; returns 40.
+    val write: h: Ipv6Header -> destination: System.Span<byte> -> int
