@@ -9,8 +9,8 @@ open Stack.Core.Sim
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
-let private addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
-let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+let private addressA = IpAddress.Parse "10.0.0.1"
+let private addressB = IpAddress.Parse "10.0.0.2"
 
 let private options =
     { ConnectionOptions.defaults with
@@ -18,7 +18,7 @@ let private options =
         ReceiveBufferSize = 1 <<< 20
     }
 
-let private incoming (source: Ipv4Address) (destination: Ipv4Address) (o: Outgoing) =
+let private incoming (source: IpAddress) (destination: IpAddress) (o: Outgoing) =
     {
         Source = source
         Destination = destination

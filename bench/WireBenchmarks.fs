@@ -84,7 +84,12 @@ module LinuxSyn =
         | Ok ipPacket ->
             let h = ipPacket.Header
 
-            match Tcp.tryParse h.Source h.Destination (span.Slice(ipPacket.PayloadOffset, ipPacket.PayloadLength)) with
+            match
+                Tcp.tryParse
+                    (IpAddress.OfIpv4 h.Source)
+                    (IpAddress.OfIpv4 h.Destination)
+                    (span.Slice(ipPacket.PayloadOffset, ipPacket.PayloadLength))
+            with
             | Ok seg -> seg.Header.SequenceNumber
             | Error _ -> 0u
         | Error _ -> 0u
@@ -141,7 +146,12 @@ type HeaderBenchmarks() =
 
     [<Benchmark>]
     member _.ParseTcp() : uint32 =
-        match Tcp.tryParse LinuxSyn.source LinuxSyn.destination (ReadOnlySpan(packet, 20, 40)) with
+        match
+            Tcp.tryParse
+                (IpAddress.OfIpv4 LinuxSyn.source)
+                (IpAddress.OfIpv4 LinuxSyn.destination)
+                (ReadOnlySpan(packet, 20, 40))
+        with
         | Ok seg -> seg.Header.SequenceNumber
         | Error _ -> 0u
 
@@ -150,7 +160,12 @@ type HeaderBenchmarks() =
 
     [<Benchmark>]
     member _.WriteTcp() : int =
-        Tcp.writeSegment LinuxSyn.source LinuxSyn.destination tcp ReadOnlySpan<byte>.Empty (Span buffer)
+        Tcp.writeSegment
+            (IpAddress.OfIpv4 LinuxSyn.source)
+            (IpAddress.OfIpv4 LinuxSyn.destination)
+            tcp
+            ReadOnlySpan<byte>.Empty
+            (Span buffer)
 
 /// `TcpOptions.summarize`, which the engine runs on every segment: the data-segment layout
 /// (NOP, NOP, timestamps) and the SYN's.

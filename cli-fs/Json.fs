@@ -42,6 +42,33 @@ let private writeOption (w: Utf8JsonWriter) (o: TcpOption) =
 
     w.WriteEndObject()
 
+/// The start of the datagram an ICMP error quotes, as the object "original".
+let private writeOriginal
+    (w: Utf8JsonWriter)
+    (source: string)
+    (destination: string)
+    (protocol: byte)
+    (sourcePort: uint16 voption)
+    (destinationPort: uint16 voption)
+    (tcpSeq: uint32 voption)
+    =
+    w.WriteStartObject "original"
+    w.WriteString("src", source)
+    w.WriteString("dst", destination)
+    w.WriteNumber("protocol", int protocol)
+
+    match sourcePort, destinationPort with
+    | ValueSome s, ValueSome d ->
+        w.WriteNumber("srcPort", int s)
+        w.WriteNumber("dstPort", int d)
+    | _ -> ()
+
+    match tcpSeq with
+    | ValueSome s -> w.WriteNumber("seq", s)
+    | ValueNone -> ()
+
+    w.WriteEndObject()
+
 let private writeIpv4 (w: Utf8JsonWriter) (p: Ipv4Packet) =
     let h = p.Header
     w.WriteStartObject "ipv4"
@@ -109,22 +136,69 @@ let private writeIcmp (w: Utf8JsonWriter) (m: IcmpPacket) =
 
     match m.Original with
     | ValueSome q ->
-        w.WriteStartObject "original"
-        w.WriteString("src", string q.Header.Source)
-        w.WriteString("dst", string q.Header.Destination)
-        w.WriteNumber("protocol", int q.Header.Protocol)
+        writeOriginal
+            w
+            (string q.Header.Source)
+            (string q.Header.Destination)
+            q.Header.Protocol
+            q.SourcePort
+            q.DestinationPort
+            q.TcpSequenceNumber
+    | ValueNone -> ()
 
-        match q.SourcePort, q.DestinationPort with
-        | ValueSome s, ValueSome d ->
-            w.WriteNumber("srcPort", int s)
-            w.WriteNumber("dstPort", int d)
-        | _ -> ()
+    w.WriteNumber("payloadLength", m.PayloadLength)
+    w.WriteEndObject()
 
-        match q.TcpSequenceNumber with
-        | ValueSome s -> w.WriteNumber("seq", s)
-        | ValueNone -> ()
+let private writeIpv6 (w: Utf8JsonWriter) (p: Ipv6Payload) =
+    let h = p.Header
+    w.WriteStartObject "ipv6"
+    w.WriteNumber("version", 6)
+    w.WriteNumber("trafficClass", int h.TrafficClass)
+    w.WriteNumber("flowLabel", h.FlowLabel)
+    w.WriteNumber("payloadLength", h.PayloadLength)
+    w.WriteNumber("nextHeader", int h.NextHeader)
+    w.WriteNumber("hopLimit", int h.HopLimit)
+    w.WriteString("src", string h.Source)
+    w.WriteString("dst", string h.Destination)
+    w.WriteNumber("protocol", int p.Protocol)
+    w.WriteNumber("extensionBytes", p.Offset - Ipv6.HeaderLength)
 
+    match p.Fragment with
+    | ValueSome(struct (offset, more, id)) ->
+        w.WriteStartObject "fragment"
+        w.WriteNumber("offset", offset)
+        w.WriteBoolean("more", more)
+        w.WriteNumber("identification", id)
         w.WriteEndObject()
+    | ValueNone -> ()
+
+    w.WriteEndObject()
+
+let private writeIcmpv6 (w: Utf8JsonWriter) (m: Icmpv6Packet) =
+    let h = m.Header
+    w.WriteStartObject "icmpv6"
+    w.WriteNumber("type", int h.Type)
+    w.WriteNumber("code", int h.Code)
+    w.WriteString("name", Icmpv6Type.name h.Type)
+    w.WriteNumber("checksum", int m.Checksum)
+    w.WriteBoolean("checksumValid", m.ChecksumValid)
+
+    if h.Type = Icmpv6Type.EchoRequest || h.Type = Icmpv6Type.EchoReply then
+        w.WriteNumber("identifier", int h.Identifier)
+        w.WriteNumber("sequence", int h.SequenceNumber)
+    elif h.Type = Icmpv6Type.PacketTooBig then
+        w.WriteNumber("mtu", h.Mtu)
+
+    match m.Original with
+    | ValueSome q ->
+        writeOriginal
+            w
+            (string q.Header.Source)
+            (string q.Header.Destination)
+            q.Protocol
+            q.SourcePort
+            q.DestinationPort
+            q.TcpSequenceNumber
     | ValueNone -> ()
 
     w.WriteNumber("payloadLength", m.PayloadLength)
@@ -151,23 +225,30 @@ let error (message: string) =
 
 /// One line of JSON for the packet in `bytes`.
 let ofPacket (bytes: ReadOnlySpan<byte>) =
-    match Packet.decode bytes with
-    | Error e -> error (ParseError.describe e)
-    | Ok d ->
-        toLine (fun w ->
-            writeIpv4 w d.Ip
+    let decoded =
+        match Packet.decodeAny bytes with
+        | Ok(V4 d) -> Ok(struct ((fun w -> writeIpv4 w d.Ip), d.Transport, d.PayloadLength))
+        | Ok(V6 d) -> Ok(struct ((fun w -> writeIpv6 w d.Ip), d.Transport, d.PayloadLength))
+        | Error e -> Error e
 
-            match d.Transport with
+    match decoded with
+    | Error e -> error (ParseError.describe e)
+    | Ok(struct (writeIp, transport, payloadLength)) ->
+        toLine (fun w ->
+            writeIp w
+
+            match transport with
             | TcpTransport(seg, valid, options) -> writeTcp w seg valid options
             | IcmpTransport m -> writeIcmp w m
+            | Icmpv6Transport m -> writeIcmpv6 w m
             | Fragment ->
                 w.WriteStartObject "fragment"
-                w.WriteNumber("payloadLength", d.PayloadLength)
+                w.WriteNumber("payloadLength", payloadLength)
                 w.WriteEndObject()
             | OtherProtocol p ->
                 w.WriteStartObject "other"
                 w.WriteNumber("protocol", int p)
                 w.WriteString("name", IpProtocol.name p)
-                w.WriteNumber("payloadLength", d.PayloadLength)
+                w.WriteNumber("payloadLength", payloadLength)
                 w.WriteEndObject()
             | TransportError e -> w.WriteString("error", ParseError.describe e))

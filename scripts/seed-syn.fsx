@@ -34,7 +34,7 @@ let segment = Array.zeroCreate<byte> header.HeaderLength
 Tcp.write header (Span segment) |> ignore
 
 if not scapyBytes then
-    Tcp.fillChecksum loopback loopback (Span segment)
+    Tcp.fillChecksum (IpAddress.OfIpv4 loopback) (IpAddress.OfIpv4 loopback) (Span segment)
 
 let path = Path.Combine(Environment.CurrentDirectory, "tcp.bin")
 File.WriteAllBytes(path, segment)
@@ -45,7 +45,8 @@ printfn ""
 match Tcp.tryParseUnchecked (ReadOnlySpan segment) with
 | Error e -> eprintfn "cannot read back: %s" (ParseError.describe e)
 | Ok seg ->
-    let valid = Tcp.checksumValid loopback loopback (ReadOnlySpan segment)
+    let valid =
+        Tcp.checksumValid (IpAddress.OfIpv4 loopback) (IpAddress.OfIpv4 loopback) (ReadOnlySpan segment)
 
     let options =
         match TcpOptions.toList seg.Header.Options with

@@ -108,9 +108,9 @@ internal sealed partial class StackLoop
 
         var tcp = packet[ipHeader..total];
         tuple = new FourTuple(
-            new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(packet[16..])),
+            IpAddress.OfIpv4(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(packet[16..]))),
             BinaryPrimitives.ReadUInt16BigEndian(tcp[2..]),
-            new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(packet[12..])),
+            IpAddress.OfIpv4(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(packet[12..]))),
             BinaryPrimitives.ReadUInt16BigEndian(tcp));
         sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
         flags = tcp[13];

@@ -101,7 +101,7 @@ internal sealed partial class StackLoop
 
     private void Connect(TcpStackConnection c, IPEndPoint remote)
     {
-        var address = new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(remote.Address.GetAddressBytes()));
+        var address = IpAddress.OfIPAddress(remote.Address);
         if (!OwnedHost.TryConnect(Now, address, (ushort)remote.Port, c.SendBufferSize, c.ReceiveBufferSize, _host, _outbox, out var tuple, out var error))
         {
             c.Fail(ToSocketError(error));

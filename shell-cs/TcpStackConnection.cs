@@ -510,8 +510,8 @@ public sealed class TcpStackConnection : IAsyncDisposable, IDisposable
     {
         Tuple = tuple;
         SendBase = sendBase;
-        LocalEndPoint = new IPEndPoint(new IPAddress(tuple.LocalAddress.Octets), tuple.LocalPort);
-        RemoteEndPoint = new IPEndPoint(new IPAddress(tuple.RemoteAddress.Octets), tuple.RemotePort);
+        LocalEndPoint = new IPEndPoint(tuple.LocalAddress.ToIPAddress(), tuple.LocalPort);
+        RemoteEndPoint = new IPEndPoint(tuple.RemoteAddress.ToIPAddress(), tuple.RemotePort);
     }
 
     internal void SetState(TcpState state) => _state = (int)state;

@@ -174,5 +174,7 @@ let tests =
                     Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(bytes, 4, 4), d.Value)
                     bytes[9] <- 6uy
                     Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(Span(bytes, 10, 2), uint16 len)
-                    Checksum.pseudoHeader s d 6uy len = Checksum.sum (ReadOnlySpan bytes))
+
+                    Checksum.pseudoHeader (IpAddress.OfIpv4 s) (IpAddress.OfIpv4 d) 6uy len =
+                        Checksum.sum (ReadOnlySpan bytes))
         ]

@@ -1461,7 +1461,7 @@ let private backToBack (total: int64) =
     let toA = System.Collections.Generic.Queue<Outgoing>()
     let take (q: System.Collections.Generic.Queue<Outgoing>) (out: Output) = out.Segments |> List.iter q.Enqueue
 
-    let deliver (source: Ipv4Address) (destination: Ipv4Address) (seg: Outgoing) =
+    let deliver (source: IpAddress) (destination: IpAddress) (seg: Outgoing) =
         {
             Source = source
             Destination = destination

@@ -193,8 +193,8 @@ let tests =
 
                     match
                         Tcp.tryParse
-                            h.Source
-                            h.Destination
+                            (IpAddress.OfIpv4 h.Source)
+                            (IpAddress.OfIpv4 h.Destination)
                             (ReadOnlySpan(bytes, parsed.PayloadOffset, parsed.PayloadLength))
                     with
                     | Ok seg ->

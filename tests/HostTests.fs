@@ -114,7 +114,7 @@ let private handshake (port: uint16) (host: Host) =
 
 /// A host that connected to `remote:80` and got its SYN-ACK: the host and the tuple.
 let private connected () =
-    match Host.connect now remote 80us (newHost ()) with
+    match Host.connect now (IpAddress.OfIpv4 remote) 80us (newHost ()) with
     | Error e -> failtestf "connect: %A" e
     | Ok(struct (host, tuple, out)) ->
         let _, syn = segments out |> List.exactlyOne
@@ -311,7 +311,7 @@ let tests =
                 let portsTo (destination: Ipv4Address) (count: int) (host: Host) =
                     ((host, []), [ 1..count ])
                     ||> List.fold (fun (h, ports) _ ->
-                        match Host.connect now destination 80us h with
+                        match Host.connect now (IpAddress.OfIpv4 destination) 80us h with
                         | Ok(struct (h, tuple, _)) -> h, ports @ [ int tuple.LocalPort ]
                         | Error e -> failtestf "connect: %A" e)
 
@@ -332,7 +332,7 @@ let tests =
 
             test "each connection's timestamps run from an offset of their own (RFC 7323 5.4)" {
                 let tsvalTo (destination: Ipv4Address) =
-                    match Host.connect now destination 80us (newHost ()) with
+                    match Host.connect now (IpAddress.OfIpv4 destination) 80us (newHost ()) with
                     | Ok(struct (_, _, out)) ->
                         let _, syn = segments out |> List.exactlyOne
 
@@ -389,7 +389,7 @@ let tests =
                 Expect.isEmpty out.Transmits "the third SYN is not answered"
                 Expect.equal host.Connections.Count 2 "two held"
 
-                match Host.connect now remote 8080us host with
+                match Host.connect now (IpAddress.OfIpv4 remote) 8080us host with
                 | Error e -> Expect.equal e TooManyConnections "connect refused"
                 | Ok _ -> failtest "a third connection was opened"
 
@@ -425,9 +425,9 @@ let tests =
                 Expect.equal
                     tuple
                     {
-                        LocalAddress = hostAddress
+                        LocalAddress = IpAddress.OfIpv4 hostAddress
                         LocalPort = 80us
-                        RemoteAddress = remote
+                        RemoteAddress = IpAddress.OfIpv4 remote
                         RemotePort = 5000us
                     }
                     "the tuple"
@@ -530,9 +530,9 @@ let tests =
 
                 let tuple =
                     {
-                        LocalAddress = hostAddress
+                        LocalAddress = IpAddress.OfIpv4 hostAddress
                         LocalPort = 80us
-                        RemoteAddress = remote
+                        RemoteAddress = IpAddress.OfIpv4 remote
                         RemotePort = 5002us
                     }
 
@@ -742,8 +742,10 @@ let tests =
                     | Ok(struct (h: Host, t: FourTuple, _)) -> h, t
                     | Error e -> failtestf "connect: %A" e
 
-                let host, first = Host.connect now remote 80us (Host.create options) |> tupleOf
-                let _, second = Host.connect now remote 80us host |> tupleOf
+                let host, first =
+                    Host.connect now (IpAddress.OfIpv4 remote) 80us (Host.create options) |> tupleOf
+
+                let _, second = Host.connect now (IpAddress.OfIpv4 remote) 80us host |> tupleOf
                 Expect.notEqual first.LocalPort second.LocalPort "different ports"
 
                 for t in [ first; second ] do
@@ -752,7 +754,7 @@ let tests =
             }
 
             test "an ICMP port unreachable quoting our SYN refuses the connection" {
-                match Host.connect now remote 80us (newHost ()) with
+                match Host.connect now (IpAddress.OfIpv4 remote) 80us (newHost ()) with
                 | Error e -> failtestf "connect: %A" e
                 | Ok(struct (host, tuple, out)) ->
                     let _, syn = segments out |> List.exactlyOne

@@ -11,8 +11,8 @@ let private key =
         Isn.K1 = 0x0F0E0D0C0B0A0908UL
     }
 
-let private a = Ipv4Address.Parse "10.0.0.1"
-let private b = Ipv4Address.Parse "10.0.0.2"
+let private a = IpAddress.Parse "10.0.0.1"
+let private b = IpAddress.Parse "10.0.0.2"
 
 [<Tests>]
 let tests =

@@ -10,8 +10,8 @@ open Stack.Core.Sim
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
-let private addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
-let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+let private addressA = IpAddress.Parse "10.0.0.1"
+let private addressB = IpAddress.Parse "10.0.0.2"
 
 let private options =
     { ConnectionOptions.defaults with
@@ -53,7 +53,7 @@ let tests =
                     | Ok(struct (h, tuple, _)) -> h, tuple
                     | Error e -> failtestf "connect: %A" e
 
-                let host, first = connect (Host.create (HostOptions.create addressA))
+                let host, first = connect (Host.create (HostOptions.create addressA.Ipv4))
                 let host, second = connect host
                 let owned = Host.Owned.copy host
                 let outbox = HostOutbox()
@@ -94,7 +94,7 @@ let tests =
             }
 
             test "listen, accept and unlisten in place change the host as the value forms do" {
-                let host = Host.create (HostOptions.create addressB)
+                let host = Host.create (HostOptions.create addressB.Ipv4)
                 Expect.equal (Host.Owned.listen 80us 4 host) (Ok()) "listening"
                 Expect.isTrue (host.Listeners.ContainsKey 80us) "the host itself listens now"
                 Expect.equal (Host.Owned.listen 80us 4 host) (Error(AddressInUse 80us)) "a port listens once"
@@ -105,7 +105,7 @@ let tests =
             }
 
             test "a value step leaves the host it was given as it was" {
-                let host = Host.create (HostOptions.create addressA)
+                let host = Host.create (HostOptions.create addressA.Ipv4)
                 let struct (before, _) = Host.receive 0L (ReadOnlySpan [| 0x45uy |]) host
                 Expect.equal host.Counters.Malformed 0L "the original counts nothing"
                 Expect.equal before.Counters.Malformed 1L "the new host counts the packet"
@@ -125,7 +125,7 @@ let tests =
             }
 
             test "a connection stepped in place allocates nothing per segment" {
-                let incoming (source: Ipv4Address) (destination: Ipv4Address) (o: Outgoing) =
+                let incoming (source: IpAddress) (destination: IpAddress) (o: Outgoing) =
                     {
                         Source = source
                         Destination = destination

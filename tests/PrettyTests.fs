@@ -25,7 +25,13 @@ let tests =
             }
 
             test "an unreadable packet says why" {
-                Expect.stringContains (Pretty.packet (ReadOnlySpan [| 0x60uy |])) "truncated at fixed header" "block"
-                Expect.stringContains (Pretty.summary (ReadOnlySpan(Array.create 20 0x65uy))) "bad version 6" "summary"
+                Expect.stringContains (Pretty.packet (ReadOnlySpan [| 0x45uy |])) "truncated at fixed header" "block"
+
+                Expect.stringContains
+                    (Pretty.packet (ReadOnlySpan [| 0x60uy |]))
+                    "IPv6: truncated at header"
+                    "IPv6 block"
+
+                Expect.stringContains (Pretty.summary (ReadOnlySpan(Array.create 20 0x75uy))) "bad version 7" "summary"
             }
         ]

@@ -18,7 +18,11 @@ open Stack.Tests.ShellTests
 /// A `tcpstack` command running in the background, its output read line by line.
 type Running(args: string list) =
     let dll = Path.Combine(AppContext.BaseDirectory, "tcpstack.dll")
-    let psi = ProcessStartInfo("dotnet", dll :: args)
+
+    // Through `env --default-signal=INT`: a shell starts background jobs with SIGINT
+    // ignored, and a child inherits that, so a test run started with `&` would send
+    // its Ctrl-C to a program that cannot hear it. (env execs: the PID stays the same.)
+    let psi = ProcessStartInfo("env", [ "--default-signal=INT"; "dotnet"; dll ] @ args)
 
     do
         psi.RedirectStandardOutput <- true
@@ -69,7 +73,11 @@ type Running(args: string list) =
         if not (p.WaitForExit 120_000) then
             p.Kill true
             // What it printed says where it stopped.
-            failtestf "tcpstack %A did not finish; it printed:\n%s" args (lock all (fun () -> string all))
+            failtestf
+                "tcpstack %A did not finish; it printed:\n%s\nand on stderr:\n%s"
+                args
+                (lock all (fun () -> string all))
+                (lock errors (fun () -> string errors))
 
         p.WaitForExit()
         p.ExitCode, lock all (fun () -> string all)

@@ -9,9 +9,9 @@ open Stack.Core.Host
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
-let ourAddress = Ipv4Address(10uy, 0uy, 0uy, 1uy)
+let ourAddress = IpAddress.Parse "10.0.0.1"
 let ourPort = 40000us
-let peerAddress = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+let peerAddress = IpAddress.Parse "10.0.0.2"
 let peerPort = 80us
 
 /// When scenarios start: one second in, so our first timestamp is not 0.

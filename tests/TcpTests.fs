@@ -6,8 +6,8 @@ open FsCheck.FSharp
 open Stack.Core.Wire
 open Stack.Tests.Generators
 
-let private src = Ipv4Address.Parse "10.0.0.1"
-let private dst = Ipv4Address.Parse "10.0.0.2"
+let private src = IpAddress.Parse "10.0.0.1"
+let private dst = IpAddress.Parse "10.0.0.2"
 
 /// A segment (no IP header) from a header and payload, checksum filled in.
 let segmentOf (h: TcpHeader) (payload: byte array) =
@@ -89,7 +89,12 @@ let tests =
                     | Ok ip ->
                         let body = ReadOnlySpan(flipped, ip.PayloadOffset, ip.PayloadLength)
                         // A flip in an address changes the pseudo-header, so TCP catches it too.
-                        isError (Tcp.tryParse ip.Header.Source ip.Header.Destination body))
+                        isError (
+                            Tcp.tryParse
+                                (IpAddress.OfIpv4 ip.Header.Source)
+                                (IpAddress.OfIpv4 ip.Header.Destination)
+                                body
+                        ))
 
             prop "summarize reads what the option list holds (the last of each kind wins)" tcpOptionList (fun options ->
                 let k = TcpOptions.summarize (TcpOptions.ofList options)

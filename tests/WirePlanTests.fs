@@ -12,9 +12,9 @@ open Stack.Tests.Generators
 
 let private tuple (port: uint16) =
     {
-        LocalAddress = Ipv4Address.Parse "10.0.0.1"
+        LocalAddress = IpAddress.Parse "10.0.0.1"
         LocalPort = port
-        RemoteAddress = Ipv4Address.Parse "10.0.0.2"
+        RemoteAddress = IpAddress.Parse "10.0.0.2"
         RemotePort = 80us
     }
 

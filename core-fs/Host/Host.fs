@@ -5,47 +5,67 @@ open System.Collections.Immutable
 open Stack.Core.Tcp
 open Stack.Core.Wire
 
-/// A connection's 4-tuple, from this host's side.
+/// A connection's 4-tuple, from this host's side, of either family.
 [<Struct; CustomEquality; CustomComparison>]
 type FourTuple =
     {
-        LocalAddress: Ipv4Address
+        LocalAddress: IpAddress
         LocalPort: uint16
-        RemoteAddress: Ipv4Address
+        RemoteAddress: IpAddress
         RemotePort: uint16
     }
 
-    /// The tuple as two numbers, compared as primitives: generic comparison of a tuple
-    /// would box on every call, and maps compare keys on every lookup.
-    member private t.High = (uint64 t.LocalAddress.Value <<< 16) ||| uint64 t.LocalPort
+    /// Both ports in one number.
+    member private t.Ports = (uint32 t.LocalPort <<< 16) ||| uint32 t.RemotePort
 
-    member private t.Low = (uint64 t.RemoteAddress.Value <<< 16) ||| uint64 t.RemotePort
+    /// Equality without boxing (F#'s `=` on a struct with custom equality boxes). The
+    /// fields that differ most between connections are compared first.
+    static member Same(a: FourTuple, b: FourTuple) =
+        a.Ports = b.Ports
+        && a.RemoteAddress.Low = b.RemoteAddress.Low
+        && a.RemoteAddress.High = b.RemoteAddress.High
+        && a.LocalAddress.Low = b.LocalAddress.Low
+        && a.LocalAddress.High = b.LocalAddress.High
 
-    /// Equality without boxing (F#'s `=` on a struct with custom equality boxes).
-    static member Same(a: FourTuple, b: FourTuple) = a.High = b.High && a.Low = b.Low
-
+    /// Compared as primitives: generic comparison of a tuple would box on every call.
     static member private Compare(a: FourTuple, b: FourTuple) =
-        if a.High <> b.High then (if a.High < b.High then -1 else 1)
-        elif a.Low <> b.Low then (if a.Low < b.Low then -1 else 1)
-        else 0
+        let inline order (x: uint64) (y: uint64) = if x < y then -1 else 1
+
+        if a.LocalAddress.High <> b.LocalAddress.High then
+            order a.LocalAddress.High b.LocalAddress.High
+        elif a.LocalAddress.Low <> b.LocalAddress.Low then
+            order a.LocalAddress.Low b.LocalAddress.Low
+        elif a.LocalPort <> b.LocalPort then
+            order (uint64 a.LocalPort) (uint64 b.LocalPort)
+        elif a.RemoteAddress.High <> b.RemoteAddress.High then
+            order a.RemoteAddress.High b.RemoteAddress.High
+        elif a.RemoteAddress.Low <> b.RemoteAddress.Low then
+            order a.RemoteAddress.Low b.RemoteAddress.Low
+        elif a.RemotePort <> b.RemotePort then
+            order (uint64 a.RemotePort) (uint64 b.RemotePort)
+        else
+            0
 
     /// Equality without boxing, for C# callers (whose `Equals` would pick the `obj` one).
-    member t.Equals(other: FourTuple) =
-        t.High = other.High && t.Low = other.Low
+    member t.Equals(other: FourTuple) = FourTuple.Same(t, other)
 
     override t.Equals(o: obj) =
         match o with
-        | :? FourTuple as other -> t.High = other.High && t.Low = other.Low
+        | :? FourTuple as other -> FourTuple.Same(t, other)
         | _ -> false
 
-    override t.GetHashCode() = HashCode.Combine(t.High, t.Low)
+    override t.GetHashCode() =
+        HashCode.Combine(t.RemoteAddress.Low, t.RemoteAddress.High ^^^ t.LocalAddress.High, t.LocalAddress.Low, t.Ports)
 
+    /// "10.0.0.1:7-10.0.0.2:40000", or with IPv6 "[fd00::1]:7-[fd00::2]:40000".
     override t.ToString() =
-        $"{t.LocalAddress}:{t.LocalPort}-{t.RemoteAddress}:{t.RemotePort}"
+        let endpoint (a: IpAddress) (port: uint16) =
+            if a.IsIpv4 then $"{a}:{port}" else $"[{a}]:{port}"
+
+        $"{endpoint t.LocalAddress t.LocalPort}-{endpoint t.RemoteAddress t.RemotePort}"
 
     interface IEquatable<FourTuple> with
-        member t.Equals(other: FourTuple) =
-            t.High = other.High && t.Low = other.Low
+        member t.Equals(other: FourTuple) = FourTuple.Same(t, other)
 
     interface IComparable<FourTuple> with
         member t.CompareTo(other: FourTuple) = FourTuple.Compare(t, other)
@@ -61,6 +81,9 @@ type HostOptions =
     {
         /// This host's IPv4 address: packets to any other are dropped.
         Address: Ipv4Address
+        /// This host's IPv6 address, when it has one (dual stack): IPv6 packets to any
+        /// other, and all of them without one, are dropped.
+        Address6: Ipv6Address voption
         /// Options of every connection.
         Connection: ConnectionOptions
         /// Half-open connections (SYN received, handshake not done) per listener before
@@ -88,6 +111,7 @@ module HostOptions =
     let create (address: Ipv4Address) =
         {
             Address = address
+            Address6 = ValueNone
             Connection = ConnectionOptions.defaults
             SynBacklog = 256
             EphemeralFirst = 32768
@@ -168,6 +192,9 @@ type HostOutput =
 type HostError =
     | AddressInUse of port: uint16
     | NoEphemeralPort
+    /// A connect to an address of a family this host has no address of (IPv6 without
+    /// `Address6`).
+    | NoAddressFor of remote: IpAddress
     /// The host holds `MaxConnections` already.
     | TooManyConnections
     | NoSuchConnection of FourTuple

@@ -1,12 +1,12 @@
 namespace Stack.Core.Host
 
-/// A connection's 4-tuple, from this host's side.
+/// A connection's 4-tuple, from this host's side, of either family.
 [<CustomEquality; CustomComparison; Struct>]
 type FourTuple =
     {
-        LocalAddress: Stack.Core.Wire.Ipv4Address
+        LocalAddress: Stack.Core.Wire.IpAddress
         LocalPort: uint16
-        RemoteAddress: Stack.Core.Wire.Ipv4Address
+        RemoteAddress: Stack.Core.Wire.IpAddress
         RemotePort: uint16
     }
 
@@ -14,7 +14,8 @@ type FourTuple =
     interface System.IComparable<FourTuple>
     interface System.IEquatable<FourTuple>
 
-    /// Equality without boxing (F#'s `=` on a struct with custom equality boxes).
+    /// Equality without boxing (F#'s `=` on a struct with custom equality boxes). The
+    /// fields that differ most between connections are compared first.
     static member Same: a: FourTuple * b: FourTuple -> bool
 
     override Equals: o: obj -> bool
@@ -24,6 +25,7 @@ type FourTuple =
 
     override GetHashCode: unit -> int
 
+    /// "10.0.0.1:7-10.0.0.2:40000", or with IPv6 "[fd00::1]:7-[fd00::2]:40000".
     override ToString: unit -> string
 
 /// Every tunable of one stack instance. `HostOptions.create` gives Linux-like defaults.
@@ -32,6 +34,10 @@ type HostOptions =
 
         /// This host's IPv4 address: packets to any other are dropped.
         Address: Stack.Core.Wire.Ipv4Address
+
+        /// This host's IPv6 address, when it has one (dual stack): IPv6 packets to any
+        /// other, and all of them without one, are dropped.
+        Address6: Stack.Core.Wire.Ipv6Address voption
 
         /// Options of every connection.
         Connection: Stack.Core.Tcp.ConnectionOptions
@@ -150,6 +156,10 @@ type HostOutput =
 type HostError =
     | AddressInUse of port: uint16
     | NoEphemeralPort
+
+    /// A connect to an address of a family this host has no address of (IPv6 without
+    /// `Address6`).
+    | NoAddressFor of remote: Stack.Core.Wire.IpAddress
 
     /// The host holds `MaxConnections` already.
     | TooManyConnections

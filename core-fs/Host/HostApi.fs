@@ -59,7 +59,7 @@ let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
 /// Opens a connection to `remote:remotePort` from a free ephemeral port.
 let connect
     (now: int64)
-    (remote: Ipv4Address)
+    (remote: IpAddress)
     (remotePort: uint16)
     (host: Host)
     : Result<struct (Host * FourTuple * HostOutput), HostError> =
@@ -133,7 +133,7 @@ let timeoutConnection (now: int64) (tuple: FourTuple) (host: Host) : struct (Hos
         struct (host, out.ToOutput())
     | _ -> valueStep host (timeoutConnectionStep now tuple)
 
-/// Writes a connection's segment as a whole IPv4 packet into `destination`, with
+/// Writes a connection's segment as a whole IP packet of its family into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
 [<System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)>]
 let writeSegment
@@ -145,13 +145,20 @@ let writeSegment
     =
     let source = tuple.LocalAddress
     let target = tuple.RemoteAddress
-    let segmentLength = segment.Header.HeaderLength + payload.Length
 
-    let ipLength =
-        Ipv4.writePlain IpProtocol.Tcp source target host.Options.Ttl segmentLength destination
+    if target.IsIpv4 then
+        let segmentLength = segment.Header.HeaderLength + payload.Length
 
-    ipLength
-    + Tcp.writeSegmentInto source target &segment.Header payload (destination.Slice ipLength)
+        let ipLength =
+            Ipv4.writePlain IpProtocol.Tcp source.Ipv4 target.Ipv4 host.Options.Ttl segmentLength destination
+
+        ipLength
+        + Tcp.writeSegmentInto source target &segment.Header payload (destination.Slice ipLength)
+    else
+        let flowLabel =
+            Isn.flowLabel host.Options.Connection.IsnKey source tuple.LocalPort target tuple.RemotePort
+
+        Packet.writeTcpBetween source target host.Options.Ttl flowLabel &segment.Header payload destination
 
 /// The packet steps for a caller that owns its host outright (the shell's stack thread):
 /// the host and its connections change in place, and each step's output replaces what
@@ -192,14 +199,14 @@ module Owned =
 
     /// Opens a connection to `remote:remotePort` from a free ephemeral port; its SYN and
     /// its first output go to `outbox`.
-    let connect (now: int64) (remote: Ipv4Address) (remotePort: uint16) (host: Host) (outbox: HostOutbox) =
+    let connect (now: int64) (remote: IpAddress) (remotePort: uint16) (host: Host) (outbox: HostOutbox) =
         connectStep host.Options.Connection now remote remotePort (ownedStep host outbox)
 
     /// As `connect`, with the connection's own `options` (its buffer sizes, say).
     let connectWith
         (options: ConnectionOptions)
         (now: int64)
-        (remote: Ipv4Address)
+        (remote: IpAddress)
         (remotePort: uint16)
         (host: Host)
         (outbox: HostOutbox)

@@ -38,7 +38,7 @@ val accept:
 /// Opens a connection to `remote:remotePort` from a free ephemeral port.
 val connect:
     now: int64 ->
-    remote: Stack.Core.Wire.Ipv4Address ->
+    remote: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
     host: Stack.Core.Host.Host ->
         Result<
@@ -72,7 +72,7 @@ val timeoutConnection:
     host: Stack.Core.Host.Host ->
         struct (Stack.Core.Host.Host * Stack.Core.Host.HostOutput)
 
-/// Writes a connection's segment as a whole IPv4 packet into `destination`, with
+/// Writes a connection's segment as a whole IP packet of its family into `destination`, with
 /// `payload` (its bytes from the send buffer) after the header. Returns the length.
 [<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
 val writeSegment:
@@ -130,7 +130,7 @@ module Owned =
     /// its first output go to `outbox`.
     val connect:
         now: int64 ->
-        remote: Stack.Core.Wire.Ipv4Address ->
+        remote: Stack.Core.Wire.IpAddress ->
         remotePort: uint16 ->
         host: Stack.Core.Host.Host ->
         outbox: Stack.Core.Host.HostOutbox ->
@@ -140,7 +140,7 @@ module Owned =
     val connectWith:
         options: Stack.Core.Tcp.ConnectionOptions ->
         now: int64 ->
-        remote: Stack.Core.Wire.Ipv4Address ->
+        remote: Stack.Core.Wire.IpAddress ->
         remotePort: uint16 ->
         host: Stack.Core.Host.Host ->
         outbox: Stack.Core.Host.HostOutbox ->

@@ -103,14 +103,19 @@ let tryListener (host: Host) (port: uint16) =
     | true, l -> ValueSome l
     | _ -> ValueNone
 
-/// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
-let datagram (host: Host) (destination: Ipv4Address) (tcp: TcpHeader) =
-    let ip =
-        { Ipv4.header IpProtocol.Tcp host.Options.Address destination 0 with
-            Ttl = host.Options.Ttl
-        }
+/// This host's address of the family of `remote`. (A packet of a family the host has no
+/// address of never gets this far.)
+let ourAddressFor (host: Host) (remote: IpAddress) =
+    if remote.IsIpv4 then
+        IpAddress.OfIpv4 host.Options.Address
+    else
+        match host.Options.Address6 with
+        | ValueSome a -> IpAddress.OfIpv6 a
+        | ValueNone -> IpAddress(0UL, 0UL)
 
-    Packet.tcpToArray ip tcp ReadOnlySpan.Empty
+/// A whole TCP packet from this host to `destination` (resets for closed ports).
+let datagram (host: Host) (destination: IpAddress) (tcp: TcpHeader) =
+    Packet.tcpBetweenToArray (ourAddressFor host destination) destination host.Options.Ttl tcp
 
 let isConnected (output: Output) =
     not output.Events.IsEmpty && output.Events |> List.contains Event.Connected
@@ -164,7 +169,7 @@ let record (step: Step) (tuple: FourTuple) (c: Connection) (fresh: bool) (payloa
     elif fresh then
         host.Table <- host.Table.SetItem(tuple, c)
 
-let reset (step: Step) (source: Ipv4Address) (incoming: Incoming) =
+let reset (step: Step) (source: IpAddress) (incoming: Incoming) =
     match Connection.resetFor incoming with
     | ValueSome rst ->
         step.Count(fun c ->
@@ -362,13 +367,13 @@ let onTcpUnusual
                 step.Send(Datagram(datagram step.Host incoming.Source o.Header))
         | ValueNone -> reset step incoming.Source incoming
 
-/// A TCP segment (`body`, the IPv4 payload from `payloadBase` in the packet) arrives.
+/// A TCP segment (`body`, the IP payload from `payloadBase` in the packet) arrives.
 /// The usual case, a segment for a connection the host has, takes no detour.
 let onTcp
     (step: Step)
     (now: int64)
-    (source: Ipv4Address)
-    (destination: Ipv4Address)
+    (source: IpAddress)
+    (destination: IpAddress)
     (payloadBase: int)
     (body: ReadOnlySpan<byte>)
     =
@@ -404,6 +409,32 @@ let onTcp
         else
             onTcpUnusual step now tuple found incoming payloadStart
 
+/// An ICMP error of either family that quotes a TCP segment we sent: it goes to that
+/// segment's connection, if we have it.
+let private quotedError
+    (step: Step)
+    (now: int64)
+    (local: IpAddress)
+    (localPort: uint16)
+    (remote: IpAddress)
+    (remotePort: uint16)
+    (quotedSeq: uint32)
+    (problem: Connection.IcmpProblem)
+    =
+    let tuple =
+        {
+            LocalAddress = local
+            LocalPort = localPort
+            RemoteAddress = remote
+            RemotePort = remotePort
+        }
+
+    match tryFindIn step tuple with
+    | ValueSome c ->
+        Connection.Owned.handleIcmpError now problem (SeqNum quotedSeq) c step.Out.ConnectionOutbox
+        record step tuple c false 0
+    | ValueNone -> ()
+
 let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>) =
     match Icmpv4.tryParse body with
     | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
@@ -433,32 +464,74 @@ let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>)
 
         match icmp.Original with
         | ValueSome q when q.Header.Protocol = IpProtocol.Tcp && q.TransportPrefixLength >= 8 ->
-            let tuple =
-                {
-                    LocalAddress = q.Header.Source
-                    LocalPort = q.SourcePort.Value
-                    RemoteAddress = q.Header.Destination
-                    RemotePort = q.DestinationPort.Value
-                }
+            let problem =
+                match icmp.Header.Type, icmp.Header.Code with
+                | IcmpType.DestinationUnreachable, (2uy | 3uy) -> Connection.IcmpProblem.Unreachable
+                | IcmpType.DestinationUnreachable, 4uy ->
+                    Connection.IcmpProblem.PacketTooBig(int icmp.Header.NextHopMtu)
+                | _ -> Connection.IcmpProblem.Other
 
-            match tryFindIn step tuple with
-            | ValueSome c ->
-                let problem =
-                    match icmp.Header.Type, icmp.Header.Code with
-                    | IcmpType.DestinationUnreachable, (2uy | 3uy) -> Connection.IcmpProblem.Unreachable
-                    | IcmpType.DestinationUnreachable, 4uy ->
-                        Connection.IcmpProblem.PacketTooBig(int icmp.Header.NextHopMtu)
-                    | _ -> Connection.IcmpProblem.Other
+            quotedError
+                step
+                now
+                (IpAddress.OfIpv4 q.Header.Source)
+                q.SourcePort.Value
+                (IpAddress.OfIpv4 q.Header.Destination)
+                q.DestinationPort.Value
+                q.TcpSequenceNumber.Value
+                problem
+        | _ -> ()
+    | Ok _ -> ()
 
-                Connection.Owned.handleIcmpError
-                    now
-                    problem
-                    (SeqNum q.TcpSequenceNumber.Value)
-                    c
-                    step.Out.ConnectionOutbox
+/// An ICMPv6 message (`body`, from `source` to our `destination`) arrives: echo
+/// requests are answered; packet too big and unreachable errors that quote one of our
+/// connections go to it, as their ICMPv4 counterparts do.
+let onIcmp6 (step: Step) (now: int64) (source: IpAddress) (destination: IpAddress) (body: ReadOnlySpan<byte>) =
+    match Icmpv6.tryParse source destination body with
+    | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
+    | Ok icmp when icmp.Header.Type = Icmpv6Type.EchoRequest ->
+        if step.Host.Options.AnswerPings then
+            let echo = Icmpv6.echoReply icmp.Header.Identifier icmp.Header.SequenceNumber
 
-                record step tuple c false 0
-            | ValueNone -> ()
+            let bytes =
+                Packet.icmpv6ToArray
+                    destination
+                    source
+                    step.Host.Options.Ttl
+                    echo
+                    (body.Slice(icmp.PayloadOffset, icmp.PayloadLength))
+
+            step.Count(fun c ->
+                { c with
+                    EchoReplies = c.EchoReplies + 1L
+                })
+
+            step.Send(Datagram bytes)
+    | Ok icmp when icmp.Header.IsError ->
+        step.Count(fun c ->
+            { c with
+                IcmpErrors = c.IcmpErrors + 1L
+            })
+
+        match icmp.Original with
+        | ValueSome q when q.Protocol = IpProtocol.Tcp && q.TransportPrefixLength >= 8 ->
+            let problem =
+                match icmp.Header.Type, icmp.Header.Code with
+                // Port unreachable and administratively prohibited end a connect, as
+                // Linux's icmpv6_err_convert has them.
+                | Icmpv6Type.DestinationUnreachable, (1uy | 4uy) -> Connection.IcmpProblem.Unreachable
+                | Icmpv6Type.PacketTooBig, _ -> Connection.IcmpProblem.PacketTooBig(int (min icmp.Header.Mtu 65535u))
+                | _ -> Connection.IcmpProblem.Other
+
+            quotedError
+                step
+                now
+                (IpAddress.OfIpv6 q.Header.Source)
+                q.SourcePort.Value
+                (IpAddress.OfIpv6 q.Header.Destination)
+                q.DestinationPort.Value
+                q.TcpSequenceNumber.Value
+                problem
         | _ -> ()
     | Ok _ -> ()
 
@@ -484,34 +557,68 @@ let unreadable (step: Step) (problem: ParseError) =
     | BadVersion _ -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
     | _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
 
+/// An IPv6 packet arrives: on a host with an IPv6 address, for that address, from a
+/// source a peer can have, and not a fragment.
+let private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
+    match step.Host.Options.Address6 with
+    | ValueNone -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
+    | ValueSome ours ->
+        match Ipv6.tryParse packet with
+        | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
+        | Ok ip ->
+            let source = IpAddress.OfIpv6 ip.Header.Source
+            let destination = IpAddress.OfIpv6 ip.Header.Destination
+
+            if ip.Header.Destination.High <> ours.High || ip.Header.Destination.Low <> ours.Low then
+                step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
+            elif source.IsIpv4 || not source.CanBeSource || source.Equals destination then
+                step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
+            elif ip.Fragment.IsSome then
+                step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
+            elif ip.Protocol = IpProtocol.Tcp then
+                lendChallengeAcks step now
+                onTcp step now source destination ip.Offset (packet.Slice(ip.Offset, ip.Length))
+                takeBackChallengeAcks step
+            elif ip.Protocol = Icmpv6.Protocol then
+                onIcmp6 step now source destination (packet.Slice(ip.Offset, ip.Length))
+            else
+                step.Count(fun c ->
+                    { c with
+                        UnknownProtocol = c.UnknownProtocol + 1L
+                    })
+
 let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     step.Host.PacketsIn <- step.Host.PacketsIn + 1L
 
-    match Ipv4.problemVerified packet with
-    | ValueSome problem -> unreadable step problem
-    | ValueNone ->
-        let h = Ipv4.readHeader packet
-        let headerLength = h.HeaderLength
-        let body = packet.Slice(headerLength, h.PayloadLength)
+    if not packet.IsEmpty && packet[0] >>> 4 = 6uy then
+        receive6 now packet step
+    else
 
-        if h.Destination.Value <> step.Host.Options.Address.Value then
-            step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
-        elif not h.Source.CanBeSource || h.Source.Value = step.Host.Options.Address.Value then
-            // Dropped before TCP or ICMP sees it: no reset, SYN-ACK or echo reply.
-            step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
-        elif h.MoreFragments || h.FragmentOffset <> 0us then
-            step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
-        elif h.Protocol = IpProtocol.Tcp then
-            lendChallengeAcks step now
-            onTcp step now h.Source h.Destination headerLength body
-            takeBackChallengeAcks step
-        elif h.Protocol = IpProtocol.Icmp then
-            onIcmp step now h body
-        else
-            step.Count(fun c ->
-                { c with
-                    UnknownProtocol = c.UnknownProtocol + 1L
-                })
+        match Ipv4.problemVerified packet with
+        | ValueSome problem -> unreadable step problem
+        | ValueNone ->
+            let h = Ipv4.readHeader packet
+            let headerLength = h.HeaderLength
+            let body = packet.Slice(headerLength, h.PayloadLength)
+
+            if h.Destination.Value <> step.Host.Options.Address.Value then
+                step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
+            elif not h.Source.CanBeSource || h.Source.Value = step.Host.Options.Address.Value then
+                // Dropped before TCP or ICMP sees it: no reset, SYN-ACK or echo reply.
+                step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
+            elif h.MoreFragments || h.FragmentOffset <> 0us then
+                step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
+            elif h.Protocol = IpProtocol.Tcp then
+                lendChallengeAcks step now
+                onTcp step now (IpAddress.OfIpv4 h.Source) (IpAddress.OfIpv4 h.Destination) headerLength body
+                takeBackChallengeAcks step
+            elif h.Protocol = IpProtocol.Icmp then
+                onIcmp step now h body
+            else
+                step.Count(fun c ->
+                    { c with
+                        UnknownProtocol = c.UnknownProtocol + 1L
+                    })
 
 /// Starts listening on `port` of `host`, in place.
 /// Listens on `port`; the connections it accepts take `options` (the host's, or a
@@ -524,7 +631,7 @@ let listenIn (options: ConnectionOptions) (port: uint16) (backlog: int) (host: H
             {
                 Port = port
                 Backlog = max 1 backlog
-                Template = Connection.listen options host.Options.Address port
+                Template = Connection.listen options (IpAddress.OfIpv4 host.Options.Address) port
                 HalfOpen = ImmutableHashSet<FourTuple>.Empty
                 Ready = []
                 LastCookieAt = Int64.MinValue / 2L
@@ -553,14 +660,15 @@ let shallowCopy (host: Host) =
 /// destination plus a counter, so successive connections to one destination get
 /// successive ports while no one can tell which ports other destinations get.
 /// The connection takes `options` (the host's, or its own buffer sizes).
-let connectStep (options: ConnectionOptions) (now: int64) (remote: Ipv4Address) (remotePort: uint16) (step: Step) =
+let connectStep (options: ConnectionOptions) (now: int64) (remote: IpAddress) (remotePort: uint16) (step: Step) =
     let host = step.Host
     let o = host.Options
     let span = o.EphemeralLast - o.EphemeralFirst + 1
+    let local = ourAddressFor host remote
 
     let tupleAt (port: int) =
         {
-            LocalAddress = o.Address
+            LocalAddress = local
             LocalPort = uint16 port
             RemoteAddress = remote
             RemotePort = remotePort
@@ -571,7 +679,7 @@ let connectStep (options: ConnectionOptions) (now: int64) (remote: Ipv4Address) 
         && not (host.Table.ContainsKey(tupleAt port))
 
     let offset =
-        Isn.ephemeralOffset o.Connection.IsnKey o.Address remote remotePort
+        Isn.ephemeralOffset o.Connection.IsnKey local remote remotePort
         + uint32 host.NextEphemeral
 
     let candidates =
@@ -579,15 +687,21 @@ let connectStep (options: ConnectionOptions) (now: int64) (remote: Ipv4Address) 
 
     let full = atConnectionLimit step
 
-    match (if full then None else candidates |> Seq.tryFind free) with
+    match
+        (if full || local.High = 0UL && local.Low = 0UL then
+             None
+         else
+             candidates |> Seq.tryFind free)
+    with
     | None when full -> Error TooManyConnections
+    | None when local.High = 0UL && local.Low = 0UL -> Error(NoAddressFor remote)
     | None -> Error NoEphemeralPort
     | Some port ->
         let tuple = tupleAt port
         host.NextEphemeral <- host.NextEphemeral + 1
 
         let c =
-            Connection.Owned.connect options now o.Address (uint16 port) remote remotePort step.Out.ConnectionOutbox
+            Connection.Owned.connect options now local (uint16 port) remote remotePort step.Out.ConnectionOutbox
 
         record step tuple c true 0
         Ok tuple

@@ -46,10 +46,7 @@ val internal tryListener: host: Stack.Core.Host.Host -> port: uint16 -> Stack.Co
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
 val internal datagram:
-    host: Stack.Core.Host.Host ->
-    destination: Stack.Core.Wire.Ipv4Address ->
-    tcp: Stack.Core.Wire.TcpHeader ->
-        byte array
+    host: Stack.Core.Host.Host -> destination: Stack.Core.Wire.IpAddress -> tcp: Stack.Core.Wire.TcpHeader -> byte array
 
 val internal isConnected: output: Stack.Core.Tcp.Output -> bool
 
@@ -70,7 +67,7 @@ val internal record:
     payloadStart: int ->
         unit
 
-val internal reset: step: Step -> source: Stack.Core.Wire.Ipv4Address -> incoming: Stack.Core.Tcp.Incoming -> unit
+val internal reset: step: Step -> source: Stack.Core.Wire.IpAddress -> incoming: Stack.Core.Tcp.Incoming -> unit
 
 /// The handshake's last ACK for a listener that has no connection for it: if it returns
 /// a cookie of ours, the connection it rebuilds joins the accept queue. False if not.
@@ -110,8 +107,8 @@ val internal onTcpUnusual:
 val internal onTcp:
     step: Step ->
     now: int64 ->
-    source: Stack.Core.Wire.Ipv4Address ->
-    destination: Stack.Core.Wire.Ipv4Address ->
+    source: Stack.Core.Wire.IpAddress ->
+    destination: Stack.Core.Wire.IpAddress ->
     payloadBase: int ->
     body: System.ReadOnlySpan<byte> ->
         unit
@@ -150,7 +147,7 @@ val internal shallowCopy: host: Stack.Core.Host.Host -> Stack.Core.Host.Host
 val internal connectStep:
     options: Stack.Core.Tcp.ConnectionOptions ->
     now: int64 ->
-    remote: Stack.Core.Wire.Ipv4Address ->
+    remote: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
     step: Step ->
         Result<Stack.Core.Host.FourTuple, Stack.Core.Host.HostError>

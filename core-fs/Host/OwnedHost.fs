@@ -38,7 +38,7 @@ type OwnedHost =
     static member TryConnect
         (
             now: int64,
-            remote: Ipv4Address,
+            remote: IpAddress,
             remotePort: uint16,
             sendBufferSize: int,
             receiveBufferSize: int,

@@ -31,7 +31,7 @@ type OwnedHost =
     /// when no port or room is left.
     static member TryConnect:
         now: int64 *
-        remote: Stack.Core.Wire.Ipv4Address *
+        remote: Stack.Core.Wire.IpAddress *
         remotePort: uint16 *
         sendBufferSize: int *
         receiveBufferSize: int *

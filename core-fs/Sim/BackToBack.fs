@@ -225,13 +225,13 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     /// A opens the connection.
     member _.Connect() =
         if owned then
-            match Host.Owned.connect now addressB 80us a outbox with
+            match Host.Owned.connect now (IpAddress.OfIpv4 addressB) 80us a outbox with
             | Ok tuple ->
                 tupleA <- tuple
                 apply true ReadOnlySpan.Empty outbox.Transmits outbox.Connections
             | Error e -> failwith $"connect: {e}"
         else
-            match Host.connect now addressB 80us a with
+            match Host.connect now (IpAddress.OfIpv4 addressB) 80us a with
             | Ok(struct (host, tuple, out)) ->
                 a <- host
                 tupleA <- tuple

@@ -383,7 +383,7 @@ let run (config: Config) : Result =
                 e.CloseSent <- true
                 command address Command.Close
 
-    match Host.connect 0L addressB Port net.Hosts[addressA] with
+    match Host.connect 0L (IpAddress.OfIpv4 addressB) Port net.Hosts[addressA] with
     | Error e -> failwith $"connect: {e}"
     | Ok(struct (host, tuple, output)) ->
         net.Update host

@@ -19,14 +19,14 @@ let MinMss = 48
 [<Literal>]
 let MinPathMtu = 552
 
-let private create (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) (state: State) =
+let private create (options: ConnectionOptions) (localAddress: IpAddress) (localPort: uint16) (state: State) =
     let zero = SeqNum 0u
 
     {
         Options = options
         LocalAddress = localAddress
         LocalPort = localPort
-        RemoteAddress = Ipv4Address 0u
+        RemoteAddress = IpAddress(0UL, 0UL)
         RemotePort = 0us
         State = state
         ActiveOpen = false
@@ -127,7 +127,7 @@ let private initSend (c: Connection) (now: int64) =
     initSendFrom c (Isn.generate c.Options.IsnKey now c.LocalAddress c.LocalPort c.RemoteAddress c.RemotePort)
 
 /// A connection waiting in LISTEN on a local address and port (passive open).
-let listen (options: ConnectionOptions) (localAddress: Ipv4Address) (localPort: uint16) =
+let listen (options: ConnectionOptions) (localAddress: IpAddress) (localPort: uint16) =
     create options localAddress localPort State.Listen
 
 /// What a step changed that a driver tracks, since the last report: segments sent again,
@@ -172,9 +172,9 @@ let inline private startTimer (kind: Timers.Kind) (deadline: int64) (c: Connecti
 let private open'
     (options: ConnectionOptions)
     (now: int64)
-    (localAddress: Ipv4Address)
+    (localAddress: IpAddress)
     (localPort: uint16)
-    (remoteAddress: Ipv4Address)
+    (remoteAddress: IpAddress)
     (remotePort: uint16)
     (box: Outbox)
     =
@@ -263,7 +263,7 @@ let private negotiate (c: Connection) (now: int64) (incoming: inref<Incoming>) (
         | ValueSome m when m > 0us -> max MinMss (int m)
         | _ -> 536
 
-    c.SndMss <- (max MinMss (min peerMss o.Mss)) - (if c.TimestampsOn then 12 else 0)
+    c.SndMss <- (max MinMss (min peerMss c.LocalMss)) - (if c.TimestampsOn then 12 else 0)
     c.Congestion <- o.CongestionControl c.SndMss
 
     match offered.Timestamps with
@@ -739,7 +739,7 @@ let private icmpErrorStep (now: int64) (problem: IcmpProblem) (quotedSeq: SeqNum
             enterClosed c box
         | IcmpProblem.PacketTooBig mtu ->
             let options = if c.TimestampsOn then 12 else 0
-            let mss = max MinPathMtu mtu - 40 - options
+            let mss = max c.MinPathMtu mtu - c.HeadersLength - options
 
             // Only a smaller path MTU means anything (RFC 1191): an error that repeats
             // the current size, or a larger one, changes nothing.

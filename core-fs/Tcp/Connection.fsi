@@ -20,7 +20,7 @@ val MinPathMtu: int = 552
 /// A connection waiting in LISTEN on a local address and port (passive open).
 val listen:
     options: Stack.Core.Tcp.ConnectionOptions ->
-    localAddress: Stack.Core.Wire.Ipv4Address ->
+    localAddress: Stack.Core.Wire.IpAddress ->
     localPort: uint16 ->
         Stack.Core.Tcp.Connection
 
@@ -32,9 +32,9 @@ val internal report: c: Stack.Core.Tcp.Connection -> struct (int * Stack.Core.Tc
 val connect:
     options: Stack.Core.Tcp.ConnectionOptions ->
     now: int64 ->
-    localAddress: Stack.Core.Wire.Ipv4Address ->
+    localAddress: Stack.Core.Wire.IpAddress ->
     localPort: uint16 ->
-    remoteAddress: Stack.Core.Wire.Ipv4Address ->
+    remoteAddress: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
         struct (Stack.Core.Tcp.Connection * Stack.Core.Tcp.Output)
 
@@ -97,9 +97,9 @@ module Owned =
     val connect:
         options: Stack.Core.Tcp.ConnectionOptions ->
         now: int64 ->
-        localAddress: Stack.Core.Wire.Ipv4Address ->
+        localAddress: Stack.Core.Wire.IpAddress ->
         localPort: uint16 ->
-        remoteAddress: Stack.Core.Wire.Ipv4Address ->
+        remoteAddress: Stack.Core.Wire.IpAddress ->
         remotePort: uint16 ->
         outbox: Stack.Core.Tcp.Outbox ->
             Stack.Core.Tcp.Connection

@@ -130,7 +130,7 @@ let advertiseWindow (c: Connection) =
     let available = max 0 (c.RcvBuffer - c.RcvUnread)
     let candidate = c.RcvNxt + available
     let current = SeqNum.max c.RcvEdge c.RcvNxt
-    let threshold = min (c.RcvBuffer / 2) c.Options.Mss
+    let threshold = min (c.RcvBuffer / 2) c.LocalMss
 
     if candidate - current >= max 1 threshold then
         c.RcvEdge <- candidate
@@ -223,7 +223,7 @@ let syn (c: Connection) (now: int64) (box: Outbox) =
                    TcpFlags.Syn) with
             AcknowledgmentNumber = (if isSynAck then c.RcvNxt.Value else 0u)
             Window = window
-            Options = synOptions o.Mss sack timestamps shift
+            Options = synOptions c.LocalMss sack timestamps shift
         }
 
     if isSynAck then

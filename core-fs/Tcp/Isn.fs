@@ -82,25 +82,37 @@ type private Purpose =
 let private hashWith
     (key: IsnKey)
     (purpose: Purpose)
-    (localAddress: Ipv4Address)
+    (localAddress: IpAddress)
     (localPort: uint16)
-    (remoteAddress: Ipv4Address)
+    (remoteAddress: IpAddress)
     (remotePort: uint16)
     (extra: uint32)
     =
-    let data = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 17), 17)
-    BinaryPrimitives.WriteUInt32BigEndian(data.Slice(0, 4), localAddress.Value)
-    BinaryPrimitives.WriteUInt32BigEndian(data.Slice(4, 4), remoteAddress.Value)
-    BinaryPrimitives.WriteUInt16BigEndian(data.Slice(8, 2), localPort)
-    BinaryPrimitives.WriteUInt16BigEndian(data.Slice(10, 2), remotePort)
-    data[12] <- byte purpose
-    BinaryPrimitives.WriteUInt32BigEndian(data.Slice(13, 4), extra)
-    // The ISN's input stays the 12 bytes of the tuple alone, as it always was.
+    let data = Span<byte>(NativePtr.toVoidPtr (NativePtr.stackalloc<byte> 41), 41)
+
+    // Two IPv4 addresses take their 4 bytes each, as they always did; IPv6 its 16.
+    let addresses =
+        if localAddress.IsIpv4 && remoteAddress.IsIpv4 then
+            BinaryPrimitives.WriteUInt32BigEndian(data.Slice(0, 4), localAddress.Ipv4.Value)
+            BinaryPrimitives.WriteUInt32BigEndian(data.Slice(4, 4), remoteAddress.Ipv4.Value)
+            8
+        else
+            BinaryPrimitives.WriteUInt64BigEndian(data.Slice(0, 8), localAddress.High)
+            BinaryPrimitives.WriteUInt64BigEndian(data.Slice(8, 8), localAddress.Low)
+            BinaryPrimitives.WriteUInt64BigEndian(data.Slice(16, 8), remoteAddress.High)
+            BinaryPrimitives.WriteUInt64BigEndian(data.Slice(24, 8), remoteAddress.Low)
+            32
+
+    BinaryPrimitives.WriteUInt16BigEndian(data.Slice(addresses, 2), localPort)
+    BinaryPrimitives.WriteUInt16BigEndian(data.Slice(addresses + 2, 2), remotePort)
+    data[addresses + 4] <- byte purpose
+    BinaryPrimitives.WriteUInt32BigEndian(data.Slice(addresses + 5, 4), extra)
+    // The ISN's input stays the tuple alone, as it always was.
     let length =
         match purpose with
-        | Purpose.Isn -> 12
-        | Purpose.CookieOfTime -> 17
-        | _ -> 13
+        | Purpose.Isn -> addresses + 4
+        | Purpose.CookieOfTime -> addresses + 9
+        | _ -> addresses + 5
 
     sipHash24 key.K0 key.K1 (Span<byte>.op_Implicit(data.Slice(0, length)))
 
@@ -113,9 +125,9 @@ let private hashOf key purpose localAddress localPort remoteAddress remotePort =
 let generate
     (key: IsnKey)
     (nowMicros: int64)
-    (localAddress: Ipv4Address)
+    (localAddress: IpAddress)
     (localPort: uint16)
-    (remoteAddress: Ipv4Address)
+    (remoteAddress: IpAddress)
     (remotePort: uint16)
     : SeqNum =
     let f =
@@ -128,9 +140,9 @@ let generate
 /// 4-tuple, so its TSvals tell nothing of the host's uptime or of its other connections.
 let timestampOffset
     (key: IsnKey)
-    (localAddress: Ipv4Address)
+    (localAddress: IpAddress)
     (localPort: uint16)
-    (remoteAddress: Ipv4Address)
+    (remoteAddress: IpAddress)
     (remotePort: uint16)
     : uint32 =
     uint32 (hashOf key Purpose.TimestampOffset localAddress localPort remoteAddress remotePort)
@@ -139,8 +151,38 @@ let timestampOffset
 /// host's counter is added (RFC 6056 3.3.3, algorithm 3): a keyed hash of the local
 /// address and the remote end, so the ports one destination sees say nothing of those
 /// another sees, and cannot be guessed.
-let ephemeralOffset (key: IsnKey) (localAddress: Ipv4Address) (remoteAddress: Ipv4Address) (remotePort: uint16) =
+let ephemeralOffset (key: IsnKey) (localAddress: IpAddress) (remoteAddress: IpAddress) (remotePort: uint16) =
     uint32 (hashOf key Purpose.EphemeralPort localAddress 0us remoteAddress remotePort)
+
+/// The IPv6 flow label of a connection (RFC 6437 3): the same for all its packets,
+/// unpredictable from outside, and never 0. A keyed mix of the 4-tuple rather than the
+/// ISN's hash, since it is taken for every packet written and guards nothing.
+let flowLabel
+    (key: IsnKey)
+    (localAddress: IpAddress)
+    (localPort: uint16)
+    (remoteAddress: IpAddress)
+    (remotePort: uint16)
+    =
+    let inline mix (x: uint64) =
+        let x = (x ^^^ (x >>> 33)) * 0xFF51AFD7ED558CCDUL
+        let x = (x ^^^ (x >>> 33)) * 0xC4CEB9FE1A85EC53UL
+        x ^^^ (x >>> 33)
+
+    let ports = (uint64 localPort <<< 16) ||| uint64 remotePort
+
+    let h =
+        mix (
+            key.K0
+            ^^^ localAddress.Low
+            ^^^ mix (
+                remoteAddress.Low
+                ^^^ key.K1
+                ^^^ mix (ports ^^^ remoteAddress.High ^^^ localAddress.High)
+            )
+        )
+
+    max 1u (uint32 h &&& 0xFFFFFu)
 
 /// SYN cookies (RFC 4987 3.6): the ISN of a SYN-ACK sent without keeping any state, from
 /// which the connection is rebuilt when the handshake's ACK returns it. It carries the
@@ -165,7 +207,7 @@ module SynCookie =
         i
 
     /// A connection's two ends: our address and port, then the peer's.
-    type Ends = (struct (Ipv4Address * uint16 * Ipv4Address * uint16))
+    type Ends = (struct (IpAddress * uint16 * IpAddress * uint16))
 
     let private keyed key purpose (ends: Ends) extra =
         let struct (localAddress, localPort, remoteAddress, remotePort) = ends

@@ -20,9 +20,9 @@ val sipHash24: k0: uint64 -> k1: uint64 -> data: System.ReadOnlySpan<byte> -> ui
 val generate:
     key: IsnKey ->
     nowMicros: int64 ->
-    localAddress: Stack.Core.Wire.Ipv4Address ->
+    localAddress: Stack.Core.Wire.IpAddress ->
     localPort: uint16 ->
-    remoteAddress: Stack.Core.Wire.Ipv4Address ->
+    remoteAddress: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
         Stack.Core.Tcp.SeqNum
 
@@ -30,9 +30,9 @@ val generate:
 /// 4-tuple, so its TSvals tell nothing of the host's uptime or of its other connections.
 val timestampOffset:
     key: IsnKey ->
-    localAddress: Stack.Core.Wire.Ipv4Address ->
+    localAddress: Stack.Core.Wire.IpAddress ->
     localPort: uint16 ->
-    remoteAddress: Stack.Core.Wire.Ipv4Address ->
+    remoteAddress: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
         uint32
 
@@ -42,8 +42,19 @@ val timestampOffset:
 /// another sees, and cannot be guessed.
 val ephemeralOffset:
     key: IsnKey ->
-    localAddress: Stack.Core.Wire.Ipv4Address ->
-    remoteAddress: Stack.Core.Wire.Ipv4Address ->
+    localAddress: Stack.Core.Wire.IpAddress ->
+    remoteAddress: Stack.Core.Wire.IpAddress ->
+    remotePort: uint16 ->
+        uint32
+
+/// The IPv6 flow label of a connection (RFC 6437 3): the same for all its packets,
+/// unpredictable from outside, and never 0. A keyed mix of the 4-tuple rather than the
+/// ISN's hash, since it is taken for every packet written and guards nothing.
+val flowLabel:
+    key: IsnKey ->
+    localAddress: Stack.Core.Wire.IpAddress ->
+    localPort: uint16 ->
+    remoteAddress: Stack.Core.Wire.IpAddress ->
     remotePort: uint16 ->
         uint32
 
@@ -62,7 +73,7 @@ module SynCookie =
     val mssIndex: mss: int -> int
 
     /// A connection's two ends: our address and port, then the peer's.
-    type Ends = (struct (Stack.Core.Wire.Ipv4Address * uint16 * Stack.Core.Wire.Ipv4Address * uint16))
+    type Ends = (struct (Stack.Core.Wire.IpAddress * uint16 * Stack.Core.Wire.IpAddress * uint16))
 
     /// The cookie (our ISN) for a SYN with sequence number `peerIsn`.
     val make: key: IsnKey -> nowMicros: int64 -> ends: Ends -> peerIsn: uint32 -> mssIndex: int -> uint32

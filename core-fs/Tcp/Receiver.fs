@@ -110,7 +110,7 @@ let onText (c: Connection) (box: Outbox) (incoming: inref<Incoming>) =
 
         // Counted in full-sized segments, so that a segment the kernel coalesced (64 KiB
         // through a TUN device with offloads) is acknowledged at once, as Linux does.
-        c.UnackedSegments <- c.UnackedSegments + max 1 (incoming.PayloadLength / c.Options.Mss)
+        c.UnackedSegments <- c.UnackedSegments + max 1 (incoming.PayloadLength / c.LocalMss)
         not inOrder || holesBefore || c.UnackedSegments >= 2
 
 /// An unacceptable segment gets an ACK (RFC 9293 3.10.7.4), except a reset. An empty one
@@ -157,7 +157,7 @@ let autotune (c: Connection) (now: int64) (consumed: int) =
 /// MSS (or half the buffer); a larger one only once it at least doubles from half the
 /// buffer or less, as Linux does. Otherwise the next ACK carries it.
 let windowUpdate (c: Connection) (now: int64) (box: Outbox) =
-    let mss = c.Options.Mss
+    let mss = c.LocalMss
     let buffer = c.RcvBuffer
     let available = max 0 (buffer - c.RcvUnread)
     let growth = (c.RcvNxt + available) - c.RcvEdge

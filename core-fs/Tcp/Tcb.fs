@@ -64,9 +64,9 @@ type Connection =
         {
             /// Fixed at open but for what `Command.SetNoDelay` and `SetKeepalive` change.
             mutable Options: ConnectionOptions
-            mutable LocalAddress: Ipv4Address
+            mutable LocalAddress: IpAddress
             LocalPort: uint16
-            mutable RemoteAddress: Ipv4Address
+            mutable RemoteAddress: IpAddress
             mutable RemotePort: uint16
             mutable State: State
             /// Opened by connect (or a simultaneous open), not from LISTEN.
@@ -203,6 +203,21 @@ type Connection =
         }
 
     member c.CurrentState = c.State
+
+    /// The MSS this end offers: the options' (set for IPv4's 40 bytes of headers) less
+    /// the 20 more an IPv6 header takes.
+    member c.LocalMss =
+        if c.RemoteAddress.IsIpv4 then
+            c.Options.Mss
+        else
+            c.Options.Mss - 20
+
+    /// The smallest path MTU believed from ICMP: IPv4's 552 (as Linux), IPv6's 1280
+    /// (RFC 8200 5).
+    member c.MinPathMtu = if c.RemoteAddress.IsIpv4 then 552 else 1280
+
+    /// IP and TCP header bytes of a segment without options.
+    member c.HeadersLength = if c.RemoteAddress.IsIpv4 then 40 else 60
     member c.Local = struct (c.LocalAddress, c.LocalPort)
     member c.Remote = struct (c.RemoteAddress, c.RemotePort)
     member c.InitialSendSequence = c.Iss

@@ -66,9 +66,9 @@ type Connection =
 
             /// Fixed at open but for what `Command.SetNoDelay` and `SetKeepalive` change.
             mutable Options: ConnectionOptions
-            mutable LocalAddress: Stack.Core.Wire.Ipv4Address
+            mutable LocalAddress: Stack.Core.Wire.IpAddress
             LocalPort: uint16
-            mutable RemoteAddress: Stack.Core.Wire.Ipv4Address
+            mutable RemoteAddress: Stack.Core.Wire.IpAddress
             mutable RemotePort: uint16
             mutable State: State
 
@@ -246,7 +246,18 @@ type Connection =
 
     member InitialSendSequence: SeqNum
 
-    member Local: struct (Stack.Core.Wire.Ipv4Address * uint16)
+    member Local: struct (Stack.Core.Wire.IpAddress * uint16)
+
+    /// The MSS this end offers: the options' (set for IPv4's 40 bytes of headers) less
+    /// the 20 more an IPv6 header takes.
+    member LocalMss: int
+
+    /// The smallest path MTU believed from ICMP: IPv4's 552 (as Linux), IPv6's 1280
+    /// (RFC 8200 5).
+    member MinPathMtu: int
+
+    /// IP and TCP header bytes of a segment without options.
+    member HeadersLength: int
 
     member LossProbeCount: int64
 
@@ -264,7 +275,7 @@ type Connection =
     /// The receive window last advertised, in bytes.
     member ReceiveWindow: int
 
-    member Remote: struct (Stack.Core.Wire.Ipv4Address * uint16)
+    member Remote: struct (Stack.Core.Wire.IpAddress * uint16)
 
     member RetransmissionCount: int64
 

@@ -177,8 +177,8 @@ type Note =
 [<Struct>]
 type Incoming =
     {
-        Source: Ipv4Address
-        Destination: Ipv4Address
+        Source: IpAddress
+        Destination: IpAddress
         mutable Header: TcpHeader
         PayloadLength: int
     }

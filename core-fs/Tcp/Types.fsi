@@ -171,8 +171,8 @@ type Note =
 [<NoComparison; Struct>]
 type Incoming =
     {
-        Source: Stack.Core.Wire.Ipv4Address
-        Destination: Stack.Core.Wire.Ipv4Address
+        Source: Stack.Core.Wire.IpAddress
+        Destination: Stack.Core.Wire.IpAddress
         mutable Header: Stack.Core.Wire.TcpHeader
         PayloadLength: int
     }

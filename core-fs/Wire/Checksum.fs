@@ -294,49 +294,27 @@ let isValid (data: ReadOnlySpan<byte>) : bool =
     // All ones reads the same in either byte order: no swap needed.
     fold64 (sumNative data) = 0xFFFFu
 
-/// The pseudo-header's 16-bit words summed wide in the machine's byte order, ready to add
-/// to a native sum of the segment: no fold or swap until the end.
-let inline private pseudoHeaderNative (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (length: int) =
-    let inline halves (v: uint32) =
-        uint64 (v &&& 0xFFFFu) + uint64 (v >>> 16)
-
-    if BitConverter.IsLittleEndian then
-        halves (BinaryPrimitives.ReverseEndianness source.Value)
-        + halves (BinaryPrimitives.ReverseEndianness destination.Value)
-        + (uint64 protocol <<< 8)
-        + uint64 (BinaryPrimitives.ReverseEndianness(uint16 length))
-    else
-        halves source.Value
-        + halves destination.Value
+/// The sum of the pseudo-header that TCP and UDP checksums cover, for either family
+/// (IPv4: RFC 9293 3.1, IPv6: RFC 8200 8.1; they agree for a mapped IPv4 address).
+[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
+let pseudoHeader (source: IpAddress) (destination: IpAddress) (protocol: byte) (length: int) : uint32 =
+    fold64 (
+        source.WordSum
+        + destination.WordSum
         + uint64 protocol
-        + uint64 (uint16 length)
+        + uint64 (uint32 length >>> 16)
+        + uint64 (uint32 length &&& 0xFFFFu)
+    )
 
-/// True when a TCP or UDP segment's checksum is right for its IPv4 pseudo-header.
+/// True when a TCP, UDP or ICMPv6 message's checksum is right for its pseudo-header.
 [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
 let isValidWithPseudoHeader
-    (source: Ipv4Address)
-    (destination: Ipv4Address)
+    (source: IpAddress)
+    (destination: IpAddress)
     (protocol: byte)
     (segment: ReadOnlySpan<byte>)
     =
-    fold64 (
-        sumNative segment
-        + pseudoHeaderNative source destination protocol segment.Length
-    )
-        =
-        0xFFFFu
-
-/// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
-[<MethodImpl(MethodImplOptions.AggressiveInlining)>]
-let pseudoHeader (source: Ipv4Address) (destination: Ipv4Address) (protocol: byte) (length: int) : uint32 =
-    fold64 (
-        uint64 (source.Value >>> 16)
-        + uint64 (source.Value &&& 0xFFFFu)
-        + uint64 (destination.Value >>> 16)
-        + uint64 (destination.Value &&& 0xFFFFu)
-        + uint64 protocol
-        + uint64 (uint32 length &&& 0xFFFFu)
-    )
+    add (wireOrder (sumNative segment)) (pseudoHeader source destination protocol segment.Length) = 0xFFFFu
 
 /// RFC 1624 equation 3: the new checksum after one 16-bit word of the covered data
 /// changed from `oldWord` to `newWord`, without summing the data again.

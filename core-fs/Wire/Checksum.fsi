@@ -57,23 +57,24 @@ val compute: data: System.ReadOnlySpan<byte> -> uint16
 [<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
 val isValid: data: System.ReadOnlySpan<byte> -> bool
 
-/// True when a TCP or UDP segment's checksum is right for its IPv4 pseudo-header.
-[<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
-val isValidWithPseudoHeader:
-    source: Stack.Core.Wire.Ipv4Address ->
-    destination: Stack.Core.Wire.Ipv4Address ->
-    protocol: byte ->
-    segment: System.ReadOnlySpan<byte> ->
-        bool
-
-/// The sum of the IPv4 pseudo-header that TCP and UDP checksums cover (RFC 9293 3.1).
+/// The sum of the pseudo-header that TCP and UDP checksums cover, for either family
+/// (IPv4: RFC 9293 3.1, IPv6: RFC 8200 8.1; they agree for a mapped IPv4 address).
 [<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
 val pseudoHeader:
-    source: Stack.Core.Wire.Ipv4Address ->
-    destination: Stack.Core.Wire.Ipv4Address ->
+    source: Stack.Core.Wire.IpAddress ->
+    destination: Stack.Core.Wire.IpAddress ->
     protocol: byte ->
     length: int ->
         uint32
+
+/// True when a TCP, UDP or ICMPv6 message's checksum is right for its pseudo-header.
+[<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
+val isValidWithPseudoHeader:
+    source: Stack.Core.Wire.IpAddress ->
+    destination: Stack.Core.Wire.IpAddress ->
+    protocol: byte ->
+    segment: System.ReadOnlySpan<byte> ->
+        bool
 
 /// RFC 1624 equation 3: the new checksum after one 16-bit word of the covered data
 /// changed from `oldWord` to `newWord`, without summing the data again.

@@ -20,6 +20,8 @@ module IpProtocol =
         | Icmp -> "ICMP"
         | Tcp -> "TCP"
         | Udp -> "UDP"
+        | 58uy -> "ICMPv6"
+        | 59uy -> "no next header"
         | other -> $"protocol {other}"
 
 /// An IPv4 header (RFC 791) as values. The checksum and the lengths on the wire follow

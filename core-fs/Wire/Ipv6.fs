@@ -3,40 +3,6 @@ namespace Stack.Core.Wire
 open System
 open System.Buffers.Binary
 
-/// An IPv6 address: its 128 bits as two 64-bit halves, the most significant first, as on
-/// the wire.
-[<Struct>]
-type Ipv6Address =
-    {
-        High: uint64
-        Low: uint64
-    }
-
-    /// The address in its 16 bytes, as the wire carries it.
-    member a.Bytes =
-        let bytes = Array.zeroCreate<byte> 16
-        BinaryPrimitives.WriteUInt64BigEndian(Span(bytes, 0, 8), a.High)
-        BinaryPrimitives.WriteUInt64BigEndian(Span(bytes, 8, 8), a.Low)
-        bytes
-
-    /// The address read from the first 16 bytes of `bytes`.
-    static member Read(bytes: ReadOnlySpan<byte>) =
-        {
-            High = BinaryPrimitives.ReadUInt64BigEndian bytes
-            Low = BinaryPrimitives.ReadUInt64BigEndian(bytes.Slice 8)
-        }
-
-    /// The address in RFC 5952's text form ("fd00::2").
-    override a.ToString() =
-        Net.IPAddress(ReadOnlySpan(a.Bytes)).ToString()
-
-    /// Parses IPv6 text; None for anything else (an IPv4 address included).
-    static member TryParse(text: string) =
-        match Net.IPAddress.TryParse text with
-        | true, ip when ip.AddressFamily = Net.Sockets.AddressFamily.InterNetworkV6 && ip.ScopeId = 0L ->
-            Some(Ipv6Address.Read(ReadOnlySpan(ip.GetAddressBytes())))
-        | _ -> None
-
 /// The fixed IPv6 header (RFC 8200 section 3).
 [<Struct>]
 type Ipv6Header =
@@ -94,6 +60,18 @@ module Ipv6 =
     [<Literal>]
     let private Authentication = 51uy
 
+    /// The fixed header's fields, from at least 40 bytes.
+    let private readFixed (bytes: ReadOnlySpan<byte>) (first: uint32) =
+        {
+            TrafficClass = byte ((first >>> 20) &&& 0xFFu)
+            FlowLabel = first &&& 0xFFFFFu
+            PayloadLength = int (BinaryPrimitives.ReadUInt16BigEndian(bytes.Slice 4))
+            NextHeader = bytes[6]
+            HopLimit = bytes[7]
+            Source = Ipv6Address.Read(bytes.Slice 8)
+            Destination = Ipv6Address.Read(bytes.Slice 24)
+        }
+
     /// Reads the fixed header: the version must be 6, and the payload length within the
     /// bytes given (bytes beyond it are ignored).
     let tryParseHeader (bytes: ReadOnlySpan<byte>) : Result<Ipv6Header, ParseError> =
@@ -102,23 +80,69 @@ module Ipv6 =
         else
             let first = BinaryPrimitives.ReadUInt32BigEndian bytes
             let version = int (first >>> 28)
-            let payloadLength = int (BinaryPrimitives.ReadUInt16BigEndian(bytes.Slice 4))
+            let header = readFixed bytes first
 
             if version <> 6 then
                 Error(BadVersion version)
-            elif HeaderLength + payloadLength > bytes.Length then
-                Error(BadTotalLength(HeaderLength + payloadLength, HeaderLength, bytes.Length))
+            elif HeaderLength + header.PayloadLength > bytes.Length then
+                Error(BadTotalLength(HeaderLength + header.PayloadLength, HeaderLength, bytes.Length))
             else
-                Ok
-                    {
-                        TrafficClass = byte ((first >>> 20) &&& 0xFFu)
-                        FlowLabel = first &&& 0xFFFFFu
-                        PayloadLength = payloadLength
-                        NextHeader = bytes[6]
-                        HopLimit = bytes[7]
-                        Source = Ipv6Address.Read(bytes.Slice 8)
-                        Destination = Ipv6Address.Read(bytes.Slice 24)
-                    }
+                Ok header
+
+    let private isExtension (h: byte) =
+        h = HopByHop
+        || h = Routing
+        || h = FragmentHeader
+        || h = DestinationOptions
+        || h = Authentication
+
+    /// Walks the extension headers after the fixed header, up to `finish`.
+    let private walk (bytes: ReadOnlySpan<byte>) (header: Ipv6Header) (finish: int) : Result<Ipv6Payload, ParseError> =
+        let mutable next = header.NextHeader
+        let mutable offset = HeaderLength
+        let mutable count = 0
+        let mutable fragment = ValueNone
+        let mutable error = ValueNone
+
+        while error.IsNone && isExtension next do
+            if next = HopByHop && count > 0 then
+                error <- ValueSome(Unsupported(Layer.Ipv6, "hop-by-hop options after another header"))
+            elif count = MaxExtensionHeaders then
+                error <- ValueSome(Unsupported(Layer.Ipv6, $"more than {MaxExtensionHeaders} extension headers"))
+            elif offset + 8 > finish then
+                error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + 8, finish))
+            else
+                let length =
+                    if next = FragmentHeader then
+                        8
+                    elif next = Authentication then
+                        (int bytes[offset + 1] + 2) * 4
+                    else
+                        (int bytes[offset + 1] + 1) * 8
+
+                if offset + length > finish then
+                    error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + length, finish))
+                else
+                    if next = FragmentHeader then
+                        let field = BinaryPrimitives.ReadUInt16BigEndian(bytes.Slice(offset + 2))
+                        let id = BinaryPrimitives.ReadUInt32BigEndian(bytes.Slice(offset + 4))
+                        fragment <- ValueSome(struct (int (field &&& 0xFFF8us), field &&& 1us = 1us, id))
+
+                    next <- bytes[offset]
+                    offset <- offset + length
+                    count <- count + 1
+
+        match error with
+        | ValueSome e -> Error e
+        | ValueNone ->
+            Ok
+                {
+                    Header = header
+                    Protocol = next
+                    Offset = offset
+                    Length = finish - offset
+                    Fragment = fragment
+                }
 
     /// Reads the fixed header and walks the extension headers to the upper layer
     /// (RFC 8200 section 4): hop-by-hop options (first only), routing, fragment,
@@ -127,60 +151,45 @@ module Ipv6 =
     let tryParse (bytes: ReadOnlySpan<byte>) : Result<Ipv6Payload, ParseError> =
         match tryParseHeader bytes with
         | Error e -> Error e
-        | Ok header ->
-            let finish = HeaderLength + header.PayloadLength
-            let mutable next = header.NextHeader
-            let mutable offset = HeaderLength
-            let mutable count = 0
-            let mutable fragment = ValueNone
-            let mutable error = ValueNone
+        | Ok header -> walk bytes header (HeaderLength + header.PayloadLength)
 
-            let isExtension (h: byte) =
-                h = HopByHop
-                || h = Routing
-                || h = FragmentHeader
-                || h = DestinationOptions
-                || h = Authentication
+    /// Reads the start of a packet an ICMPv6 error quotes (RFC 4443 2.4(c)): the quote
+    /// may stop anywhere after the fixed header, so the payload length is not checked and
+    /// `Length` is what was quoted. Extension headers must lie within the quote.
+    let tryParseQuoted (bytes: ReadOnlySpan<byte>) : Result<Ipv6Payload, ParseError> =
+        if bytes.Length < HeaderLength then
+            Error(Truncated(Layer.Ipv6, "header", HeaderLength, bytes.Length))
+        else
+            let first = BinaryPrimitives.ReadUInt32BigEndian bytes
 
-            while error.IsNone && isExtension next do
-                if next = HopByHop && count > 0 then
-                    error <- ValueSome(Unsupported(Layer.Ipv6, "hop-by-hop options after another header"))
-                elif count = MaxExtensionHeaders then
-                    error <- ValueSome(Unsupported(Layer.Ipv6, $"more than {MaxExtensionHeaders} extension headers"))
-                elif offset + 8 > finish then
-                    error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + 8, finish))
-                else
-                    let length =
-                        if next = FragmentHeader then
-                            8
-                        elif next = Authentication then
-                            (int bytes[offset + 1] + 2) * 4
-                        else
-                            (int bytes[offset + 1] + 1) * 8
+            if first >>> 28 <> 6u then
+                Error(BadVersion(int (first >>> 28)))
+            else
+                walk bytes (readFixed bytes first) bytes.Length
 
-                    if offset + length > finish then
-                        error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + length, finish))
-                    else
-                        if next = FragmentHeader then
-                            let field = BinaryPrimitives.ReadUInt16BigEndian(bytes.Slice(offset + 2))
-                            let id = BinaryPrimitives.ReadUInt32BigEndian(bytes.Slice(offset + 4))
-                            fragment <- ValueSome(struct (int (field &&& 0xFFF8us), field &&& 1us = 1us, id))
+    /// Writes a fixed header with no extension headers, traffic class 0, and the given
+    /// fields into the first 40 bytes of `destination`; returns 40.
+    let writePlain
+        (nextHeader: byte)
+        (source: IpAddress)
+        (destination: IpAddress)
+        (hopLimit: byte)
+        (flowLabel: uint32)
+        (payloadLength: int)
+        (dest: Span<byte>)
+        =
+        if payloadLength < 0 || payloadLength > 0xFFFF || dest.Length < HeaderLength then
+            invalidArg "dest" $"cannot write an IPv6 header for {payloadLength} payload bytes into {dest.Length}"
 
-                        next <- bytes[offset]
-                        offset <- offset + length
-                        count <- count + 1
-
-            match error with
-            | ValueSome e -> Error e
-            | ValueNone ->
-                Ok
-                    {
-                        Header = header
-                        Protocol = next
-                        Offset = offset
-                        Length = finish - offset
-                        Fragment = fragment
-                    }
+        BinaryPrimitives.WriteUInt32BigEndian(dest, (6u <<< 28) ||| (flowLabel &&& 0xFFFFFu))
+        BinaryPrimitives.WriteUInt16BigEndian(dest.Slice 4, uint16 payloadLength)
+        dest[6] <- nextHeader
+        dest[7] <- hopLimit
+        BinaryPrimitives.WriteUInt64BigEndian(dest.Slice 8, source.High)
+        BinaryPrimitives.WriteUInt64BigEndian(dest.Slice 16, source.Low)
+        BinaryPrimitives.WriteUInt64BigEndian(dest.Slice 24, destination.High)
+        BinaryPrimitives.WriteUInt64BigEndian(dest.Slice 32, destination.Low)
+        HeaderLength
 
     /// Writes the fixed header into the first 40 bytes of `destination`; returns 40.
     let write (h: Ipv6Header) (destination: Span<byte>) =

@@ -1,26 +1,5 @@
 namespace Stack.Core.Wire
 
-/// An IPv6 address: its 128 bits as two 64-bit halves, the most significant first, as on
-/// the wire.
-[<Struct>]
-type Ipv6Address =
-    {
-        High: uint64
-        Low: uint64
-    }
-
-    /// The address in its 16 bytes, as the wire carries it.
-    member Bytes: byte array
-
-    /// The address read from the first 16 bytes of `bytes`.
-    static member Read: bytes: System.ReadOnlySpan<byte> -> Ipv6Address
-
-    /// The address in RFC 5952's text form ("fd00::2").
-    override ToString: unit -> string
-
-    /// Parses IPv6 text; None for anything else (an IPv4 address included).
-    static member TryParse: text: string -> Ipv6Address option
-
 /// The fixed IPv6 header (RFC 8200 section 3).
 [<Struct>]
 type Ipv6Header =
@@ -79,6 +58,23 @@ module Ipv6 =
     /// destination options and authentication; each within the payload, at most
     /// `MaxExtensionHeaders` of them. Any other next-header value is the upper layer.
     val tryParse: bytes: System.ReadOnlySpan<byte> -> Result<Ipv6Payload, ParseError>
+
+    /// Reads the start of a packet an ICMPv6 error quotes (RFC 4443 2.4(c)): the quote
+    /// may stop anywhere after the fixed header, so the payload length is not checked and
+    /// `Length` is what was quoted. Extension headers must lie within the quote.
+    val tryParseQuoted: bytes: System.ReadOnlySpan<byte> -> Result<Ipv6Payload, ParseError>
+
+    /// Writes a fixed header with no extension headers, traffic class 0, and the given
+    /// fields into the first 40 bytes of `destination`; returns 40.
+    val writePlain:
+        nextHeader: byte ->
+        source: IpAddress ->
+        destination: IpAddress ->
+        hopLimit: byte ->
+        flowLabel: uint32 ->
+        payloadLength: int ->
+        dest: System.Span<byte> ->
+            int
 
     /// Writes the fixed header into the first 40 bytes of `destination`; returns 40.
     val write: h: Ipv6Header -> destination: System.Span<byte> -> int

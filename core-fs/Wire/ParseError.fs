@@ -7,6 +7,7 @@ type Layer =
     | Ipv6
     | Tcp
     | Icmpv4
+    | Icmpv6
     | Pcap
 
     override x.ToString() =
@@ -15,6 +16,7 @@ type Layer =
         | Ipv6 -> "IPv6"
         | Tcp -> "TCP"
         | Icmpv4 -> "ICMPv4"
+        | Icmpv6 -> "ICMPv6"
         | Pcap -> "pcap"
 
 /// Why bytes could not be read as a packet. Every case names the problem; parsing never

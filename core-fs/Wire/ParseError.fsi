@@ -7,6 +7,7 @@ type Layer =
     | Ipv6
     | Tcp
     | Icmpv4
+    | Icmpv6
     | Pcap
 
     override ToString: unit -> string

@@ -102,18 +102,28 @@ let tcp (seg: TcpSegment) (checksumValid: bool) (opts: TcpOption list) =
     line sb "Payload Length" $"{seg.PayloadLength} bytes"
     sb.ToString()
 
-let private quoted (q: QuotedOriginal) =
+/// One line for the start of a datagram an ICMP error quotes.
+let private quotedLine (source: string) (destination: string) (protocol: byte) sourcePort destinationPort tcpSeq =
     let ports =
-        match q.SourcePort, q.DestinationPort with
+        match sourcePort, destinationPort with
         | ValueSome s, ValueSome d -> $" ports {s} -> {d}"
         | _ -> ""
 
     let seq =
-        match q.TcpSequenceNumber with
+        match tcpSeq with
         | ValueSome s -> $" seq {s}"
         | ValueNone -> ""
 
-    $"{q.Header.Source} -> {q.Header.Destination} {IpProtocol.name q.Header.Protocol}{ports}{seq}"
+    $"{source} -> {destination} {IpProtocol.name protocol}{ports}{seq}"
+
+let private quoted (q: QuotedOriginal) =
+    quotedLine
+        (string q.Header.Source)
+        (string q.Header.Destination)
+        q.Header.Protocol
+        q.SourcePort
+        q.DestinationPort
+        q.TcpSequenceNumber
 
 /// The ICMP message as a block of labelled lines.
 let icmp (m: IcmpPacket) =
@@ -144,30 +154,97 @@ let icmp (m: IcmpPacket) =
     line sb "Payload Length" $"{m.PayloadLength} bytes"
     sb.ToString()
 
+/// The IPv6 header and its extension headers' outcome as a block of labelled lines.
+let ipv6 (p: Ipv6Payload) =
+    let h = p.Header
+    let sb = StringBuilder("IP Packet:\n")
+    line sb "Version" "IPv6"
+    line sb "Traffic Class" $"0x%02x{h.TrafficClass} (DSCP {h.TrafficClass >>> 2}, ECN {h.TrafficClass &&& 3uy})"
+    line sb "Flow Label" $"0x%05x{h.FlowLabel}"
+    line sb "Payload Length" $"{h.PayloadLength} bytes"
+    line sb "Next Header" $"{h.NextHeader} ({IpProtocol.name h.NextHeader})"
+    line sb "Hop Limit" (string h.HopLimit)
+    line sb "Source" (string h.Source)
+    line sb "Destination" (string h.Destination)
+
+    if p.Offset > Ipv6.HeaderLength then
+        line sb "Extension Headers" $"{p.Offset - Ipv6.HeaderLength} bytes, then {IpProtocol.name p.Protocol}"
+
+    match p.Fragment with
+    | ValueSome(struct (offset, more, id)) -> line sb "Fragment" $"id 0x%08x{id} offset {offset} more {more}"
+    | ValueNone -> ()
+
+    sb.ToString()
+
+let private quoted6 (q: QuotedOriginal6) =
+    quotedLine
+        (string q.Header.Source)
+        (string q.Header.Destination)
+        q.Protocol
+        q.SourcePort
+        q.DestinationPort
+        q.TcpSequenceNumber
+
+/// The ICMPv6 message as a block of labelled lines.
+let icmpv6 (m: Icmpv6Packet) =
+    let h = m.Header
+    let sb = StringBuilder("ICMPv6 Message:\n")
+    line sb "Type" $"{h.Type} ({Icmpv6Type.name h.Type})"
+    line sb "Code" (string h.Code)
+    line sb "Checksum" $"0x%04x{m.Checksum} ({validity m.ChecksumValid})"
+
+    if h.Type = Icmpv6Type.EchoRequest || h.Type = Icmpv6Type.EchoReply then
+        line sb "Identifier" (string h.Identifier)
+        line sb "Sequence Number" (string h.SequenceNumber)
+    elif h.Type = Icmpv6Type.PacketTooBig then
+        line sb "MTU" (string h.Mtu)
+
+    match m.Original with
+    | ValueSome q -> line sb "Original Packet" (quoted6 q)
+    | ValueNone -> ()
+
+    line sb "Payload Length" $"{m.PayloadLength} bytes"
+    sb.ToString()
+
+let private transportBlock (t: Transport) =
+    match t with
+    | TcpTransport(seg, valid, opts) -> tcp seg valid opts
+    | IcmpTransport m -> icmp m
+    | Icmpv6Transport m -> icmpv6 m
+    | Fragment -> "Fragment: transport header not read\n"
+    | OtherProtocol p -> $"{IpProtocol.name p}: not read\n"
+    | TransportError e -> $"Unreadable: {ParseError.describe e}\n"
+
 /// Every layer of a decoded packet, one block each.
-let decoded (d: DecodedPacket) =
-    let transport =
-        match d.Transport with
-        | TcpTransport(seg, valid, opts) -> tcp seg valid opts
-        | IcmpTransport m -> icmp m
-        | Fragment -> "Fragment: transport header not read\n"
-        | OtherProtocol p -> $"{IpProtocol.name p}: not read\n"
-        | TransportError e -> $"Unreadable: {ParseError.describe e}\n"
+let decoded (d: DecodedPacket) = ipv4 d.Ip + transportBlock d.Transport
 
-    ipv4 d.Ip + transport
+/// Every layer of a decoded IPv6 packet, one block each.
+let decoded6 (d: DecodedPacket6) = ipv6 d.Ip + transportBlock d.Transport
 
-/// Every layer of the packet at the start of `buf`, or why it cannot be read.
+/// Every layer of the packet (either family) at the start of `buf`, or why it cannot be
+/// read.
 let packet (buf: ReadOnlySpan<byte>) =
-    match Packet.decode buf with
-    | Ok d -> decoded d
+    match Packet.decodeAny buf with
+    | Ok(V4 d) -> decoded d
+    | Ok(V6 d) -> decoded6 d
     | Error e -> $"Unreadable packet: {ParseError.describe e}\n"
 
-/// One line for a decoded packet, in the manner of tcpdump.
-let summaryOf (d: DecodedPacket) =
-    let ip = d.Ip.Header
-    let bad = if d.Ip.ChecksumValid then "" else " [bad IP checksum]"
+/// The one-line form of a transport, between `source` and `destination` as given.
+let private summaryLine
+    (source: string)
+    (destination: string)
+    (protocol: byte)
+    (t: Transport)
+    (ipLength: int)
+    (bad: string)
+    =
+    let endpoint (address: string) (port: uint16) =
+        if address.Contains ':' then
+            $"[{address}]:{port}"
+        else
+            $"{address}:{port}"
 
-    match d.Transport with
+    match t with
     | TcpTransport(seg, valid, opts) ->
         let h = seg.Header
 
@@ -184,7 +261,7 @@ let summaryOf (d: DecodedPacket) =
 
         let badTcp = if valid then "" else " [bad TCP checksum]"
 
-        $"{ip.Source}:{h.SourcePort} > {ip.Destination}:{h.DestinationPort} TCP {flags h.Flags} seq {h.SequenceNumber}{ack} win {h.Window} len {seg.PayloadLength}{opts}{bad}{badTcp}"
+        $"{endpoint source h.SourcePort} > {endpoint destination h.DestinationPort} TCP {flags h.Flags} seq {h.SequenceNumber}{ack} win {h.Window} len {seg.PayloadLength}{opts}{bad}{badTcp}"
     | IcmpTransport m ->
         let h = m.Header
 
@@ -197,17 +274,55 @@ let summaryOf (d: DecodedPacket) =
                 | ValueNone -> $" code {h.Code}"
 
         let badIcmp = if m.ChecksumValid then "" else " [bad ICMP checksum]"
-        $"{ip.Source} > {ip.Destination} ICMP {IcmpType.name h.Type}{detail} len {m.PayloadLength}{bad}{badIcmp}"
+        $"{source} > {destination} ICMP {IcmpType.name h.Type}{detail} len {m.PayloadLength}{bad}{badIcmp}"
+    | Icmpv6Transport m ->
+        let h = m.Header
+
+        let detail =
+            if h.Type = Icmpv6Type.EchoRequest || h.Type = Icmpv6Type.EchoReply then
+                $" id {h.Identifier} seq {h.SequenceNumber}"
+            elif h.Type = Icmpv6Type.PacketTooBig then
+                $" mtu {h.Mtu}"
+            else
+                $" code {h.Code}"
+
+        let original =
+            match m.Original with
+            | ValueSome q -> $" for {quoted6 q}"
+            | ValueNone -> ""
+
+        let badIcmp = if m.ChecksumValid then "" else " [bad ICMPv6 checksum]"
+        $"{source} > {destination} ICMPv6 {Icmpv6Type.name h.Type}{detail}{original} len {m.PayloadLength}{badIcmp}"
+    | Fragment -> $"{source} > {destination} {IpProtocol.name protocol} fragment len {ipLength}{bad}"
+    | OtherProtocol p -> $"{source} > {destination} {IpProtocol.name p} len {ipLength}{bad}"
+    | TransportError e ->
+        $"{source} > {destination} {IpProtocol.name protocol} unreadable: {ParseError.describe e}{bad}"
+
+/// One line for a decoded packet, in the manner of tcpdump.
+let summaryOf (d: DecodedPacket) =
+    let ip = d.Ip.Header
+    let bad = if d.Ip.ChecksumValid then "" else " [bad IP checksum]"
+
+    match d.Transport with
     | Fragment ->
         $"{ip.Source} > {ip.Destination} {IpProtocol.name ip.Protocol} fragment id {ip.Identification} offset {int ip.FragmentOffset * 8} len {ip.PayloadLength}{bad}"
-    | OtherProtocol p -> $"{ip.Source} > {ip.Destination} {IpProtocol.name p} len {ip.PayloadLength}{bad}"
-    | TransportError e ->
-        $"{ip.Source} > {ip.Destination} {IpProtocol.name ip.Protocol} unreadable: {ParseError.describe e}{bad}"
+    | t -> summaryLine (string ip.Source) (string ip.Destination) ip.Protocol t ip.PayloadLength bad
 
-/// One line for the packet at the start of `buf`.
+/// One line for a decoded IPv6 packet, in the manner of tcpdump.
+let summaryOf6 (d: DecodedPacket6) =
+    let ip = d.Ip
+
+    match d.Transport, ip.Fragment with
+    | Fragment, ValueSome(struct (offset, more, id)) ->
+        let flag = if more then " more" else ""
+        $"{ip.Header.Source} > {ip.Header.Destination} {IpProtocol.name ip.Protocol} fragment id 0x%08x{id} offset {offset}{flag} len {ip.Length}"
+    | t, _ -> summaryLine (string ip.Header.Source) (string ip.Header.Destination) ip.Protocol t ip.Length ""
+
+/// One line for the packet (either family) at the start of `buf`.
 let summary (buf: ReadOnlySpan<byte>) =
-    match Packet.decode buf with
-    | Ok d -> summaryOf d
+    match Packet.decodeAny buf with
+    | Ok(V4 d) -> summaryOf d
+    | Ok(V6 d) -> summaryOf6 d
     | Error e -> $"unreadable packet: {ParseError.describe e}"
 
 /// Bytes as hex in rows of 16, each row led by its offset.

@@ -23,11 +23,23 @@ val icmp: m: Stack.Core.Wire.IcmpPacket -> string
 /// Every layer of a decoded packet, one block each.
 val decoded: d: Stack.Core.Wire.DecodedPacket -> string
 
+/// The IPv6 header and its extension headers' outcome as a block of labelled lines.
+val ipv6: p: Stack.Core.Wire.Ipv6Payload -> string
+
+/// The ICMPv6 message as a block of labelled lines.
+val icmpv6: m: Stack.Core.Wire.Icmpv6Packet -> string
+
+/// Every layer of a decoded IPv6 packet, one block each.
+val decoded6: d: Stack.Core.Wire.DecodedPacket6 -> string
+
 /// Every layer of the packet at the start of `buf`, or why it cannot be read.
 val packet: buf: System.ReadOnlySpan<byte> -> string
 
 /// One line for a decoded packet, in the manner of tcpdump.
 val summaryOf: d: Stack.Core.Wire.DecodedPacket -> string
+
+/// One line for a decoded IPv6 packet, in the manner of tcpdump.
+val summaryOf6: d: Stack.Core.Wire.DecodedPacket6 -> string
 
 /// One line for the packet at the start of `buf`.
 val summary: buf: System.ReadOnlySpan<byte> -> string

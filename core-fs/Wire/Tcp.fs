@@ -75,16 +75,16 @@ module Tcp =
         }
 
     /// The checksum a segment (header and payload, as in `segment`) should carry.
-    let computeChecksum (source: Ipv4Address) (destination: Ipv4Address) (segment: ReadOnlySpan<byte>) =
+    let computeChecksum (source: IpAddress) (destination: IpAddress) (segment: ReadOnlySpan<byte>) =
         let pseudo = Checksum.pseudoHeader source destination IpProtocol.Tcp segment.Length
         Checksum.finish (Checksum.add pseudo (Checksum.sum segment))
 
     /// True when the stored checksum of `segment` (header and payload) is right.
-    let checksumValid (source: Ipv4Address) (destination: Ipv4Address) (segment: ReadOnlySpan<byte>) =
+    let checksumValid (source: IpAddress) (destination: IpAddress) (segment: ReadOnlySpan<byte>) =
         Checksum.isValidWithPseudoHeader source destination IpProtocol.Tcp segment
 
     /// The bad-checksum error for a segment whose checksum did not verify.
-    let private badChecksum (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
+    let private badChecksum (source: IpAddress) (destination: IpAddress) (buf: ReadOnlySpan<byte>) =
         let stored = BinaryPrimitives.ReadUInt16BigEndian(buf.Slice(16, 2))
         let pseudo = Checksum.pseudoHeader source destination IpProtocol.Tcp buf.Length
 
@@ -97,8 +97,8 @@ module Tcp =
     /// the result so the success path carries no error temporaries.
     let private problem
         (verify: bool)
-        (source: Ipv4Address)
-        (destination: Ipv4Address)
+        (source: IpAddress)
+        (destination: IpAddress)
         (buf: ReadOnlySpan<byte>)
         : ParseError voption =
         if buf.Length < MinHeaderLength then
@@ -142,13 +142,13 @@ module Tcp =
 
     /// What makes the segment in `buf` unreadable, checksum included: with `readHeader`,
     /// `tryParse` for a caller that keeps the header without a result around it.
-    let internal problemVerified (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
+    let internal problemVerified (source: IpAddress) (destination: IpAddress) (buf: ReadOnlySpan<byte>) =
         problem true source destination buf
 
     let private parse
         (verify: bool)
-        (source: Ipv4Address)
-        (destination: Ipv4Address)
+        (source: IpAddress)
+        (destination: IpAddress)
         (buf: ReadOnlySpan<byte>)
         : Result<TcpSegment, ParseError> =
         match problem verify source destination buf with
@@ -166,11 +166,11 @@ module Tcp =
     /// Reads a TCP segment that fills `buf` exactly (an IPv4 payload). Validates the data
     /// offset and every option length; does not look at the checksum.
     let tryParseUnchecked (buf: ReadOnlySpan<byte>) =
-        parse false (Ipv4Address 0u) (Ipv4Address 0u) buf
+        parse false (IpAddress(0UL, 0UL)) (IpAddress(0UL, 0UL)) buf
 
     /// Reads a TCP segment that fills `buf` exactly and verifies its checksum against the
     /// pseudo-header of `source` and `destination`.
-    let tryParse (source: Ipv4Address) (destination: Ipv4Address) (buf: ReadOnlySpan<byte>) =
+    let tryParse (source: IpAddress) (destination: IpAddress) (buf: ReadOnlySpan<byte>) =
         parse true source destination buf
 
     let inline private offsetAndFlags (h: inref<TcpHeader>) =
@@ -228,8 +228,8 @@ module Tcp =
 
     /// The writer behind `writeSegment`, reading the header in place.
     let internal writeSegmentInto
-        (source: Ipv4Address)
-        (destination: Ipv4Address)
+        (source: IpAddress)
+        (destination: IpAddress)
         (h: inref<TcpHeader>)
         (payload: ReadOnlySpan<byte>)
         (dest: Span<byte>)
@@ -248,10 +248,8 @@ module Tcp =
                 Checksum.copyAndSum payload (dest.Slice headerLength)
 
         let sum =
-            uint64 (source.Value >>> 16)
-            + uint64 (source.Value &&& 0xFFFFu)
-            + uint64 (destination.Value >>> 16)
-            + uint64 (destination.Value &&& 0xFFFFu)
+            source.WordSum
+            + destination.WordSum
             + uint64 IpProtocol.Tcp
             + uint64 length
             + wideHeaderSum &h
@@ -265,8 +263,8 @@ module Tcp =
     /// returns the segment length.
     [<MethodImpl(MethodImplOptions.AggressiveInlining)>]
     let writeSegment
-        (source: Ipv4Address)
-        (destination: Ipv4Address)
+        (source: IpAddress)
+        (destination: IpAddress)
         (h: TcpHeader)
         (payload: ReadOnlySpan<byte>)
         (dest: Span<byte>)
@@ -274,7 +272,7 @@ module Tcp =
         writeSegmentInto source destination &h payload dest
 
     /// Computes and stores the checksum of `segment` (header and payload, in place).
-    let fillChecksum (source: Ipv4Address) (destination: Ipv4Address) (segment: Span<byte>) =
+    let fillChecksum (source: IpAddress) (destination: IpAddress) (segment: Span<byte>) =
         BinaryPrimitives.WriteUInt16BigEndian(segment.Slice(16, 2), 0us)
         let checksum = computeChecksum source destination (Span<byte>.op_Implicit segment)
         BinaryPrimitives.WriteUInt16BigEndian(segment.Slice(16, 2), checksum)

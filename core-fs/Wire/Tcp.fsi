@@ -65,10 +65,10 @@ module Tcp =
     val header: sourcePort: uint16 -> destinationPort: uint16 -> TcpHeader
 
     /// The checksum a segment (header and payload, as in `segment`) should carry.
-    val computeChecksum: source: Ipv4Address -> destination: Ipv4Address -> segment: System.ReadOnlySpan<byte> -> uint16
+    val computeChecksum: source: IpAddress -> destination: IpAddress -> segment: System.ReadOnlySpan<byte> -> uint16
 
     /// True when the stored checksum of `segment` (header and payload) is right.
-    val checksumValid: source: Ipv4Address -> destination: Ipv4Address -> segment: System.ReadOnlySpan<byte> -> bool
+    val checksumValid: source: IpAddress -> destination: IpAddress -> segment: System.ReadOnlySpan<byte> -> bool
 
     /// The header length the data offset of the segment in `buf` gives.
     val internal headerLengthOf: buf: System.ReadOnlySpan<byte> -> int
@@ -80,7 +80,7 @@ module Tcp =
     /// What makes the segment in `buf` unreadable, checksum included: with `readHeader`,
     /// `tryParse` for a caller that keeps the header without a result around it.
     val internal problemVerified:
-        source: Ipv4Address -> destination: Ipv4Address -> buf: System.ReadOnlySpan<byte> -> ParseError voption
+        source: IpAddress -> destination: IpAddress -> buf: System.ReadOnlySpan<byte> -> ParseError voption
 
     /// Reads a TCP segment that fills `buf` exactly (an IPv4 payload). Validates the data
     /// offset and every option length; does not look at the checksum.
@@ -89,10 +89,7 @@ module Tcp =
     /// Reads a TCP segment that fills `buf` exactly and verifies its checksum against the
     /// pseudo-header of `source` and `destination`.
     val tryParse:
-        source: Ipv4Address ->
-        destination: Ipv4Address ->
-        buf: System.ReadOnlySpan<byte> ->
-            Result<TcpSegment, ParseError>
+        source: IpAddress -> destination: IpAddress -> buf: System.ReadOnlySpan<byte> -> Result<TcpSegment, ParseError>
 
     /// The one's complement sum of the header's words, checksum field excluded, from the
     /// field values.
@@ -105,8 +102,8 @@ module Tcp =
 
     /// The writer behind `writeSegment`, reading the header in place.
     val internal writeSegmentInto:
-        source: Ipv4Address ->
-        destination: Ipv4Address ->
+        source: IpAddress ->
+        destination: IpAddress ->
         h: inref<TcpHeader> ->
         payload: System.ReadOnlySpan<byte> ->
         dest: System.Span<byte> ->
@@ -117,12 +114,12 @@ module Tcp =
     /// returns the segment length.
     [<System.Runtime.CompilerServices.MethodImpl(enum<System.Runtime.CompilerServices.MethodImplOptions>(256))>]
     val writeSegment:
-        source: Ipv4Address ->
-        destination: Ipv4Address ->
+        source: IpAddress ->
+        destination: IpAddress ->
         h: TcpHeader ->
         payload: System.ReadOnlySpan<byte> ->
         dest: System.Span<byte> ->
             int
 
     /// Computes and stores the checksum of `segment` (header and payload, in place).
-    val fillChecksum: source: Ipv4Address -> destination: Ipv4Address -> segment: System.Span<byte> -> unit
+    val fillChecksum: source: IpAddress -> destination: IpAddress -> segment: System.Span<byte> -> unit

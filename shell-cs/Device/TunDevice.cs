@@ -248,7 +248,7 @@ public sealed class TunDevice : IPacketDevice, ISegmentOffload
     public unsafe void WriteRun(ReadOnlySpan<byte> packet, int headerLength, int segmentSize)
     {
         var header = stackalloc byte[VirtioNetHeader.Size];
-        VirtioNetHeader.WriteRun(new Span<byte>(header, VirtioNetHeader.Size), headerLength, segmentSize);
+        VirtioNetHeader.WriteRun(new Span<byte>(header, VirtioNetHeader.Size), packet, headerLength, segmentSize);
         fixed (byte* p = packet)
         {
             var iov = stackalloc Iovec[2];

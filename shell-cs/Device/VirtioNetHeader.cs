@@ -23,11 +23,14 @@ internal static class VirtioNetHeader
     /// <summary>GSO type: a run of TCP/IPv4 segments.</summary>
     public const byte GsoTcpV4 = 1;
 
-    /// <summary>A header for a run of TCP/IPv4 segments with complete checksums.</summary>
-    public static void WriteRun(Span<byte> header, int headerLength, int segmentSize)
+    /// <summary>GSO type: a run of TCP/IPv6 segments.</summary>
+    public const byte GsoTcpV6 = 4;
+
+    /// <summary>A header for a run of TCP segments with complete checksums, of the family of <paramref name="packet"/>.</summary>
+    public static void WriteRun(Span<byte> header, ReadOnlySpan<byte> packet, int headerLength, int segmentSize)
     {
         header[0] = DataValid;
-        header[1] = GsoTcpV4;
+        header[1] = packet.Length > 0 && packet[0] >> 4 == 6 ? GsoTcpV6 : GsoTcpV4;
         BinaryPrimitives.WriteUInt16LittleEndian(header[2..], (ushort)headerLength);
         BinaryPrimitives.WriteUInt16LittleEndian(header[4..], (ushort)segmentSize);
         BinaryPrimitives.WriteUInt32LittleEndian(header[6..], 0);
