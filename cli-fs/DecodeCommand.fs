@@ -46,14 +46,14 @@ let private ofPcap (path: string) =
             for i, r in Array.indexed file.Records do
                 let data = ReadOnlySpan(bytes, r.DataOffset, r.CapturedLength)
 
-                match Pcap.ipv4Range file.LinkType data with
+                match Pcap.ipRange file.LinkType data with
                 | ValueSome(struct (offset, length)) ->
                     yield Bytes($"record {i + 1}", bytes.AsSpan(r.DataOffset + offset, length).ToArray())
                 | ValueNone ->
                     yield
                         Unreadable(
                             $"record {i + 1}",
-                            $"record {i + 1}: link type {file.LinkType} is not raw IP or IPv4 over Ethernet"
+                            $"record {i + 1}: link type {file.LinkType} is not raw IP or IP over Ethernet"
                         )
 
             match file.TruncatedAtEnd with

@@ -58,14 +58,19 @@ let run (args: ParseResults<DemoArgs>) =
     let handshake = ConcurrentQueue<byte array>()
 
     Console.Out.WriteLine "tcpstack demo: a user-space TCP/IP stack on a TUN device, with the Linux kernel as its peer."
-    step 1 $"Setting up network namespace {ns} with a TUN device: the kernel is 10.7.0.1/24, the stack 10.7.0.2."
+
+    step
+        1
+        $"Setting up network namespace {ns} with a TUN device: the kernel is 10.7.0.1/24 and fd00:7::1/64, the stack 10.7.0.2 and fd00:7::2."
 
     let stack =
         TcpStack.Start(
             TcpStackOptions(
                 Address = IPAddress.Parse "10.7.0.2",
+                Address6 = IPAddress.Parse "fd00:7::2",
                 Namespace = ns,
                 KernelAddress = "10.7.0.1/24",
+                KernelAddress6 = "fd00:7::1/64",
                 CapturePath = capture,
                 TracePath = trace,
                 OnPacket =
@@ -80,9 +85,15 @@ let run (args: ParseResults<DemoArgs>) =
     let kernelSocket () =
         NetworkNamespace.RunIn(ns, fun () -> new Socket(SocketType.Stream, ProtocolType.Tcp))
 
+    let kernelSocket6 () =
+        NetworkNamespace.RunIn(
+            ns,
+            fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp)
+        )
+
     try
         say $"device {(stack.Device :?> TunDevice).Name}; every packet is captured to {capture}"
-        step 2 "The stack serves echo (RFC 862) on 10.7.0.2:7."
+        step 2 "The stack serves echo (RFC 862) on port 7 of both its addresses."
         use listener = stack.Listen 7
 
         let serving =
@@ -93,14 +104,18 @@ let run (args: ParseResults<DemoArgs>) =
                 do! c.Completion
             }
 
-        step 3 "The kernel pings the stack."
+        step 3 "The kernel pings the stack, over IPv4 and over IPv6."
 
         let replies =
             NetworkNamespace.RunIn(
                 ns,
                 fun () ->
                     use ping = new Ping()
-                    [ for i in 1..3 -> ping.Send(stack.Address, 2000, Array.create 56 (byte i)) ]
+
+                    [
+                        for address in [ stack.Address; stack.Address6 ] do
+                            for i in 1..2 -> ping.Send(address, 2000, Array.create 56 (byte i))
+                    ]
             )
 
         for r in replies do
@@ -145,7 +160,46 @@ let run (args: ParseResults<DemoArgs>) =
 
         say $"{elapsed.TotalSeconds:F2} s: {mbits bytes elapsed:F0} Mbit/s each way at once"
 
-        step 6 $"The stack fetches {bytes} bytes from a kernel server on 10.7.0.1:8080."
+        step 6 "Over IPv6: the kernel connects to [fd00:7::2]:7 and sends a line through the echo service."
+
+        let serving6 =
+            task {
+                let! c = listener.AcceptAsync()
+                do! c.Stream.CopyToAsync c.Stream
+                c.ShutdownWrite()
+            }
+
+        let line6 =
+            use s6 = kernelSocket6 ()
+            s6.Connect(IPEndPoint(stack.Address6, 7))
+
+            say
+                $"connected from [{(s6.LocalEndPoint :?> IPEndPoint).Address}] to [{(s6.RemoteEndPoint :?> IPEndPoint).Address}]:7"
+
+            let text = "hello over IPv6"B
+            s6.Send text |> ignore
+            s6.Shutdown SocketShutdown.Send
+            let back = Array.zeroCreate<byte> 64
+            let mutable n = 0
+            let mutable go = true
+
+            while go do
+                let k = s6.Receive(back, n, back.Length - n, SocketFlags.None)
+                n <- n + k
+                go <- k > 0 && n < back.Length
+
+            Text.Encoding.ASCII.GetString(back, 0, n)
+
+        serving6.Wait(TimeSpan.FromSeconds 10.) |> ignore
+
+        say (
+            if line6 = "hello over IPv6" then
+                $"echoed over IPv6, intact: \"{line6}\""
+            else
+                $"MISMATCH over IPv6: got \"{line6}\""
+        )
+
+        step 7 $"The stack fetches {bytes} bytes from a kernel server on 10.7.0.1:8080."
         use server = kernelSocket ()
         server.Bind(IPEndPoint(IPAddress.Parse "10.7.0.1", 8080))
         server.Listen 1
@@ -174,7 +228,7 @@ let run (args: ParseResults<DemoArgs>) =
 
         say $"{elapsed.TotalSeconds:F2} s: {mbits bytes elapsed:F0} Mbit/s"
 
-        step 7 "What the stack counted:"
+        step 8 "What the stack counted:"
         let st = stack.GetStatistics()
         say $"packets in {st.PacketsIn}, out {st.PacketsOut}; bytes in {st.BytesIn}, out {st.BytesOut}"
         say $"retransmissions {st.Retransmissions}"
@@ -187,9 +241,10 @@ let run (args: ParseResults<DemoArgs>) =
             replies |> List.forall (fun r -> r.Status = IPStatus.Success)
             && count = bytes
             && fetched = offered
+            && line6 = "hello over IPv6"
 
         stack.DisposeAsync().AsTask().Wait()
-        step 8 $"Cleaned up: namespace {ns} and its device are gone."
+        step 9 $"Cleaned up: namespace {ns} and its device are gone."
         say $"The capture stays: {capture} (tshark -r {capture}, or open it in Wireshark)."
         let graphs = new StringWriter()
 

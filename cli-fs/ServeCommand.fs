@@ -121,7 +121,13 @@ let runServices
             [
                 for service, port in services ->
                     let listener = stack.Listen port
-                    Console.Out.WriteLine $"listening on {stack.Address}:{port}"
+
+                    let also6 =
+                        match stack.Address6 with
+                        | null -> ""
+                        | a -> $" and [{a}]:{port}"
+
+                    Console.Out.WriteLine $"listening on {stack.Address}:{port}{also6}"
 
                     task {
                         try

@@ -17,6 +17,9 @@ type StackArgs =
     | Tun of name: string
     | Addr of address: string
     | Kernel_Addr of address: string
+    | Addr6 of address: string
+    | Kernel_Addr6 of address: string
+    | No_Ipv6
     | Mtu of bytes: int
     | Loss of probability: string
     | Dup of probability: string
@@ -39,6 +42,9 @@ type StackArgs =
             | Tun _ -> "name of the TUN device (default: the kernel picks)."
             | Addr _ -> "the stack's own address, a host address in the kernel side's subnet (default 10.7.0.2)."
             | Kernel_Addr _ -> "the kernel side's address on the device, with its prefix 1 to 31 (default 10.7.0.1/24)."
+            | Addr6 _ -> "the stack's own IPv6 address, in the kernel side's IPv6 prefix (default fd00:7::2)."
+            | Kernel_Addr6 _ -> "the kernel side's IPv6 address on the device, with its prefix (default fd00:7::1/64)."
+            | No_Ipv6 -> "IPv4 only: no IPv6 address on the stack or the device."
             | Mtu _ -> "MTU of the device, 576 to 65535 (default 1500)."
             | Loss _ -> "impairment: chance a packet is lost, each way, as 0.05 or 5%."
             | Dup _ -> "impairment: chance a packet is duplicated."
@@ -113,9 +119,32 @@ let addresses (args: ParseResults<StackArgs>) =
 
     Validate.toIPAddress own, kernel
 
+/// The stack's IPv6 address and the kernel side's, with its prefix, checked against each
+/// other as `addresses` does for IPv4; None with --no-ipv6.
+let addresses6 (args: ParseResults<StackArgs>) =
+    if args.Contains No_Ipv6 then
+        if args.Contains Addr6 || args.Contains Kernel_Addr6 then
+            Validate.usage "--no-ipv6 with --addr6 or --kernel-addr6: choose one"
+
+        None
+    else
+        let kernelText = args.GetResult(Kernel_Addr6, "fd00:7::1/64")
+        let kernel, prefix = Validate.subnet6 "--kernel-addr6" kernelText
+        let own = Validate.ipv6 "--addr6" (args.GetResult(Addr6, "fd00:7::2"))
+
+        if own = kernel then
+            Validate.usage
+                $"--addr6 {own} and --kernel-addr6 {kernelText}: the stack and the kernel side need different addresses"
+
+        if not (Validate.sameIpv6Prefix own kernel prefix) then
+            Validate.usage $"--addr6 {own}: use an address in the kernel side's prefix {kernelText} (--kernel-addr6)"
+
+        Some(own.ToIPAddress(), kernelText)
+
 /// Refuses any value the stack could not start with, before anything is set up.
 let check (args: ParseResults<StackArgs>) =
     addresses args |> ignore
+    addresses6 args |> ignore
     impairment args |> ignore
 
     args.TryGetResult Netns
@@ -160,6 +189,8 @@ let start (args: ParseResults<StackArgs>) =
             Namespace = namespaceOf args,
             TunName = Option.toObj (args.TryGetResult Tun),
             KernelAddress = args.GetResult(Kernel_Addr, "10.7.0.1/24"),
+            Address6 = (addresses6 args |> Option.map fst |> Option.toObj),
+            KernelAddress6 = (addresses6 args |> Option.map snd |> Option.toObj),
             Mtu = args.GetResult(Mtu, 1500),
             Offload = not (args.Contains No_Offload),
             CapturePath = Option.toObj (args.TryGetResult Pcap),

@@ -77,11 +77,11 @@ type private Direction(source: string, destination: string) =
     member _.Source = source
     member _.Destination = destination
 
-let private endpoint (address: Ipv4Address) (port: uint16) = $"{address}:{port}"
+let private endpoint (address: IpAddress) (port: uint16) = address.WithPort port
 
 /// The flows of every TCP connection in the pcap file `bytes`, in the order their first
 /// packets appear; an error when the file cannot be read as a pcap at all. Packets that
-/// are not TCP over IPv4 are left out.
+/// are not TCP (over IPv4 or IPv6) are left out.
 let ofPcap (bytes: byte array) : Result<Flow list, string> =
     match Pcap.tryRead (ReadOnlySpan bytes) with
     | Error e -> Error $"not a pcap file: {e}"
@@ -110,91 +110,115 @@ let ofPcap (bytes: byte array) : Result<Flow list, string> =
         for r in file.Records do
             let data = ReadOnlySpan(bytes, r.DataOffset, r.CapturedLength)
 
-            match Pcap.ipv4Range file.LinkType data with
+            let tcp =
+                match Pcap.ipRange file.LinkType data with
+                | ValueNone -> ValueNone
+                | ValueSome(struct (offset, length)) ->
+                    match Packet.decodeAny (data.Slice(offset, length)) with
+                    | Ok(V4 {
+                                Ip = ip
+                                Transport = TcpTransport(segment, _, options)
+                                PayloadLength = payload
+                            }) ->
+                        ValueSome(
+                            struct (IpAddress.OfIpv4 ip.Header.Source,
+                                    IpAddress.OfIpv4 ip.Header.Destination,
+                                    segment,
+                                    options,
+                                    payload)
+                        )
+                    | Ok(V6 {
+                                Ip = ip
+                                Transport = TcpTransport(segment, _, options)
+                                PayloadLength = payload
+                            }) ->
+                        ValueSome(
+                            struct (IpAddress.OfIpv6 ip.Header.Source,
+                                    IpAddress.OfIpv6 ip.Header.Destination,
+                                    segment,
+                                    options,
+                                    payload)
+                        )
+                    | _ -> ValueNone
+
+            match tcp with
             | ValueNone -> ()
-            | ValueSome(struct (offset, length)) ->
-                match Packet.decode (data.Slice(offset, length)) with
-                | Ok {
-                         Ip = ip
-                         Transport = TcpTransport(segment, _, options)
-                         PayloadLength = payload
-                     } ->
-                    let h = segment.Header
-                    let t = timeOf r - start
-                    let source = endpoint ip.Header.Source h.SourcePort
-                    let destination = endpoint ip.Header.Destination h.DestinationPort
-                    let forward = direction source destination
-                    let backward = direction destination source
-                    let syn = h.Has TcpFlags.Syn
-                    let fin = h.Has TcpFlags.Fin
+            | ValueSome(struct (sourceAddress, destinationAddress, segment, options, payload)) ->
+                let h = segment.Header
+                let t = timeOf r - start
+                let source = endpoint sourceAddress h.SourcePort
+                let destination = endpoint destinationAddress h.DestinationPort
+                let forward = direction source destination
+                let backward = direction destination source
+                let syn = h.Has TcpFlags.Syn
+                let fin = h.Has TcpFlags.Fin
 
-                    if syn then
-                        forward.Syns.Add t
-                        forward.SynSeen <- true
-                        forward.Base <- ValueSome(h.SequenceNumber + 1u)
-                        forward.LastSeq <- 0L
-                        forward.Highest <- 0L
+                if syn then
+                    forward.Syns.Add t
+                    forward.SynSeen <- true
+                    forward.Base <- ValueSome(h.SequenceNumber + 1u)
+                    forward.LastSeq <- 0L
+                    forward.Highest <- 0L
 
-                        forward.OfferedScale <-
-                            options
-                            |> List.tryPick (function
-                                | TcpOption.WindowScale s -> Some(int s)
-                                | _ -> None)
-                            |> Option.toValueOption
+                    forward.OfferedScale <-
+                        options
+                        |> List.tryPick (function
+                            | TcpOption.WindowScale s -> Some(int s)
+                            | _ -> None)
+                        |> Option.toValueOption
 
-                        // Scaling holds when both SYNs offered it (RFC 7323 2.2): each
-                        // side's windows then shift by its own SYN's count.
-                        match forward.OfferedScale, backward.OfferedScale with
-                        | ValueSome mine, ValueSome theirs ->
-                            forward.ReceiverShift <- theirs
-                            backward.ReceiverShift <- mine
+                    // Scaling holds when both SYNs offered it (RFC 7323 2.2): each
+                    // side's windows then shift by its own SYN's count.
+                    match forward.OfferedScale, backward.OfferedScale with
+                    | ValueSome mine, ValueSome theirs ->
+                        forward.ReceiverShift <- theirs
+                        backward.ReceiverShift <- mine
+                    | _ -> ()
+
+                if forward.Base.IsNone then
+                    forward.Base <- ValueSome h.SequenceNumber
+
+                // Sequence space this segment takes, past its SYN.
+                let length = int64 payload + (if fin then 1L else 0L)
+
+                if length > 0L then
+                    let first = if syn then h.SequenceNumber + 1u else h.SequenceNumber
+                    let s = unwrap forward.LastSeq forward.Base.Value first
+                    forward.LastSeq <- s
+
+                    forward.Segments.Add
+                        {
+                            Time = t
+                            Start = s
+                            End = s + length
+                            Retransmission = s < forward.Highest
+                        }
+
+                    forward.Highest <- max forward.Highest (s + length)
+
+                // This packet's ACK is about the other direction's bytes.
+                if h.Has TcpFlags.Ack && backward.Base.IsSome then
+                    let a = unwrap backward.LastAck backward.Base.Value h.AcknowledgmentNumber
+                    backward.LastAck <- a
+                    let shift = if syn then 0 else forward.ReceiverShift
+
+                    backward.Acks.Add
+                        {
+                            Time = t
+                            Ack = a
+                            WindowEdge = a + (int64 h.Window <<< shift)
+                        }
+
+                    for o in options do
+                        match o with
+                        | TcpOption.Sack blocks ->
+                            for (left, right) in blocks do
+                                let l = unwrap a backward.Base.Value left
+                                let r = unwrap a backward.Base.Value right
+
+                                if r > l then
+                                    backward.Sacks.Add { Time = t; Left = l; Right = r }
                         | _ -> ()
-
-                    if forward.Base.IsNone then
-                        forward.Base <- ValueSome h.SequenceNumber
-
-                    // Sequence space this segment takes, past its SYN.
-                    let length = int64 payload + (if fin then 1L else 0L)
-
-                    if length > 0L then
-                        let first = if syn then h.SequenceNumber + 1u else h.SequenceNumber
-                        let s = unwrap forward.LastSeq forward.Base.Value first
-                        forward.LastSeq <- s
-
-                        forward.Segments.Add
-                            {
-                                Time = t
-                                Start = s
-                                End = s + length
-                                Retransmission = s < forward.Highest
-                            }
-
-                        forward.Highest <- max forward.Highest (s + length)
-
-                    // This packet's ACK is about the other direction's bytes.
-                    if h.Has TcpFlags.Ack && backward.Base.IsSome then
-                        let a = unwrap backward.LastAck backward.Base.Value h.AcknowledgmentNumber
-                        backward.LastAck <- a
-                        let shift = if syn then 0 else forward.ReceiverShift
-
-                        backward.Acks.Add
-                            {
-                                Time = t
-                                Ack = a
-                                WindowEdge = a + (int64 h.Window <<< shift)
-                            }
-
-                        for o in options do
-                            match o with
-                            | TcpOption.Sack blocks ->
-                                for (left, right) in blocks do
-                                    let l = unwrap a backward.Base.Value left
-                                    let r = unwrap a backward.Base.Value right
-
-                                    if r > l then
-                                        backward.Sacks.Add { Time = t; Left = l; Right = r }
-                            | _ -> ()
-                | _ -> ()
 
         order
         |> Seq.map (fun key ->

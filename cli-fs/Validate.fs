@@ -60,19 +60,58 @@ let ipv4 (name: string) (text: string) : Ipv4Address =
 
 let toIPAddress (a: Ipv4Address) = IPAddress(a.Octets)
 
-/// ADDRESS:PORT, such as 10.7.0.1:5001.
+/// IPv6 text, such as fd00:7::2 (no zone: the stack has one link).
+let ipv6 (name: string) (text: string) : IpAddress =
+    match Ipv6Address.TryParse text with
+    | Some a when not (IpAddress.OfIpv6 a).IsIpv4 -> IpAddress.OfIpv6 a
+    | _ -> usage $"{name} '{text}': not an IPv6 address; write it as fd00:7::2"
+
+/// ADDRESS:PORT, such as 10.7.0.1:5001, or [ADDRESS]:PORT for IPv6, such as [fd00:7::1]:5001.
 let endpoint (name: string) (text: string) =
-    let colon = text.LastIndexOf ':'
+    let bracketed = text.StartsWith "["
 
     let address, portText =
-        if colon < 0 then
-            usage $"{name} '{text}': not ADDRESS:PORT, such as 10.7.0.1:5001"
+        if bracketed then
+            match text.IndexOf "]:" with
+            | close when close > 0 -> text.Substring(1, close - 1), text.Substring(close + 2)
+            | _ -> usage $"{name} '{text}': not [IPV6]:PORT, such as [fd00:7::1]:5001"
         else
-            text.Substring(0, colon), text.Substring(colon + 1)
+            match text.Split ':' with
+            | [| address; port |] -> address, port
+            | parts when parts.Length > 2 ->
+                usage $"{name} '{text}': write an IPv6 address in brackets, such as [fd00:7::1]:5001"
+            | _ -> usage $"{name} '{text}': not ADDRESS:PORT, such as 10.7.0.1:5001 or [fd00:7::1]:5001"
+
+    let ip =
+        if bracketed then
+            (ipv6 name address).ToIPAddress()
+        else
+            toIPAddress (ipv4 name address)
 
     match Int32.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture) with
-    | true, p when 1 <= p && p <= 65535 -> IPEndPoint(toIPAddress (ipv4 name address), p)
+    | true, p when 1 <= p && p <= 65535 -> IPEndPoint(ip, p)
     | _ -> usage $"{name} {text}: the port must be a number from 1 to 65535"
+
+/// An IPv6 address with its prefix, as the kernel side of a device takes it.
+let subnet6 (name: string) (text: string) =
+    match text.Split '/' with
+    | [| address; prefix |] ->
+        let a = ipv6 name address
+
+        match Int32.TryParse(prefix, NumberStyles.None, CultureInfo.InvariantCulture) with
+        | true, p when 1 <= p && p <= 128 -> a, p
+        | _ -> usage $"{name} {text}: the prefix must be a number from 1 to 128"
+    | _ -> usage $"{name} '{text}': not ADDRESS/PREFIX, such as fd00:7::1/64"
+
+/// Whether `a` and `b` share their first `prefix` bits.
+let sameIpv6Prefix (a: IpAddress) (b: IpAddress) (prefix: int) =
+    let inline top (v: uint64) (bits: int) =
+        if bits <= 0 then 0UL
+        elif bits >= 64 then v
+        else v >>> (64 - bits)
+
+    top a.High prefix = top b.High prefix
+    && top a.Low (prefix - 64) = top b.Low (prefix - 64)
 
 /// An address with its prefix, A.B.C.D/N, as the kernel side of a device takes it.
 type Subnet =

@@ -108,6 +108,7 @@ internal sealed partial class StackLoop
         HostError.AddressInUse => SocketError.AddressAlreadyInUse,
         _ when error.IsNoEphemeralPort => SocketError.AddressNotAvailable,
         _ when error.IsTooManyConnections => SocketError.TooManyOpenSockets,
+        _ when error.IsNoAddressFor => SocketError.AddressFamilyNotSupported,
         _ => SocketError.NotConnected,
     };
 

@@ -87,13 +87,22 @@ internal sealed partial class StackLoop
     private const byte SynFlag = 0x02;
     private const byte AckFlag = 0x10;
 
-    /// <summary>The 4-tuple (ours first), sequence number, flags and payload length of an IPv4 TCP packet.</summary>
+    /// <summary>
+    /// The 4-tuple (ours first), sequence number, flags and payload length of a TCP packet:
+    /// IPv4, or IPv6 with TCP right after the fixed header (as every TCP packet the kernel
+    /// sends us is).
+    /// </summary>
     private static bool TryReadTcp(ReadOnlySpan<byte> packet, out FourTuple tuple, out uint sequence, out byte flags, out int payload)
     {
         tuple = default!;
         sequence = 0;
         flags = 0;
         payload = 0;
+        if (packet.Length >= 60 && packet[0] >> 4 == 6 && packet[6] == 6)
+        {
+            return TryReadTcp6(packet, out tuple, out sequence, out flags, out payload);
+        }
+
         if (packet.Length < 40 || packet[0] >> 4 != 4 || packet[9] != 6)
         {
             return false;
@@ -115,6 +124,30 @@ internal sealed partial class StackLoop
         sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
         flags = tcp[13];
         payload = Math.Max(0, tcp.Length - (tcp[12] >> 4) * 4);
+        return true;
+    }
+
+    private static bool TryReadTcp6(ReadOnlySpan<byte> packet, out FourTuple tuple, out uint sequence, out byte flags, out int payload)
+    {
+        var total = Math.Min(packet.Length, 40 + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]));
+        tuple = default!;
+        sequence = 0;
+        flags = 0;
+        payload = 0;
+        if (total < 60)
+        {
+            return false;
+        }
+
+        var tcp = packet[40..total];
+        tuple = new FourTuple(
+            IpAddress.OfIpv6(Ipv6Address.Read(packet[24..])),
+            BinaryPrimitives.ReadUInt16BigEndian(tcp[2..]),
+            IpAddress.OfIpv6(Ipv6Address.Read(packet[8..])),
+            BinaryPrimitives.ReadUInt16BigEndian(tcp));
+        sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
+        flags = tcp[13];
+        payload = Math.Max(0, tcp.Length - ((tcp[12] >> 4) * 4));
         return true;
     }
 }

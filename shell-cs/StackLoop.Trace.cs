@@ -64,7 +64,7 @@ internal sealed partial class StackLoop
         {
             if (!_trackNames.TryGetValue(tuple, out var name))
             {
-                name = $"{tuple.LocalAddress}:{tuple.LocalPort} to {tuple.RemoteAddress}:{tuple.RemotePort}";
+                name = $"{tuple.LocalAddress.WithPort(tuple.LocalPort)} to {tuple.RemoteAddress.WithPort(tuple.RemotePort)}";
                 _trackNames[tuple] = name;
             }
 

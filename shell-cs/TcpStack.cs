@@ -46,6 +46,9 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     /// <summary>The stack's own address.</summary>
     public IPAddress Address => _options.Address;
 
+    /// <summary>The stack's own IPv6 address, or null when it speaks IPv4 only.</summary>
+    public IPAddress? Address6 => _options.Address6;
+
     /// <summary>The device the stack runs on.</summary>
     public IPacketDevice Device => _loop.Device;
 
@@ -130,6 +133,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             Namespace = options.Namespace,
             Mtu = options.Mtu,
             KernelAddress = options.KernelAddress,
+            KernelAddress6 = options.Address6 is null ? null : options.KernelAddress6,
             Offload = options.Offload,
         });
         if (options.InboundImpairment is not null || options.OutboundImpairment is not null)
@@ -148,6 +152,11 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 options.ReceiveBufferSize,
                 options.NoDelay,
                 new Isn.IsnKey(BinaryPrimitives.ReadUInt64LittleEndian(key), BinaryPrimitives.ReadUInt64LittleEndian(key.AsSpan(8))));
+            if (options.Address6 is { } address6)
+            {
+                hostOptions = Configure.withAddress6(IpAddress.OfIPAddress(address6), hostOptions);
+            }
+
             hostOptions = options.Tcp.ApplyTo(hostOptions);
             if (options.TracePath is not null)
             {
@@ -190,9 +199,14 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     {
         ArgumentNullException.ThrowIfNull(remote);
         options?.Validate(nameof(options));
-        if (remote.AddressFamily != AddressFamily.InterNetwork)
+        if (remote.AddressFamily == AddressFamily.InterNetworkV6 && _options.Address6 is null && !remote.Address.IsIPv4MappedToIPv6)
         {
-            throw new ArgumentException($"the stack speaks IPv4 only, not {remote}", nameof(remote));
+            throw new ArgumentException($"the stack has no IPv6 address (TcpStackOptions.Address6) to reach {remote} from", nameof(remote));
+        }
+
+        if (remote.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"the stack speaks IPv4 and IPv6, not {remote.AddressFamily} ({remote})", nameof(remote));
         }
 
         ObjectDisposedException.ThrowIf(_disposed != 0, this);

@@ -11,6 +11,9 @@ public sealed record TcpStackOptions
     /// <summary>The stack's own IPv4 address.</summary>
     public IPAddress Address { get; init; } = IPAddress.Parse("10.7.0.2");
 
+    /// <summary>The stack's own IPv6 address; null: IPv4 only.</summary>
+    public IPAddress? Address6 { get; init; } = IPAddress.Parse("fd00:7::2");
+
     /// <summary>
     /// The device to use instead of a TUN device (an in-memory one, for tests). The stack
     /// owns it and disposes it.
@@ -25,6 +28,9 @@ public sealed record TcpStackOptions
 
     /// <summary>The kernel side's address and prefix on the TUN device.</summary>
     public string? KernelAddress { get; init; } = "10.7.0.1/24";
+
+    /// <summary>The kernel side's IPv6 address and prefix on the TUN device (without duplicate address detection); null: none.</summary>
+    public string? KernelAddress6 { get; init; } = "fd00:7::1/64";
 
     /// <summary>The TUN device's MTU; the MSS follows from it.</summary>
     public int Mtu { get; init; } = 1500;
@@ -118,6 +124,11 @@ public sealed record TcpStackOptions
         if (Address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
         {
             throw new ArgumentException($"the stack's address must be IPv4, not {Address}", nameof(Address));
+        }
+
+        if (Address6 is { } a6 && (a6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || a6.IsIPv4MappedToIPv6))
+        {
+            throw new ArgumentException($"the stack's IPv6 address must be IPv6, not {a6}", nameof(Address6));
         }
 
         foreach (var (name, size) in new[] { (nameof(SendBufferSize), SendBufferSize), (nameof(ReceiveBufferSize), ReceiveBufferSize) })

@@ -116,8 +116,10 @@ let tests =
                 requireKernel ()
                 let run = tcpstack "" [ "demo"; "--bytes"; "4194304" ]
                 Expect.equal run.Code 0 $"demo succeeded: {run.Err}"
-                Expect.equal (run.Out.Split("intact:").Length - 1) 2 "both transfers intact"
+                Expect.equal (run.Out.Split("intact:").Length - 1) 3 "all three transfers intact"
                 Expect.stringContains run.Out "Success from 10.7.0.2" "the ping answered"
+                Expect.stringContains run.Out "Success from fd00:7::2" "the IPv6 ping answered"
+                Expect.stringContains run.Out "echoed over IPv6, intact" "the IPv6 echo"
                 Expect.stringContains run.Out "Cleaned up" "cleaned up"
 
             testCase "serve's echo, discard and source answer a kernel client"
@@ -214,6 +216,47 @@ let tests =
                     Expect.equal run.Code 0 $"send succeeded: {run.Err}"
                     let count, received = receiving |> within 60.
                     Expect.equal count (32L * MiB) "the kernel got every byte"
+                    Expect.equal (sha256Of run.Out) (Some received) "send printed the SHA-256 the kernel saw")
+
+            testCase "send --to [fd00:7::1]:5001 gives a kernel IPv6 receiver 4 MiB, intact"
+            <| fun () ->
+                withNamespace (fun ns ->
+                    use _ns = NetworkNamespace.Open ns
+
+                    use listener =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp)
+                        )
+
+                    listener.Bind(IPEndPoint(IPAddress.IPv6Any, 5001))
+                    listener.Listen 1
+
+                    let receiving =
+                        task {
+                            use! s = listener.AcceptAsync()
+                            let peer = (s.RemoteEndPoint :?> IPEndPoint).Address
+                            let! result = kernelReceive s
+                            return peer, result
+                        }
+
+                    let run =
+                        tcpstack
+                            ""
+                            [
+                                "send"
+                                "--to"
+                                "[fd00:7::1]:5001"
+                                "--bytes"
+                                string (4L * MiB)
+                                "--netns"
+                                ns
+                            ]
+
+                    Expect.equal run.Code 0 $"send succeeded: {run.Err}"
+                    let peer, (count, received) = receiving |> within 60.
+                    Expect.equal peer (IPAddress.Parse "fd00:7::2") "from the stack's IPv6 address"
+                    Expect.equal count (4L * MiB) "the kernel got every byte"
                     Expect.equal (sha256Of run.Out) (Some received) "send printed the SHA-256 the kernel saw")
 
             testCase "host and peer, on two devices with the kernel forwarding between them, exchange messages"

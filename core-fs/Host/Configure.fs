@@ -32,6 +32,15 @@ let hostOptions
             }
     }
 
+/// `options` with an IPv6 address as well: the host then speaks both families.
+let withAddress6 (address: IpAddress) (options: HostOptions) =
+    if address.IsIpv4 then
+        invalidArg "address" $"{address} is an IPv4 address, not IPv6"
+
+    { options with
+        Address6 = ValueSome address.Ipv6
+    }
+
 /// The protocol's tunables as a shell's settings give them, applied to `options`: the
 /// options TCP offers on a SYN, the congestion controller (NewReno when `newReno`, else
 /// CUBIC) and loss detector (RFC 6675's duplicate threshold when `duplicateThreshold`, else

@@ -15,6 +15,10 @@ val hostOptions:
     isnKey: Stack.Core.Tcp.Isn.IsnKey ->
         Stack.Core.Host.HostOptions
 
+/// `options` with an IPv6 address as well: the host then speaks both families.
+val withAddress6:
+    address: Stack.Core.Wire.IpAddress -> options: Stack.Core.Host.HostOptions -> Stack.Core.Host.HostOptions
+
 /// The protocol's tunables as a shell's settings give them, applied to `options`: the
 /// options TCP offers on a SYN, the congestion controller (NewReno when `newReno`, else
 /// CUBIC) and loss detector (RFC 6675's duplicate threshold when `duplicateThreshold`, else

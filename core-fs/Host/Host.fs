@@ -59,10 +59,7 @@ type FourTuple =
 
     /// "10.0.0.1:7-10.0.0.2:40000", or with IPv6 "[fd00::1]:7-[fd00::2]:40000".
     override t.ToString() =
-        let endpoint (a: IpAddress) (port: uint16) =
-            if a.IsIpv4 then $"{a}:{port}" else $"[{a}]:{port}"
-
-        $"{endpoint t.LocalAddress t.LocalPort}-{endpoint t.RemoteAddress t.RemotePort}"
+        $"{t.LocalAddress.WithPort t.LocalPort}-{t.RemoteAddress.WithPort t.RemotePort}"
 
     interface IEquatable<FourTuple> with
         member t.Equals(other: FourTuple) = FourTuple.Same(t, other)

@@ -200,7 +200,7 @@ let run (config: Config) : Result =
         match trackNames.TryGetValue tuple with
         | true, name -> name
         | _ ->
-            let name = $"{e.Name} {tuple.LocalAddress}:{tuple.LocalPort}"
+            let name = $"{e.Name} {tuple.LocalAddress.WithPort tuple.LocalPort}"
             trackNames[tuple] <- name
             name
 

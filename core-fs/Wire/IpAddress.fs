@@ -78,6 +78,10 @@ type IpAddress =
     override x.ToString() =
         if x.IsIpv4 then x.Ipv4.ToString() else x.Ipv6.ToString()
 
+    /// The address with a port, as URLs write it: "10.0.0.1:7", "[fd00::1]:7".
+    member x.WithPort(port: uint16) =
+        if x.IsIpv4 then $"{x}:{port}" else $"[{x}]:{port}"
+
     override x.Equals(o: obj) =
         match o with
         | :? IpAddress as other -> other.High = x.High && other.Low = x.Low

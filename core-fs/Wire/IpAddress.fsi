@@ -54,6 +54,9 @@ type IpAddress =
 
     override ToString: unit -> string
 
+    /// The address with a port, as URLs write it: "10.0.0.1:7", "[fd00::1]:7".
+    member WithPort: port: uint16 -> string
+
     override Equals: o: obj -> bool
 
     override GetHashCode: unit -> int

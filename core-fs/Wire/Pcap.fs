@@ -21,6 +21,9 @@ module LinkType =
     [<Literal>]
     let Ipv4 = 228u
 
+    [<Literal>]
+    let Ipv6 = 229u
+
 [<Literal>]
 let FileHeaderLength = 24
 
@@ -162,13 +165,19 @@ let tryRead (bytes: ReadOnlySpan<byte>) : Result<File, ParseError> =
                     TruncatedAtEnd = truncated
                 }
 
-/// Where the IPv4 packet lies inside a record's bytes for the file's link type: the whole
-/// record for raw links, past the 14-byte header for Ethernet frames of type IPv4.
-let ipv4Range (linkType: uint32) (data: ReadOnlySpan<byte>) : struct (int * int) voption =
+/// Where the IP packet (either family) lies inside a record's bytes for the file's link
+/// type: the whole record for raw links, past the 14-byte header for Ethernet frames of
+/// type IPv4 or IPv6.
+let ipRange (linkType: uint32) (data: ReadOnlySpan<byte>) : struct (int * int) voption =
     match linkType with
     | LinkType.Raw
     | LinkType.RawAlternative
-    | LinkType.Ipv4 -> ValueSome(struct (0, data.Length))
-    | LinkType.Ethernet when data.Length >= 14 && data[12] = 0x08uy && data[13] = 0x00uy ->
+    | LinkType.Ipv4
+    | LinkType.Ipv6 -> ValueSome(struct (0, data.Length))
+    | LinkType.Ethernet when
+        data.Length >= 14
+        && ((data[12] = 0x08uy && data[13] = 0x00uy)
+            || (data[12] = 0x86uy && data[13] = 0xDDuy))
+        ->
         ValueSome(struct (14, data.Length - 14))
     | _ -> ValueNone

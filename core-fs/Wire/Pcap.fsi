@@ -19,6 +19,9 @@ module LinkType =
     [<Literal>]
     val Ipv4: uint32 = 228u
 
+    [<Literal>]
+    val Ipv6: uint32 = 229u
+
 [<Literal>]
 val FileHeaderLength: int = 24
 
@@ -69,6 +72,7 @@ val ofPackets: packets: (int64 * byte array) seq -> byte array
 /// Reads a classic pcap file of either byte order, micro- or nanosecond timestamps.
 val tryRead: bytes: System.ReadOnlySpan<byte> -> Result<File, Stack.Core.Wire.ParseError>
 
-/// Where the IPv4 packet lies inside a record's bytes for the file's link type: the whole
-/// record for raw links, past the 14-byte header for Ethernet frames of type IPv4.
-val ipv4Range: linkType: uint32 -> data: System.ReadOnlySpan<byte> -> struct (int * int) voption
+/// Where the IP packet (either family) lies inside a record's bytes for the file's link
+/// type: the whole record for raw links, past the 14-byte header for Ethernet frames of
+/// type IPv4 or IPv6.
+val ipRange: linkType: uint32 -> data: System.ReadOnlySpan<byte> -> struct (int * int) voption

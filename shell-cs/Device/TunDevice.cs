@@ -24,6 +24,13 @@ public sealed record TunOptions
     public string? KernelAddress { get; init; }
 
     /// <summary>
+    /// The kernel side's IPv6 address and prefix on the device, such as fd00:7::1/64; null:
+    /// none. Added without duplicate address detection, which a point-to-point device
+    /// does not need and which would hold the address back for a second.
+    /// </summary>
+    public string? KernelAddress6 { get; init; }
+
+    /// <summary>
     /// Exchange packets with a virtio-net header (IFF_VNET_HDR): the kernel may then hand
     /// over TCP segments up to 64 KiB with the checksum left to us, and trusts the
     /// checksums we write, which saves it work per packet.
@@ -177,6 +184,18 @@ public sealed class TunDevice : IPacketDevice, ISegmentOffload
             if (code != 0)
             {
                 throw new StackSetupException($"could not give device {name} the address '{address}': {error.Trim()} (write it as A.B.C.D/PREFIX)");
+            }
+        }
+
+        if (options.KernelAddress6 is { } address6)
+        {
+            var (code, error) = IpCommand.TryRun(In("-6", "addr", "add", address6, "dev", name, "nodad"));
+            if (code != 0)
+            {
+                throw new StackSetupException(
+                    error.Contains("Permission denied") || error.Contains("disabled")
+                        ? $"could not give device {name} the IPv6 address '{address6}': IPv6 is disabled here (sysctl net.ipv6.conf.all.disable_ipv6=0, or set no IPv6 address)"
+                        : $"could not give device {name} the IPv6 address '{address6}': {error.Trim()} (write it as fd00::1/64)");
             }
         }
 

@@ -1,0 +1,134 @@
+/// The stack over IPv6 on a real TUN device, with the Linux kernel as its peer: the
+/// default stack speaks both families, the kernel side holding fd00:7::1 and the stack
+/// fd00:7::2. As the IPv4 kernel tests, these run in CI and skip elsewhere without root.
+module Stack.Tests.KernelIpv6Tests
+
+open System
+open System.Net
+open System.Net.NetworkInformation
+open System.Net.Sockets
+open System.Threading
+open System.Threading.Tasks
+open Expecto
+open Stack.Shell
+open Stack.Shell.Device
+open Stack.Tests.ShellTests
+open Stack.Tests.KernelTests
+
+let stackAddress6 = IPAddress.Parse "fd00:7::2"
+let kernelAddress6 = IPAddress.Parse "fd00:7::1"
+
+/// A kernel TCP/IPv6 socket in namespace `ns`.
+let kernelSocket6 (ns: string) =
+    NetworkNamespace.RunIn(ns, fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp))
+
+let private kernelListener6 (ns: string) (port: int) =
+    let s = kernelSocket6 ns
+    s.Bind(IPEndPoint(kernelAddress6, port))
+    s.Listen 64
+    s
+
+[<Tests>]
+let tests =
+    testSequenced
+    <| testList
+        "kernel interop over IPv6"
+        [
+            testCase "the kernel pings our IPv6 address and gets replies"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    Expect.equal stack.Address6 stackAddress6 "a dual-stack default"
+
+                    let replies =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () ->
+                                use ping = new Ping()
+
+                                [
+                                    for i in 1..3 -> ping.Send(stackAddress6, 2000, Array.create 56 (byte i)).Status
+                                ]
+                        )
+
+                    Expect.equal replies [ IPStatus.Success; IPStatus.Success; IPStatus.Success ] "three replies"
+                    Expect.isGreaterThanOrEqual stack.Counters.EchoReplies 3L "counted")
+
+            testCase "a kernel client sends 64 MiB each way at once through our echo server over IPv6, intact"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use listener = stack.Listen 7
+                    use cancel = new CancellationTokenSource()
+                    let _server = echoServer listener cancel.Token
+                    use s = kernelSocket6 ns
+                    s.Connect(IPEndPoint(stackAddress6, 7))
+                    let accepted = (s.RemoteEndPoint :?> IPEndPoint).Address
+                    Expect.equal accepted stackAddress6 "connected over IPv6"
+                    let receiving = kernelReceive s
+                    let sent = kernelSend s 21 (64L * MiB) |> within 600.
+                    let count, received = receiving |> within 600.
+                    Expect.equal count (64L * MiB) "all bytes came back"
+                    Expect.equal received sent "SHA-256 of what came back")
+
+            testCase "our client downloads 16 MiB from a kernel server over IPv6, intact, and sees IPv6 endpoints"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use server = kernelListener6 ns 5001
+
+                    let serving =
+                        task {
+                            use! s = server.AcceptAsync()
+                            return! kernelSend s 22 (16L * MiB)
+                        }
+
+                    let c = stack.ConnectAsync(IPEndPoint(kernelAddress6, 5001)) |> within 10.
+                    Expect.equal c.LocalEndPoint.Address stackAddress6 "our end is our IPv6 address"
+                    Expect.equal c.RemoteEndPoint.Address kernelAddress6 "the kernel's end"
+                    let count, received = stackReceive c |> within 600.
+                    Expect.equal count (16L * MiB) "all bytes arrived"
+                    Expect.equal received (serving |> within 10.) "SHA-256 of the download"
+                    c.CloseAsync().Wait(TimeSpan.FromSeconds 10.) |> ignore)
+
+            testCase "a kernel connect to a closed IPv6 port is refused by our reset"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use s = kernelSocket6 ns
+
+                    let error =
+                        try
+                            s.Connect(IPEndPoint(stackAddress6, 9))
+                            None
+                        with :? SocketException as e ->
+                            Some e.SocketErrorCode
+
+                    Expect.equal error (Some SocketError.ConnectionRefused) "refused"
+                    Expect.isGreaterThanOrEqual stack.Counters.ResetsSent 1L "our reset")
+
+            testCase "our connect to a closed kernel IPv6 port fails with ConnectionRefused"
+            <| fun () ->
+                withStack (fun _ stack ->
+                    let error =
+                        socketError (fun () -> stack.ConnectAsync(IPEndPoint(kernelAddress6, 9)) :> Task)
+
+                    Expect.equal error (Some SocketError.ConnectionRefused) "refused")
+
+            testCase "an IPv4-only stack says so for an IPv6 connect"
+            <| fun () ->
+                requireKernel ()
+                let ns = freshNamespace ()
+
+                use stack =
+                    TcpStack.Start(TcpStackOptions(Namespace = ns, Address6 = null, Offload = false))
+
+                Expect.isNull stack.Address6 "no IPv6 address"
+
+                let message =
+                    try
+                        stack.ConnectAsync(IPEndPoint(kernelAddress6, 7)).GetAwaiter().GetResult()
+                        |> ignore
+
+                        "connected"
+                    with :? ArgumentException as e ->
+                        e.Message
+
+                Expect.stringContains message "no IPv6 address" "says why"
+        ]
