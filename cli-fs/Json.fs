@@ -164,11 +164,11 @@ let private writeIpv6 (w: Utf8JsonWriter) (p: Ipv6Payload) =
     w.WriteNumber("extensionBytes", p.Offset - Ipv6.HeaderLength)
 
     match p.Fragment with
-    | ValueSome(struct (offset, more, id)) ->
+    | ValueSome f ->
         w.WriteStartObject "fragment"
-        w.WriteNumber("offset", offset)
-        w.WriteBoolean("more", more)
-        w.WriteNumber("identification", id)
+        w.WriteNumber("offset", f.Offset)
+        w.WriteBoolean("more", f.More)
+        w.WriteNumber("identification", f.Identification)
         w.WriteEndObject()
     | ValueNone -> ()
 

@@ -259,7 +259,10 @@ internal sealed partial class StackLoop
             }
 
             OwnedHost.Receive(now, packet, _host, _outbox);
-            Apply(packet);
+
+            // A datagram put back together from fragments is read from the host's own
+            // copy: what arrived in it lies there, not in the last fragment.
+            Apply(_outbox.Reassembled is { } whole ? new ReadOnlySpan<byte>(whole) : packet);
         }
 
         return true;

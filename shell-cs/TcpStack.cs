@@ -80,7 +80,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             ["malformed"] = c.Malformed,
             ["not-for-us"] = c.NotForUs,
             ["bad-source"] = c.BadSource,
-            ["fragment"] = c.Fragments,
+            ["fragment"] = c.FragmentsDropped,
             ["unknown-protocol"] = c.UnknownProtocol,
             ["syn-backlog-full"] = c.SynsDropped,
             ["connection-limit"] = c.ConnectionLimitHits,

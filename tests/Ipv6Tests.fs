@@ -171,10 +171,12 @@ let tests =
                     Expect.equal p.Offset (40 + 8 + 16 + 8) "past the three headers"
                     Expect.equal p.Length 20 "the TCP bytes"
 
+                    let f = p.Fragment.Value
+
                     Expect.equal
-                        p.Fragment
-                        (ValueSome(struct (1448, true, 0xCAFEu)))
-                        "the fragment's offset, flag and id"
+                        (f.Offset, f.More, f.Identification, f.NextHeader, f.DataStart)
+                        (1448, true, 0xCAFEu, 6uy, 72)
+                        "the fragment's offset, flag, id, next header and data"
                 | Error e -> failtest $"{ParseError.describe e}"
             }
 

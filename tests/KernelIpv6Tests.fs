@@ -51,7 +51,24 @@ let tests =
                         )
 
                     Expect.equal replies [ IPStatus.Success; IPStatus.Success; IPStatus.Success ] "three replies"
-                    Expect.isGreaterThanOrEqual stack.Counters.EchoReplies 3L "counted")
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.EchoReplies)) 3L "counted")
+
+            testCase "a 4000-byte IPv6 ping from the kernel arrives in fragments, and our fragmented reply reassembles"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let payload = Array.init 4000 (fun i -> byte (i * 3))
+
+                    let reply =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () ->
+                                use ping = new Ping()
+                                ping.Send(stackAddress6, 5000, payload)
+                        )
+
+                    Expect.equal reply.Status IPStatus.Success "answered"
+                    Expect.equal reply.Buffer payload "the 4000 bytes came back"
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.Reassembled)) 1L "we put it together")
 
             testCase "a kernel client sends 64 MiB each way at once through our echo server over IPv6, intact"
             <| fun () ->
@@ -101,7 +118,8 @@ let tests =
                             Some e.SocketErrorCode
 
                     Expect.equal error (Some SocketError.ConnectionRefused) "refused"
-                    Expect.isGreaterThanOrEqual stack.Counters.ResetsSent 1L "our reset")
+                    // The counters are published after the write that carried the reset.
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.ResetsSent)) 1L "our reset")
 
             testCase "our connect to a closed kernel IPv6 port fails with ConnectionRefused"
             <| fun () ->

@@ -333,7 +333,26 @@ let tests =
                         )
 
                     Expect.equal replies [ IPStatus.Success; IPStatus.Success; IPStatus.Success ] "three replies"
-                    Expect.isGreaterThanOrEqual stack.Counters.EchoReplies 3L "counted")
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.EchoReplies)) 3L "counted")
+
+            testCase "a 4000-byte ping from the kernel arrives in fragments, and our fragmented reply reassembles"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let payload = Array.init 4000 byte
+
+                    let reply =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () ->
+                                use ping = new Ping()
+                                ping.Send(stackAddress, 5000, payload)
+                        )
+
+                    Expect.equal reply.Status IPStatus.Success "answered"
+                    Expect.equal reply.Buffer payload "the 4000 bytes came back"
+                    // The counters are published after the write that carried the reply.
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.Reassembled)) 1L "we put it together"
+                    Expect.isGreaterThanOrEqual stack.Counters.Fragments 3L "from its fragments")
 
             testCase "a kernel connect to a closed port is refused by our reset"
             <| fun () ->
@@ -348,7 +367,8 @@ let tests =
                             Some e.SocketErrorCode
 
                     Expect.equal error (Some SocketError.ConnectionRefused) "refused"
-                    Expect.isGreaterThanOrEqual stack.Counters.ResetsSent 1L "our reset")
+                    // The counters are published after the write that carried the reset.
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.ResetsSent)) 1L "our reset")
 
             testCase "our connect to a closed kernel port fails with ConnectionRefused"
             <| fun () ->

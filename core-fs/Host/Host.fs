@@ -102,6 +102,8 @@ type HostOptions =
         /// Connections the host holds at most, in any state: at the limit a SYN is
         /// dropped and a connect fails (TooManyConnections), so memory stays bounded.
         MaxConnections: int
+        /// What IPv4 and IPv6 reassembly may hold, and for how long.
+        Fragments: FragmentLimits
     }
 
 module HostOptions =
@@ -118,6 +120,12 @@ module HostOptions =
             ChallengeAckLimit = 1000
             SynCookies = true
             MaxConnections = 1_000_000
+            Fragments =
+                {
+                    MaxBytes = 4 <<< 20
+                    MaxBytesPerSource = 1 <<< 20
+                    TimeoutMicros = 30_000_000L
+                }
         }
 
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
@@ -150,8 +158,13 @@ type Counters =
         /// From a source no peer can have (RFC 1122 3.2.1.3: this network, loopback,
         /// multicast, class E and broadcast) or from our own address (a LAND attack).
         BadSource: int64
-        /// Fragments (this stack does not reassemble).
+        /// Fragments received, each held for reassembly.
         Fragments: int64
+        /// Datagrams put back together from fragments.
+        Reassembled: int64
+        /// Fragments dropped: overlapping, malformed, over a limit, or of a datagram
+        /// whose time ran out.
+        FragmentsDropped: int64
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
         /// SYNs dropped because the listener's backlog was full.
@@ -181,8 +194,12 @@ type HostOutput =
         /// Packets to send, in order.
         Transmits: Transmit list
         /// What each touched connection did (its segments are in `Transmits`). An
-        /// `Arrived` offset counts from the start of the received IPv4 packet.
+        /// `Arrived` offset counts from the start of the received packet, or of
+        /// `Reassembled` when it is set.
         Connections: struct (FourTuple * Output) list
+        /// The datagram a step put back together from fragments and then read; null
+        /// when the step read the packet it was given.
+        Reassembled: byte array
     }
 
 /// Why a user call on the host failed.
@@ -228,6 +245,10 @@ type Host =
             mutable MemoTable: ImmutableDictionary<FourTuple, Connection>
             mutable MemoTuple: FourTuple
             mutable MemoConnection: Connection
+            /// Datagrams being put back together from fragments.
+            mutable Reassembly: FragmentTable
+            /// The identification of the next datagram this host fragments.
+            mutable NextFragmentId: uint32
         }
 
     member h.Options = h.Settings
@@ -281,6 +302,13 @@ type HostOutbox() =
     let transmits = ResizeArray<Transmit>()
     let connections = ResizeArray<struct (FourTuple * Output)>()
     let connectionOutbox = Outbox()
+    let mutable reassembled: byte array = null
+
+    /// The datagram this step put back together from fragments, if it did: `Arrived`
+    /// offsets count from its start (see `HostOutput.Reassembled`).
+    member _.Reassembled
+        with get () = reassembled
+        and internal set (v: byte array) = reassembled <- v
 
     /// Packets to send, in order.
     member _.Transmits: ReadOnlySpan<Transmit> = Lists.spanOf transmits
@@ -299,10 +327,12 @@ type HostOutbox() =
     member _.Clear() =
         transmits.Clear()
         connections.Clear()
+        reassembled <- null
 
     /// The output as a value.
     member _.ToOutput() : HostOutput =
         {
             Transmits = Lists.ofResizeArray transmits
             Connections = Lists.ofResizeArray connections
+            Reassembled = reassembled
         }

@@ -67,6 +67,9 @@ type HostOptions =
         /// Connections the host holds at most, in any state: at the limit a SYN is
         /// dropped and a connect fails (TooManyConnections), so memory stays bounded.
         MaxConnections: int
+
+        /// What IPv4 and IPv6 reassembly may hold, and for how long.
+        Fragments: FragmentLimits
     }
 
 module HostOptions =
@@ -109,8 +112,15 @@ type Counters =
         /// multicast, class E and broadcast) or from our own address (a LAND attack).
         BadSource: int64
 
-        /// Fragments (this stack does not reassemble).
+        /// Fragments received, each held for reassembly.
         Fragments: int64
+
+        /// Datagrams put back together from fragments.
+        Reassembled: int64
+
+        /// Fragments dropped: overlapping, malformed, over a limit, or of a datagram
+        /// whose time ran out.
+        FragmentsDropped: int64
 
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
@@ -148,8 +158,13 @@ type HostOutput =
         Transmits: Transmit list
 
         /// What each touched connection did (its segments are in `Transmits`). An
-        /// `Arrived` offset counts from the start of the received IPv4 packet.
+        /// `Arrived` offset counts from the start of the received packet, or of
+        /// `Reassembled` when it is set.
         Connections: struct (FourTuple * Stack.Core.Tcp.Output) list
+
+        /// The datagram a step put back together from fragments and then read; null
+        /// when the step read the packet it was given.
+        Reassembled: byte array
     }
 
 /// Why a user call on the host failed.
@@ -203,6 +218,12 @@ type Host =
             mutable MemoTable: System.Collections.Immutable.ImmutableDictionary<FourTuple, Stack.Core.Tcp.Connection>
             mutable MemoTuple: FourTuple
             mutable MemoConnection: Stack.Core.Tcp.Connection
+
+            /// Datagrams being put back together from fragments.
+            mutable Reassembly: FragmentTable
+
+            /// The identification of the next datagram this host fragments.
+            mutable NextFragmentId: uint32
         }
 
     /// The connection with this tuple, if the host has it.
@@ -248,3 +269,11 @@ type HostOutbox =
 
     /// Packets to send, in order.
     member Transmits: System.ReadOnlySpan<Transmit>
+
+    /// The datagram this step put back together from fragments, if it did: `Arrived`
+    /// offsets count from its start (see `HostOutput.Reassembled`).
+    member Reassembled: byte array with get
+
+    /// The datagram this step put back together from fragments, if it did: `Arrived`
+    /// offsets count from its start (see `HostOutput.Reassembled`).
+    member internal Reassembled: byte array with set

@@ -27,6 +27,8 @@ let create (options: HostOptions) =
         MemoTable = null
         MemoTuple = Unchecked.defaultof<FourTuple>
         MemoConnection = Unchecked.defaultof<Connection>
+        Reassembly = FragmentTable.empty
+        NextFragmentId = 0u
     }
 
 /// An IPv4 packet arrives from the link.

@@ -18,6 +18,8 @@ let zeroCounters =
         NotForUs = 0L
         BadSource = 0L
         Fragments = 0L
+        Reassembled = 0L
+        FragmentsDropped = 0L
         UnknownProtocol = 0L
         SynsDropped = 0L
         SynCookiesSent = 0L
@@ -81,6 +83,7 @@ let valueEnd (host: Host) (step: Step) =
         && copy.Tally = host.Tally
         && copy.PacketsIn = host.PacketsIn
         && copy.PacketsOut = host.PacketsOut
+        && obj.ReferenceEquals(copy.Reassembly, host.Reassembly)
 
     struct ((if unchanged then host else copy), step.Out.ToOutput())
 
@@ -409,6 +412,57 @@ let onTcp
         else
             onTcpUnusual step now tuple found incoming payloadStart
 
+/// The largest packet the link takes: the MSS the options give is the MTU less 40.
+let private linkMtu (host: Host) = host.Options.Connection.Mss + 40
+
+/// The next identification of a datagram this host fragments.
+let private fragmentId (host: Host) =
+    host.NextFragmentId <- host.NextFragmentId + 1u
+    host.NextFragmentId
+
+/// Sends a datagram this host built (an echo reply, say), in fragments when it is larger
+/// than the link takes (RFC 791 3.2, RFC 8200 4.5).
+let private sendFragmented (step: Step) (packet: byte array) =
+    let mtu = linkMtu step.Host
+
+    if packet.Length <= mtu then
+        step.Send(Datagram packet)
+    elif packet[0] >>> 4 = 4uy then
+        let headerLength = int (packet[0] &&& 0x0Fuy) * 4
+        let chunk = (mtu - headerLength) / 8 * 8
+        let id = uint16 (fragmentId step.Host)
+
+        for offset in headerLength..chunk .. packet.Length - 1 do
+            let n = min chunk (packet.Length - offset)
+            let last = offset + n = packet.Length
+            let fragment = Array.zeroCreate (headerLength + n)
+            Array.blit packet 0 fragment 0 headerLength
+            Array.blit packet offset fragment headerLength n
+            Bytes.put16 (Span fragment) 2 (uint16 fragment.Length)
+            Bytes.put16 (Span fragment) 4 id
+            let units = uint16 ((offset - headerLength) / 8)
+            Bytes.put16 (Span fragment) 6 (if last then units else units ||| 0x2000us)
+            Bytes.put16 (Span fragment) 10 0us
+            Bytes.put16 (Span fragment) 10 (Checksum.compute (ReadOnlySpan(fragment, 0, headerLength)))
+            step.Send(Datagram fragment)
+    else
+        let chunk = (mtu - Ipv6.HeaderLength - 8) / 8 * 8
+        let id = fragmentId step.Host
+
+        for offset in Ipv6.HeaderLength .. chunk .. packet.Length - 1 do
+            let n = min chunk (packet.Length - offset)
+            let last = offset + n = packet.Length
+            let fragment = Array.zeroCreate (Ipv6.HeaderLength + 8 + n)
+            Array.blit packet 0 fragment 0 Ipv6.HeaderLength
+            fragment[6] <- 44uy
+            Bytes.put16 (Span fragment) 4 (uint16 (8 + n))
+            fragment[40] <- packet[6]
+            let at = uint16 (offset - Ipv6.HeaderLength)
+            Bytes.put16 (Span fragment) 42 (if last then at else at ||| 1us)
+            Bytes.put32 (Span fragment) 44 id
+            Array.blit packet offset fragment 48 n
+            step.Send(Datagram fragment)
+
 /// An ICMP error of either family that quotes a TCP segment we sent: it goes to that
 /// segment's connection, if we have it.
 let private quotedError
@@ -455,7 +509,7 @@ let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>)
                     EchoReplies = c.EchoReplies + 1L
                 })
 
-            step.Send(Datagram bytes)
+            sendFragmented step bytes
     | Ok icmp when icmp.Header.IsError ->
         step.Count(fun c ->
             { c with
@@ -506,7 +560,7 @@ let onIcmp6 (step: Step) (now: int64) (source: IpAddress) (destination: IpAddres
                     EchoReplies = c.EchoReplies + 1L
                 })
 
-            step.Send(Datagram bytes)
+            sendFragmented step bytes
     | Ok icmp when icmp.Header.IsError ->
         step.Count(fun c ->
             { c with
@@ -557,9 +611,57 @@ let unreadable (step: Step) (problem: ParseError) =
     | BadVersion _ -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
     | _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
 
+/// A fragment arrives: it is held, or completes a datagram (the header to put before
+/// the data, and the data), or is dropped; each counted.
+let private reassemble
+    (step: Step)
+    (now: int64)
+    (key: FragmentKey)
+    (offset: int)
+    (more: bool)
+    (header: ReadOnlySpan<byte>)
+    (data: ReadOnlySpan<byte>)
+    =
+    let host = step.Host
+    let limits = host.Options.Fragments
+    let struct (r, expired) = FragmentTable.expire now limits host.Reassembly
+    let struct (r, outcome) = FragmentTable.add now limits key offset more header data r
+    host.Reassembly <- r
+
+    let dropped =
+        match outcome with
+        | Dropped _ -> 1L
+        | _ -> 0L
+
+    step.Count(fun c ->
+        { c with
+            Fragments = c.Fragments + 1L
+            FragmentsDropped = c.FragmentsDropped + int64 expired + dropped
+        })
+
+    match outcome with
+    | Whole(header, data) when header.Length + data.Length <= 65535 + (if key.Source.IsIpv4 then 0 else 40) ->
+        step.Count(fun c ->
+            { c with
+                Reassembled = c.Reassembled + 1L
+            })
+
+        let whole = Array.zeroCreate (header.Length + data.Length)
+        header.CopyTo(whole, 0)
+        data.CopyTo(whole, header.Length)
+        ValueSome whole
+    | Whole _ ->
+        step.Count(fun c ->
+            { c with
+                FragmentsDropped = c.FragmentsDropped + 1L
+            })
+
+        ValueNone
+    | _ -> ValueNone
+
 /// An IPv6 packet arrives: on a host with an IPv6 address, for that address, from a
 /// source a peer can have, and not a fragment.
-let private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
+let rec private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     match step.Host.Options.Address6 with
     | ValueNone -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
     | ValueSome ours ->
@@ -573,8 +675,35 @@ let private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
                 step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
             elif source.IsIpv4 || not source.CanBeSource || source.Equals destination then
                 step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
-            elif ip.Fragment.IsSome then
-                step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
+            elif ip.Fragment.IsSome && (ip.Fragment.Value.More || ip.Fragment.Value.Offset <> 0) then
+                let f = ip.Fragment.Value
+
+                let key =
+                    {
+                        Source = source
+                        Destination = destination
+                        Identification = f.Identification
+                        Protocol = 0uy
+                    }
+
+                // Once whole: the fixed header, leading straight to what followed the
+                // fragment header (headers before it, rare, are left out).
+                let header =
+                    if f.Offset = 0 then
+                        let h = packet.Slice(0, Ipv6.HeaderLength).ToArray()
+                        h[6] <- f.NextHeader
+                        h
+                    else
+                        null
+
+                let data =
+                    packet.Slice(f.DataStart, Ipv6.HeaderLength + ip.Header.PayloadLength - f.DataStart)
+
+                match reassemble step now key f.Offset f.More (ReadOnlySpan header) data with
+                | ValueSome whole ->
+                    Bytes.put16 (Span whole) 4 (uint16 (whole.Length - Ipv6.HeaderLength))
+                    readWhole now whole step
+                | ValueNone -> ()
             elif ip.Protocol = IpProtocol.Tcp then
                 lendChallengeAcks step now
                 onTcp step now source destination ip.Offset (packet.Slice(ip.Offset, ip.Length))
@@ -587,7 +716,15 @@ let private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
                         UnknownProtocol = c.UnknownProtocol + 1L
                     })
 
-let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
+/// Reads a datagram put back together from fragments as if it had arrived whole; the
+/// step's `Arrived` offsets then count from its start.
+and private readWhole (now: int64) (whole: byte array) (step: Step) =
+    step.Out.Reassembled <- whole
+    // It is not another packet from the link.
+    step.Host.PacketsIn <- step.Host.PacketsIn - 1L
+    receiveStep now (ReadOnlySpan whole) step
+
+and receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     step.Host.PacketsIn <- step.Host.PacketsIn + 1L
 
     if not packet.IsEmpty && packet[0] >>> 4 = 6uy then
@@ -607,7 +744,27 @@ let receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
                 // Dropped before TCP or ICMP sees it: no reset, SYN-ACK or echo reply.
                 step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
             elif h.MoreFragments || h.FragmentOffset <> 0us then
-                step.Count(fun c -> { c with Fragments = c.Fragments + 1L })
+                let key =
+                    {
+                        Source = IpAddress.OfIpv4 h.Source
+                        Destination = IpAddress.OfIpv4 h.Destination
+                        Identification = uint32 h.Identification
+                        Protocol = h.Protocol
+                    }
+
+                let offset = int h.FragmentOffset * 8
+
+                match reassemble step now key offset h.MoreFragments (packet.Slice(0, headerLength)) body with
+                | ValueSome whole ->
+                    // The whole datagram: its length, no fragment fields, a new checksum.
+                    let firstHeaderLength = int (whole[0] &&& 0x0Fuy) * 4
+                    Bytes.put16 (Span whole) 2 (uint16 whole.Length)
+                    whole[6] <- whole[6] &&& 0x40uy
+                    whole[7] <- 0uy
+                    Bytes.put16 (Span whole) 10 0us
+                    Bytes.put16 (Span whole) 10 (Checksum.compute (ReadOnlySpan(whole, 0, firstHeaderLength)))
+                    readWhole now whole step
+                | ValueNone -> ()
             elif h.Protocol = IpProtocol.Tcp then
                 lendChallengeAcks step now
                 onTcp step now (IpAddress.OfIpv4 h.Source) (IpAddress.OfIpv4 h.Destination) headerLength body

@@ -18,6 +18,20 @@ type Ipv6Header =
         Destination: Ipv6Address
     }
 
+/// What an IPv6 fragment header says (RFC 8200 4.5).
+[<Struct>]
+type Ipv6Fragment =
+    {
+        /// Where this fragment's data goes in the original payload, in bytes.
+        Offset: int
+        More: bool
+        Identification: uint32
+        /// The header that follows the fragment header in the original packet.
+        NextHeader: byte
+        /// Where this fragment's data starts in the packet: just past the fragment header.
+        DataStart: int
+    }
+
 /// Where an IPv6 packet's upper-layer header starts, past the extension headers, and what
 /// the fragment header said, if there was one.
 [<Struct>]
@@ -30,9 +44,9 @@ type Ipv6Payload =
         Offset: int
         /// The bytes from `Offset` to the end of the payload.
         Length: int
-        /// A fragment header's offset in bytes, more-fragments flag and identification,
-        /// when there was one.
-        Fragment: struct (int * bool * uint32) voption
+        /// The fragment header, when there was one. Past a fragment that is not the
+        /// first, the walk stops: its data is not a header.
+        Fragment: Ipv6Fragment voption
     }
 
 module Ipv6 =
@@ -103,8 +117,9 @@ module Ipv6 =
         let mutable count = 0
         let mutable fragment = ValueNone
         let mutable error = ValueNone
+        let mutable stop = false
 
-        while error.IsNone && isExtension next do
+        while error.IsNone && not stop && isExtension next do
             if next = HopByHop && count > 0 then
                 error <- ValueSome(Unsupported(Layer.Ipv6, "hop-by-hop options after another header"))
             elif count = MaxExtensionHeaders then
@@ -123,14 +138,28 @@ module Ipv6 =
                 if offset + length > finish then
                     error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + length, finish))
                 else
-                    if next = FragmentHeader then
+                    let isFragment = next = FragmentHeader
+
+                    if isFragment then
                         let field = BinaryPrimitives.ReadUInt16BigEndian(bytes.Slice(offset + 2))
-                        let id = BinaryPrimitives.ReadUInt32BigEndian(bytes.Slice(offset + 4))
-                        fragment <- ValueSome(struct (int (field &&& 0xFFF8us), field &&& 1us = 1us, id))
+
+                        fragment <-
+                            ValueSome
+                                {
+                                    Offset = int (field &&& 0xFFF8us)
+                                    More = field &&& 1us = 1us
+                                    Identification = BinaryPrimitives.ReadUInt32BigEndian(bytes.Slice(offset + 4))
+                                    NextHeader = bytes[offset]
+                                    DataStart = offset + 8
+                                }
 
                     next <- bytes[offset]
                     offset <- offset + length
                     count <- count + 1
+
+                    // A later fragment's data starts here and is not a header.
+                    if isFragment && fragment.Value.Offset <> 0 then
+                        stop <- true
 
         match error with
         | ValueSome e -> Error e

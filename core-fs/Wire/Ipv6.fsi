@@ -17,6 +17,23 @@ type Ipv6Header =
         Destination: Ipv6Address
     }
 
+/// What an IPv6 fragment header says (RFC 8200 4.5).
+[<Struct>]
+type Ipv6Fragment =
+    {
+        /// Where this fragment's data goes in the original payload, in bytes.
+        Offset: int
+
+        More: bool
+        Identification: uint32
+
+        /// The header that follows the fragment header in the original packet.
+        NextHeader: byte
+
+        /// Where this fragment's data starts in the packet: just past the fragment header.
+        DataStart: int
+    }
+
 /// Where an IPv6 packet's upper-layer header starts, past the extension headers, and what
 /// the fragment header said, if there was one.
 [<Struct>]
@@ -33,9 +50,9 @@ type Ipv6Payload =
         /// The bytes from `Offset` to the end of the payload.
         Length: int
 
-        /// A fragment header's offset in bytes, more-fragments flag and identification,
-        /// when there was one.
-        Fragment: struct (int * bool * uint32) voption
+        /// The fragment header, when there was one. Past a fragment that is not the
+        /// first, the walk stops: its data is not a header.
+        Fragment: Ipv6Fragment voption
     }
 
 module Ipv6 =

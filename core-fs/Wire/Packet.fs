@@ -93,8 +93,7 @@ module Packet =
 
             let transport, offset, length =
                 match ip.Fragment with
-                | ValueSome(struct (fragmentOffset, more, _)) when more || fragmentOffset <> 0 ->
-                    Fragment, 0, body.Length
+                | ValueSome f when f.More || f.Offset <> 0 -> Fragment, 0, body.Length
                 | _ when ip.Protocol = IpProtocol.Tcp ->
                     match Tcp.tryParseUnchecked body with
                     | Error e -> TransportError e, 0, body.Length

@@ -171,7 +171,7 @@ let ipv6 (p: Ipv6Payload) =
         line sb "Extension Headers" $"{p.Offset - Ipv6.HeaderLength} bytes, then {IpProtocol.name p.Protocol}"
 
     match p.Fragment with
-    | ValueSome(struct (offset, more, id)) -> line sb "Fragment" $"id 0x%08x{id} offset {offset} more {more}"
+    | ValueSome f -> line sb "Fragment" $"id 0x%08x{f.Identification} offset {f.Offset} more {f.More}"
     | ValueNone -> ()
 
     sb.ToString()
@@ -313,8 +313,9 @@ let summaryOf6 (d: DecodedPacket6) =
     let ip = d.Ip
 
     match d.Transport, ip.Fragment with
-    | Fragment, ValueSome(struct (offset, more, id)) ->
-        let flag = if more then " more" else ""
+    | Fragment, ValueSome f ->
+        let struct (offset, id) = struct (f.Offset, f.Identification)
+        let flag = if f.More then " more" else ""
         $"{ip.Header.Source} > {ip.Header.Destination} {IpProtocol.name ip.Protocol} fragment id 0x%08x{id} offset {offset}{flag} len {ip.Length}"
     | t, _ -> summaryLine (string ip.Header.Source) (string ip.Header.Destination) ip.Protocol t ip.Length ""
 
