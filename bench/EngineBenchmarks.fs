@@ -210,6 +210,7 @@ type BackToBackBenchmarks() =
     let mutable owned = Unchecked.defaultof<BackToBack>
     let mutable comparing = Unchecked.defaultof<BackToBack>
     let mutable values = Unchecked.defaultof<BackToBack>
+    let mutable owned6 = Unchecked.defaultof<BackToBack>
 
     let start (pair: BackToBack) =
         pair.Connect()
@@ -220,6 +221,7 @@ type BackToBackBenchmarks() =
     [<GlobalSetup>]
     member _.Setup() =
         owned <- start (BackToBack(true, ConnectionOptions.defaults, false, Compare = false))
+        owned6 <- start (BackToBack(true, ConnectionOptions.defaults, false, Compare = false, Ipv6 = true))
         comparing <- start (BackToBack(true, ConnectionOptions.defaults, false))
         values <- start (BackToBack(false, ConnectionOptions.defaults, false))
 
@@ -232,6 +234,12 @@ type BackToBackBenchmarks() =
     member _.HostsInPlace() =
         owned.Run Segments
         owned.Received
+
+    /// `HostsInPlace` over IPv6.
+    [<Benchmark(OperationsPerInvoke = Segments)>]
+    member _.HostsInPlaceIpv6() =
+        owned6.Run Segments
+        owned6.Received
 
     [<Benchmark(OperationsPerInvoke = Segments)>]
     member _.HostsInPlaceComparing() =

@@ -22,6 +22,7 @@ type BenchArgs =
     | Mtu of bytes: int
     | Idle of count: int
     | Json
+    | Ipv6
     | Loss
     | Bytes of count: int64
     | Pcap_Dir of directory: string
@@ -41,6 +42,8 @@ type BenchArgs =
             | Mtu _ -> "MTU of the veth pair and the TUN device, 576 to 65535 (default 1500)."
             | Idle _ -> "idle connections opened to measure memory per connection, 1 to 100000 (default 2000)."
             | Json -> "end with one JSON object holding every figure."
+            | Ipv6 ->
+                "measure over IPv6: the veth pair's fd00:8::1 and fd00:8::2, the stack's fd00:9::2 (idle connections stay IPv4)."
             | Loss ->
                 "instead: the kernel's sender against ours through the same impairment (0.5% to 20% loss), one TUN device."
             | Bytes _ -> "with --loss: bytes each transfer moves on a clean or lightly lossy link (default 67108864)."
@@ -303,14 +306,17 @@ let private measure (progress: string -> unit) (name: string) (setup: Setup) (du
     }
 
 /// The kernel on both ends of a veth pair.
-let private kernelFigures progress (mtu: int) (duration: TimeSpan) =
+let private kernelFigures progress (mtu: int) (duration: TimeSpan) (ipv6: bool) =
     task {
         use veth =
             new VethPair(uniqueName "tsb" "a", uniqueName "tsb" "b", "10.8.0.1/24", "10.8.0.2/24", mtu)
 
         use pool = new SocketPool(veth.A)
-        let serverAddress = IPEndPoint(IPAddress.Parse "10.8.0.2", 5001)
-        use listener = socketIn veth.B
+
+        let serverAddress =
+            IPEndPoint(IPAddress.Parse(if ipv6 then "fd00:8::2" else "10.8.0.2"), 5001)
+
+        use listener = if ipv6 then socketIn6 veth.B else socketIn veth.B
         listener.Bind serverAddress
         listener.Listen 4096
 
@@ -330,7 +336,7 @@ let private kernelFigures progress (mtu: int) (duration: TimeSpan) =
     }
 
 /// A kernel socket on one end of a TUN device, our stack on the other.
-let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
+let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) (ipv6: bool) =
     task {
         let ns = uniqueName "tsb" "t"
 
@@ -342,7 +348,7 @@ let private stackFigures progress (mtu: int) (duration: TimeSpan) (idle: int) =
 
             let setup =
                 {
-                    Connect = kernelClient pool (IPEndPoint(stack.Address, 5001))
+                    Connect = kernelClient pool (IPEndPoint((if ipv6 then stack.Address6 else stack.Address), 5001))
                     Accept =
                         fun cancel ->
                             task {
@@ -383,8 +389,9 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
 
     removeOnInterrupt [ uniqueName "tsb" "a"; uniqueName "tsb" "b"; uniqueName "tsb" "t" ]
     let progress (text: string) = eprintfn "bench: %s" text
-    let kernel = (kernelFigures progress mtu duration).Result
-    let stack, extras = (stackFigures progress mtu duration idle).Result
+    let ipv6 = args.Contains Ipv6
+    let kernel = (kernelFigures progress mtu duration ipv6).Result
+    let stack, extras = (stackFigures progress mtu duration idle ipv6).Result
 
     let rows =
         [
@@ -398,8 +405,10 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
             "1-byte round trip, p99", "us", kernel.LatencyP99, stack.LatencyP99
         ]
 
+    let family = if ipv6 then "IPv6" else "IPv4"
+
     out.WriteLine(
-        $"MTU {mtu}, {duration.TotalSeconds} s per measurement; the kernel runs both ends over veth, or the client end over TUN"
+        $"{family}, MTU {mtu}, {duration.TotalSeconds} s per measurement; the kernel runs both ends over veth, or the client end over TUN"
     )
 
     out.WriteLine(
@@ -456,6 +465,7 @@ let private measureAll (args: ParseResults<BenchArgs>) (out: TextWriter) =
             use w = new Utf8JsonWriter(stream)
             w.WriteStartObject()
             w.WriteNumber("mtu", mtu)
+            w.WriteString("family", family)
             w.WriteNumber("durationSeconds", duration.TotalSeconds)
             w.WriteStartArray "results"
 
@@ -504,6 +514,7 @@ let private modeOf (a: BenchArgs) =
     | Mtu _ -> "--mtu", Figures
     | Idle _ -> "--idle", Figures
     | Json -> "--json", Figures
+    | Ipv6 -> "--ipv6", Figures
     | Loss -> "--loss", LossMode
     | Bytes _ -> "--bytes", LossMode
     | Pcap_Dir _ -> "--pcap-dir", LossMode

@@ -24,7 +24,8 @@ let uniqueName (prefix: string) (suffix: string) =
     $"{prefix}{Environment.ProcessId}{suffix}"
 
 /// Two new namespaces joined by a veth pair, `a` and `b` on addresses `addressA` and
-/// `addressB` (with their prefix). Disposing removes both namespaces (and so the pair).
+/// `addressB` (with their prefix), and on fd00:8::1 and fd00:8::2. Disposing removes
+/// both namespaces (and so the pair).
 type VethPair(a: string, b: string, addressA: string, addressB: string, mtu: int) =
     let nsA = NetworkNamespace.Open a
     let nsB = NetworkNamespace.Open b
@@ -51,6 +52,9 @@ type VethPair(a: string, b: string, addressA: string, addressB: string, mtu: int
 
             ip [ "-n"; a; "addr"; "add"; addressA; "dev"; "veth0" ]
             ip [ "-n"; b; "addr"; "add"; addressB; "dev"; "veth1" ]
+            // IPv6 as well, without duplicate address detection (one peer on the link).
+            ip [ "-n"; a; "-6"; "addr"; "add"; "fd00:8::1/64"; "dev"; "veth0"; "nodad" ]
+            ip [ "-n"; b; "-6"; "addr"; "add"; "fd00:8::2/64"; "dev"; "veth1"; "nodad" ]
             ip [ "-n"; a; "link"; "set"; "veth0"; "up" ]
             ip [ "-n"; b; "link"; "set"; "veth1"; "up" ]
         with _ ->
@@ -66,14 +70,17 @@ type VethPair(a: string, b: string, addressA: string, addressB: string, mtu: int
             nsA.Dispose()
             nsB.Dispose()
 
-/// A benchmark's stack: 10.9.0.2 on a TUN device in namespace `ns` (made for the run),
-/// the kernel at 10.9.0.1 on the device's other side, Nagle off, buffers of `buffer` bytes.
+/// A benchmark's stack: 10.9.0.2 and fd00:9::2 on a TUN device in namespace `ns` (made
+/// for the run), the kernel at 10.9.0.1 and fd00:9::1 on the device's other side, Nagle
+/// off, buffers of `buffer` bytes.
 let benchStack (ns: string) (mtu: int) (buffer: int) =
     Stack.Shell.TcpStack.StartAsync(
         Stack.Shell.TcpStackOptions(
             Address = Net.IPAddress.Parse "10.9.0.2",
             Namespace = ns,
             KernelAddress = "10.9.0.1/24",
+            Address6 = Net.IPAddress.Parse "fd00:9::2",
+            KernelAddress6 = "fd00:9::1/64",
             Mtu = mtu,
             NoDelay = true,
             ReceiveBufferSize = buffer,
@@ -85,6 +92,10 @@ let benchStack (ns: string) (mtu: int) (buffer: int) =
 /// A kernel TCP socket in namespace `ns`.
 let socketIn (ns: string) =
     NetworkNamespace.RunIn(ns, fun () -> new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+
+/// A kernel TCP/IPv6 socket in namespace `ns`.
+let socketIn6 (ns: string) =
+    NetworkNamespace.RunIn(ns, fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp))
 
 /// Namespaces this process may have made, removed if it is interrupted (Ctrl-C, SIGTERM)
 /// before its own cleanup runs.

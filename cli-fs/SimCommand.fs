@@ -33,6 +33,7 @@ type SimArgs =
     | Pcap of file: string
     | Events of file: string
     | Trace of file: string
+    | Ipv6
     | Json
 
     interface IArgParserTemplate with
@@ -61,6 +62,7 @@ type SimArgs =
             | Trace _ ->
                 "write a trace (Chrome trace-event JSON: open it in ui.perfetto.dev, or draw it with tcpstack plot): cwnd, ssthresh, flight, pipe, windows, SRTT, RTO and state changes per connection."
             | Events _ -> "write the event log to this file, one line per event."
+            | Ipv6 -> "connect over IPv6 (fd00::1 to fd00::2) instead of IPv4."
             | Json -> "end with one JSON object describing the run."
 
 let private stateName (s: State) =
@@ -148,6 +150,7 @@ let configOf (args: ParseResults<SimArgs>) : Transfer.Config =
         KeepEvents = args.Contains Events
         Capture = args.Contains Pcap
         Trace = args.Contains Trace
+        Ipv6 = args.Contains Ipv6
     }
 
 let private writeJson (out: TextWriter) (r: Transfer.Result) =

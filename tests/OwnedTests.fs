@@ -93,6 +93,21 @@ let tests =
                 Expect.isGreaterThanOrEqual comparing.Checked comparing.Received "every byte read compared"
             }
 
+            test "two hosts in place over IPv6 carry the stream intact, as over IPv4" {
+                let v4 = BackToBack(true, options, false)
+                let v6 = BackToBack(true, options, false, Ipv6 = true)
+
+                for pair in [ v4; v6 ] do
+                    pair.Connect()
+                    pair.Run 5_000
+
+                Expect.isGreaterThan v6.Received 100_000L "a transfer happened over IPv6"
+                Expect.equal v6.Mismatches 0L "every byte the one A sent"
+                Expect.isGreaterThanOrEqual v6.Checked v6.Received "every byte read compared"
+                // Each IPv6 segment carries 20 bytes less, so the same packets carry less.
+                Expect.isLessThan v6.Received v4.Received "smaller segments"
+            }
+
             test "listen, accept and unlisten in place change the host as the value forms do" {
                 let host = Host.create (HostOptions.create addressB.Ipv4)
                 Expect.equal (Host.Owned.listen 80us 4 host) (Ok()) "listening"

@@ -193,4 +193,65 @@ let tests =
                     | Error e -> failtest $"unreadable pcap: {e}"
                 | None -> failtest "no capture"
             }
+
+            test $"over IPv6, random bytes both ways arrive intact over bad links ({seeds / 5} seeds)" {
+                let failures =
+                    [
+                        for seed in 1UL .. uint64 (seeds / 5) do
+                            let args = argumentsFor (seed + 10_000UL) @ [ "--ipv6" ]
+                            let r = Transfer.run (configFor args)
+
+                            match problem args r with
+                            | Some p -> yield $"seed {seed + 10_000UL}: {p}"
+                            | None -> ()
+                    ]
+
+                Expect.isEmpty failures ("every seed completes:\n" + String.Join("\n", failures))
+            }
+
+            test "an IPv6 run's packets are TCP over IPv6 with valid checksums, and its MSS 20 bytes smaller" {
+                let r =
+                    Transfer.run
+                        { configFor [ "--bytes"; "20000"; "--ipv6" ] with
+                            Capture = true
+                        }
+
+                let file =
+                    match r.Pcap |> Option.map (fun b -> b, Stack.Core.Wire.Pcap.tryRead (ReadOnlySpan b)) with
+                    | Some(bytes, Ok file) -> bytes, file
+                    | other -> failtestf "no readable capture: %A" (other |> Option.map snd)
+
+                let bytes, f = file
+
+                let decoded =
+                    [
+                        for record in f.Records ->
+                            Stack.Core.Wire.Packet.decode6 (
+                                ReadOnlySpan(bytes, record.DataOffset, record.CapturedLength)
+                            )
+                    ]
+
+                Expect.isNonEmpty decoded "packets"
+
+                for d in decoded do
+                    match d with
+                    | Ok {
+                             Transport = Stack.Core.Wire.TcpTransport(_, valid, _)
+                         } -> Expect.isTrue valid "TCP checksum"
+                    | other -> failtestf "not TCP over IPv6: %A" other
+
+                let mss =
+                    decoded
+                    |> List.pick (function
+                        | Ok {
+                                 Transport = Stack.Core.Wire.TcpTransport(_, _, options)
+                             } ->
+                            options
+                            |> List.tryPick (function
+                                | Stack.Core.Wire.Mss m -> Some(int m)
+                                | _ -> None)
+                        | _ -> None)
+
+                Expect.equal mss (Stack.Core.Tcp.ConnectionOptions.defaults.Mss - 20) "the SYN's MSS"
+            }
         ]

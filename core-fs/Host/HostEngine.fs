@@ -661,9 +661,44 @@ let private reassemble
 
 /// An IPv6 packet arrives: on a host with an IPv6 address, for that address, from a
 /// source a peer can have, and not a fragment.
+/// A TCP segment right after the fixed IPv6 header, from a source a peer can have to
+/// our address: the usual packet, read without walking for extension headers. False
+/// for anything else, which the general path reads.
+let private tryReceivePlain6 (now: int64) (packet: ReadOnlySpan<byte>) (ours: Ipv6Address) (step: Step) =
+    if
+        packet.Length < Ipv6.HeaderLength + Tcp.MinHeaderLength
+        || packet[6] <> IpProtocol.Tcp
+    then
+        false
+    else
+        let payloadLength =
+            int (Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(packet.Slice 4))
+
+        let source = Ipv6Address.Read(packet.Slice 8)
+        let destination = Ipv6Address.Read(packet.Slice 24)
+        let from = IpAddress.OfIpv6 source
+
+        if
+            Ipv6.HeaderLength + payloadLength > packet.Length
+            || packet[0] >>> 4 <> 6uy
+            || destination.High <> ours.High
+            || destination.Low <> ours.Low
+            || from.IsIpv4
+            || not from.CanBeSource
+            || (source.High = ours.High && source.Low = ours.Low)
+        then
+            false
+        else
+            lendChallengeAcks step now
+            let body = packet.Slice(Ipv6.HeaderLength, payloadLength)
+            onTcp step now from (IpAddress.OfIpv6 destination) Ipv6.HeaderLength body
+            takeBackChallengeAcks step
+            true
+
 let rec private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
     match step.Host.Options.Address6 with
     | ValueNone -> step.Count(fun c -> { c with NotIpv4 = c.NotIpv4 + 1L })
+    | ValueSome ours when tryReceivePlain6 now packet ours step -> ()
     | ValueSome ours ->
         match Ipv6.tryParse packet with
         | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
@@ -673,7 +708,11 @@ let rec private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) 
 
             if ip.Header.Destination.High <> ours.High || ip.Header.Destination.Low <> ours.Low then
                 step.Count(fun c -> { c with NotForUs = c.NotForUs + 1L })
-            elif source.IsIpv4 || not source.CanBeSource || source.Equals destination then
+            elif
+                source.IsIpv4
+                || not source.CanBeSource
+                || (source.High = destination.High && source.Low = destination.Low)
+            then
                 step.Count(fun c -> { c with BadSource = c.BadSource + 1L })
             elif ip.Fragment.IsSome && (ip.Fragment.Value.More || ip.Fragment.Value.Offset <> 0) then
                 let f = ip.Fragment.Value

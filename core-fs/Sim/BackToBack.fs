@@ -17,6 +17,8 @@ open Stack.Core.Wire
 type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     static let addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
     static let addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+    static let addressA6 = IpAddress.Parse "fd00::1"
+    static let addressB6 = IpAddress.Parse "fd00::2"
 
     /// Enough buffers for every packet a full send buffer can be cut into, and the ACKs.
     let buffers =
@@ -28,16 +30,17 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     let outbox = HostOutbox()
     let packets = ResizeArray<byte array>()
 
-    let hostOptions address =
+    let hostOptions address (address6: IpAddress) =
         { HostOptions.create address with
+            Address6 = ValueSome address6.Ipv6
             Connection = connection
         }
 
     let mutable now = 1_000L
-    let mutable a = Host.create (hostOptions addressA)
+    let mutable a = Host.create (hostOptions addressA addressA6)
 
     let mutable b =
-        match Host.listen 80us 16 (Host.create (hostOptions addressB)) with
+        match Host.listen 80us 16 (Host.create (hostOptions addressB addressB6)) with
         | Ok h -> h
         | Error e -> failwith $"listen: {e}"
 
@@ -64,6 +67,7 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     /// Bytes readable at B and not read yet.
     let mutable unread = 0
     let mutable compare = true
+    let mutable ipv6 = false
     let mutable mismatches = 0L
     let mutable checkedBytes = 0L
     let mutable delivered = 0L
@@ -224,14 +228,16 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
 
     /// A opens the connection.
     member _.Connect() =
+        let target = if ipv6 then addressB6 else IpAddress.OfIpv4 addressB
+
         if owned then
-            match Host.Owned.connect now (IpAddress.OfIpv4 addressB) 80us a outbox with
+            match Host.Owned.connect now target 80us a outbox with
             | Ok tuple ->
                 tupleA <- tuple
                 apply true ReadOnlySpan.Empty outbox.Transmits outbox.Connections
             | Error e -> failwith $"connect: {e}"
         else
-            match Host.connect now (IpAddress.OfIpv4 addressB) 80us a with
+            match Host.connect now target 80us a with
             | Ok(struct (host, tuple, out)) ->
                 a <- host
                 tupleA <- tuple
@@ -249,6 +255,11 @@ type BackToBack(owned: bool, connection: ConnectionOptions, capture: bool) =
     member _.Compare
         with get () = compare
         and set v = compare <- v
+
+    /// Whether `Connect` connects over IPv6 (off at first: IPv4).
+    member _.Ipv6
+        with get () = ipv6
+        and set v = ipv6 <- v
 
     /// Segments whose bytes were not the ones A sent (none, unless the core is wrong).
     member _.Mismatches = mismatches

@@ -27,6 +27,9 @@ type BackToBack =
     /// core alone; the TCP checksum still covers every byte.
     member Compare: bool with get, set
 
+    /// Whether `Connect` connects over IPv6 (off at first: IPv4).
+    member Ipv6: bool with get, set
+
     /// Packets the link carried.
     member Delivered: int64
 

@@ -127,6 +127,9 @@ type Recorder(keepLines: bool, capture: bool) =
 type Network(recorder: Recorder) =
     let hosts = Dictionary<Ipv4Address, Host>()
     let addresses = ResizeArray<Ipv4Address>()
+    // Every address of every host, of either family, to the host's IPv4 address, which
+    // names it here (links and outputs go by that).
+    let owners = Dictionary<IpAddress, Ipv4Address>()
     let links = Dictionary<struct (Ipv4Address * Ipv4Address), Impair.Link>()
     let inFlight = PriorityQueue<struct (byte array * int), struct (int64 * int64)>()
     let outboxes = Stack<HostOutbox>()
@@ -137,8 +140,19 @@ type Network(recorder: Recorder) =
     let mutable sequence = 0L
     let mutable clock = 0L
 
-    let addressAt (packet: ReadOnlySpan<byte>) (offset: int) =
-        Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(offset, 4)))
+    /// The packet's source or destination, of either family.
+    let addressAt (packet: ReadOnlySpan<byte>) (destination: bool) =
+        if packet[0] >>> 4 = 6uy then
+            IpAddress.OfIpv6(Ipv6Address.Read(packet.Slice(if destination then 24 else 8)))
+        else
+            let offset = if destination then 16 else 12
+            IpAddress.OfIpv4(Ipv4Address(Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(packet.Slice(offset, 4))))
+
+    /// The host that has `address`, by its name.
+    let ownerOf (address: IpAddress) =
+        match owners.TryGetValue address with
+        | true, name -> ValueSome name
+        | _ -> ValueNone
 
     member _.Now = clock
     member _.Recorder = recorder
@@ -150,6 +164,12 @@ type Network(recorder: Recorder) =
 
         if not (hosts.ContainsKey address) then
             addresses.Add address
+
+        owners[IpAddress.OfIpv4 address] <- address
+
+        match host.Options.Address6 with
+        | ValueSome a -> owners[IpAddress.OfIpv6 a] <- address
+        | ValueNone -> ()
 
         hosts[address] <- Host.Owned.copy host
 
@@ -184,15 +204,14 @@ type Network(recorder: Recorder) =
         sequence <- sequence + 1L
         inFlight.Enqueue(struct (copy, packet.Length), struct (d.At, sequence))
 
-    /// Puts an IPv4 packet on the link towards its destination; the link decides its fate.
+    /// Puts a packet (either family) on the link towards its destination; the link
+    /// decides its fate.
     member net.Send(packet: ReadOnlySpan<byte>) =
-        let source = addressAt packet 12
-        let destination = addressAt packet 16
         recorder.Capture(clock, packet)
 
-        match links.TryGetValue(struct (source, destination)) with
-        | false, _ -> recorder.Log(clock, $"{source}>{destination} no route, dropped")
-        | true, link ->
+        match ownerOf (addressAt packet false), ownerOf (addressAt packet true) with
+        | ValueSome source, ValueSome destination when links.ContainsKey(struct (source, destination)) ->
+            let link = links[struct (source, destination)]
             let struct (fate, link) = Impair.offer clock packet.Length link
             links[struct (source, destination)] <- link
 
@@ -204,6 +223,7 @@ type Network(recorder: Recorder) =
                 match duplicate with
                 | ValueSome d -> net.Enqueue(packet, d)
                 | ValueNone -> ()
+        | _ -> recorder.Log(clock, $"{addressAt packet false}>{addressAt packet true} no route, dropped")
 
     /// The time of the next thing to happen: a delivery or a host's timer.
     member _.NextEventTime =
@@ -243,15 +263,14 @@ type Network(recorder: Recorder) =
             then
                 let struct (buffer, length) = inFlight.Dequeue()
                 let bytes = ReadOnlySpan(buffer, 0, length)
-                let destination = addressAt bytes 16
 
-                match hosts.TryGetValue destination with
-                | true, host ->
+                match ownerOf (addressAt bytes true) with
+                | ValueSome destination ->
                     let outbox = net.TakeOutbox()
-                    Host.Owned.receive clock bytes host outbox
+                    Host.Owned.receive clock bytes hosts[destination] outbox
                     onOutput destination buffer outbox
                     net.ReturnOutbox outbox
-                | _ -> recorder.Log(clock, $"{destination} no such host, dropped")
+                | ValueNone -> recorder.Log(clock, $"{addressAt bytes true} no such host, dropped")
 
                 if buffer.Length = bufferSize then
                     buffers.Push buffer

@@ -31,6 +31,9 @@ type Config =
         Capture: bool
         /// Keep a trace of both connections (Chrome trace-event JSON, `Trace`).
         Trace: bool
+        /// Connect over IPv6 (the hosts have fd00::1 and fd00::2 beside their IPv4
+        /// addresses).
+        Ipv6: bool
     }
 
 let defaults =
@@ -42,6 +45,7 @@ let defaults =
         Connection = ConnectionOptions.defaults
         TimeLimitMicros = 3_600_000_000L
         KeepEvents = false
+        Ipv6 = false
         Capture = false
         Trace = false
     }
@@ -184,6 +188,8 @@ type private Endpoint(name: string, sendDirection: int, config: Config) =
 
 let private addressA = Ipv4Address(10uy, 0uy, 0uy, 1uy)
 let private addressB = Ipv4Address(10uy, 0uy, 0uy, 2uy)
+let private addressA6 = IpAddress.Parse "fd00::1"
+let private addressB6 = IpAddress.Parse "fd00::2"
 
 [<Literal>]
 let private Port = 5000us
@@ -206,18 +212,19 @@ let run (config: Config) : Result =
 
     let net = Network(recorder)
 
-    let hostOptions address =
+    let hostOptions address (address6: IpAddress) =
         { HostOptions.create address with
+            Address6 = ValueSome address6.Ipv6
             Connection =
                 { config.Connection with
                     Trace = config.Trace
                 }
         }
 
-    let hostA = Host.create (hostOptions addressA)
+    let hostA = Host.create (hostOptions addressA addressA6)
 
     let hostB =
-        match Host.listen Port 16 (Host.create (hostOptions addressB)) with
+        match Host.listen Port 16 (Host.create (hostOptions addressB addressB6)) with
         | Ok h -> h
         | Error e -> failwith $"listen: {e}"
 
@@ -383,7 +390,9 @@ let run (config: Config) : Result =
                 e.CloseSent <- true
                 command address Command.Close
 
-    match Host.connect 0L (IpAddress.OfIpv4 addressB) Port net.Hosts[addressA] with
+    let target = if config.Ipv6 then addressB6 else IpAddress.OfIpv4 addressB
+
+    match Host.connect 0L target Port net.Hosts[addressA] with
     | Error e -> failwith $"connect: {e}"
     | Ok(struct (host, tuple, output)) ->
         net.Update host

@@ -32,6 +32,10 @@ type Config =
 
         /// Keep a trace of both connections (Chrome trace-event JSON, `Trace`).
         Trace: bool
+
+        /// Connect over IPv6 (the hosts have fd00::1 and fd00::2 beside their IPv4
+        /// addresses).
+        Ipv6: bool
     }
 
 val defaults: Config

@@ -52,6 +52,7 @@ public sealed class TunDevice : IPacketDevice, ISegmentOffload
     private const short IffVnetHdr = 0x4000;
     private const int TunFCsum = 0x01;
     private const int TunFTso4 = 0x02;
+    private const int TunFTso6 = 0x04;
     private const int IfNameSize = 16;
 
     private readonly int _fd;
@@ -169,7 +170,7 @@ public sealed class TunDevice : IPacketDevice, ISegmentOffload
         }
 
         // Set the offloads explicitly: a device reused from an earlier owner keeps its own.
-        ioctl(fd, TunSetOffload, offload ? TunFCsum | TunFTso4 : 0);
+        ioctl(fd, TunSetOffload, offload ? TunFCsum | TunFTso4 | TunFTso6 : 0);
         var name = Marshal.PtrToStringUTF8((IntPtr)request, IfNameSize)!.TrimEnd('\0');
         return (fd, name);
     }
