@@ -31,8 +31,8 @@ type CraftArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Src _ -> "source address (default 10.0.0.1)."
-            | Dst _ -> "destination address (default 10.0.0.2)."
+            | Src _ -> "source address, IPv4 or IPv6 (default 10.0.0.1, or fd00::1 when --dst is IPv6)."
+            | Dst _ -> "destination address, of the source's family (default 10.0.0.2, or fd00::2 when --src is IPv6)."
             | Sport _ -> "source port (default 20)."
             | Dport _ -> "destination port (default 80)."
             | Flags _ -> "TCP flags as letters F S R P A U E C (default S), e.g. SA, or names like SYN,ACK."
@@ -137,9 +137,9 @@ let build (args: ParseResults<CraftArgs>) : byte array =
     let fail (message: string) : 'a = args.Raise(message, showUsage = true)
 
     let address (name: string) (text: string) =
-        match Ipv4Address.TryParse text with
+        match IpAddress.TryParse text with
         | Some a -> a
-        | None -> fail $"--{name}: '{text}' is not an IPv4 address (expected four numbers 0-255 like 10.0.0.1)"
+        | None -> fail $"--{name}: '{text}' is not an IP address (expected IPv4 like 10.0.0.1 or IPv6 like fd00::1)"
 
     let inRange (name: string) (lo: int) (hi: int) (v: int) =
         if v < lo || v > hi then
@@ -147,8 +147,23 @@ let build (args: ParseResults<CraftArgs>) : byte array =
 
         v
 
-    let src = address "src" (args.GetResult(Src, defaultValue = "10.0.0.1"))
-    let dst = address "dst" (args.GetResult(Dst, defaultValue = "10.0.0.2"))
+    // The family of whichever address is given sets the other's default.
+    let ipv6 =
+        [ args.TryGetResult Src; args.TryGetResult Dst ]
+        |> List.exists (fun a -> a |> Option.exists (fun t -> t.Contains ':'))
+
+    let src =
+        address "src" (args.GetResult(Src, defaultValue = (if ipv6 then "fd00::1" else "10.0.0.1")))
+
+    let dst =
+        address "dst" (args.GetResult(Dst, defaultValue = (if ipv6 then "fd00::2" else "10.0.0.2")))
+
+    if src.IsIpv4 <> dst.IsIpv4 then
+        fail $"--src {src} and --dst {dst}: give two addresses of one family"
+
+    if not src.IsIpv4 && (args.Contains Id || args.Contains Df) then
+        fail "--id and --df are IPv4 header fields: an IPv6 packet has neither"
+
     let sport = args.GetResult(Sport, defaultValue = 20) |> inRange "sport" 0 65535
     let dport = args.GetResult(Dport, defaultValue = 80) |> inRange "dport" 0 65535
 
@@ -193,19 +208,34 @@ let build (args: ParseResults<CraftArgs>) : byte array =
             Options = TcpOptions.ofList options
         }
 
-    let ip =
-        { Ipv4.header IpProtocol.Tcp src dst 0 with
-            Ttl = args.GetResult(Ttl, defaultValue = 64) |> inRange "ttl" 0 255 |> byte
-            Identification = args.GetResult(Id, defaultValue = 0) |> inRange "id" 0 65535 |> uint16
-            DontFragment = args.Contains Df
-        }
+    let ttl = args.GetResult(Ttl, defaultValue = 64) |> inRange "ttl" 0 255 |> byte
 
-    let total = ip.HeaderLength + tcp.HeaderLength + payload.Length
+    if src.IsIpv4 then
+        let ip =
+            { Ipv4.header IpProtocol.Tcp src.Ipv4 dst.Ipv4 0 with
+                Ttl = ttl
+                Identification = args.GetResult(Id, defaultValue = 0) |> inRange "id" 0 65535 |> uint16
+                DontFragment = args.Contains Df
+            }
 
-    if total > Ipv4.MaxTotalLength then
-        fail $"the packet would be {total} bytes; an IPv4 packet holds at most 65535"
+        let total = ip.HeaderLength + tcp.HeaderLength + payload.Length
 
-    Packet.tcpToArray ip tcp (ReadOnlySpan payload)
+        if total > Ipv4.MaxTotalLength then
+            fail $"the packet would be {total} bytes; an IPv4 packet holds at most 65535"
+
+        Packet.tcpToArray ip tcp (ReadOnlySpan payload)
+    else
+        let segment = tcp.HeaderLength + payload.Length
+
+        if segment > 65535 then
+            fail $"the segment would be {segment} bytes; an IPv6 payload holds at most 65535"
+
+        let packet = Array.zeroCreate (Ipv6.HeaderLength + segment)
+
+        Packet.writeTcpBetween src dst ttl 0u &tcp (ReadOnlySpan payload) (Span packet)
+        |> ignore
+
+        packet
 
 /// Appends one packet to a pcap file, writing the file header first when the file is new
 /// or empty. Refuses a file that is not a raw-IP pcap.

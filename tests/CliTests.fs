@@ -200,6 +200,41 @@ let tests =
                     "options"
             }
 
+            test "craft makes TCP/IPv6 from IPv6 addresses, and decode --json reads it back" {
+                let crafted =
+                    tcpstack
+                        ""
+                        [
+                            "craft"
+                            "--src"
+                            "fd00:7::1"
+                            "--dst"
+                            "fd00:7::2"
+                            "--ttl"
+                            "9"
+                            "--mss"
+                            "1440"
+                            "--payload"
+                            "hi"
+                        ]
+
+                Expect.equal crafted.Code 0 crafted.Err
+                let decoded = tcpstack "" [ "decode"; "--json"; crafted.Out.Trim() ]
+                Expect.equal decoded.Code 0 decoded.Err
+                let root = json (decoded.Out.Trim())
+                let ip = root.GetProperty "ipv6"
+                let tcp = root.GetProperty "tcp"
+                Expect.equal (ip.GetProperty("src").GetString()) "fd00:7::1" "src"
+                Expect.equal (ip.GetProperty("dst").GetString()) "fd00:7::2" "dst"
+                Expect.equal (ip.GetProperty("hopLimit").GetInt32()) 9 "hop limit"
+                Expect.equal (ip.GetProperty("payloadLength").GetInt32()) 26 "payload length"
+                Expect.isTrue (tcp.GetProperty("checksumValid").GetBoolean()) "checksum over the IPv6 pseudo-header"
+                Expect.equal (tcp.GetProperty("payloadLength").GetInt32()) 2 "payload"
+                let mixed = tcpstack "" [ "craft"; "--src"; "fd00::1"; "--dst"; "10.0.0.2" ]
+                Expect.notEqual mixed.Code 0 "two families refused"
+                Expect.stringContains mixed.Err "give two addresses of one family" "says why"
+            }
+
             test "decode reads hex lines from stdin and reports unparseable packets as errors" {
                 let syn = (tcpstack "" seedSyn).Out.Trim()
                 let bad = "45000014"
@@ -317,7 +352,7 @@ let tests =
                 Expect.stringContains badFlag.Err "unknown flag letter 'X'" "message"
                 Expect.stringContains badFlag.Err "--sport" "usage"
                 let badAddress = tcpstack "" [ "craft"; "--src"; "10.0.0" ]
-                Expect.stringContains badAddress.Err "'10.0.0' is not an IPv4 address" "address"
+                Expect.stringContains badAddress.Err "'10.0.0' is not an IP address" "address"
                 let badPort = tcpstack "" [ "craft"; "--sport"; "70000" ]
                 Expect.stringContains badPort.Err "out of range" "port"
                 let unknown = tcpstack "" [ "craft"; "--bogus" ]

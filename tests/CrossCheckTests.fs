@@ -13,6 +13,8 @@ type private PdPacket = PacketDotNet.Packet
 type private PdIpv4 = PacketDotNet.IPv4Packet
 type private PdTcp = PacketDotNet.TcpPacket
 type private PdIcmp = PacketDotNet.IcmpV4Packet
+type private PdIpv6 = PacketDotNet.IPv6Packet
+type private PdIcmp6 = PacketDotNet.IcmpV6Packet
 
 let private ipOf (a: Ipv4Address) = IPAddress(a.Octets)
 
@@ -109,6 +111,28 @@ let private tcpDifferences (ours: TcpHeader) (payloadLength: int) (theirs: PdTcp
         if not theirs.ValidTcpChecksum then
             "TCP checksum"
     ]
+
+/// RFC 1071's sum, one 16-bit word at a time, of the IPv6 pseudo-header (RFC 8200 8.1)
+/// and an ICMPv6 message: all ones when the message's checksum is right.
+let private textbookValid6 (source: IpAddress) (destination: IpAddress) (message: byte array) =
+    let pseudo = Array.zeroCreate<byte> 40
+    source.Ipv6.Bytes.CopyTo(pseudo, 0)
+    destination.Ipv6.Bytes.CopyTo(pseudo, 16)
+    Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(Span(pseudo, 32, 4), uint32 message.Length)
+    pseudo[39] <- 58uy
+    let all = Array.append pseudo message
+    let mutable sum = 0u
+
+    for i in 0..2 .. all.Length - 1 do
+        sum <-
+            sum
+            + (uint32 all[i] <<< 8)
+            + (if i + 1 < all.Length then uint32 all[i + 1] else 0u)
+
+    while sum > 0xFFFFu do
+        sum <- (sum &&& 0xFFFFu) + (sum >>> 16)
+
+    sum = 0xFFFFu
 
 /// PacketDotNet's reading of raw IPv4 bytes.
 let private pdParse (bytes: byte array) =
@@ -209,6 +233,101 @@ let tests =
                         && seg.PayloadLength = p.Payload.Length
                     | Error e -> failtest (ParseError.describe e)
                 | Error e -> failtest (ParseError.describe e))
+
+            propN
+                2000
+                "TCP/IPv6 packets we write read the same there"
+                (Gen.zip3 tcpPacket (Gen.choose64 (1L, Int64.MaxValue)) (Gen.choose (0, 0xFFFFF)))
+                (fun (p, low, flow) ->
+                    let source = IpAddress(0xFD00_0000_0000_0000UL, uint64 low)
+                    let destination = IpAddress(0xFD00_0000_0000_0001UL, uint64 low ^^^ 0x5555UL)
+                    let bytes = Array.zeroCreate (60 + p.Tcp.HeaderLength + p.Payload.Length)
+                    let header = p.Tcp
+
+                    let n =
+                        Packet.writeTcpBetween
+                            source
+                            destination
+                            p.Ip.Ttl
+                            (uint32 flow)
+                            &header
+                            (ReadOnlySpan p.Payload)
+                            (Span bytes)
+
+                    let ip =
+                        PdPacket.ParsePacket(PacketDotNet.LinkLayers.Raw, bytes[.. n - 1]).Extract<PdIpv6>()
+
+                    let tcp = ip.Extract<PdTcp>()
+
+                    let differences =
+                        [
+                            if not (ip.SourceAddress.Equals(source.ToIPAddress())) then
+                                "source"
+                            if not (ip.DestinationAddress.Equals(destination.ToIPAddress())) then
+                                "destination"
+                            if ip.HopLimit <> int p.Ip.Ttl then
+                                "hop limit"
+                            if ip.FlowLabel <> flow then
+                                "flow label"
+                            if ip.PayloadLength <> uint16 (n - 40) then
+                                "payload length"
+                        ]
+                        @ tcpDifferences p.Tcp p.Payload.Length tcp
+
+                    Expect.equal differences [] "fields read differently"
+                    true)
+
+            propN
+                1000
+                "ICMPv6 echoes we write read the same there"
+                (Gen.zip3 (Gen.choose (0, 65535)) (Gen.choose (0, 65535)) (bytesOf 0 1200))
+                (fun (id, seq, payload) ->
+                    let source = IpAddress.Parse "fd00::2"
+                    let destination = IpAddress.Parse "fd00::1"
+                    let h = Icmpv6.echoRequest (uint16 id) (uint16 seq)
+                    let bytes = Packet.icmpv6ToArray source destination 64uy h (ReadOnlySpan payload)
+                    let ip = PdPacket.ParsePacket(PacketDotNet.LinkLayers.Raw, bytes).Extract<PdIpv6>()
+                    let icmp = ip.Extract<PdIcmp6>()
+
+                    let differences =
+                        [
+                            if int icmp.Type <> int h.Type then
+                                $"type {icmp.Type}"
+                            if icmp.Code <> 0uy then
+                                $"code {icmp.Code}"
+                            if not (textbookValid6 source destination bytes[40..]) then
+                                "checksum (summed the textbook way over the pseudo-header)"
+                            if icmp.PayloadData.Length + icmp.HeaderData.Length <> 8 + payload.Length then
+                                "length"
+                        ]
+
+                    Expect.equal differences [] "fields read differently"
+                    true)
+
+            test "the Linux IPv6 capture's TCP reads the same in both" {
+                let path =
+                    IO.Path.Combine(AppContext.BaseDirectory, "data", "linux-kernel-ipv6.pcap")
+
+                let file = IO.File.ReadAllBytes path
+
+                match Pcap.tryRead (ReadOnlySpan file) with
+                | Error e -> failtest (ParseError.describe e)
+                | Ok f ->
+                    for r in f.Records do
+                        let bytes = file[r.DataOffset .. r.DataOffset + r.CapturedLength - 1]
+
+                        match Packet.decode6 (ReadOnlySpan bytes) with
+                        | Ok({ Transport = TcpTransport(seg, _, _) } as d) ->
+                            let tcp =
+                                PdPacket
+                                    .ParsePacket(PacketDotNet.LinkLayers.Raw, bytes)
+                                    .Extract<PdIpv6>()
+                                    .Extract<PdTcp>()
+
+                            Expect.equal (tcpDifferences seg.Header seg.PayloadLength tcp) [] (Pretty.summaryOf6 d)
+                        | Ok _ -> ()
+                        | Error e -> failtest (ParseError.describe e)
+            }
 
             test "the Linux capture reads the same in both" {
                 for bytes in CaptureTests.capturePackets.Force() do
