@@ -124,7 +124,7 @@ internal sealed partial class StackLoop
 
     private void Listen(TcpStackListener l, TaskCompletionSource done)
     {
-        if (!OwnedHost.TryListen(l.Port, l.Backlog, l.SendBufferSize, l.ReceiveBufferSize, _host, out var error))
+        if (!OwnedHost.TryListen(l.Port, l.CoreFamily, l.Backlog, l.SendBufferSize, l.ReceiveBufferSize, _host, out var error))
         {
             done.TrySetException(new SocketException((int)ToSocketError(error)));
             return;

@@ -261,12 +261,30 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
     /// <summary>
     /// Listens on <paramref name="port"/>, keeping up to <paramref name="backlog"/> connections
     /// for accept, with at most <paramref name="maxConnections"/> open at once; each takes
-    /// <paramref name="options"/> (buffer sizes) where given.
+    /// <paramref name="options"/> (buffer sizes) where given. It takes connections of both
+    /// families, or of <paramref name="family"/> only (<see cref="AddressFamily.InterNetwork"/>
+    /// or <see cref="AddressFamily.InterNetworkV6"/>); a SYN of the other family is reset.
     /// </summary>
     /// <exception cref="SocketException">AddressAlreadyInUse when the port is taken.</exception>
-    public TcpStackListener Listen(int port, int backlog = 128, int maxConnections = int.MaxValue, TcpConnectionOptions? options = null)
+    /// <exception cref="ArgumentException">The family is not IPv4 or IPv6, or IPv6 where the stack has no IPv6 address.</exception>
+    public TcpStackListener Listen(
+        int port,
+        int backlog = 128,
+        int maxConnections = int.MaxValue,
+        TcpConnectionOptions? options = null,
+        AddressFamily family = AddressFamily.Unspecified)
     {
         options?.Validate(nameof(options));
+        if (family is not (AddressFamily.Unspecified or AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"a listener takes IPv4, IPv6 or both (Unspecified), not {family}", nameof(family));
+        }
+
+        if (family == AddressFamily.InterNetworkV6 && _options.Address6 is null)
+        {
+            throw new ArgumentException("this stack has no IPv6 address (TcpStackOptions.Address6 is null): an IPv6-only listener would take nothing", nameof(family));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
@@ -274,7 +292,8 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var listener = new TcpStackListener(
             _loop,
-            new IPEndPoint(Address, port),
+            new IPEndPoint(family == AddressFamily.InterNetworkV6 ? _options.Address6! : Address, port),
+            family,
             backlog,
             maxConnections,
             options?.SendBufferSize ?? _loop.SendBufferSize,

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using Stack.Core.Host;
 using System.Threading.Channels;
 
 namespace Stack.Shell;
@@ -9,10 +11,18 @@ public sealed class TcpStackListener : IDisposable
     private readonly StackLoop _stack;
     private readonly Channel<TcpStackConnection> _ready = Channel.CreateUnbounded<TcpStackConnection>();
 
-    internal TcpStackListener(StackLoop stack, IPEndPoint endPoint, int backlog, int maxConnections, int sendBufferSize, int receiveBufferSize)
+    internal TcpStackListener(
+        StackLoop stack,
+        IPEndPoint endPoint,
+        AddressFamily family,
+        int backlog,
+        int maxConnections,
+        int sendBufferSize,
+        int receiveBufferSize)
     {
         _stack = stack;
         LocalEndPoint = endPoint;
+        Family = family;
         Backlog = backlog;
         MaxConnections = maxConnections;
         SendBufferSize = sendBufferSize;
@@ -27,6 +37,19 @@ public sealed class TcpStackListener : IDisposable
 
     /// <summary>The address and port listened on.</summary>
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>
+    /// The family of the connections taken: <see cref="AddressFamily.InterNetwork"/> or
+    /// <see cref="AddressFamily.InterNetworkV6"/> only, or <see cref="AddressFamily.Unspecified"/> for both.
+    /// </summary>
+    public AddressFamily Family { get; }
+
+    internal ListenFamily CoreFamily => Family switch
+    {
+        AddressFamily.InterNetwork => ListenFamily.Ipv4,
+        AddressFamily.InterNetworkV6 => ListenFamily.Ipv6,
+        _ => ListenFamily.Both,
+    };
 
     /// <summary>Established connections that may wait for <see cref="AcceptAsync"/>.</summary>
     public int Backlog { get; }

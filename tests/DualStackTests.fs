@@ -399,6 +399,46 @@ let tests =
                             Expect.equal host.Counters.BadSource 1L $"{source} counted"
                     }
 
+                    test "a listener of one family resets SYNs of the other and answers its own" {
+                        let flagsOfAnswer (packet: byte array) =
+                            let transport =
+                                match Packet.decodeAny (ReadOnlySpan packet) with
+                                | Ok(V4 d) -> d.Transport
+                                | Ok(V6 d) -> d.Transport
+                                | Error e -> failtestf "unreadable answer: %A" e
+
+                            match transport with
+                            | TcpTransport(seg, _, _) -> seg.Header.Flags
+                            | other -> failtestf "not TCP: %A" other
+
+                        let answers (family: ListenFamily) (source: IpAddress) (destination: IpAddress) =
+                            let host = dualHost "10.0.0.1" ours6
+
+                            match Host.Owned.listenFamily host.Options.Connection family 7us 16 host with
+                            | Error e -> failtestf "listen: %A" e
+                            | Ok() ->
+                                let syn = tcp6 source destination 40000us 7us TcpFlags.Syn 1000u 0u [] [||]
+                                let host, out = receive syn host
+                                flagsOfAnswer (wire host out |> List.exactlyOne)
+
+                        let peer4, ours4 = v6 "10.0.0.2", v6 "10.0.0.1"
+                        let synAck = TcpFlags.Syn ||| TcpFlags.Ack
+
+                        for family, source, destination, expected in
+                            [
+                                ListenFamily.Ipv4, peer4, ours4, synAck
+                                ListenFamily.Ipv4, peer6, ours6, TcpFlags.Rst ||| TcpFlags.Ack
+                                ListenFamily.Ipv6, peer6, ours6, synAck
+                                ListenFamily.Ipv6, peer4, ours4, TcpFlags.Rst ||| TcpFlags.Ack
+                                ListenFamily.Both, peer4, ours4, synAck
+                                ListenFamily.Both, peer6, ours6, synAck
+                            ] do
+                            Expect.equal
+                                (answers family source destination)
+                                expected
+                                $"a {family} listener answering a SYN from {source}"
+                    }
+
                     test "a host without an IPv6 address drops IPv6 and refuses IPv6 connects" {
                         let host =
                             Host.create (HostOptions.create (Ipv4Address.Parse "10.0.0.1")) |> listening 7us

@@ -38,22 +38,24 @@ let private handle (context: HttpContext) : Task =
         context.Response.StatusCode <- 404
         Task.CompletedTask
 
-/// Kestrel over `stack` on port 80, running `handle`; stopped and disposed by the caller.
-let private serve (stack: TcpStack) =
+/// Kestrel over `stack` at `urls`, running `handle`; stopped and disposed by the caller.
+let private serveAt (urls: string array) (stack: TcpStack) =
     let builder = WebApplication.CreateSlimBuilder()
     builder.Logging.ClearProviders() |> ignore
 
-    builder.WebHost.UseTcpStack(stack).UseUrls($"http://{stack.Address}:80")
-    |> ignore
+    builder.WebHost.UseTcpStack(stack).UseUrls(urls) |> ignore
 
     let app = builder.Build()
     app.Run(RequestDelegate handle)
     app.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
     app
 
-let private withServer (f: HttpClient -> TcpStack -> unit) =
+let private serve (stack: TcpStack) =
+    serveAt [| $"http://{stack.Address}:80" |] stack
+
+let private withServerAt (urls: TcpStack -> string array) (f: HttpClient -> TcpStack -> unit) =
     withPair (fun client server ->
-        let app = serve server
+        let app = serveAt (urls server) server
 
         try
             use http = new HttpClient(TcpStackHttpHandler.Create client)
@@ -63,6 +65,9 @@ let private withServer (f: HttpClient -> TcpStack -> unit) =
 
             (app :> IAsyncDisposable).DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds 30.)
             |> ignore)
+
+let private withServer f =
+    withServerAt (fun server -> [| $"http://{server.Address}:80" |]) f
 
 [<Tests>]
 let tests =
@@ -90,6 +95,20 @@ let tests =
 
                     use missing = http.GetAsync(url "/missing") |> within 30.
                     Expect.equal (int missing.StatusCode) 404 "not found")
+
+            testCase "Kestrel bound to any address answers both families; bound to the IPv6 address, IPv6 only"
+            <| fun () ->
+                withServerAt (fun server -> [| "http://[::]:80"; $"http://[{server.Address6}]:81" |]) (fun http _ ->
+                    let get (url: string) =
+                        try
+                            http.GetStringAsync url |> within 30.
+                        with :? AggregateException as e when (e.InnerException :? HttpRequestException) ->
+                            "refused"
+
+                    Expect.equal (get $"http://{addressB}/") "hello over tcpstack" "IPv4 to any"
+                    Expect.equal (get $"http://[{address6B}]/") "hello over tcpstack" "IPv6 to any"
+                    Expect.equal (get $"http://[{address6B}]:81/") "hello over tcpstack" "IPv6 to the IPv6 address"
+                    Expect.equal (get $"http://{addressB}:81/") "refused" "IPv4 to the IPv6 address")
 
             testCase "10 MB down and 2 MB up through Kestrel and HttpClient, bytes intact"
             <| fun () ->

@@ -121,6 +121,28 @@ let tests =
                     // The counters are published after the write that carried the reset.
                     Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.ResetsSent)) 1L "our reset")
 
+            testCase
+                "an IPv6-only listener takes the kernel's IPv6 connect and refuses its IPv4 one, and an IPv4-only one the other way"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    let connect (ipv6: bool) (port: int) =
+                        use s = if ipv6 then kernelSocket6 ns else kernelSocket ns
+
+                        try
+                            s.Connect(IPEndPoint((if ipv6 then stackAddress6 else stackAddress), port))
+                            None
+                        with :? SocketException as e ->
+                            Some e.SocketErrorCode
+
+                    use only6 = stack.Listen(7, family = AddressFamily.InterNetworkV6)
+                    use only4 = stack.Listen(8, family = AddressFamily.InterNetwork)
+                    Expect.equal only6.LocalEndPoint (IPEndPoint(stackAddress6, 7)) "the IPv6 address"
+                    Expect.equal only4.LocalEndPoint (IPEndPoint(stackAddress, 8)) "the IPv4 address"
+                    Expect.equal (connect true 7) None "IPv6 to the IPv6 listener"
+                    Expect.equal (connect false 7) (Some SocketError.ConnectionRefused) "IPv4 to the IPv6 listener"
+                    Expect.equal (connect false 8) None "IPv4 to the IPv4 listener"
+                    Expect.equal (connect true 8) (Some SocketError.ConnectionRefused) "IPv6 to the IPv4 listener")
+
             testCase "our connect to a closed kernel IPv6 port fails with ConnectionRefused"
             <| fun () ->
                 withStack (fun _ stack ->
@@ -149,4 +171,13 @@ let tests =
                         e.Message
 
                 Expect.stringContains message "no IPv6 address" "says why"
+
+                let listenError =
+                    try
+                        stack.Listen(7, family = AddressFamily.InterNetworkV6).Dispose()
+                        "listening"
+                    with :? ArgumentException as e ->
+                        e.Message
+
+                Expect.stringContains listenError "no IPv6 address" "an IPv6-only listener says why"
         ]

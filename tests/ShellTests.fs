@@ -13,15 +13,23 @@ open Stack.Shell.Device
 
 let addressA = IPAddress.Parse "10.0.0.1"
 let addressB = IPAddress.Parse "10.0.0.2"
+let address6A = IPAddress.Parse "fd00:7::a"
+let address6B = IPAddress.Parse "fd00:7::b"
 
 /// Two stacks on one in-memory link, with connection buffers of `buffer` bytes.
 let startPairWith (buffer: int) =
     let struct (a, b) = MemoryDevice.CreatePair()
 
-    let options (address: IPAddress) (device: MemoryDevice) =
-        TcpStackOptions(Address = address, Device = device, SendBufferSize = buffer, ReceiveBufferSize = buffer)
+    let options (address: IPAddress) (address6: IPAddress) (device: MemoryDevice) =
+        TcpStackOptions(
+            Address = address,
+            Address6 = address6,
+            Device = device,
+            SendBufferSize = buffer,
+            ReceiveBufferSize = buffer
+        )
 
-    TcpStack.Start(options addressA a), TcpStack.Start(options addressB b)
+    TcpStack.Start(options addressA address6A a), TcpStack.Start(options addressB address6B b)
 
 let startPair () = startPairWith (256 * 1024)
 

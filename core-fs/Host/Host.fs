@@ -128,6 +128,12 @@ module HostOptions =
                 }
         }
 
+/// Which families a listener takes connections from.
+type ListenFamily =
+    | Both = 0
+    | Ipv4 = 4
+    | Ipv6 = 6
+
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
 /// are half-open, and the established ones waiting for `accept`, oldest first.
 type Listener =
@@ -141,6 +147,9 @@ type Listener =
         /// checked only for a while after (as Linux does), so a listener that never
         /// overflowed gives blind ACKs nothing to guess at.
         LastCookieAt: int64
+        /// The families it takes connections from; a SYN of another gets a reset, as if
+        /// nobody listened.
+        Family: ListenFamily
     }
 
 /// Packets counted by what became of them. A struct: counting allocates nothing.

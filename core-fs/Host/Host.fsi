@@ -76,6 +76,12 @@ module HostOptions =
 
     val create: address: Stack.Core.Wire.Ipv4Address -> HostOptions
 
+/// Which families a listener takes connections from.
+type ListenFamily =
+    | Both = 0
+    | Ipv4 = 4
+    | Ipv6 = 6
+
 /// A listening port: the LISTEN connection it copies for each SYN, how many of those
 /// are half-open, and the established ones waiting for `accept`, oldest first.
 type Listener =
@@ -90,6 +96,10 @@ type Listener =
         /// checked only for a while after (as Linux does), so a listener that never
         /// overflowed gives blind ACKs nothing to guess at.
         LastCookieAt: int64
+
+        /// The families it takes connections from; a SYN of another gets a reset, as if
+        /// nobody listened.
+        Family: ListenFamily
     }
 
 /// Packets counted by what became of them. A struct: counting allocates nothing.

@@ -42,7 +42,7 @@ let receive (now: int64) (packet: ReadOnlySpan<byte>) (host: Host) : struct (Hos
 let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> =
     let copy = shallowCopy host
 
-    listenIn copy.Options.Connection port backlog copy
+    listenIn copy.Options.Connection ListenFamily.Both port backlog copy
     |> Result.map (fun () -> copy)
 
 /// Stops listening on `port`; connections half-open or not yet accepted are reset (their
@@ -217,11 +217,15 @@ module Owned =
 
     /// Starts listening on `port` with room for `backlog` connections waiting for accept.
     let listen (port: uint16) (backlog: int) (host: Host) =
-        listenIn host.Options.Connection port backlog host
+        listenIn host.Options.Connection ListenFamily.Both port backlog host
 
     /// As `listen`, with `options` for the connections the listener accepts.
     let listenWith (options: ConnectionOptions) (port: uint16) (backlog: int) (host: Host) =
-        listenIn options port backlog host
+        listenIn options ListenFamily.Both port backlog host
+
+    /// As `listenWith`, taking connections from `family` only.
+    let listenFamily (options: ConnectionOptions) (family: ListenFamily) (port: uint16) (backlog: int) (host: Host) =
+        listenIn options family port backlog host
 
     /// Stops listening on `port`; connections half-open or not yet accepted are reset
     /// (their output goes to `outbox`), accepted ones stay.

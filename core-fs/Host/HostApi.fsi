@@ -157,6 +157,15 @@ module Owned =
         host: Stack.Core.Host.Host ->
             Result<unit, Stack.Core.Host.HostError>
 
+    /// As `listenWith`, taking connections from `family` only.
+    val listenFamily:
+        options: Stack.Core.Tcp.ConnectionOptions ->
+        family: Stack.Core.Host.ListenFamily ->
+        port: uint16 ->
+        backlog: int ->
+        host: Stack.Core.Host.Host ->
+            Result<unit, Stack.Core.Host.HostError>
+
     /// Stops listening on `port`; connections half-open or not yet accepted are reset
     /// (their output goes to `outbox`), accepted ones stay.
     val unlisten: now: int64 -> port: uint16 -> host: Stack.Core.Host.Host -> outbox: Stack.Core.Host.HostOutbox -> unit

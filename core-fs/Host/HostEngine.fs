@@ -101,6 +101,12 @@ let ownedStep (host: Host) (out: HostOutbox) =
 /// The connection of `tuple`, kept in the host's memo for the next step.
 let tryFindIn (step: Step) (tuple: FourTuple) = step.Host.FindAndRemember tuple
 
+/// The listener on `port` that takes connections from `remote`'s family.
+let tryListenerFor (host: Host) (port: uint16) (remote: IpAddress) =
+    match host.ListenerTable.TryGetValue port with
+    | true, l when l.Family = ListenFamily.Both || (l.Family = ListenFamily.Ipv4) = remote.IsIpv4 -> ValueSome l
+    | _ -> ValueNone
+
 let tryListener (host: Host) (port: uint16) =
     match host.ListenerTable.TryGetValue port with
     | true, l -> ValueSome l
@@ -342,7 +348,7 @@ let onTcpUnusual
 
         match
             (if reincarnation then
-                 tryListener step.Host h.DestinationPort
+                 tryListenerFor step.Host h.DestinationPort incoming.Source
              else
                  ValueNone)
         with
@@ -354,7 +360,7 @@ let onTcpUnusual
             Connection.Owned.handleSegmentIn now &incoming c step.Out.ConnectionOutbox
             record step tuple c false payloadStart
     | ValueNone ->
-        match tryListener step.Host h.DestinationPort with
+        match tryListenerFor step.Host h.DestinationPort incoming.Source with
         | ValueSome l when isSyn -> openPassive step now l tuple incoming
         | ValueSome l when tryCookie step now l tuple &incoming payloadStart -> ()
         | ValueSome l ->
@@ -819,7 +825,13 @@ and receiveStep (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) =
 /// Starts listening on `port` of `host`, in place.
 /// Listens on `port`; the connections it accepts take `options` (the host's, or a
 /// listener's own buffer sizes).
-let listenIn (options: ConnectionOptions) (port: uint16) (backlog: int) (host: Host) : Result<unit, HostError> =
+let listenIn
+    (options: ConnectionOptions)
+    (family: ListenFamily)
+    (port: uint16)
+    (backlog: int)
+    (host: Host)
+    : Result<unit, HostError> =
     if host.ListenerTable.ContainsKey port then
         Error(AddressInUse port)
     else
@@ -831,6 +843,7 @@ let listenIn (options: ConnectionOptions) (port: uint16) (backlog: int) (host: H
                 HalfOpen = ImmutableHashSet<FourTuple>.Empty
                 Ready = []
                 LastCookieAt = Int64.MinValue / 2L
+                Family = family
             }
 
         host.ListenerTable <- host.ListenerTable.Add(port, l)

@@ -42,6 +42,10 @@ val internal ownedStep: host: Stack.Core.Host.Host -> out: Stack.Core.Host.HostO
 /// The connection of `tuple`, kept in the host's memo for the next step.
 val internal tryFindIn: step: Step -> tuple: Stack.Core.Host.FourTuple -> Stack.Core.Tcp.Connection voption
 
+/// The listener on `port` that takes connections from `remote`'s family.
+val internal tryListenerFor:
+    host: Stack.Core.Host.Host -> port: uint16 -> remote: Stack.Core.Wire.IpAddress -> Stack.Core.Host.Listener voption
+
 val internal tryListener: host: Stack.Core.Host.Host -> port: uint16 -> Stack.Core.Host.Listener voption
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
@@ -127,6 +131,7 @@ val internal receiveStep: now: int64 -> packet: System.ReadOnlySpan<byte> -> ste
 /// listener's own buffer sizes).
 val internal listenIn:
     options: Stack.Core.Tcp.ConnectionOptions ->
+    family: Stack.Core.Host.ListenFamily ->
     port: uint16 ->
     backlog: int ->
     host: Stack.Core.Host.Host ->

@@ -57,11 +57,13 @@ type OwnedHost =
             error <- e
             false
 
-    /// Listens on `port` with room for `backlog` connections waiting for accept, each with
-    /// buffers of these sizes; false (and `error`) when the port is taken.
+    /// Listens on `port` for connections of `family` with room for `backlog` of them
+    /// waiting for accept, each with buffers of these sizes; false (and `error`) when the
+    /// port is taken.
     static member TryListen
         (
             port: uint16,
+            family: ListenFamily,
             backlog: int,
             sendBufferSize: int,
             receiveBufferSize: int,
@@ -70,7 +72,7 @@ type OwnedHost =
         ) : bool =
         let options = OwnedHost.WithBuffers(host, sendBufferSize, receiveBufferSize)
 
-        match Host.Owned.listenWith options port backlog host with
+        match Host.Owned.listenFamily options family port backlog host with
         | Ok() -> true
         | Error e ->
             error <- e

@@ -48,10 +48,12 @@ type OwnedHost =
         [<System.Runtime.InteropServices.Out>] connection: byref<Stack.Core.Tcp.Connection> ->
             bool
 
-    /// Listens on `port` with room for `backlog` connections waiting for accept, each with
-    /// buffers of these sizes; false (and `error`) when the port is taken.
+    /// Listens on `port` for connections of `family` with room for `backlog` of them
+    /// waiting for accept, each with buffers of these sizes; false (and `error`) when the
+    /// port is taken.
     static member TryListen:
         port: uint16 *
+        family: ListenFamily *
         backlog: int *
         sendBufferSize: int *
         receiveBufferSize: int *

@@ -7,8 +7,9 @@ namespace Stack.AspNetCore;
 
 /// <summary>
 /// Kestrel's transport over a <see cref="TcpStack"/>: each endpoint Kestrel binds becomes a
-/// listener on the stack. The stack has one IPv4 address, so an endpoint binds its port
-/// when its address is that one, any, or loopback (Kestrel's "localhost").
+/// listener on the stack. An endpoint binds its port when its address is one of the
+/// stack's (that family only), any (both families), or IPv4 loopback (Kestrel's
+/// "localhost", both families).
 /// </summary>
 public sealed class TcpStackTransportFactory(TcpStack stack) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -23,18 +24,23 @@ public sealed class TcpStackTransportFactory(TcpStack stack) : IConnectionListen
             throw new AddressNotAvailableException(endpoint, stack.Address);
         }
 
-        var listener = stack.Listen(ip.Port);
-        return ValueTask.FromResult<IConnectionListener>(
-            new TcpStackConnectionListener(listener, new IPEndPoint(stack.Address, ip.Port)));
+        var family = ip.Address.Equals(stack.Address) ? AddressFamily.InterNetwork
+            : ip.Address.Equals(stack.Address6) ? AddressFamily.InterNetworkV6
+            : AddressFamily.Unspecified;
+        var listener = stack.Listen(ip.Port, family: family);
+        return ValueTask.FromResult<IConnectionListener>(new TcpStackConnectionListener(listener, listener.LocalEndPoint));
     }
 
     private bool Binds(IPAddress address) =>
-        address.AddressFamily == AddressFamily.InterNetwork
-        && (address.Equals(IPAddress.Any) || IPAddress.IsLoopback(address) || address.Equals(stack.Address));
+        address.Equals(IPAddress.Any)
+        || address.Equals(IPAddress.IPv6Any)
+        || (address.AddressFamily == AddressFamily.InterNetwork && IPAddress.IsLoopback(address))
+        || address.Equals(stack.Address)
+        || address.Equals(stack.Address6);
 
     /// <summary>An endpoint the stack cannot listen on, said in a way that tells what to do.</summary>
     private sealed class AddressNotAvailableException(EndPoint endpoint, IPAddress address)
         : IOException(
-            $"tcpstack cannot listen on {endpoint}: the stack's address is {address} (IPv4 only). "
-                + $"Bind http://{address}:PORT, http://0.0.0.0:PORT or http://localhost:PORT.");
+            $"tcpstack cannot listen on {endpoint}: the stack's address is {address}. "
+                + $"Bind http://{address}:PORT, http://0.0.0.0:PORT, http://[::]:PORT or http://localhost:PORT.");
 }

@@ -12,7 +12,7 @@ public static class TcpStackHttpHandler
 {
     /// <summary>
     /// A <see cref="SocketsHttpHandler"/> whose connections go through
-    /// <paramref name="stack"/>. Hosts that are IPv4 literals need no resolver; any other
+    /// <paramref name="stack"/>. Hosts that are IP literals (IPv4, or IPv6 in brackets) need no resolver; any other
     /// name goes to <paramref name="resolve"/> (the stack has no DNS of its own).
     /// </summary>
     /// <example><code>
@@ -33,7 +33,8 @@ public static class TcpStackHttpHandler
 
     private static async ValueTask<IPAddress> ResolveAsync(HostResolver? resolve, string host, CancellationToken cancellationToken)
     {
-        if (IPAddress.TryParse(host, out var literal) && literal.AddressFamily == AddressFamily.InterNetwork)
+        if (IPAddress.TryParse(host, out var literal)
+            && literal.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
         {
             return literal;
         }
@@ -41,7 +42,7 @@ public static class TcpStackHttpHandler
         if (resolve is null)
         {
             throw new HttpRequestException(
-                $"tcpstack cannot resolve '{host}': use an IPv4 address in the URL, or pass a HostResolver to TcpStackHttpHandler.Create.");
+                $"tcpstack cannot resolve '{host}': use an IP address in the URL, or pass a HostResolver to TcpStackHttpHandler.Create.");
         }
 
         return await resolve(host, cancellationToken).ConfigureAwait(false);
