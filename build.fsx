@@ -271,7 +271,7 @@ let targets: (string * string * string list * (string list -> unit)) list =
                         Directory.Delete(path, true)
 
         "packages",
-        "install the Debian packages the tests use (iproute2, tshark, curl, chromium, nginx) when missing",
+        "install the Debian packages the tests use (iproute2, tshark, curl, chromium, nginx, python3) when missing",
         [],
         fun _ ->
             let missing =
@@ -281,6 +281,7 @@ let targets: (string * string * string list * (string list -> unit)) list =
                     "curl", "curl"
                     "chromium", "chromium"
                     "nginx", "nginx"
+                    "python3", "python3"
                 ]
                 |> List.filter (fun (tool, _) -> exec "sh" [ "-c"; $"command -v {tool} >/dev/null" ] <> 0)
                 |> List.map snd
@@ -434,7 +435,7 @@ let targets: (string * string * string list * (string list -> unit)) list =
         fun extra -> exit (exec "dotnet" (cliDll :: "bench" :: "--loss" :: extra))
 
         "memory-bench",
-        "memory under load, as root: 100,000 idle connections, 2,000 stalled readers over 4 rounds, a 10 s SYN flood (needs python3)",
+        "memory under load, as root: 100,000 idle connections, 2,000 stalled readers over 4 rounds, a 10 s SYN flood and a 60 s fragment flood (needs python3)",
         [ "packages"; "build" ],
         fun _ ->
             for args in
@@ -442,6 +443,7 @@ let targets: (string * string * string list * (string list -> unit)) list =
                     [ "bench"; "--idle"; "100000"; "--duration"; "0.5" ]
                     [ "bench"; "--stalled"; "2000" ]
                     [ "bench"; "--flood"; "10" ]
+                    [ "bench"; "--fragment-flood"; "60" ]
                 ] do
                 step (String.Join(" ", args))
                 let code = exec "dotnet" (cliDll :: args)

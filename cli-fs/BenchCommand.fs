@@ -33,6 +33,7 @@ type BenchArgs =
     | Stalled of count: int
     | Rounds of count: int
     | Flood of seconds: float
+    | Fragment_Flood of seconds: float
     | Http of seconds: float
 
     interface IArgParserTemplate with
@@ -58,6 +59,8 @@ type BenchArgs =
             | Rounds _ -> "with --stalled: rounds of clients, 1 to 100 (default 4)."
             | Flood _ ->
                 "instead: a SYN flood from spoofed sources for this many seconds, 1 to 600, while a real client connects five times a second."
+            | Fragment_Flood _ ->
+                "instead: IPv4 and IPv6 fragments that never complete (random, overlapping, tiny) for this many seconds, 1 to 600, while the kernel streams to the stack; reassembly's memory against its limit, and the stream intact."
             | Http _ ->
                 "instead: Kestrel over the stack against Kestrel over kernel sockets, this many seconds per figure, 1 to 600 (requests per second, keep-alive and not), and a 100 MB HttpClient download each way round."
             | Kernel_Cc _ ->
@@ -494,6 +497,7 @@ type private Mode =
     | LossMode
     | StalledMode
     | FloodMode
+    | FragmentFloodMode
     | HttpMode
 
 /// The switch that picks a mode.
@@ -503,6 +507,7 @@ let private switchOf mode =
     | LossMode -> "--loss"
     | StalledMode -> "--stalled"
     | FloodMode -> "--flood"
+    | FragmentFloodMode -> "--fragment-flood"
     | HttpMode -> "--http"
 
 let private modeName mode = ("bench " + switchOf mode).TrimEnd()
@@ -525,6 +530,7 @@ let private modeOf (a: BenchArgs) =
     | Stalled _ -> "--stalled", StalledMode
     | Rounds _ -> "--rounds", StalledMode
     | Flood _ -> "--flood", FloodMode
+    | Fragment_Flood _ -> "--fragment-flood", FragmentFloodMode
     | Http _ -> "--http", HttpMode
 
 /// A congestion control name as the kernel spells one (at most 15 characters).
@@ -546,6 +552,8 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
                     StalledMode
                 if args.Contains Flood then
                     FloodMode
+                if args.Contains Fragment_Flood then
+                    FragmentFloodMode
                 if args.Contains Http then
                     HttpMode
             ]
@@ -584,5 +592,7 @@ let run (args: ParseResults<BenchArgs>) (out: TextWriter) =
             (args.GetResult(Rounds, defaultValue = 4) |> Validate.inRange "--rounds" 1 100)
             out
     | FloodMode -> FloodBench.run (args.GetResult Flood |> Validate.inRange "--flood" 1.0 600.0) out
+    | FragmentFloodMode ->
+        FragmentFloodBench.run (args.GetResult Fragment_Flood |> Validate.inRange "--fragment-flood" 1.0 600.0) out
     | HttpMode -> HttpBench.run (args.GetResult Http |> Validate.inRange "--http" 1.0 600.0) out
     | Figures -> measureAll args out

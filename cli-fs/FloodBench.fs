@@ -20,25 +20,25 @@ let private resident () =
     use p = Process.GetCurrentProcess()
     p.WorkingSet64
 
-/// The flood script, written out from tcpstack's resources.
-let private writeScript () =
+/// A flood script (`name`, such as synflood.py), written out from tcpstack's resources.
+let writeScript (name: string) =
     let path =
-        Path.Combine(Path.GetTempPath(), $"tcpstack-synflood-{Environment.ProcessId}.py")
+        Path.Combine(Path.GetTempPath(), $"tcpstack-{Environment.ProcessId}-{name}")
 
     use resource =
-        Reflection.Assembly.GetExecutingAssembly().GetManifestResourceStream "synflood.py"
+        Reflection.Assembly.GetExecutingAssembly().GetManifestResourceStream name
 
     use file = File.Create path
     resource.CopyTo file
     path
 
-let private requirePython () =
+let requirePython (command: string) =
     let found =
         (Environment.GetEnvironmentVariable "PATH").Split(':')
         |> Array.exists (fun dir -> File.Exists(Path.Combine(dir, "python3")))
 
     if not found then
-        failwith "bench --flood runs its flood with python3, which is not installed; apt-get install -y python3"
+        failwith $"{command} runs its flood with python3, which is not installed; apt-get install -y python3"
 
 /// One real client: connect, echo one byte, close. Its connect time in ms, or the error.
 let private probe (ns: string) (server: IPEndPoint) =
@@ -70,7 +70,7 @@ let private probe (ns: string) (server: IPEndPoint) =
 
 let run (seconds: float) (out: TextWriter) =
     Validate.root "bench --flood makes a network namespace and a TUN device and sends spoofed packets in it"
-    requirePython ()
+    requirePython "bench --flood"
     let ns = uniqueName "tsf" "t"
     removeOnInterrupt [ ns ]
     let progress (text: string) = eprintfn "bench --flood: %s" text
@@ -79,7 +79,7 @@ let run (seconds: float) (out: TextWriter) =
     let stack =
         TcpStack.StartAsync(TcpStackOptions(Address = address, Namespace = ns, KernelAddress = "10.12.0.1/24")).Result
 
-    let script = writeScript ()
+    let script = writeScript "synflood.py"
 
     try
         // The namespace holds only the TUN device; forwarding stays off, so nothing the

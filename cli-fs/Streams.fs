@@ -45,3 +45,21 @@ let receive (read: Memory<byte> -> ValueTask<int>) =
 
         return total, Convert.ToHexString(hash.GetHashAndReset())
     }
+
+/// Writes the stream seeded by `seed` through `write` until `stop` is cancelled; returns
+/// the byte count and the SHA-256 of what was written.
+let sendUntil (write: ReadOnlyMemory<byte> -> Task) (seed: int) (stop: Threading.CancellationToken) =
+    task {
+        use hash = IncrementalHash.CreateHash HashAlgorithmName.SHA256
+        let rng = Random seed
+        let chunk = Array.zeroCreate<byte> 65536
+        let mutable total = 0L
+
+        while not stop.IsCancellationRequested do
+            rng.NextBytes chunk
+            hash.AppendData chunk
+            do! write (ReadOnlyMemory chunk)
+            total <- total + int64 chunk.Length
+
+        return total, Convert.ToHexString(hash.GetHashAndReset())
+    }

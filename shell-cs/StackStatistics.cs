@@ -17,6 +17,8 @@ namespace Stack.Shell;
 /// <param name="SynCookiesAccepted">Connections made from a returned SYN cookie.</param>
 /// <param name="ResetsSent">Resets sent, to segments nobody owns and by aborts.</param>
 /// <param name="EchoReplies">ICMP echo replies sent.</param>
+/// <param name="Reassembled">Datagrams put back together from fragments.</param>
+/// <param name="FragmentBytesHeld">Bytes of fragments held for reassembly now, as charged against <see cref="TcpStackOptions.FragmentMemory"/>.</param>
 public sealed record StackStatistics(
     long PacketsIn,
     long PacketsOut,
@@ -31,4 +33,6 @@ public sealed record StackStatistics(
     long SynCookiesSent,
     long SynCookiesAccepted,
     long ResetsSent,
-    long EchoReplies);
+    long EchoReplies,
+    long Reassembled,
+    long FragmentBytesHeld);

@@ -114,7 +114,9 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
             c.SynCookiesSent,
             c.SynCookiesAccepted,
             c.ResetsSent,
-            c.EchoReplies);
+            c.EchoReplies,
+            c.Reassembled,
+            c.FragmentBytesHeld);
     }
 
     /// <summary>Sets up the device and starts the stack thread.</summary>
@@ -157,6 +159,7 @@ public sealed class TcpStack : IAsyncDisposable, IDisposable
                 hostOptions = Configure.withAddress6(IpAddress.OfIPAddress(address6), hostOptions);
             }
 
+            hostOptions = Configure.withFragmentMemory(options.FragmentMemory, hostOptions);
             hostOptions = options.Tcp.ApplyTo(hostOptions);
             if (options.TracePath is not null)
             {

@@ -63,6 +63,14 @@ public sealed record TcpStackOptions
     /// </summary>
     public long? MemoryLimit { get; init; }
 
+    /// <summary>
+    /// Bytes of IPv4 and IPv6 fragments held for reassembly at once (each fragment charged
+    /// its size and 256 bytes), a quarter of it from one source; past it fragments are
+    /// dropped (counted as "fragment"). 4 MiB by default, as Linux's ipfrag_high_thresh; 0
+    /// drops every fragment.
+    /// </summary>
+    public int FragmentMemory { get; init; } = 4 << 20;
+
     /// <summary>Bytes a connection's receive buffer starts at; autotuning grows it up to <see cref="ReceiveBufferSize"/>.</summary>
     public int InitialReceiveBufferSize { get; init; } = 64 * 1024;
 
@@ -137,6 +145,11 @@ public sealed record TcpStackOptions
             {
                 throw new ArgumentException($"{name} must be a power of two from 4096 to 2^30, not {size}", name);
             }
+        }
+
+        if (FragmentMemory < 0)
+        {
+            throw new ArgumentException($"{nameof(FragmentMemory)} cannot be negative ({FragmentMemory})", nameof(FragmentMemory));
         }
 
         if (MemoryLimit is < 1 << 20)

@@ -135,6 +135,8 @@ let private usageErrors =
         [ "bench"; "--stalled"; "5"; "--mtu"; "9000" ], "--mtu", "does not apply to bench --stalled"
         [ "bench"; "--loss"; "--stalled"; "5" ], "--stalled", "choose one"
         [ "bench"; "--flood"; "0" ], "--flood 0", "1 to 600"
+        [ "bench"; "--fragment-flood"; "601" ], "--fragment-flood 601", "1 to 600"
+        [ "bench"; "--fragment-flood"; "5"; "--flood"; "5" ], "--fragment-flood", "choose one"
         [ "bench"; "--http"; "0" ], "--http 0", "1 to 600"
         [ "bench"; "--http"; "5"; "--idle"; "10" ], "--idle", "does not apply to bench --http"
         [ "demo"; "--bytes"; "-1" ], "--bytes -1", "0 to"

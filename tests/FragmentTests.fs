@@ -15,6 +15,7 @@ let private limits =
     {
         MaxBytes = 64 * 1024
         MaxBytesPerSource = 32 * 1024
+        MaxPieces = 64
         TimeoutMicros = 30_000_000L
     }
 
@@ -231,6 +232,76 @@ let tests =
 
                             within)
 
+                    test "tiny fragments are charged what holding them costs, so the limit holds few of them" {
+                        let mutable t = FragmentTable.empty
+                        let mutable held = 0
+
+                        for id in 0..999 do
+                            let struct (next, outcome) =
+                                FragmentTable.add
+                                    0L
+                                    limits
+                                    (key $"10.0.{id % 8}.2" (uint32 id))
+                                    8
+                                    true
+                                    ReadOnlySpan.Empty
+                                    (ReadOnlySpan(Array.zeroCreate 8))
+                                    t
+
+                            t <- next
+
+                            if outcome = Waiting then
+                                held <- held + 1
+
+                        Expect.equal held (limits.MaxBytes / (8 + FragmentTable.PieceOverhead)) "pieces held"
+                        Expect.isLessThanOrEqual t.Held limits.MaxBytes "within the limit"
+                    }
+
+                    test "a datagram cut into more pieces than the limit is dropped whole" {
+                        let data = Array.zeroCreate (8 * (limits.MaxPieces + 1))
+                        let pieces = [ for i in 0 .. limits.MaxPieces -> 8 * i, 8 ]
+                        let table, outcomes = offer data pieces FragmentTable.empty
+
+                        Expect.equal
+                            (List.last outcomes)
+                            (Dropped OverLimit)
+                            "the piece past the limit drops the datagram"
+
+                        Expect.isTrue
+                            (outcomes |> List.take limits.MaxPieces |> List.forall ((=) Waiting))
+                            "held before it"
+
+                        Expect.equal (table.Held, table.Partials.Count) (0, 0) "nothing held after"
+                    }
+
+                    test "sweep gives up datagrams out of time, looking at most once per interval" {
+                        let addAt (now: int64) (id: uint32) (t: FragmentTable) =
+                            let struct (next, _) =
+                                FragmentTable.add
+                                    now
+                                    limits
+                                    (key "10.0.0.2" id)
+                                    8
+                                    true
+                                    ReadOnlySpan.Empty
+                                    (ReadOnlySpan(Array.zeroCreate 8))
+                                    t
+
+                            next
+
+                        let t = FragmentTable.empty |> addAt 0L 1u |> addAt 10L 2u
+                        let struct (t, first) = FragmentTable.sweep limits.TimeoutMicros limits t
+                        Expect.equal (first, t.Partials.Count) (1, 1) "the first one's time ran out"
+
+                        let struct (t, soon) = FragmentTable.sweep (limits.TimeoutMicros + 10L) limits t
+                        Expect.equal (soon, t.Partials.Count) (0, 1) "no second look within the interval"
+
+                        let struct (t, later) =
+                            FragmentTable.sweep (limits.TimeoutMicros + FragmentTable.SweepIntervalMicros) limits t
+
+                        Expect.equal (later, t.Partials.Count) (1, 0) "the second one at the next look"
+                    }
+
                     test "a datagram not whole in time is given up, and its memory with it" {
                         let data = Array.zeroCreate 64
                         let table, _ = offer data [ 0, 16 ] FragmentTable.empty
@@ -243,7 +314,11 @@ let tests =
                         let struct (early, none) =
                             FragmentTable.expire (limits.TimeoutMicros - 1L) limits table
 
-                        Expect.equal (none, early.Held) (0, 16) "kept before the timeout"
+                        Expect.equal
+                            (none, early.Held)
+                            (0, 16 + header.Length + FragmentTable.PieceOverhead)
+                            "kept before the timeout, charged its data, header and overhead"
+
                         let struct (late, dropped) = FragmentTable.expire limits.TimeoutMicros limits table
                         Expect.equal (dropped, late.Held) (1, 0) "dropped at it"
                         Expect.isTrue late.Partials.IsEmpty "gone"

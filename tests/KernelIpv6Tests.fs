@@ -105,6 +105,77 @@ let tests =
                     Expect.equal received (serving |> within 10.) "SHA-256 of the download"
                     c.CloseAsync().Wait(TimeSpan.FromSeconds 10.) |> ignore)
 
+            testCase
+                "a forged packet too big (1280) quoting a segment in flight shrinks our segments, and 8 MiB still arrives intact"
+            <| fun () ->
+                let icmp: Socket ref = ref null
+                let forged = ref false
+                let arrived = ref false
+                let bigAfter = ref 0
+                let fittingAfter = ref 0
+
+                // Runs on the stack thread: forges the error from the first full-sized
+                // segment (the delay below keeps it unacknowledged meanwhile) and counts
+                // the sizes sent once the error has been read.
+                let observe (direction: PacketDirection) (packet: byte array) =
+                    let isIpv6 = packet.Length >= 48 && packet[0] >>> 4 = 6uy
+
+                    if isIpv6 && direction = PacketDirection.In && packet[6] = 58uy && packet[40] = 2uy then
+                        arrived.Value <- true
+                    elif
+                        isIpv6
+                        && direction = PacketDirection.Out
+                        && packet[6] = 6uy
+                        && packet.Length > 100
+                    then
+                        if arrived.Value then
+                            if packet.Length > 1280 then
+                                bigAfter.Value <- bigAfter.Value + 1
+                            else
+                                fittingAfter.Value <- fittingAfter.Value + 1
+                        elif not forged.Value && packet.Length > 1280 then
+                            forged.Value <- true
+                            let quoted = packet[.. 1280 - 48 - 1]
+                            let message = Array.concat [ [| 2uy; 0uy; 0uy; 0uy; 0uy; 0uy; 5uy; 0uy |]; quoted ]
+                            // A raw ICMPv6 socket: the kernel fills in the checksum.
+                            icmp.Value.SendTo(message, IPEndPoint(stackAddress6, 0)) |> ignore
+
+                let setup =
+                    { plain with
+                        Offload = false
+                        Outbound = Some(LinkImpairment(Delay = TimeSpan.FromMilliseconds 20.))
+                        OnPacket = Some(PacketObserver(fun direction packet -> observe direction (packet.ToArray())))
+                    }
+
+                withStackSetup setup (fun ns stack ->
+                    icmp.Value <-
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Raw, ProtocolType.IcmpV6)
+                        )
+
+                    use _icmp = icmp.Value
+                    use server = kernelListener6 ns 5001
+
+                    let receiving =
+                        task {
+                            use! s = server.AcceptAsync()
+                            return! kernelReceive s
+                        }
+
+                    let c = stack.ConnectAsync(IPEndPoint(kernelAddress6, 5001)) |> within 10.
+                    let sent = stackSend c 23 (8L * MiB) |> within 120.
+                    let count, received = receiving |> within 120.
+                    Expect.equal count (8L * MiB) "all bytes arrived"
+                    Expect.equal received sent "SHA-256 of what arrived"
+                    Expect.isTrue forged.Value "a packet too big was sent"
+                    Expect.isTrue arrived.Value "and read by the stack"
+                    Expect.isGreaterThanOrEqual (settle (fun () -> stack.Counters.IcmpErrors)) 1L "counted"
+                    // Segments already made when the error was read may still go out whole.
+                    Expect.isLessThan bigAfter.Value 64 "afterwards, nothing larger than the path"
+                    Expect.isGreaterThan fittingAfter.Value 5000 "the rest of the 8 MiB in packets that fit"
+                    c.CloseAsync().Wait(TimeSpan.FromSeconds 10.) |> ignore)
+
             testCase "a kernel connect to a closed IPv6 port is refused by our reset"
             <| fun () ->
                 withStack (fun ns stack ->

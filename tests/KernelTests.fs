@@ -61,6 +61,10 @@ type Setup =
         CapturePath: string option
         /// Segmentation and checksum offload on the TUN device.
         Offload: bool
+        /// An impairment of what the stack sends only, in place of `Impairment`'s.
+        Outbound: LinkImpairment option
+        /// Sees every packet in and out on the stack thread.
+        OnPacket: PacketObserver option
     }
 
 let plain =
@@ -69,6 +73,8 @@ let plain =
         Impairment = None
         CapturePath = None
         Offload = true
+        Outbound = None
+        OnPacket = None
     }
 
 /// Runs `f` with a stack on a TUN device in a new namespace; removes both afterwards.
@@ -88,9 +94,10 @@ let withStackSetup (setup: Setup) (f: string -> TcpStack -> unit) =
                     KernelAddress = "10.7.0.1/24",
                     Tcp = setup.Tcp,
                     InboundImpairment = impairment,
-                    OutboundImpairment = impairment,
+                    OutboundImpairment = (setup.Outbound |> Option.defaultValue impairment),
                     CapturePath = Option.toObj setup.CapturePath,
-                    Offload = setup.Offload
+                    Offload = setup.Offload,
+                    OnPacket = Option.toObj setup.OnPacket
                 )
             )
 

@@ -320,6 +320,21 @@ let tests =
                     0.0
                     "memory per idle connection"
 
+            testCase "a 5 s fragment flood: reassembly stays within its limit and a kernel stream arrives intact"
+            <| fun () ->
+                requireKernel ()
+                let run = tcpstack "" [ "bench"; "--fragment-flood"; "5" ]
+                Expect.equal run.Code 0 $"bench succeeded; stdout: {run.Out} stderr: {run.Err}"
+                Expect.stringContains run.Out ", intact" "the stream"
+
+                let held =
+                    Text.RegularExpressions.Regex.Match(run.Out, @"held at most (\d+) bytes of a (\d+)-byte limit")
+
+                Expect.isTrue held.Success $"the reassembly line in {run.Out}"
+                Expect.isGreaterThan (int64 held.Groups[1].Value) 0L "fragments were held"
+
+                Expect.isLessThanOrEqual (int64 held.Groups[1].Value) (int64 held.Groups[2].Value) "within the limit"
+
             testCase "bad arguments give a usage message and a non-zero exit"
             <| fun () ->
                 for args, expected in

@@ -41,6 +41,20 @@ let withAddress6 (address: IpAddress) (options: HostOptions) =
         Address6 = ValueSome address.Ipv6
     }
 
+/// `options` with reassembly holding at most `bytes` of fragments, a quarter of that
+/// from any one source.
+let withFragmentMemory (bytes: int) (options: HostOptions) =
+    if bytes < 0 then
+        invalidArg "bytes" $"fragment memory cannot be negative ({bytes})"
+
+    { options with
+        Fragments =
+            { options.Fragments with
+                MaxBytes = bytes
+                MaxBytesPerSource = bytes / 4
+            }
+    }
+
 /// The protocol's tunables as a shell's settings give them, applied to `options`: the
 /// options TCP offers on a SYN, the congestion controller (NewReno when `newReno`, else
 /// CUBIC) and loss detector (RFC 6675's duplicate threshold when `duplicateThreshold`, else

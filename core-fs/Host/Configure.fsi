@@ -19,6 +19,10 @@ val hostOptions:
 val withAddress6:
     address: Stack.Core.Wire.IpAddress -> options: Stack.Core.Host.HostOptions -> Stack.Core.Host.HostOptions
 
+/// `options` with reassembly holding at most `bytes` of fragments, a quarter of that
+/// from any one source.
+val withFragmentMemory: bytes: int -> options: Stack.Core.Host.HostOptions -> Stack.Core.Host.HostOptions
+
 /// The protocol's tunables as a shell's settings give them, applied to `options`: the
 /// options TCP offers on a SYN, the congestion controller (NewReno when `newReno`, else
 /// CUBIC) and loss detector (RFC 6675's duplicate threshold when `duplicateThreshold`, else

@@ -26,7 +26,7 @@ type PartialDatagram =
         Header: byte array
         Pieces: struct (int * byte array) list
 
-        /// Data bytes held.
+        /// Bytes charged for it: each piece's data, header and `PieceOverhead`.
         Held: int
 
         /// The data's whole length, known once the last fragment came; -1 before.
@@ -36,11 +36,17 @@ type PartialDatagram =
 /// How much reassembly may hold, and for how long.
 type FragmentLimits =
     {
-        /// Bytes of fragments held at once, all sources together (Linux: ipfrag_high_thresh, 4 MiB).
+        /// Bytes of fragments held at once, all sources together (Linux: ipfrag_high_thresh,
+        /// 4 MiB), each piece charged its bytes and `FragmentTable.PieceOverhead`.
         MaxBytes: int
 
         /// Bytes of fragments held at once from one source address.
         MaxBytesPerSource: int
+
+        /// Fragments one datagram may be cut into (a 64 KiB datagram over a 576-byte IPv4
+        /// link takes 118): more are dropped with the datagram, which keeps the work per
+        /// fragment small whatever a peer sends.
+        MaxPieces: int
 
         /// A datagram not whole this long after its first fragment is given up (Linux:
         /// ipfrag_time, 30 s; RFC 8200 4.5: 60 s).
@@ -52,7 +58,8 @@ type FragmentDrop =
     /// It overlaps a fragment already held: the whole datagram is dropped (RFC 5722).
     | Overlap
 
-    /// Holding it would pass a limit of `FragmentLimits`.
+    /// Holding it would pass a limit of `FragmentLimits` (bytes, or pieces: then the
+    /// datagram is dropped too).
     | OverLimit
 
     /// Its data would end past 65,535 bytes, or a fragment with more to come is not a
@@ -76,14 +83,24 @@ type FragmentTable =
         Partials: ImmutableDictionary<FragmentKey, PartialDatagram>
         Held: int
         HeldBySource: ImmutableDictionary<IpAddress, int>
+
+        /// When `sweep` next looks for datagrams out of time.
+        NextSweep: int64
     }
 
 module FragmentTable =
+    [<Literal>]
+    let PieceOverhead = 256
+
+    [<Literal>]
+    let SweepIntervalMicros = 100_000L
+
     let empty =
         {
             Partials = ImmutableDictionary<FragmentKey, PartialDatagram>.Empty
             Held = 0
             HeldBySource = ImmutableDictionary<IpAddress, int>.Empty
+            NextSweep = Int64.MinValue
         }
 
     let private heldBy (r: FragmentTable) (source: IpAddress) =
@@ -94,7 +111,7 @@ module FragmentTable =
     let private release (r: FragmentTable) (key: FragmentKey) (p: PartialDatagram) =
         let left = heldBy r key.Source - p.Held
 
-        {
+        { r with
             Partials = r.Partials.Remove key
             Held = r.Held - p.Held
             HeldBySource =
@@ -118,6 +135,17 @@ module FragmentTable =
                     count <- count + 1
 
             struct (result, count)
+
+    let sweep (now: int64) (limits: FragmentLimits) (r: FragmentTable) : struct (FragmentTable * int) =
+        if now < r.NextSweep then
+            struct (r, 0)
+        else
+            let struct (swept, count) = expire now limits r
+
+            struct ({ swept with
+                        NextSweep = now + SweepIntervalMicros
+                    },
+                    count)
 
     /// The earliest time a held datagram runs out, if any is held.
     let nextDeadline (limits: FragmentLimits) (r: FragmentTable) =
@@ -174,11 +202,13 @@ module FragmentTable =
         let length = data.Length
         let finish = offset + length
 
+        let cost = length + PieceOverhead + (if offset = 0 then header.Length else 0)
+
         if finish > 65535 || (more && data.Length % 8 <> 0) || (more && data.IsEmpty) then
             struct (r, Dropped Malformed)
         elif
-            r.Held + data.Length > limits.MaxBytes
-            || heldBy r key.Source + data.Length > limits.MaxBytesPerSource
+            r.Held + cost > limits.MaxBytes
+            || heldBy r key.Source + cost > limits.MaxBytesPerSource
         then
             struct (r, Dropped OverLimit)
         else
@@ -210,13 +240,13 @@ module FragmentTable =
 
             if duplicate then
                 struct (r, Waiting)
-            elif overlaps || badEnd then
+            elif overlaps || badEnd || List.length p.Pieces >= limits.MaxPieces then
                 let r =
                     match partial with
                     | ValueSome p -> release r key p
                     | ValueNone -> r
 
-                struct (r, Dropped Overlap)
+                struct (r, Dropped(if overlaps || badEnd then Overlap else OverLimit))
             else
                 let pieces =
                     struct (offset, data.ToArray()) :: p.Pieces
@@ -225,16 +255,16 @@ module FragmentTable =
                 let p =
                     { p with
                         Pieces = pieces
-                        Held = p.Held + data.Length
+                        Held = p.Held + cost
                         Header = (if offset = 0 then header.ToArray() else p.Header)
                         Total = (if more then p.Total else finish)
                     }
 
                 let held =
-                    {
+                    { r with
                         Partials = r.Partials.SetItem(key, p)
-                        Held = r.Held + data.Length
-                        HeldBySource = r.HeldBySource.SetItem(key.Source, heldBy r key.Source + data.Length)
+                        Held = r.Held + cost
+                        HeldBySource = r.HeldBySource.SetItem(key.Source, heldBy r key.Source + cost)
                     }
 
                 match

@@ -22,7 +22,7 @@ type PartialDatagram =
         Header: byte array
         Pieces: struct (int * byte array) list
 
-        /// Data bytes held.
+        /// Bytes charged for it: each piece's data, header and `PieceOverhead`.
         Held: int
 
         /// The data's whole length, known once the last fragment came; -1 before.
@@ -32,11 +32,17 @@ type PartialDatagram =
 /// How much reassembly may hold, and for how long.
 type FragmentLimits =
     {
-        /// Bytes of fragments held at once, all sources together (Linux: ipfrag_high_thresh, 4 MiB).
+        /// Bytes of fragments held at once, all sources together (Linux: ipfrag_high_thresh,
+        /// 4 MiB), each piece charged its bytes and `FragmentTable.PieceOverhead`.
         MaxBytes: int
 
         /// Bytes of fragments held at once from one source address.
         MaxBytesPerSource: int
+
+        /// Fragments one datagram may be cut into (a 64 KiB datagram over a 576-byte IPv4
+        /// link takes 118): more are dropped with the datagram, which keeps the work per
+        /// fragment small whatever a peer sends.
+        MaxPieces: int
 
         /// A datagram not whole this long after its first fragment is given up (Linux:
         /// ipfrag_time, 30 s; RFC 8200 4.5: 60 s).
@@ -49,7 +55,8 @@ type FragmentDrop =
     /// It overlaps a fragment already held: the whole datagram is dropped (RFC 5722).
     | Overlap
 
-    /// Holding it would pass a limit of `FragmentLimits`.
+    /// Holding it would pass a limit of `FragmentLimits` (bytes, or pieces: then the
+    /// datagram is dropped too).
     | OverLimit
 
     /// Its data would end past 65,535 bytes, or a fragment with more to come is not a
@@ -73,14 +80,30 @@ type FragmentTable =
         Partials: System.Collections.Immutable.ImmutableDictionary<FragmentKey, PartialDatagram>
         Held: int
         HeldBySource: System.Collections.Immutable.ImmutableDictionary<Stack.Core.Wire.IpAddress, int>
+
+        /// When `sweep` next looks for datagrams out of time.
+        NextSweep: int64
     }
 
 module FragmentTable =
+
+    /// Bytes charged for each piece held beside its data: what holding it costs in
+    /// memory, so that tiny fragments cannot hold many times the limit.
+    [<Literal>]
+    val PieceOverhead: int = 256
+
+    /// How often `sweep` looks for datagrams out of time (100 ms).
+    [<Literal>]
+    val SweepIntervalMicros: int64 = 100_000L
 
     val empty: FragmentTable
 
     /// Gives up the datagrams whose time ran out; also how many.
     val expire: now: int64 -> limits: FragmentLimits -> r: FragmentTable -> struct (FragmentTable * int)
+
+    /// `expire`, at most once per `SweepIntervalMicros`: a datagram is given up at most
+    /// that much after its time, and a flood of fragments costs no scan per fragment.
+    val sweep: now: int64 -> limits: FragmentLimits -> r: FragmentTable -> struct (FragmentTable * int)
 
     /// The earliest time a held datagram runs out, if any is held.
     val nextDeadline: limits: FragmentLimits -> r: FragmentTable -> int64 voption

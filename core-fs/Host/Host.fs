@@ -124,6 +124,7 @@ module HostOptions =
                 {
                     MaxBytes = 4 <<< 20
                     MaxBytesPerSource = 1 <<< 20
+                    MaxPieces = 256
                     TimeoutMicros = 30_000_000L
                 }
         }
@@ -174,6 +175,9 @@ type Counters =
         /// Fragments dropped: overlapping, malformed, over a limit, or of a datagram
         /// whose time ran out.
         FragmentsDropped: int64
+        /// Bytes the reassembly table holds now, as charged against
+        /// `FragmentLimits.MaxBytes`: a level, not a count.
+        FragmentBytesHeld: int64
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
         /// SYNs dropped because the listener's backlog was full.

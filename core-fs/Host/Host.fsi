@@ -132,6 +132,10 @@ type Counters =
         /// whose time ran out.
         FragmentsDropped: int64
 
+        /// Bytes the reassembly table holds now, as charged against
+        /// `FragmentLimits.MaxBytes`: a level, not a count.
+        FragmentBytesHeld: int64
+
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
 

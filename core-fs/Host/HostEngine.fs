@@ -20,6 +20,7 @@ let zeroCounters =
         Fragments = 0L
         Reassembled = 0L
         FragmentsDropped = 0L
+        FragmentBytesHeld = 0L
         UnknownProtocol = 0L
         SynsDropped = 0L
         SynCookiesSent = 0L
@@ -630,7 +631,7 @@ let private reassemble
     =
     let host = step.Host
     let limits = host.Options.Fragments
-    let struct (r, expired) = FragmentTable.expire now limits host.Reassembly
+    let struct (r, expired) = FragmentTable.sweep now limits host.Reassembly
     let struct (r, outcome) = FragmentTable.add now limits key offset more header data r
     host.Reassembly <- r
 
@@ -643,6 +644,7 @@ let private reassemble
         { c with
             Fragments = c.Fragments + 1L
             FragmentsDropped = c.FragmentsDropped + int64 expired + dropped
+            FragmentBytesHeld = int64 r.Held
         })
 
     match outcome with
