@@ -439,6 +439,88 @@ let tests =
                                 $"a {family} listener answering a SYN from {source}"
                     }
 
+                    test "an unrecognized next header or option is answered with a parameter problem, within a budget" {
+                        let packet (source: IpAddress) (next: byte) (payload: byte array) =
+                            let header =
+                                {
+                                    TrafficClass = 0uy
+                                    FlowLabel = 0u
+                                    PayloadLength = payload.Length
+                                    NextHeader = next
+                                    HopLimit = 64uy
+                                    Source = source.Ipv6
+                                    Destination = ours6.Ipv6
+                                }
+
+                            let bytes = Array.zeroCreate (Ipv6.HeaderLength + payload.Length)
+                            Ipv6.write header (Span bytes) |> ignore
+                            payload.CopyTo(bytes, Ipv6.HeaderLength)
+                            bytes
+
+                        let answer (sent: byte array) =
+                            let host = dualHost "10.0.0.1" ours6
+                            let host, out = receive sent host
+
+                            match wire host out with
+                            | [] -> None
+                            | [ bytes ] ->
+                                let d = decode6 bytes
+
+                                match d.Transport with
+                                | Icmpv6Transport icmp ->
+                                    Expect.isTrue icmp.ChecksumValid "its checksum"
+                                    Expect.equal (string d.Ip.Header.Destination) "fd00::2" "to the sender"
+                                    Expect.equal host.Counters.ParameterProblemsSent 1L "counted"
+
+                                    Expect.equal (bytes[48..]) sent[.. min sent.Length 1232 - 1] "quoting the packet"
+
+                                    Some(icmp.Header.Type, icmp.Header.Code, icmp.Header.RestOfHeader)
+                                | other -> failtestf "not ICMPv6: %A" other
+                            | several -> failtestf "%d packets" several.Length
+
+                        let udp = packet peer6 17uy (Array.zeroCreate 12)
+
+                        Expect.equal
+                            (answer udp)
+                            (Some(Icmpv6Type.ParameterProblem, 1uy, 6u))
+                            "UDP: unrecognized next header, at byte 6"
+
+                        let destinationOptions = Array.zeroCreate 8
+                        destinationOptions[0] <- 17uy
+                        destinationOptions[2] <- 0xC2uy
+                        destinationOptions[3] <- 4uy
+
+                        Expect.equal
+                            (answer (packet peer6 60uy destinationOptions))
+                            (Some(Icmpv6Type.ParameterProblem, 2uy, 42u))
+                            "an option that says to answer, at its type"
+
+                        let behindOptions = Array.zeroCreate 16
+                        behindOptions[0] <- 17uy
+
+                        Expect.equal
+                            (answer (packet peer6 60uy behindOptions))
+                            (Some(Icmpv6Type.ParameterProblem, 1uy, 40u))
+                            "UDP after padding options: the options header's next header"
+
+                        Expect.equal (answer (packet peer6 59uy [||])) None "no next header: nothing to say"
+
+                        Expect.equal
+                            (answer (packet (v6 "::1") 17uy (Array.zeroCreate 12)))
+                            None
+                            "no answer to loopback"
+
+                        let mutable host = dualHost "10.0.0.1" ours6
+                        let mutable answered = 0
+
+                        for _ in 1 .. 3 * HostOptions.IcmpErrorsPerSecond do
+                            let next, out = receive udp host
+                            host <- next
+                            answered <- answered + (wire host out).Length
+
+                        Expect.equal answered HostOptions.IcmpErrorsPerSecond "at most the budget in a second"
+                    }
+
                     test "a host without an IPv6 address drops IPv6 and refuses IPv6 connects" {
                         let host =
                             Host.create (HostOptions.create (Ipv4Address.Parse "10.0.0.1")) |> listening 7us

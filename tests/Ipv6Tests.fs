@@ -180,12 +180,56 @@ let tests =
                 | Error e -> failtest $"{ParseError.describe e}"
             }
 
-            test "hop-by-hop options anywhere but first are refused" {
+            test "hop-by-hop options anywhere but first are a parameter problem at the next header that named them" {
                 let bytes = withExtensions 60uy [ 0uy, options 1; 6uy, options 1 ] 20
 
                 match Ipv6.tryParse (ReadOnlySpan bytes) with
-                | Error(Unsupported(Layer.Ipv6, what)) -> Expect.stringContains what "hop-by-hop" "says which"
+                | Error(Ipv6ParameterProblem(1uy, 40, what)) -> Expect.stringContains what "hop-by-hop" "says which"
                 | other -> failtest $"{other}"
+            }
+
+            test "unrecognized options act on their type's high bits: skip, discard, or discard and answer" {
+                let withOption (kind: byte) =
+                    let ext = options 1
+                    // One option of 4 data bytes after the header's two bytes, then a Pad1.
+                    ext[2] <- kind
+                    ext[3] <- 4uy
+                    withExtensions 60uy [ 6uy, ext ] 20
+
+                Expect.isOk (Ipv6.tryParse (ReadOnlySpan(withOption 0x1Euy))) "00: skipped"
+
+                match Ipv6.tryParse (ReadOnlySpan(withOption 0x5Euy)) with
+                | Error(Unsupported(Layer.Ipv6, what)) -> Expect.stringContains what "discard" "01: discarded"
+                | other -> failtest $"01: {other}"
+
+                for kind in [ 0x9Euy; 0xC2uy ] do
+                    Expect.equal
+                        (Ipv6.tryParse (ReadOnlySpan(withOption kind)))
+                        (Error(Ipv6ParameterProblem(2uy, 42, $"unrecognized option type {kind}")))
+                        $"{kind:X2}: answered, pointing at the option"
+
+                let overrun = withOption 0x1Euy
+                overrun[43] <- 9uy
+
+                match Ipv6.tryParse (ReadOnlySpan overrun) with
+                | Error(BadOptionLength(Layer.Ipv6, 0x1Euy, _, 42)) -> ()
+                | other -> failtest $"an option past its header: {other}"
+            }
+
+            test "a routing header with segments left is a parameter problem; with none it is passed over" {
+                let routing (left: byte) =
+                    let ext = options 1
+                    ext[2] <- 4uy
+                    ext[3] <- left
+                    withExtensions 43uy [ 6uy, ext ] 20
+
+                match Ipv6.tryParse (ReadOnlySpan(routing 0uy)) with
+                | Ok p -> Expect.equal (p.Protocol, p.ProtocolAt) (6uy, 40) "TCP, named at the routing header"
+                | Error e -> failtest $"{e}"
+
+                match Ipv6.tryParse (ReadOnlySpan(routing 2uy)) with
+                | Error(Ipv6ParameterProblem(0uy, 42, _)) -> ()
+                | other -> failtest $"segments left: {other}"
             }
 
             test "a chain longer than the limit is refused, one at the limit is read" {

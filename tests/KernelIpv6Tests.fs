@@ -214,6 +214,35 @@ let tests =
                     Expect.equal (connect false 8) None "IPv4 to the IPv4 listener"
                     Expect.equal (connect true 8) (Some SocketError.ConnectionRefused) "IPv6 to the IPv4 listener")
 
+            testCase
+                "a kernel UDP datagram to our IPv6 address draws a parameter problem, which the kernel's socket reports"
+            <| fun () ->
+                withStack (fun ns stack ->
+                    use udp =
+                        NetworkNamespace.RunIn(
+                            ns,
+                            fun () -> new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp)
+                        )
+
+                    udp.ReceiveTimeout <- 3000
+                    udp.Connect(IPEndPoint(stackAddress6, 9))
+                    udp.Send [| 1uy; 2uy; 3uy |] |> ignore
+
+                    let error =
+                        try
+                            udp.Receive(Array.zeroCreate<byte> 16) |> ignore
+                            None
+                        with :? SocketException as e ->
+                            Some e.SocketErrorCode
+
+                    Expect.isSome error "the receive fails"
+                    Expect.notEqual error (Some SocketError.TimedOut) "with the error we sent, not a timeout"
+
+                    Expect.equal
+                        (settle (fun () -> stack.Counters.ParameterProblemsSent))
+                        1L
+                        "one parameter problem sent")
+
             testCase "our connect to a closed kernel IPv6 port fails with ConnectionRefused"
             <| fun () ->
                 withStack (fun _ stack ->

@@ -107,6 +107,9 @@ type HostOptions =
     }
 
 module HostOptions =
+    [<Literal>]
+    let IcmpErrorsPerSecond = 100
+
     let create (address: Ipv4Address) =
         {
             Address = address
@@ -178,6 +181,9 @@ type Counters =
         /// Bytes the reassembly table holds now, as charged against
         /// `FragmentLimits.MaxBytes`: a level, not a count.
         FragmentBytesHeld: int64
+        /// ICMPv6 parameter problems sent, for IPv6 packets RFC 8200 says to discard and
+        /// answer (an unrecognized next header or option, a route to follow).
+        ParameterProblemsSent: int64
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
         /// SYNs dropped because the listener's backlog was full.
@@ -262,6 +268,10 @@ type Host =
             mutable Reassembly: FragmentTable
             /// The identification of the next datagram this host fragments.
             mutable NextFragmentId: uint32
+            /// The ICMP error budget (parameter problems): what is left of this second's,
+            /// and when the second began.
+            mutable IcmpErrorsLeft: int
+            mutable IcmpErrorSecondStart: int64
         }
 
     member h.Options = h.Settings

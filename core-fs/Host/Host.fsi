@@ -76,6 +76,11 @@ module HostOptions =
 
     val create: address: Stack.Core.Wire.Ipv4Address -> HostOptions
 
+    /// ICMP errors a host sends in a second, at most (RFC 4443 2.4(f) asks for a limit:
+    /// an error quotes up to 1,232 bytes of what it answers).
+    [<Literal>]
+    val IcmpErrorsPerSecond: int = 100
+
 /// Which families a listener takes connections from.
 type ListenFamily =
     | Both = 0
@@ -135,6 +140,10 @@ type Counters =
         /// Bytes the reassembly table holds now, as charged against
         /// `FragmentLimits.MaxBytes`: a level, not a count.
         FragmentBytesHeld: int64
+
+        /// ICMPv6 parameter problems sent, for IPv6 packets RFC 8200 says to discard and
+        /// answer (an unrecognized next header or option, a route to follow).
+        ParameterProblemsSent: int64
 
         /// Protocols other than TCP and ICMP.
         UnknownProtocol: int64
@@ -238,6 +247,10 @@ type Host =
 
             /// The identification of the next datagram this host fragments.
             mutable NextFragmentId: uint32
+            /// The ICMP error budget (parameter problems): what is left of this second's,
+            /// and when the second began.
+            mutable IcmpErrorsLeft: int
+            mutable IcmpErrorSecondStart: int64
         }
 
     /// The connection with this tuple, if the host has it.

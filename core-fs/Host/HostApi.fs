@@ -29,6 +29,8 @@ let create (options: HostOptions) =
         MemoConnection = Unchecked.defaultof<Connection>
         Reassembly = FragmentTable.empty
         NextFragmentId = 0u
+        IcmpErrorsLeft = 0
+        IcmpErrorSecondStart = Int64.MinValue / 2L
     }
 
 /// An IPv4 packet arrives from the link.

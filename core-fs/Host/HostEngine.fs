@@ -21,6 +21,7 @@ let zeroCounters =
         Reassembled = 0L
         FragmentsDropped = 0L
         FragmentBytesHeld = 0L
+        ParameterProblemsSent = 0L
         UnknownProtocol = 0L
         SynsDropped = 0L
         SynCookiesSent = 0L
@@ -544,6 +545,44 @@ let onIcmp (step: Step) (now: int64) (ip: Ipv4Header) (body: ReadOnlySpan<byte>)
         | _ -> ()
     | Ok _ -> ()
 
+/// Answers an IPv6 `packet` from `source` to our `destination` with a parameter problem
+/// (RFC 4443 3.4) quoting as much of it as fits the minimum MTU, within the budget.
+let private parameterProblem
+    (step: Step)
+    (now: int64)
+    (source: IpAddress)
+    (destination: IpAddress)
+    (code: byte)
+    (pointer: int)
+    (packet: ReadOnlySpan<byte>)
+    =
+    let host = step.Host
+
+    if now - host.IcmpErrorSecondStart >= 1_000_000L then
+        host.IcmpErrorSecondStart <- now
+        host.IcmpErrorsLeft <- HostOptions.IcmpErrorsPerSecond
+
+    if host.IcmpErrorsLeft > 0 then
+        host.IcmpErrorsLeft <- host.IcmpErrorsLeft - 1
+
+        let quoted =
+            min packet.Length (Icmpv6.MinimumMtu - Ipv6.HeaderLength - Icmpv6.HeaderLength)
+
+        let bytes =
+            Packet.icmpv6ToArray
+                destination
+                source
+                host.Options.Ttl
+                (Icmpv6.parameterProblem code (uint32 pointer))
+                (packet.Slice(0, quoted))
+
+        step.Count(fun c ->
+            { c with
+                ParameterProblemsSent = c.ParameterProblemsSent + 1L
+            })
+
+        step.Send(Datagram bytes)
+
 /// An ICMPv6 message (`body`, from `source` to our `destination`) arrives: echo
 /// requests are answered; packet too big and unreachable errors that quote one of our
 /// connections go to it, as their ICMPv4 counterparts do.
@@ -709,6 +748,20 @@ let rec private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) 
     | ValueSome ours when tryReceivePlain6 now packet ours step -> ()
     | ValueSome ours ->
         match Ipv6.tryParse packet with
+        | Error(Ipv6ParameterProblem(code, pointer, _)) ->
+            step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
+
+            // Answered only when it is for us, from a source a peer can have.
+            match Ipv6.tryParseHeader packet with
+            | Ok header when
+                header.Destination.High = ours.High
+                && header.Destination.Low = ours.Low
+                && not (IpAddress.OfIpv6 header.Source).IsIpv4
+                && (IpAddress.OfIpv6 header.Source).CanBeSource
+                && not (header.Source.High = ours.High && header.Source.Low = ours.Low)
+                ->
+                parameterProblem step now (IpAddress.OfIpv6 header.Source) (IpAddress.OfIpv6 ours) code pointer packet
+            | _ -> ()
         | Error _ -> step.Count(fun c -> { c with Malformed = c.Malformed + 1L })
         | Ok ip ->
             let source = IpAddress.OfIpv6 ip.Header.Source
@@ -762,6 +815,10 @@ let rec private receive6 (now: int64) (packet: ReadOnlySpan<byte>) (step: Step) 
                     { c with
                         UnknownProtocol = c.UnknownProtocol + 1L
                     })
+
+                // No next header (59) ends the packet; any other is unrecognized (RFC 8200 4).
+                if ip.Protocol <> 59uy then
+                    parameterProblem step now source destination 1uy ip.ProtocolAt packet
 
 /// Reads a datagram put back together from fragments as if it had arrived whole; the
 /// step's `Arrived` offsets then count from its start.

@@ -135,6 +135,9 @@ module Icmpv6 =
 
     let timeExceeded (code: byte) = make Icmpv6Type.TimeExceeded code 0u
 
+    let parameterProblem (code: byte) (pointer: uint32) =
+        make Icmpv6Type.ParameterProblem code pointer
+
     /// Reads the original packet an ICMPv6 error quotes.
     let tryParseQuoted (quote: ReadOnlySpan<byte>) : Result<QuotedOriginal6, ParseError> =
         match Ipv6.tryParseQuoted quote with

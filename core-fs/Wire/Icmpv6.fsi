@@ -104,6 +104,10 @@ module Icmpv6 =
 
     val timeExceeded: code: byte -> Icmpv6Header
 
+    /// Codes: 0 erroneous header field, 1 unrecognized next header, 2 unrecognized option;
+    /// `pointer`: the offset in the quoted packet of the byte at fault.
+    val parameterProblem: code: byte -> pointer: uint32 -> Icmpv6Header
+
     /// Reads the original packet an ICMPv6 error quotes.
     val tryParseQuoted: quote: System.ReadOnlySpan<byte> -> Result<QuotedOriginal6, ParseError>
 

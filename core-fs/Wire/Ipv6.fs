@@ -40,6 +40,10 @@ type Ipv6Payload =
         Header: Ipv6Header
         /// The upper-layer protocol (6 TCP, 58 ICMPv6, 59 none).
         Protocol: byte
+
+        /// Offset of the next-header field that names `Protocol` (for a parameter problem
+        /// that points at it).
+        ProtocolAt: int
         /// Offset of the upper-layer header from the packet's first byte.
         Offset: int
         /// The bytes from `Offset` to the end of the payload.
@@ -110,9 +114,40 @@ module Ipv6 =
         || h = DestinationOptions
         || h = Authentication
 
-    /// Walks the extension headers after the fixed header, up to `finish`.
-    let private walk (bytes: ReadOnlySpan<byte>) (header: Ipv6Header) (finish: int) : Result<Ipv6Payload, ParseError> =
+    /// The first problem among the options of a hop-by-hop or destination options
+    /// header at `start`, `length` bytes long (RFC 8200 4.2): an option running past the
+    /// header, or one whose type's two high bits say not to skip it when unrecognized
+    /// (01 discard; 10 and 11 discard and answer; Pad1 and PadN are all this host knows).
+    let private optionProblem (bytes: ReadOnlySpan<byte>) (start: int) (length: int) =
+        let finish = start + length
+        let mutable at = start + 2
+        let mutable problem = ValueNone
+
+        while problem.IsNone && at < finish do
+            let kind = bytes[at]
+
+            if kind = 0uy then
+                at <- at + 1
+            elif at + 2 > finish || at + 2 + int bytes[at + 1] > finish then
+                problem <- ValueSome(BadOptionLength(Layer.Ipv6, kind, finish - at, at))
+            else
+                match kind >>> 6 with
+                | 0uy -> at <- at + 2 + int bytes[at + 1]
+                | 1uy -> problem <- ValueSome(Unsupported(Layer.Ipv6, $"option type {kind}, which says to discard"))
+                | _ -> problem <- ValueSome(Ipv6ParameterProblem(2uy, at, $"unrecognized option type {kind}"))
+
+        problem
+
+    /// Walks the extension headers after the fixed header, up to `finish`; `received`
+    /// also acts on their options and routing, as a packet addressed to us asks.
+    let private walk
+        (bytes: ReadOnlySpan<byte>)
+        (header: Ipv6Header)
+        (finish: int)
+        (received: bool)
+        : Result<Ipv6Payload, ParseError> =
         let mutable next = header.NextHeader
+        let mutable nextAt = 6
         let mutable offset = HeaderLength
         let mutable count = 0
         let mutable fragment = ValueNone
@@ -121,7 +156,7 @@ module Ipv6 =
 
         while error.IsNone && not stop && isExtension next do
             if next = HopByHop && count > 0 then
-                error <- ValueSome(Unsupported(Layer.Ipv6, "hop-by-hop options after another header"))
+                error <- ValueSome(Ipv6ParameterProblem(1uy, nextAt, "hop-by-hop options after another header"))
             elif count = MaxExtensionHeaders then
                 error <- ValueSome(Unsupported(Layer.Ipv6, $"more than {MaxExtensionHeaders} extension headers"))
             elif offset + 8 > finish then
@@ -137,6 +172,14 @@ module Ipv6 =
 
                 if offset + length > finish then
                     error <- ValueSome(Truncated(Layer.Ipv6, "extension header", offset + length, finish))
+                elif received && (next = HopByHop || next = DestinationOptions) then
+                    error <- optionProblem bytes offset length
+                // A host is the end of any route: one with segments left cannot be followed.
+                elif received && next = Routing && bytes[offset + 3] <> 0uy then
+                    error <- ValueSome(Ipv6ParameterProblem(0uy, offset + 2, "a routing header with segments left"))
+
+                if error.IsSome then
+                    ()
                 else
                     let isFragment = next = FragmentHeader
 
@@ -154,6 +197,7 @@ module Ipv6 =
                                 }
 
                     next <- bytes[offset]
+                    nextAt <- offset
                     offset <- offset + length
                     count <- count + 1
 
@@ -168,6 +212,7 @@ module Ipv6 =
                 {
                     Header = header
                     Protocol = next
+                    ProtocolAt = nextAt
                     Offset = offset
                     Length = finish - offset
                     Fragment = fragment
@@ -177,10 +222,13 @@ module Ipv6 =
     /// (RFC 8200 section 4): hop-by-hop options (first only), routing, fragment,
     /// destination options and authentication; each within the payload, at most
     /// `MaxExtensionHeaders` of them. Any other next-header value is the upper layer.
+    /// As the packet's destination would (RFC 8200 4.2, 4.4): an option this reader does
+    /// not know whose type says not to skip it, or a routing header with segments left,
+    /// is an error (`Ipv6ParameterProblem` when the RFC says to answer).
     let tryParse (bytes: ReadOnlySpan<byte>) : Result<Ipv6Payload, ParseError> =
         match tryParseHeader bytes with
         | Error e -> Error e
-        | Ok header -> walk bytes header (HeaderLength + header.PayloadLength)
+        | Ok header -> walk bytes header (HeaderLength + header.PayloadLength) true
 
     /// Reads the start of a packet an ICMPv6 error quotes (RFC 4443 2.4(c)): the quote
     /// may stop anywhere after the fixed header, so the payload length is not checked and
@@ -194,7 +242,7 @@ module Ipv6 =
             if first >>> 28 <> 6u then
                 Error(BadVersion(int (first >>> 28)))
             else
-                walk bytes (readFixed bytes first) bytes.Length
+                walk bytes (readFixed bytes first) bytes.Length false
 
     /// Writes a fixed header with no extension headers, traffic class 0, and the given
     /// fields into the first 40 bytes of `destination`; returns 40.

@@ -44,6 +44,10 @@ type Ipv6Payload =
         /// The upper-layer protocol (6 TCP, 58 ICMPv6, 59 none).
         Protocol: byte
 
+        /// Offset of the next-header field that names `Protocol` (for a parameter problem
+        /// that points at it).
+        ProtocolAt: int
+
         /// Offset of the upper-layer header from the packet's first byte.
         Offset: int
 
@@ -74,6 +78,9 @@ module Ipv6 =
     /// (RFC 8200 section 4): hop-by-hop options (first only), routing, fragment,
     /// destination options and authentication; each within the payload, at most
     /// `MaxExtensionHeaders` of them. Any other next-header value is the upper layer.
+    /// As the packet's destination would (RFC 8200 4.2, 4.4): an option this reader does
+    /// not know whose type says not to skip it, or a routing header with segments left,
+    /// is an error (`Ipv6ParameterProblem` when the RFC says to answer).
     val tryParse: bytes: System.ReadOnlySpan<byte> -> Result<Ipv6Payload, ParseError>
 
     /// Reads the start of a packet an ICMPv6 error quotes (RFC 4443 2.4(c)): the quote

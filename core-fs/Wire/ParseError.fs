@@ -36,6 +36,10 @@ type ParseError =
     | BadOptionLength of layer: Layer * kind: byte * length: int * offset: int
     /// The packet is well formed but of a kind this reader does not handle.
     | Unsupported of layer: Layer * what: string
+    /// An IPv6 packet the RFC says to discard and answer with an ICMPv6 parameter
+    /// problem (RFC 8200 4): `code` 0 an erroneous field, 1 an unrecognized next header,
+    /// 2 an unrecognized option; `pointer` the offset of the byte at fault.
+    | Ipv6ParameterProblem of code: byte * pointer: int * what: string
     /// The original datagram quoted in an ICMP error cannot be read.
     | BadQuote of ParseError
 
@@ -54,6 +58,7 @@ module ParseError =
         | BadOptionLength(layer, kind, len, offset) ->
             $"{layer}: bad option length {len} for option kind {kind} at option byte {offset}"
         | Unsupported(layer, what) -> $"{layer}: unsupported {what}"
+        | Ipv6ParameterProblem(_, pointer, what) -> $"IPv6: {what} (byte {pointer})"
         | BadQuote inner -> $"ICMPv4: the quoted original datagram is unreadable ({describe inner})"
 
 /// Whether a parser checks the checksum field.

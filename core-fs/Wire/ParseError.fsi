@@ -37,6 +37,11 @@ type ParseError =
     /// The packet is well formed but of a kind this reader does not handle.
     | Unsupported of layer: Layer * what: string
 
+    /// An IPv6 packet the RFC says to discard and answer with an ICMPv6 parameter
+    /// problem (RFC 8200 4): `code` 0 an erroneous field, 1 an unrecognized next header,
+    /// 2 an unrecognized option; `pointer` the offset of the byte at fault.
+    | Ipv6ParameterProblem of code: byte * pointer: int * what: string
+
     /// The original datagram quoted in an ICMP error cannot be read.
     | BadQuote of ParseError
 
