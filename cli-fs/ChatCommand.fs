@@ -35,20 +35,35 @@ type PeerArgs =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | To _ -> "the host to connect to (default 10.7.1.2:9999)."
+            | To _ -> "the host to connect to (default 10.7.1.2:9999; over IPv6 [fd00:7:1::2]:9999)."
             | Say _ -> "a line to send (repeatable); without any, lines typed on stdin are sent."
             | Quiet -> "do not print the packets."
             | Stack_Option _ -> "the stack's options."
 
-/// The two sides' places: the host's device and addresses, and the peer's.
-let private hostSide = "tcpstk-host", "10.7.1.1/24", "10.7.1.2"
-let private peerSide = "tcpstk-peer", "10.7.2.1/24", "10.7.2.2"
+/// The two sides' places: the host's device and addresses (kernel side and stack, each
+/// family), and the peer's.
+let private hostSide =
+    "tcpstk-host", ("10.7.1.1/24", "10.7.1.2"), ("fd00:7:1::1/64", "fd00:7:1::2")
+
+let private peerSide =
+    "tcpstk-peer", ("10.7.2.1/24", "10.7.2.2"), ("fd00:7:2::1/64", "fd00:7:2::2")
 
 /// Stack options for one side: its device, addresses and the shared namespace (default
 /// tcpstack, with forwarding on so the kernel passes packets between the two devices).
-let private sideOptions (tun, kernel, address) (quiet: bool) (extra: string list) =
+let private sideOptions (tun, (kernel, address), (kernel6, address6)) (quiet: bool) (extra: string list) =
     let defaults =
-        [ "--tun"; tun; "--kernel-addr"; kernel; "--addr"; address ]
+        [
+            "--tun"
+            tun
+            "--kernel-addr"
+            kernel
+            "--addr"
+            address
+            "--kernel-addr6"
+            kernel6
+            "--addr6"
+            address6
+        ]
         @ (if quiet then [] else [ "--log-packets" ])
 
     let args = StackArgs.parse "host/peer" (defaults @ extra)
@@ -56,7 +71,14 @@ let private sideOptions (tun, kernel, address) (quiet: bool) (extra: string list
     // disposing it at exit removes it only if this side made it.
     let ns = NetworkNamespace.Open(StackArgs.namespaceOf args)
     Namespaces.removeOnInterrupt [ ns.Name ]
-    NetworkNamespace.RunIn(ns.Name, fun () -> File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1"))
+
+    NetworkNamespace.RunIn(
+        ns.Name,
+        fun () ->
+            File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1")
+            File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1")
+    )
+
     args, ns
 
 /// Sends the lines, then half-closes; prints every line that arrives until the other side
@@ -104,7 +126,13 @@ let runHost (args: ParseResults<HostArgs>) =
 
     StackArgs.run stackArgs (fun stack cancel ->
         use listener = stack.Listen port
-        Console.Out.WriteLine $"listening on {stack.Address}:{port}"
+
+        let also6 =
+            match stack.Address6 with
+            | null -> ""
+            | a -> $" and [{a}]:{port}"
+
+        Console.Out.WriteLine $"listening on {stack.Address}:{port}{also6}"
         let c = listener.AcceptAsync(cancel).AsTask().Result
         Console.Out.WriteLine $"connected: {c.RemoteEndPoint}"
         talk c (messages (args.GetResults HostArgs.Say))

@@ -441,21 +441,7 @@ let tests =
 
                     test "an unrecognized next header or option is answered with a parameter problem, within a budget" {
                         let packet (source: IpAddress) (next: byte) (payload: byte array) =
-                            let header =
-                                {
-                                    TrafficClass = 0uy
-                                    FlowLabel = 0u
-                                    PayloadLength = payload.Length
-                                    NextHeader = next
-                                    HopLimit = 64uy
-                                    Source = source.Ipv6
-                                    Destination = ours6.Ipv6
-                                }
-
-                            let bytes = Array.zeroCreate (Ipv6.HeaderLength + payload.Length)
-                            Ipv6.write header (Span bytes) |> ignore
-                            payload.CopyTo(bytes, Ipv6.HeaderLength)
-                            bytes
+                            Ipv6Tests.ipv6Packet source.Ipv6 ours6.Ipv6 next payload
 
                         let answer (sent: byte array) =
                             let host = dualHost "10.0.0.1" ours6

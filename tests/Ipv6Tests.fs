@@ -50,8 +50,8 @@ let private packetOf (h: Ipv6Header) =
 let private ours = (Ipv6Address.TryParse "fd00::1").Value
 let private theirs = (Ipv6Address.TryParse "fd00::2").Value
 
-/// A packet from `ours` to `theirs` with this next header and payload.
-let private packetWith (next: byte) (payload: byte array) =
+/// A packet from `source` to `destination` with this next header and payload.
+let ipv6Packet (source: Ipv6Address) (destination: Ipv6Address) (next: byte) (payload: byte array) =
     let header =
         {
             TrafficClass = 0uy
@@ -59,14 +59,17 @@ let private packetWith (next: byte) (payload: byte array) =
             PayloadLength = payload.Length
             NextHeader = next
             HopLimit = 64uy
-            Source = ours
-            Destination = theirs
+            Source = source
+            Destination = destination
         }
 
     let bytes = Array.zeroCreate (Ipv6.HeaderLength + payload.Length)
     Ipv6.write header (Span bytes) |> ignore
     payload.CopyTo(bytes, Ipv6.HeaderLength)
     bytes
+
+/// A packet from `ours` to `theirs` with this next header and payload.
+let private packetWith (next: byte) (payload: byte array) = ipv6Packet ours theirs next payload
 
 /// A packet whose payload is these extension headers (each: next header, its bytes),
 /// then `upper` bytes of an upper layer.

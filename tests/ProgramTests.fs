@@ -259,22 +259,33 @@ let tests =
                     Expect.equal count (4L * MiB) "the kernel got every byte"
                     Expect.equal (sha256Of run.Out) (Some received) "send printed the SHA-256 the kernel saw")
 
-            testCase "host and peer, on two devices with the kernel forwarding between them, exchange messages"
+            testCase
+                "host and peer, on two devices with the kernel forwarding between them, exchange messages over either family"
             <| fun () ->
                 withNamespace (fun ns ->
-                    use host = new Running([ "host"; "--say"; "hello from the host"; "--netns"; ns ])
-                    host.WaitFor "listening on 10.7.1.2:9999" |> ignore
+                    for target, connected in
+                        [
+                            [], "connected: 10.7.2.2:"
+                            [ "--to"; "[fd00:7:1::2]:9999" ], "connected: [fd00:7:2::2]:"
+                        ] do
+                        use host = new Running([ "host"; "--say"; "hello from the host"; "--netns"; ns ])
 
-                    let peer =
-                        tcpstack "" [ "peer"; "--say"; "hello from the peer"; "--say"; "and again"; "--netns"; ns ]
+                        host.WaitFor "listening on 10.7.1.2:9999 and [fd00:7:1::2]:9999" |> ignore
 
-                    Expect.equal peer.Code 0 $"peer succeeded: {peer.Err}"
-                    Expect.stringContains peer.Out "received: hello from the host" "the peer got the host's line"
-                    Expect.stringContains peer.Out "[SYN, ACK]" "and printed the packets it saw"
-                    let code, hostOut = host.Finish()
-                    Expect.equal code 0 "the host ended after the conversation"
-                    Expect.stringContains hostOut "received: hello from the peer" "the host got the peer's lines"
-                    Expect.stringContains hostOut "received: and again" "both of them")
+                        let peer =
+                            tcpstack
+                                ""
+                                ([ "peer"; "--say"; "hello from the peer"; "--say"; "and again"; "--netns"; ns ]
+                                 @ target)
+
+                        Expect.equal peer.Code 0 $"peer succeeded: {peer.Err}"
+                        Expect.stringContains peer.Out connected "from the peer's address of that family"
+                        Expect.stringContains peer.Out "received: hello from the host" "the peer got the host's line"
+                        Expect.stringContains peer.Out "[SYN, ACK]" "and printed the packets it saw"
+                        let code, hostOut = host.Finish()
+                        Expect.equal code 0 "the host ended after the conversation"
+                        Expect.stringContains hostOut "received: hello from the peer" "the host got the peer's lines"
+                        Expect.stringContains hostOut "received: and again" "both of them")
 
             testCase "Ctrl-C stops serve cleanly: its namespace and device are removed, its capture is complete"
             <| fun () ->
