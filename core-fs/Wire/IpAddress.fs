@@ -60,20 +60,15 @@ type IpAddress =
 
     member x.Ipv6 = { High = x.High; Low = x.Low }
 
-    /// The IPv6 pseudo-header's share of this address (RFC 8200 8.1): the one's complement
-    /// sum of its eight 16-bit words, not folded. For a mapped IPv4 address the extra
-    /// 0xFFFF word adds nothing in one's complement, so the sum is the IPv4 one's.
+    /// The pseudo-header's share of this address (RFC 8200 8.1), not folded: its four
+    /// 32-bit halves added, which one's complement folding takes to the sum of its eight
+    /// 16-bit words (2^16 is 1 modulo 0xFFFF). For a mapped IPv4 address the extra
+    /// 0xFFFF adds nothing in one's complement, so the sum is the IPv4 one's.
     member x.WordSum =
-        let inline words (v: uint64) =
-            (v >>> 48)
-            + ((v >>> 32) &&& 0xFFFFUL)
-            + ((v >>> 16) &&& 0xFFFFUL)
-            + (v &&& 0xFFFFUL)
-
-        if x.IsIpv4 then
-            words (x.Low &&& 0xFFFF_FFFFUL)
-        else
-            words x.High + words x.Low
+        (x.High >>> 32)
+        + (x.High &&& 0xFFFF_FFFFUL)
+        + (x.Low >>> 32)
+        + (x.Low &&& 0xFFFF_FFFFUL)
 
     override x.ToString() =
         if x.IsIpv4 then x.Ipv4.ToString() else x.Ipv6.ToString()

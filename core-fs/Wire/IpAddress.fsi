@@ -47,9 +47,10 @@ type IpAddress =
 
     member Ipv6: Ipv6Address
 
-    /// The IPv6 pseudo-header's share of this address (RFC 8200 8.1): the one's complement
-    /// sum of its eight 16-bit words, not folded. For a mapped IPv4 address the extra
-    /// 0xFFFF word adds nothing in one's complement, so the sum is the IPv4 one's.
+    /// The pseudo-header's share of this address (RFC 8200 8.1), not folded: its four
+    /// 32-bit halves added, which one's complement folding takes to the sum of its eight
+    /// 16-bit words (2^16 is 1 modulo 0xFFFF). For a mapped IPv4 address the extra
+    /// 0xFFFF adds nothing in one's complement, so the sum is the IPv4 one's.
     member WordSum: uint64
 
     override ToString: unit -> string
