@@ -177,11 +177,18 @@ let hostingTests =
                 let struct (ours, theirs) = MemoryDevice.CreatePair()
 
                 use host =
-                    hostWith [ "TcpStack:Address", "10.0.0.2"; "TcpStack:NoDelay", "true" ] ours
+                    hostWith
+                        [
+                            "TcpStack:Address", "10.0.0.2"
+                            "TcpStack:Address6", "fd00:7::b"
+                            "TcpStack:NoDelay", "true"
+                        ]
+                        ours
 
                 host.StartAsync().Wait(TimeSpan.FromSeconds 30.) |> ignore
                 let stack = host.Services.GetRequiredService<TcpStack>()
                 Expect.equal (string stack.Address) "10.0.0.2" "the configured address"
+                Expect.equal (string stack.Address6) "fd00:7::b" "the configured IPv6 address"
                 use peer = TcpStack.Start(TcpStackOptions(Address = addressA, Device = theirs))
                 let client, server = connectPair peer stack
                 exchange client server 100_000 30.
@@ -236,4 +243,35 @@ let hostingTests =
                         e.InnerException.Message
 
                 Expect.stringContains message "TcpStack: Address '10.0.0.300' is not an IPv4 address" "names it"
+
+            testCase "IPv6 settings: empty Address6 means IPv4 only, a bad one is named"
+            <| fun () ->
+                let settings (pairs: (string * string) list) =
+                    ConfigurationBuilder()
+                        .AddInMemoryCollection(pairs |> List.map KeyValuePair.Create)
+                        .Build()
+                        .GetSection(Stack.Hosting.TcpStackSettings.Section)
+                        .Get<Stack.Hosting.TcpStackSettings>()
+
+                let options =
+                    (settings [ "TcpStack:Address6", ""; "TcpStack:FragmentMemory", "65536" ]).ToOptions()
+
+                Expect.isNull options.Address6 "IPv4 only"
+                Expect.isNull options.KernelAddress6 "and no kernel IPv6 address"
+                Expect.equal options.FragmentMemory 65536 "the fragment memory"
+
+                for key, value, expected in
+                    [
+                        "TcpStack:Address6", "10.0.0.2", "Address6 '10.0.0.2' is not an IPv6 address"
+                        "TcpStack:KernelAddress6", "fd00:7::1/200", "KernelAddress6 'fd00:7::1/200'"
+                        "TcpStack:FragmentMemory", "-1", "FragmentMemory"
+                    ] do
+                    let message =
+                        try
+                            (settings [ key, value ]).ToOptions() |> ignore
+                            ""
+                        with :? ArgumentException as e ->
+                            e.Message
+
+                    Expect.stringContains message expected $"{key} = {value}"
         ]

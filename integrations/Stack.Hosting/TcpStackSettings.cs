@@ -16,11 +16,17 @@ public sealed class TcpStackSettings
     /// <summary>The stack's own IPv4 address.</summary>
     public string Address { get; set; } = "10.7.0.2";
 
+    /// <summary>The stack's own IPv6 address; empty for a stack that speaks IPv4 only.</summary>
+    public string? Address6 { get; set; } = "fd00:7::2";
+
     /// <summary>The network namespace of the TUN device (made when missing, removed on stop if made).</summary>
     public string? Namespace { get; set; }
 
     /// <summary>The kernel's side of the TUN device, as address/prefix.</summary>
     public string? KernelAddress { get; set; } = "10.7.0.1/24";
+
+    /// <summary>The kernel's IPv6 side of the TUN device, as address/prefix (with <see cref="Address6"/>).</summary>
+    public string? KernelAddress6 { get; set; } = "fd00:7::1/64";
 
     /// <summary>The TUN device's name (the kernel picks one when empty).</summary>
     public string? TunName { get; set; }
@@ -36,6 +42,9 @@ public sealed class TcpStackSettings
 
     /// <summary>Each connection's largest receive buffer: a power of two from 4096 to 2^30.</summary>
     public int ReceiveBufferSize { get; set; } = 256 * 1024;
+
+    /// <summary>Bytes of IPv4 and IPv6 fragments held for reassembly at once (4 MiB; 0 drops every fragment).</summary>
+    public int FragmentMemory { get; set; } = 4 << 20;
 
     /// <summary>Turn Nagle's algorithm off for every connection.</summary>
     public bool NoDelay { get; set; }
@@ -60,9 +69,21 @@ public sealed class TcpStackSettings
             throw new ArgumentException($"Address '{Address}' is not an IPv4 address (such as 10.7.0.2)", nameof(Address));
         }
 
-        if (KernelAddress is { } kernel && !IsPrefix(kernel))
+        if (KernelAddress is { } kernel && !IsPrefix(kernel, AddressFamily.InterNetwork, 32))
         {
             throw new ArgumentException($"KernelAddress '{kernel}' is not an IPv4 address with a prefix length (such as 10.7.0.1/24)", nameof(KernelAddress));
+        }
+
+        IPAddress? address6 = null;
+        if (!string.IsNullOrEmpty(Address6)
+            && (!IPAddress.TryParse(Address6, out address6) || address6.AddressFamily != AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentException($"Address6 '{Address6}' is not an IPv6 address (such as fd00:7::2; empty for IPv4 only)", nameof(Address6));
+        }
+
+        if (address6 is not null && KernelAddress6 is { } kernel6 && !IsPrefix(kernel6, AddressFamily.InterNetworkV6, 128))
+        {
+            throw new ArgumentException($"KernelAddress6 '{kernel6}' is not an IPv6 address with a prefix length (such as fd00:7::1/64)", nameof(KernelAddress6));
         }
 
         var options = new TcpStackOptions
@@ -70,6 +91,9 @@ public sealed class TcpStackSettings
             Address = address,
             Namespace = Namespace,
             KernelAddress = KernelAddress,
+            Address6 = address6,
+            KernelAddress6 = address6 is null ? null : KernelAddress6,
+            FragmentMemory = FragmentMemory,
             TunName = TunName,
             Mtu = Mtu,
             Offload = Offload,
@@ -85,11 +109,11 @@ public sealed class TcpStackSettings
         return options;
     }
 
-    private static bool IsPrefix(string text)
+    private static bool IsPrefix(string text, AddressFamily family, int longest)
     {
         var parts = text.Split('/');
         return parts.Length == 2
-            && IPAddress.TryParse(parts[0], out var a) && a.AddressFamily == AddressFamily.InterNetwork
-            && int.TryParse(parts[1], out var length) && length is >= 1 and <= 32;
+            && IPAddress.TryParse(parts[0], out var a) && a.AddressFamily == family
+            && int.TryParse(parts[1], out var length) && length >= 1 && length <= longest;
     }
 }
