@@ -66,7 +66,7 @@ internal sealed partial class StackLoop
 
         if ((flags & (SynFlag | AckFlag)) == SynFlag)
         {
-            if (_listeners.TryGetValue(tuple.LocalPort, out var listener) && listener.Full && !_connections.ContainsKey(tuple))
+            if (TryListenerFor(tuple, out var listener) && listener.Full && !_connections.ContainsKey(tuple))
             {
                 Volatile.Write(ref _listenerLimitDrops, _listenerLimitDrops + 1);
                 return true;

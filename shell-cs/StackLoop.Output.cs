@@ -76,7 +76,7 @@ internal sealed partial class StackLoop
             existing.Finish();
         }
 
-        if (!_listeners.TryGetValue(tuple.LocalPort, out var listener))
+        if (!TryListenerFor(tuple, out var listener))
         {
             return;
         }

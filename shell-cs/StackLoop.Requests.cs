@@ -122,66 +122,6 @@ internal sealed partial class StackLoop
         Apply(ReadOnlySpan<byte>.Empty);
     }
 
-    private void Listen(TcpStackListener l, TaskCompletionSource done)
-    {
-        if (!OwnedHost.TryListen(l.Port, l.CoreFamily, l.Backlog, l.SendBufferSize, l.ReceiveBufferSize, _host, out var error))
-        {
-            done.TrySetException(new SocketException((int)ToSocketError(error)));
-            return;
-        }
-
-        _listeners[l.Port] = l;
-        if (l.MaxConnections != int.MaxValue)
-        {
-            _limitedListeners++;
-        }
-
-        done.TrySetResult();
-    }
-
-    private void Unlisten(TcpStackListener l)
-    {
-        if (!_listeners.Remove(l.Port))
-        {
-            return;
-        }
-
-        if (l.MaxConnections != int.MaxValue)
-        {
-            _limitedListeners--;
-        }
-
-        // The core resets what it still held for the listener (half-open, or established
-        // and not yet taken); what the listener's own queue holds was never accepted either.
-        OwnedHost.Unlisten(Now, l.Port, _host, _outbox);
-        Apply(ReadOnlySpan<byte>.Empty);
-        foreach (var c in l.Drain())
-        {
-            Command(c, Core.Tcp.Command.Abort);
-        }
-
-        l.Stopped = true;
-        l.Complete();
-    }
-
-    /// <summary>Moves established connections from the core's accept queue to the listener's, up to its backlog.</summary>
-    private void PullAccepted(TcpStackListener l)
-    {
-        while (!l.Stopped && l.Queued < l.Backlog)
-        {
-            if (!OwnedHost.TryAccept(l.Port, _host, out var tuple))
-            {
-                return;
-            }
-
-            if (_connections.TryGetValue(tuple, out var c))
-            {
-                l.Queued++;
-                l.Offer(c);
-            }
-        }
-    }
-
     private void Command(TcpStackConnection c, Command command)
     {
         if (OwnedHost.TryCommand(Now, c.Tuple, command, _host, _outbox))
@@ -202,7 +142,7 @@ internal sealed partial class StackLoop
     /// <summary>Closes every connection and listener; replies with a task that completes when all closed.</summary>
     private void CloseAll(TaskCompletionSource<Task> reply)
     {
-        foreach (var l in _listeners.Values.ToArray())
+        foreach (var l in _listeners.Values.Concat(_listeners6.Values).ToArray())
         {
             Unlisten(l);
         }

@@ -21,7 +21,6 @@ internal sealed partial class StackLoop
     private readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>(
         new UnboundedChannelOptions { SingleReader = true });
     private readonly Dictionary<FourTuple, TcpStackConnection> _connections = [];
-    private readonly Dictionary<ushort, TcpStackListener> _listeners = [];
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly byte[] _out = new byte[65536 + 120];
     private readonly byte[] _payload = new byte[65536];

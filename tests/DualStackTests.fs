@@ -439,6 +439,70 @@ let tests =
                                 $"a {family} listener answering a SYN from {source}"
                     }
 
+                    test "a port takes an IPv4-only and an IPv6-only listener side by side, each accepting its own" {
+                        let host = dualHost "10.0.0.1" ours6
+                        let options = host.Options.Connection
+
+                        let listen family =
+                            Host.Owned.listenFamily options family 7us 16 host
+
+                        Expect.equal (listen ListenFamily.Ipv4) (Ok()) "IPv4 only"
+                        Expect.equal (listen ListenFamily.Ipv4) (Error(AddressInUse 7us)) "not twice"
+                        Expect.equal (listen ListenFamily.Both) (Error(AddressInUse 7us)) "nor both beside it"
+                        Expect.equal (listen ListenFamily.Ipv6) (Ok()) "IPv6 only beside it"
+                        Expect.equal (listen ListenFamily.Ipv6) (Error(AddressInUse 7us)) "not twice either"
+
+                        let peer4 = v6 "10.0.0.2"
+
+                        let handshake (source: IpAddress) (destination: IpAddress) =
+                            let syn = tcp6 source destination 40000us 7us TcpFlags.Syn 1000u 0u [] [||]
+                            let outbox = HostOutbox()
+                            Host.Owned.receive now (ReadOnlySpan syn) host outbox
+
+                            let synAck =
+                                match wire host (outbox.ToOutput()) with
+                                | [ bytes ] ->
+                                    match Packet.decodeAny (ReadOnlySpan bytes) with
+                                    | Ok(V4 d) -> d.Transport
+                                    | Ok(V6 d) -> d.Transport
+                                    | Error e -> failtestf "%A" e
+                                | other -> failtestf "one SYN-ACK, not %d packets" other.Length
+
+                            match synAck with
+                            | TcpTransport(seg, _, _) ->
+                                let ack =
+                                    tcp6
+                                        source
+                                        destination
+                                        40000us
+                                        7us
+                                        TcpFlags.Ack
+                                        1001u
+                                        (seg.Header.SequenceNumber + 1u)
+                                        []
+                                        [||]
+
+                                Host.Owned.receive now (ReadOnlySpan ack) host outbox
+                            | other -> failtestf "not TCP: %A" other
+
+                        handshake peer4 (v6 "10.0.0.1")
+                        handshake peer6 ours6
+
+                        let accepted family =
+                            Host.Owned.acceptFamily 7us family host
+                            |> ValueOption.map (fun t -> string t.RemoteAddress)
+
+                        Expect.equal (accepted ListenFamily.Ipv6) (ValueSome "fd00::2") "the IPv6 listener's connection"
+                        Expect.equal (accepted ListenFamily.Ipv4) (ValueSome "10.0.0.2") "the IPv4 listener's"
+                        Expect.equal (accepted ListenFamily.Ipv4) ValueNone "one each"
+
+                        let outbox = HostOutbox()
+                        Host.Owned.unlistenFamily now 7us ListenFamily.Ipv6 host outbox
+                        Expect.isFalse (host.Listeners6.ContainsKey 7us) "the IPv6 side stopped"
+                        Expect.isTrue (host.Listeners.ContainsKey 7us) "the IPv4 side listens on"
+                        Expect.equal (listen ListenFamily.Both) (Error(AddressInUse 7us)) "both still clash with IPv4"
+                    }
+
                     test "an unrecognized next header or option is answered with a parameter problem, within a budget" {
                         let packet (source: IpAddress) (next: byte) (payload: byte array) =
                             Ipv6Tests.ipv6Packet source.Ipv6 ours6.Ipv6 next payload

@@ -110,6 +110,26 @@ let tests =
                     Expect.equal (get $"http://[{address6B}]:81/") "hello over tcpstack" "IPv6 to the IPv6 address"
                     Expect.equal (get $"http://{addressB}:81/") "refused" "IPv4 to the IPv6 address")
 
+            testCase
+                "Kestrel bound to both of the stack's addresses on one port, and to localhost on another, answers both families"
+            <| fun () ->
+                withServerAt
+                    (fun server ->
+                        [|
+                            $"http://{server.Address}:82"
+                            $"http://[{server.Address6}]:82"
+                            "http://localhost:83"
+                        |])
+                    (fun http _ ->
+                        for url in
+                            [
+                                $"http://{addressB}:82/"
+                                $"http://[{address6B}]:82/"
+                                $"http://{addressB}:83/"
+                                $"http://[{address6B}]:83/"
+                            ] do
+                            Expect.equal (http.GetStringAsync url |> within 30.) "hello over tcpstack" url)
+
             testCase "10 MB down and 2 MB up through Kestrel and HttpClient, bytes intact"
             <| fun () ->
                 withServer (fun http _ ->

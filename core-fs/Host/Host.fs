@@ -242,7 +242,12 @@ type Host =
             /// By 4-tuple. A hash map, not an F# Map: Map compares keys through F#'s
             /// generic comparer, which boxes a struct key at every step of every lookup.
             mutable Table: ImmutableDictionary<FourTuple, Connection>
+            /// Listeners for both families or for IPv4 only, by port.
             mutable ListenerTable: Map<uint16, Listener>
+            /// Listeners for IPv6 only, by port: a port may have one of these beside an
+            /// IPv4-only one, as a socket bound to an IPv6 address beside one bound to an
+            /// IPv4 address.
+            mutable ListenerTable6: Map<uint16, Listener>
             /// RFC 6056's next_ephemeral: counts the connections opened, and is added to
             /// each destination's keyed offset to pick where the search for a port starts.
             mutable NextEphemeral: int
@@ -307,8 +312,11 @@ type Host =
 
             found
 
-    /// The listeners by port.
+    /// The listeners for both families or IPv4 only, by port.
     member h.Listeners = h.ListenerTable
+
+    /// The listeners for IPv6 only, by port.
+    member h.Listeners6 = h.ListenerTable6
 
     member h.Counters =
         { h.Tally with

@@ -17,6 +17,7 @@ let create (options: HostOptions) =
         Settings = options
         Table = ImmutableDictionary<FourTuple, Connection>.Empty
         ListenerTable = Map.empty
+        ListenerTable6 = Map.empty
         NextEphemeral = 0
         Tally = zeroCounters
         PacketsIn = 0L
@@ -50,13 +51,13 @@ let listen (port: uint16) (backlog: int) (host: Host) : Result<Host, HostError> 
 /// Stops listening on `port`; connections half-open or not yet accepted are reset (their
 /// resets are in the output), accepted ones stay.
 let unlisten (now: int64) (port: uint16) (host: Host) : struct (Host * HostOutput) =
-    valueStep host (unlistenStep now port)
+    valueStep host (unlistenStep now port (familyOn host port))
 
 /// The oldest established connection waiting on `port`, taken off the accept queue.
 let accept (port: uint16) (host: Host) : struct (FourTuple voption * Host) =
     let copy = shallowCopy host
 
-    match acceptIn port copy with
+    match acceptIn port (familyOn copy port) copy with
     | ValueSome tuple -> struct (ValueSome tuple, copy)
     | ValueNone -> struct (ValueNone, host)
 
@@ -232,7 +233,14 @@ module Owned =
     /// Stops listening on `port`; connections half-open or not yet accepted are reset
     /// (their output goes to `outbox`), accepted ones stay.
     let unlisten (now: int64) (port: uint16) (host: Host) (outbox: HostOutbox) =
-        unlistenStep now port (ownedStep host outbox)
+        unlistenStep now port (familyOn host port) (ownedStep host outbox)
+
+    /// As `unlisten`, for the listener of `family` on `port`.
+    let unlistenFamily (now: int64) (port: uint16) (family: ListenFamily) (host: Host) (outbox: HostOutbox) =
+        unlistenStep now port family (ownedStep host outbox)
 
     /// The oldest established connection waiting on `port`, taken off the accept queue.
-    let accept (port: uint16) (host: Host) = acceptIn port host
+    let accept (port: uint16) (host: Host) = acceptIn port (familyOn host port) host
+
+    /// As `accept`, from the listener of `family` on `port`.
+    let acceptFamily (port: uint16) (family: ListenFamily) (host: Host) = acceptIn port family host

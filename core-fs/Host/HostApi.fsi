@@ -170,5 +170,21 @@ module Owned =
     /// (their output goes to `outbox`), accepted ones stay.
     val unlisten: now: int64 -> port: uint16 -> host: Stack.Core.Host.Host -> outbox: Stack.Core.Host.HostOutbox -> unit
 
+    /// As `unlisten`, for the listener of `family` on `port`.
+    val unlistenFamily:
+        now: int64 ->
+        port: uint16 ->
+        family: Stack.Core.Host.ListenFamily ->
+        host: Stack.Core.Host.Host ->
+        outbox: Stack.Core.Host.HostOutbox ->
+            unit
+
     /// The oldest established connection waiting on `port`, taken off the accept queue.
     val accept: port: uint16 -> host: Stack.Core.Host.Host -> Stack.Core.Host.FourTuple voption
+
+    /// As `accept`, from the listener of `family` on `port`.
+    val acceptFamily:
+        port: uint16 ->
+        family: Stack.Core.Host.ListenFamily ->
+        host: Stack.Core.Host.Host ->
+            Stack.Core.Host.FourTuple voption

@@ -81,6 +81,7 @@ let valueEnd (host: Host) (step: Step) =
         && step.Out.Connections.IsEmpty
         && copy.Table.Count = host.Table.Count
         && obj.ReferenceEquals(copy.ListenerTable, host.ListenerTable)
+        && obj.ReferenceEquals(copy.ListenerTable6, host.ListenerTable6)
         && copy.NextEphemeral = host.NextEphemeral
         && copy.Tally = host.Tally
         && copy.PacketsIn = host.PacketsIn
@@ -103,16 +104,46 @@ let ownedStep (host: Host) (out: HostOutbox) =
 /// The connection of `tuple`, kept in the host's memo for the next step.
 let tryFindIn (step: Step) (tuple: FourTuple) = step.Host.FindAndRemember tuple
 
-/// The listener on `port` that takes connections from `remote`'s family.
+/// The listener on `port` that takes connections from `remote`'s family: an IPv6-only
+/// one before one for both families.
 let tryListenerFor (host: Host) (port: uint16) (remote: IpAddress) =
-    match host.ListenerTable.TryGetValue port with
-    | true, l when l.Family = ListenFamily.Both || (l.Family = ListenFamily.Ipv4) = remote.IsIpv4 -> ValueSome l
+    if remote.IsIpv4 then
+        match host.ListenerTable.TryGetValue port with
+        | true, l -> ValueSome l
+        | _ -> ValueNone
+    else
+        match host.ListenerTable6.TryGetValue port with
+        | true, l -> ValueSome l
+        | _ ->
+            match host.ListenerTable.TryGetValue port with
+            | true, l when l.Family = ListenFamily.Both -> ValueSome l
+            | _ -> ValueNone
+
+/// The listener on `port` for exactly `family`.
+let tryListenerOf (host: Host) (port: uint16) (family: ListenFamily) =
+    let table =
+        if family = ListenFamily.Ipv6 then
+            host.ListenerTable6
+        else
+            host.ListenerTable
+
+    match table.TryGetValue port with
+    | true, l when l.Family = family -> ValueSome l
     | _ -> ValueNone
 
-let tryListener (host: Host) (port: uint16) =
+/// The family of a listener on `port`: the one for both families or IPv4, else the
+/// IPv6 one (what the calls that name a port alone mean).
+let familyOn (host: Host) (port: uint16) =
     match host.ListenerTable.TryGetValue port with
-    | true, l -> ValueSome l
-    | _ -> ValueNone
+    | true, l -> l.Family
+    | _ -> ListenFamily.Ipv6
+
+/// Keeps `l` in its family's table (replacing what it was).
+let storeListener (host: Host) (l: Listener) =
+    if l.Family = ListenFamily.Ipv6 then
+        host.ListenerTable6 <- host.ListenerTable6.Add(l.Port, l)
+    else
+        host.ListenerTable <- host.ListenerTable.Add(l.Port, l)
 
 /// This host's address of the family of `remote`. (A packet of a family the host has no
 /// address of never gets this far.)
@@ -134,7 +165,7 @@ let isConnected (output: Output) =
 /// A passive open that completed or a connection that closed moves in or out of its
 /// listener's queues.
 let updateListener (host: Host) (tuple: FourTuple) (closed: bool) (connected: bool) =
-    match tryListener host tuple.LocalPort with
+    match tryListenerFor host tuple.LocalPort tuple.RemoteAddress with
     | ValueSome l when
         l.HalfOpen.Contains tuple
         || l.Ready |> List.exists (fun t -> FourTuple.Same(t, tuple))
@@ -151,7 +182,7 @@ let updateListener (host: Host) (tuple: FourTuple) (closed: bool) (connected: bo
                     Ready = l.Ready @ [ tuple ]
                 }
 
-        host.ListenerTable <- host.ListenerTable.Add(l.Port, l)
+        storeListener host l
     | _ -> ()
 
 /// Files the step of connection `c` (whose output is in the step's connection outbox):
@@ -196,13 +227,11 @@ let reset (step: Step) (source: IpAddress) (incoming: Incoming) =
 /// `payloadStart` is where the segment that made the connection has its payload (in a
 /// final ACK that returns a SYN cookie, the data it may carry).
 let private fileHalfOpen (step: Step) (l: Listener) (tuple: FourTuple) (c: Connection) (payloadStart: int) =
-    step.Host.ListenerTable <-
-        step.Host.ListenerTable.Add(
-            l.Port,
-            { l with
-                HalfOpen = l.HalfOpen.Add tuple
-            }
-        )
+    storeListener
+        step.Host
+        { l with
+            HalfOpen = l.HalfOpen.Add tuple
+        }
 
     record step tuple c true payloadStart
 
@@ -248,7 +277,7 @@ let private answerWithCookie (step: Step) (now: int64) (l: Listener) (tuple: Fou
     for o in box.Segments do
         step.Send(Datagram(datagram step.Host tuple.RemoteAddress o.Header))
 
-    step.Host.ListenerTable <- step.Host.ListenerTable.Add(l.Port, { l with LastCookieAt = now })
+    storeListener step.Host { l with LastCookieAt = now }
 
     step.Count(fun c ->
         { c with
@@ -891,7 +920,19 @@ let listenIn
     (backlog: int)
     (host: Host)
     : Result<unit, HostError> =
-    if host.ListenerTable.ContainsKey port then
+    // One listener for both families, or one for each: a port's IPv4 and IPv6 sides are
+    // taken apart, as sockets bound to an address of each family are.
+    let taken4 = host.ListenerTable.ContainsKey port
+    let takenBoth = taken4 && host.ListenerTable[port].Family = ListenFamily.Both
+    let taken6 = host.ListenerTable6.ContainsKey port || takenBoth
+
+    let taken =
+        match family with
+        | ListenFamily.Ipv4 -> taken4
+        | ListenFamily.Ipv6 -> taken6
+        | _ -> taken4 || taken6
+
+    if taken then
         Error(AddressInUse port)
     else
         let l =
@@ -905,14 +946,15 @@ let listenIn
                 Family = family
             }
 
-        host.ListenerTable <- host.ListenerTable.Add(port, l)
+        storeListener host l
         Ok()
 
-/// Takes the oldest established connection off `port`'s accept queue, in place.
-let acceptIn (port: uint16) (host: Host) : FourTuple voption =
-    match tryListener host port with
+/// Takes the oldest established connection off the accept queue of `port`'s listener for
+/// `family`, in place.
+let acceptIn (port: uint16) (family: ListenFamily) (host: Host) : FourTuple voption =
+    match tryListenerOf host port family with
     | ValueSome({ Ready = first :: rest } as l) ->
-        host.ListenerTable <- host.ListenerTable.Add(port, { l with Ready = rest })
+        storeListener host { l with Ready = rest }
         ValueSome first
     | _ -> ValueNone
 
@@ -944,6 +986,7 @@ let connectStep (options: ConnectionOptions) (now: int64) (remote: IpAddress) (r
 
     let free (port: int) =
         not (host.ListenerTable.ContainsKey(uint16 port))
+        && not (host.ListenerTable6.ContainsKey(uint16 port))
         && not (host.Table.ContainsKey(tupleAt port))
 
     let offset =
@@ -985,15 +1028,18 @@ let commandStep (now: int64) (c: Connection) (tuple: FourTuple) (cmd: Command) (
     Connection.Owned.handleUser now cmd c step.Out.ConnectionOutbox
     record step tuple c false 0
 
-/// Stops listening on `port`. Connections still half-open or waiting to be accepted
-/// belong to no one now: they are reset, as Linux resets a closed listener's children.
-/// Accepted connections stay.
-let unlistenStep (now: int64) (port: uint16) (step: Step) =
-    match tryListener step.Host port with
+/// Stops listening on `port` for `family`. Connections still half-open or waiting to be
+/// accepted belong to no one now: they are reset, as Linux resets a closed listener's
+/// children. Accepted connections stay.
+let unlistenStep (now: int64) (port: uint16) (family: ListenFamily) (step: Step) =
+    match tryListenerOf step.Host port family with
     | ValueNone -> ()
     | ValueSome l ->
         // Gone first, so the connections' last steps find no queue to join.
-        step.Host.ListenerTable <- step.Host.ListenerTable.Remove port
+        if family = ListenFamily.Ipv6 then
+            step.Host.ListenerTable6 <- step.Host.ListenerTable6.Remove port
+        else
+            step.Host.ListenerTable <- step.Host.ListenerTable.Remove port
 
         for tuple in Seq.append l.HalfOpen l.Ready do
             match tryFindIn step tuple with

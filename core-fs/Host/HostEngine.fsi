@@ -42,11 +42,24 @@ val internal ownedStep: host: Stack.Core.Host.Host -> out: Stack.Core.Host.HostO
 /// The connection of `tuple`, kept in the host's memo for the next step.
 val internal tryFindIn: step: Step -> tuple: Stack.Core.Host.FourTuple -> Stack.Core.Tcp.Connection voption
 
-/// The listener on `port` that takes connections from `remote`'s family.
+/// The listener on `port` that takes connections from `remote`'s family: an IPv6-only
+/// one before one for both families.
 val internal tryListenerFor:
     host: Stack.Core.Host.Host -> port: uint16 -> remote: Stack.Core.Wire.IpAddress -> Stack.Core.Host.Listener voption
 
-val internal tryListener: host: Stack.Core.Host.Host -> port: uint16 -> Stack.Core.Host.Listener voption
+/// The listener on `port` for exactly `family`.
+val internal tryListenerOf:
+    host: Stack.Core.Host.Host ->
+    port: uint16 ->
+    family: Stack.Core.Host.ListenFamily ->
+        Stack.Core.Host.Listener voption
+
+/// The family of a listener on `port`: the one for both families or IPv4, else the
+/// IPv6 one (what the calls that name a port alone mean).
+val internal familyOn: host: Stack.Core.Host.Host -> port: uint16 -> Stack.Core.Host.ListenFamily
+
+/// Keeps `l` in its family's table (replacing what it was).
+val internal storeListener: host: Stack.Core.Host.Host -> l: Stack.Core.Host.Listener -> unit
 
 /// A whole TCP/IPv4 packet from this host to `destination` (resets for closed ports).
 val internal datagram:
@@ -138,7 +151,11 @@ val internal listenIn:
         Result<unit, Stack.Core.Host.HostError>
 
 /// Takes the oldest established connection off `port`'s accept queue, in place.
-val internal acceptIn: port: uint16 -> host: Stack.Core.Host.Host -> Stack.Core.Host.FourTuple voption
+val internal acceptIn:
+    port: uint16 ->
+    family: Stack.Core.Host.ListenFamily ->
+    host: Stack.Core.Host.Host ->
+        Stack.Core.Host.FourTuple voption
 
 /// A copy of `host` that shares its immutable tables: enough for a value step that only
 /// changes the listeners.
@@ -168,7 +185,7 @@ val internal commandStep:
 /// Stops listening on `port`. Connections still half-open or waiting to be accepted
 /// belong to no one now: they are reset, as Linux resets a closed listener's children.
 /// Accepted connections stay.
-val internal unlistenStep: now: int64 -> port: uint16 -> step: Step -> unit
+val internal unlistenStep: now: int64 -> port: uint16 -> family: Stack.Core.Host.ListenFamily -> step: Step -> unit
 
 val internal timeoutOne:
     now: int64 -> tuple: Stack.Core.Host.FourTuple -> c: Stack.Core.Tcp.Connection -> step: Step -> unit

@@ -78,13 +78,15 @@ type OwnedHost =
             error <- e
             false
 
-    /// Stops listening on `port`; connections half-open or not yet accepted are reset.
-    static member Unlisten(now: int64, port: uint16, host: Host, outbox: HostOutbox) : unit =
-        Host.Owned.unlisten now port host outbox
+    /// Stops `port`'s listener for `family`; connections half-open or not yet accepted are
+    /// reset.
+    static member Unlisten(now: int64, port: uint16, family: ListenFamily, host: Host, outbox: HostOutbox) : unit =
+        Host.Owned.unlistenFamily now port family host outbox
 
-    /// Takes the oldest established connection waiting on `port`; false when none waits.
-    static member TryAccept(port: uint16, host: Host, [<Out>] tuple: byref<FourTuple>) : bool =
-        match Host.Owned.accept port host with
+    /// Takes the oldest established connection waiting on `port`'s listener for `family`;
+    /// false when none waits.
+    static member TryAccept(port: uint16, family: ListenFamily, host: Host, [<Out>] tuple: byref<FourTuple>) : bool =
+        match Host.Owned.acceptFamily port family host with
         | ValueSome accepted ->
             tuple <- accepted
             true

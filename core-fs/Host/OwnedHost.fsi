@@ -18,9 +18,14 @@ type OwnedHost =
     /// Runs the timers of the connection `tuple` if any is due at `now`.
     static member TimeoutConnection: now: int64 * tuple: FourTuple * host: Host * outbox: HostOutbox -> unit
 
-    /// Takes the oldest established connection waiting on `port`; false when none waits.
+    /// Takes the oldest established connection waiting on `port`'s listener for `family`;
+    /// false when none waits.
     static member TryAccept:
-        port: uint16 * host: Host * [<System.Runtime.InteropServices.Out>] tuple: byref<FourTuple> -> bool
+        port: uint16 *
+        family: ListenFamily *
+        host: Host *
+        [<System.Runtime.InteropServices.Out>] tuple: byref<FourTuple> ->
+            bool
 
     /// A user command for the connection `tuple`; false when the host has no such connection.
     static member TryCommand:
@@ -61,8 +66,9 @@ type OwnedHost =
         [<System.Runtime.InteropServices.Out>] error: byref<HostError> ->
             bool
 
-    /// Stops listening on `port`; connections half-open or not yet accepted are reset.
-    static member Unlisten: now: int64 * port: uint16 * host: Host * outbox: HostOutbox -> unit
+    /// Stops `port`'s listener for `family`; connections half-open or not yet accepted are
+    /// reset.
+    static member Unlisten: now: int64 * port: uint16 * family: ListenFamily * host: Host * outbox: HostOutbox -> unit
 
     /// Writes a connection's segment, with `payload` after its header, as a whole IPv4
     /// packet into `destination`; returns the packet's length.

@@ -7,9 +7,9 @@ namespace Stack.AspNetCore;
 
 /// <summary>
 /// Kestrel's transport over a <see cref="TcpStack"/>: each endpoint Kestrel binds becomes a
-/// listener on the stack. An endpoint binds its port when its address is one of the
-/// stack's (that family only), any (both families), or IPv4 loopback (Kestrel's
-/// "localhost", both families).
+/// listener on the stack, of the family a socket bound there would take: the stack's
+/// IPv4 address, 0.0.0.0 and IPv4 loopback take IPv4; its IPv6 address and ::1 take IPv6;
+/// [::] takes both (a dual-mode socket). So "localhost" binds a port for each family.
 /// </summary>
 public sealed class TcpStackTransportFactory(TcpStack stack) : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
@@ -24,19 +24,18 @@ public sealed class TcpStackTransportFactory(TcpStack stack) : IConnectionListen
             throw new AddressNotAvailableException(endpoint, stack.Address);
         }
 
-        var family = ip.Address.Equals(stack.Address) ? AddressFamily.InterNetwork
-            : ip.Address.Equals(stack.Address6) ? AddressFamily.InterNetworkV6
-            : AddressFamily.Unspecified;
-        var listener = stack.Listen(ip.Port, family: family);
+        var listener = stack.Listen(ip.Port, family: FamilyOf(ip.Address));
         return ValueTask.FromResult<IConnectionListener>(new TcpStackConnectionListener(listener, listener.LocalEndPoint));
     }
 
+    private static AddressFamily FamilyOf(IPAddress address) =>
+        address.Equals(IPAddress.IPv6Any) ? AddressFamily.Unspecified : address.AddressFamily;
+
     private bool Binds(IPAddress address) =>
-        address.Equals(IPAddress.Any)
-        || address.Equals(IPAddress.IPv6Any)
-        || (address.AddressFamily == AddressFamily.InterNetwork && IPAddress.IsLoopback(address))
-        || address.Equals(stack.Address)
-        || address.Equals(stack.Address6);
+        address.AddressFamily == AddressFamily.InterNetwork
+            ? address.Equals(IPAddress.Any) || IPAddress.IsLoopback(address) || address.Equals(stack.Address)
+            : address.Equals(IPAddress.IPv6Any)
+                || (stack.Address6 is not null && (address.Equals(IPAddress.IPv6Loopback) || address.Equals(stack.Address6)));
 
     /// <summary>An endpoint the stack cannot listen on, said in a way that tells what to do.</summary>
     private sealed class AddressNotAvailableException(EndPoint endpoint, IPAddress address)
