@@ -399,6 +399,67 @@ let tests =
                             Expect.equal host.Counters.BadSource 1L $"{source} counted"
                     }
 
+                    propN
+                        100
+                        "a dual-stack host takes any run of hostile IPv6 packets without throwing, its fragments within their limit"
+                        (Gen.listOfLength
+                            40
+                            (Gen.oneof
+                                [
+                                    // Any next header, any payload: extension headers, fragments and all.
+                                    gen {
+                                        let! next = Gen.elements [ 0uy; 6uy; 17uy; 43uy; 44uy; 58uy; 59uy; 60uy; 135uy ]
+                                        let! payload = bytesOf 0 300
+                                        return Ipv6Tests.ipv6Packet peer6.Ipv6 ours6.Ipv6 next payload
+                                    }
+                                    // TCP to the listener with arbitrary fields.
+                                    gen {
+                                        let! flags = Gen.choose (0, 255)
+                                        let! seq = Gen.choose (0, Int32.MaxValue)
+                                        let! ack = Gen.choose (0, Int32.MaxValue)
+                                        let! payload = bytesOf 0 100
+
+                                        return
+                                            tcp6
+                                                peer6
+                                                ours6
+                                                40000us
+                                                7us
+                                                (LanguagePrimitives.EnumOfValue<byte, TcpFlags>(byte flags))
+                                                (uint32 seq)
+                                                (uint32 ack)
+                                                []
+                                                payload
+                                    }
+                                    // Fragments at any offset, of a handful of datagrams.
+                                    gen {
+                                        let! id = Gen.choose (0, 3)
+                                        let! units = Gen.choose (0, 8000)
+                                        let! more = Gen.elements [ true; false ]
+                                        let! data = bytesOf 1 200
+                                        let header = Array.zeroCreate 8
+                                        header[0] <- 6uy
+
+                                        Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(
+                                            Span(header, 2, 2),
+                                            uint16 (units * 8) ||| (if more then 1us else 0us)
+                                        )
+
+                                        header[7] <- byte id
+
+                                        return
+                                            Ipv6Tests.ipv6Packet peer6.Ipv6 ours6.Ipv6 44uy (Array.append header data)
+                                    }
+                                ]))
+                        (fun packets ->
+                            let mutable host = dualHost "10.0.0.1" ours6 |> listening 7us
+
+                            for p in packets do
+                                let next, _ = receive p host
+                                host <- next
+
+                            host.Counters.FragmentBytesHeld <= int64 host.Options.Fragments.MaxBytes)
+
                     test "a listener of one family resets SYNs of the other and answers its own" {
                         let flagsOfAnswer (packet: byte array) =
                             let transport =
